@@ -1,0 +1,101 @@
+"""A SIMSAGE_HOME opened in this process: the registry, the blob folder, the clock and
+the id source every service shares.
+
+``Home.open(config)`` returns the same object for the same folder within a process, so
+all clients bound to one home share connections. Homes are cheap to open; the first
+open of the day also sweeps what crashed writers left behind.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from simsage.config import Config
+from simsage.ids import Clock, IdSource
+from simsage.store import BlobStore, Database
+from simsage.store.db import register_schema
+
+SWEEP_INTERVAL = 24 * 3600
+
+register_schema("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+
+_homes: dict[Path, Home] = {}
+# Called with a Home by Home.stop_everything(): each concept that starts processes
+# (jobs, endpoints) registers how to stop the ones that belong to a home.
+_stop_hooks: list = []
+
+
+def on_stop_everything(hook) -> None:
+    """Register ``hook(home)``, run by :meth:`Home.stop_everything`."""
+    if hook not in _stop_hooks:
+        _stop_hooks.append(hook)
+
+_homes_lock = threading.Lock()
+
+
+class Home:
+    """Shared state of one SIMSAGE_HOME. Construct through :meth:`open`."""
+
+    def __init__(self, config: Config, clock: Clock | None = None, ids: IdSource | None = None):
+        self.config = config
+        self.path = config.home
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.clock = clock or Clock()
+        self.ids = ids or IdSource()
+        self.db = Database(self.path / "state.db")
+        self.blobs = BlobStore(self.path / "blobs", new_id=self.ids.hex)
+        self._services: dict[str, object] = {}
+        self._services_lock = threading.Lock()
+        self._sweep_if_due()
+
+    @classmethod
+    def open(cls, config: Config) -> Home:
+        """The process-wide Home for ``config.home`` (created on first use)."""
+        with _homes_lock:
+            home = _homes.get(config.home)
+            if home is None:
+                home = _homes[config.home] = cls(config)
+            return home
+
+    def service(self, name: str):
+        """The service object answering ``name`` (``s3``, ``sts`` …) for this home, or None."""
+        service = self._services.get(name)
+        if service is None:
+            from simsage.services import create_service
+
+            with self._services_lock:
+                service = self._services.get(name)
+                if service is None:
+                    service = create_service(name, self)
+                    if service is not None:
+                        self._services[name] = service
+        return service
+
+    def _sweep_if_due(self) -> None:
+        row = self.db.query_one("SELECT value FROM meta WHERE name = 'last_sweep'")
+        now = time.time()
+        if row is not None and now - float(row[0]) < SWEEP_INTERVAL:
+            return
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES ('last_sweep', ?)", (str(now),)
+            )
+        self.blobs.sweep(self.blob_is_referenced)
+
+    def blob_is_referenced(self, blob_id: str) -> bool:
+        from simsage.services import blob_referenced
+
+        return blob_referenced(self, blob_id)
+
+    def stop_everything(self) -> None:
+        """Stop every process this home started (jobs, endpoint instances …)."""
+        for hook in list(_stop_hooks):
+            hook(self)
+
+    def close(self) -> None:
+        self.db.close()
+        with _homes_lock:
+            if _homes.get(self.path) is self:
+                del _homes[self.path]

@@ -1,0 +1,219 @@
+"""S3's error codes, with S3's HTTP statuses and messages."""
+
+from __future__ import annotations
+
+from simsage.errors import AWSError
+
+
+class S3Error(AWSError):
+    status = 400
+    sender_fault = True
+
+
+class NoSuchBucket(S3Error):
+    code, status = "NoSuchBucket", 404
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__(
+            "The specified bucket does not exist", error_fields={"BucketName": bucket}
+        )
+
+
+class NoSuchKey(S3Error):
+    code, status = "NoSuchKey", 404
+
+    def __init__(self, key: str) -> None:
+        super().__init__("The specified key does not exist.", error_fields={"Key": key})
+
+
+class NoSuchUpload(S3Error):
+    code, status = "NoSuchUpload", 404
+
+    def __init__(self, upload_id: str) -> None:
+        super().__init__(
+            "The specified upload does not exist. The upload ID may be invalid, "
+            "or the upload may have been aborted or completed.",
+            error_fields={"UploadId": upload_id},
+        )
+
+
+class InvalidBucketName(S3Error):
+    code = "InvalidBucketName"
+
+    def __init__(self, bucket: str, why: str) -> None:
+        super().__init__(
+            f"The specified bucket is not valid: {why}", error_fields={"BucketName": bucket}
+        )
+
+
+class BucketAlreadyOwnedByYou(S3Error):
+    code, status = "BucketAlreadyOwnedByYou", 409
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__(
+            "Your previous request to create the named bucket succeeded and you already own it.",
+            error_fields={"BucketName": bucket},
+        )
+
+
+class BucketAlreadyExists(S3Error):
+    code, status = "BucketAlreadyExists", 409
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__(
+            "The requested bucket name is not available. The bucket namespace is shared by "
+            "all users of the system. Please select a different name and try again.",
+            error_fields={"BucketName": bucket},
+        )
+
+
+class BucketNotEmpty(S3Error):
+    code, status = "BucketNotEmpty", 409
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__(
+            "The bucket you tried to delete is not empty", error_fields={"BucketName": bucket}
+        )
+
+
+class InvalidRange(S3Error):
+    code, status = "InvalidRange", 416
+
+    def __init__(self, requested: str, size: int) -> None:
+        super().__init__(
+            "The requested range is not satisfiable",
+            error_fields={"RangeRequested": requested, "ActualObjectSize": str(size)},
+        )
+
+
+class PreconditionFailed(S3Error):
+    code, status = "PreconditionFailed", 412
+
+    def __init__(self, condition: str) -> None:
+        super().__init__(
+            "At least one of the pre-conditions you specified did not hold",
+            error_fields={"Condition": condition},
+        )
+
+
+class NotModified(S3Error):
+    code, status = "304", 304
+
+    def __init__(self) -> None:
+        super().__init__("Not Modified")
+
+
+class EntityTooSmall(S3Error):
+    code = "EntityTooSmall"
+
+    def __init__(self, size: int, minimum: int, part_number: int, etag: str) -> None:
+        super().__init__(
+            "Your proposed upload is smaller than the minimum allowed object size.",
+            error_fields={
+                "ProposedSize": str(size),
+                "MinSizeAllowed": str(minimum),
+                "PartNumber": str(part_number),
+                "ETag": etag,
+            },
+        )
+
+
+class InvalidPart(S3Error):
+    code = "InvalidPart"
+
+    def __init__(self, part_number: int, etag: str) -> None:
+        super().__init__(
+            "One or more of the specified parts could not be found. The part may not have "
+            "been uploaded, or the specified entity tag may not match the part's entity tag.",
+            error_fields={"PartNumber": str(part_number), "ETag": etag},
+        )
+
+
+class InvalidPartOrder(S3Error):
+    code = "InvalidPartOrder"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The list of parts was not in ascending order. "
+            "The parts list must be specified in order by part number."
+        )
+
+
+class MalformedXML(S3Error):
+    code = "MalformedXML"
+
+    def __init__(self, detail: str = "") -> None:
+        message = (
+            "The XML you provided was not well-formed or did not validate "
+            "against our published schema"
+        )
+        super().__init__(f"{message} ({detail})" if detail else message)
+
+
+class InvalidArgument(S3Error):
+    code = "InvalidArgument"
+
+    def __init__(self, message: str, name: str, value: object) -> None:
+        super().__init__(
+            message, error_fields={"ArgumentName": name, "ArgumentValue": str(value)}
+        )
+
+
+class InvalidRequest(S3Error):
+    code = "InvalidRequest"
+
+
+class KeyTooLongError(S3Error):
+    code = "KeyTooLongError"
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            "Your key is too long", error_fields={"MaxSizeAllowed": "1024", "Size": str(size)}
+        )
+
+
+class MetadataTooLarge(S3Error):
+    code = "MetadataTooLarge"
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            "Your metadata headers exceed the maximum allowed metadata size",
+            error_fields={"MaxSizeAllowed": "2048", "Size": str(size)},
+        )
+
+
+class BadDigest(S3Error):
+    code = "BadDigest"
+
+    def __init__(self) -> None:
+        super().__init__("The Content-MD5 you specified did not match what we received.")
+
+
+class InvalidDigest(S3Error):
+    code = "InvalidDigest"
+
+    def __init__(self, value: str) -> None:
+        super().__init__(
+            "The Content-MD5 you specified was invalid.", error_fields={"Content-MD5": value}
+        )
+
+
+class AccessDenied(S3Error):
+    code, status = "AccessDenied", 403
+
+    def __init__(self, message: str = "Access Denied") -> None:
+        super().__init__(message)
+
+
+class IllegalLocationConstraint(S3Error):
+    code = "IllegalLocationConstraintException"
+
+
+class InvalidLocationConstraint(S3Error):
+    code = "InvalidLocationConstraint"
+
+    def __init__(self, constraint: str) -> None:
+        super().__init__(
+            "The specified location-constraint is not valid",
+            error_fields={"LocationConstraint": constraint},
+        )

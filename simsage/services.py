@@ -1,0 +1,31 @@
+"""Which simsage module answers which AWS service (by botocore's service name)."""
+
+from __future__ import annotations
+
+import importlib
+
+# service name (botocore's) -> "module:Class"; the class is built with the Home.
+_SERVICES = {
+    "s3": "simsage.s3.service:S3Service",
+    "sts": "simsage.sts:STSService",
+}
+
+
+def emulated_services() -> list[str]:
+    return sorted(_SERVICES)
+
+
+def create_service(name: str, home):
+    """The service object for ``name`` bound to ``home``, or None if simsage has none."""
+    target = _SERVICES.get(name)
+    if target is None:
+        return None
+    module_name, class_name = target.split(":")
+    return getattr(importlib.import_module(module_name), class_name)(home)
+
+
+def blob_referenced(home, blob_id: str) -> bool:
+    """Whether any registry row still names ``blob_id`` (used by the blob sweep)."""
+    from simsage.s3.backend import blob_referenced as s3_blob_referenced
+
+    return s3_blob_referenced(home.db, blob_id)

@@ -1,0 +1,89 @@
+"""The SQLite registry: every resource simsage knows about, in one WAL database.
+
+Invariants:
+- one connection per thread (sqlite3 connections are not shared across threads);
+- writes run in ``BEGIN IMMEDIATE`` transactions, so writers from many threads and
+  processes serialize on the database lock and readers never see half a change;
+- each concept registers its own schema (``CREATE … IF NOT EXISTS``), applied once per
+  process when the database is opened.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+_SCHEMAS: list[str] = []
+
+
+def register_schema(ddl: str) -> None:
+    """Add a concept's tables; applied by every :class:`Database` opened afterwards."""
+    if ddl not in _SCHEMAS:
+        _SCHEMAS.append(ddl)
+
+
+class Database:
+    """Thread-local connections to ``state.db`` with WAL and a generous busy timeout."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._applied = 0
+        self._schema_lock = threading.Lock()
+        self._ensure_schema(self.connection())
+
+    def connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a commit survives a process crash; only the last
+            # transactions may be lost on power failure, and the file stays consistent.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=60000")
+            self._local.conn = conn
+        if self._applied < len(_SCHEMAS):
+            self._ensure_schema(conn)
+        return conn
+
+    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        with self._schema_lock:
+            if self._applied < len(_SCHEMAS):
+                with self._transaction(conn):
+                    for ddl in _SCHEMAS[self._applied :]:
+                        for statement in ddl.split(";"):
+                            if statement.strip():
+                                conn.execute(statement)
+                self._applied = len(_SCHEMAS)
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed when the block ends, rolled back on error."""
+        with self._transaction(self.connection()) as conn:
+            yield conn
+
+    @staticmethod
+    @contextmanager
+    def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        return self.connection().execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: tuple | list = ()) -> tuple | None:
+        return self.connection().execute(sql, params).fetchone()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

@@ -1,0 +1,139 @@
+"""Putting the transport under boto3: per session, or for every client created while
+simsage is active.
+
+- :func:`boto3_session` returns a ``boto3.Session`` whose clients simsage answers when
+  the backend is ``local``, and a plain session when it is ``aws``.
+- :func:`activate` / :func:`deactivate` / :func:`local` patch botocore so that every
+  client created while active (from any session, including ``boto3.client`` and the
+  official SageMaker SDK) is answered by simsage. Clients keep their binding for life.
+  With the ``aws`` backend, activation does nothing: the same code talks to AWS.
+
+While active, a session with no region configured gets simsage's region, and
+credentials are simsage's fixed local ones (no credential chain, no metadata service).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import boto3
+import botocore.session
+from botocore.credentials import Credentials
+
+from simsage.config import Config, load_config
+from simsage.transport.handler import Transport
+
+LOCAL_ACCESS_KEY = "SIMSAGELOCALACCESSKEY"
+LOCAL_SECRET_KEY = "simsage-local-secret-key"
+
+_lock = threading.RLock()
+_stack: list[Transport] = []
+_originals: dict[str, object] = {}
+
+
+def boto3_session(**kwargs) -> boto3.Session:
+    """A ``boto3.Session`` for the configured backend.
+
+    Args:
+        **kwargs: passed to ``boto3.Session`` (region_name, profile_name, …).
+    Returns:
+        With the ``local`` backend, a session whose clients simsage answers (region
+        defaults to simsage's; credentials are not needed). With ``aws``, a plain session.
+    """
+    config = load_config()
+    if not config.is_local:
+        return boto3.Session(**kwargs)
+    kwargs = dict(kwargs)
+    kwargs.setdefault("region_name", config.region)
+    if kwargs.get("aws_access_key_id") is None:
+        kwargs["aws_access_key_id"] = LOCAL_ACCESS_KEY
+        kwargs["aws_secret_access_key"] = LOCAL_SECRET_KEY
+    session = boto3.Session(**kwargs)
+    Transport(config).install(session._session.get_component("event_emitter"))
+    return session
+
+
+def activate(config: Config | None = None, **overrides) -> Transport | None:
+    """Answer every boto3 client created from now on with simsage.
+
+    Args:
+        config: settings to use (default: :func:`simsage.config.load_config`).
+        **overrides: settings to replace, e.g. ``home=tmp_path``.
+    Returns:
+        The active transport, or None when the backend is ``aws`` (nothing changes).
+    """
+    config = (config or load_config()).with_overrides(**overrides)
+    if not config.is_local:
+        return None
+    transport = Transport(config)
+    with _lock:
+        if not _stack:
+            _patch()
+        _stack.append(transport)
+    return transport
+
+
+def deactivate() -> None:
+    """Undo the latest :func:`activate`; the previous activation (if any) applies again."""
+    with _lock:
+        if _stack:
+            _stack.pop()
+        if not _stack:
+            _unpatch()
+
+
+def active_transport() -> Transport | None:
+    return _stack[-1] if _stack else None
+
+
+@contextmanager
+def local(config: Config | None = None, **overrides) -> Iterator[Transport | None]:
+    """``with simsage.local(): ...`` activates simsage for the block."""
+    transport = activate(config, **overrides)
+    try:
+        yield transport
+    finally:
+        if transport is not None:
+            deactivate()
+
+
+def _patch() -> None:
+    cls = botocore.session.Session
+    create_client = cls.create_client
+    get_config_variable = cls.get_config_variable
+    _originals.update(
+        create_client=create_client,
+        get_config_variable=get_config_variable,
+        get_credentials=cls.get_credentials,
+    )
+
+    def patched_create_client(self, *args, **kwargs):
+        client = create_client(self, *args, **kwargs)
+        transport = active_transport()
+        if transport is not None:
+            transport.install(client.meta.events)
+        return client
+
+    def patched_get_config_variable(self, logical_name, *args, **kwargs):
+        value = get_config_variable(self, logical_name, *args, **kwargs)
+        if value is None and logical_name == "region":
+            transport = active_transport()
+            if transport is not None:
+                return transport.config.region
+        return value
+
+    def patched_get_credentials(self):
+        return Credentials(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY)
+
+    cls.create_client = patched_create_client
+    cls.get_config_variable = patched_get_config_variable
+    cls.get_credentials = patched_get_credentials
+
+
+def _unpatch() -> None:
+    cls = botocore.session.Session
+    for name, original in _originals.items():
+        setattr(cls, name, original)
+    _originals.clear()

@@ -1,0 +1,187 @@
+"""Answering botocore calls in-process.
+
+botocore builds and validates every request against AWS's service model as usual.
+simsage hooks two of its events on a client's emitter:
+
+- ``before-parameter-build.<service>.<Operation>``: keeps a reference to the caller's
+  params in the request context (botocore's own handlers may still adjust them in place);
+- ``before-call.<service>.<Operation>``: runs the operation on simsage's service object
+  and answers ``(http_response, parsed)``, so the wire is never touched.
+
+The parsed answer has the shape botocore's parser would have produced: output members,
+``ResponseMetadata``, or for errors ``Error`` plus the error's modeled fields.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from botocore import xform_name
+from botocore.awsrequest import AWSResponse
+from botocore.model import OperationModel
+
+from simsage.config import Config
+from simsage.errors import AWSError, NotEmulated
+from simsage.transport.validate import OutputShapeError, check_output
+
+log = logging.getLogger("simsage.transport")
+
+_PARAMS_KEY = "simsage.params"
+
+
+@dataclass
+class Request:
+    """One call as a service sees it: the caller's params plus where the call was made.
+
+    A handler may set ``status`` (for example 206 for a ranged read) and ``headers``
+    (extra HTTP headers that only live in ResponseMetadata).
+    """
+
+    service: str
+    operation: str
+    params: dict[str, Any]
+    region: str
+    account_id: str
+    model: OperationModel
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Transport:
+    """Answers the calls of every botocore emitter it is installed on, from one home."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._home = None
+        self._methods: dict[tuple[str, str], Any] = {}
+        self.check_output = os.environ.get("SIMSAGE_CHECK_OUTPUT") == "1"
+
+    @property
+    def home(self):
+        if self._home is None:
+            from simsage.home import Home
+
+            self._home = Home.open(self.config)
+        return self._home
+
+    def install(self, events) -> None:
+        """Register on a botocore event emitter (a session's or a client's)."""
+        events.register_last("before-parameter-build", _capture, unique_id="simsage-capture")
+        events.register_first("before-call", self._answer, unique_id="simsage-answer")
+
+    def _answer(self, model: OperationModel, context: dict, **_: Any):
+        service = model.service_model.service_name
+        params = context.pop(_PARAMS_KEY, None)
+        request = Request(
+            service=service,
+            operation=model.name,
+            params={} if params is None else params,
+            region=context.get("client_region") or self.config.region,
+            account_id=self.config.account_id,
+            model=model,
+        )
+        try:
+            method = self._method(service, model.name)
+            result = method(request)
+        except AWSError as err:
+            return error_response(request, err)
+        except Exception as exc:  # never let a traceback cross the boundary
+            log.exception("simsage failed in %s.%s", service, model.name)
+            err = AWSError(f"simsage failed in {service}.{model.name}: {exc!r}")
+            err.code = "InternalError" if service == "s3" else "InternalFailure"
+            return error_response(request, err)
+        if self.check_output:
+            check_output(model, result)
+        return success_response(request, result)
+
+    def _method(self, service: str, operation: str):
+        key = (service, operation)
+        method = self._methods.get(key)
+        if method is None:
+            handler = self.home.service(service)
+            method = getattr(handler, xform_name(operation), None) if handler else None
+            if method is None:
+                raise NotEmulated(service, operation)
+            self._methods[key] = method
+        return method
+
+
+def _capture(params: dict, context: dict, **_: Any) -> None:
+    context[_PARAMS_KEY] = params
+
+
+def _metadata(request: Request, status: int, headers: dict[str, str]) -> dict[str, Any]:
+    request_id = os.urandom(8).hex().upper()
+    all_headers = {
+        "x-amzn-requestid": request_id,
+        "content-type": "application/xml"
+        if request.model.metadata["protocol"] == "rest-xml"
+        else "application/x-amz-json-1.1",
+        **headers,
+    }
+    meta = {
+        "RequestId": request_id,
+        "HTTPStatusCode": status,
+        "HTTPHeaders": all_headers,
+        "RetryAttempts": 0,
+    }
+    if request.service == "s3":
+        all_headers["x-amz-request-id"] = request_id
+        meta["HostId"] = ""
+    return meta
+
+
+def success_response(request: Request, result: dict[str, Any]):
+    headers = _output_headers(request.model, result)
+    headers.update(request.headers)
+    parsed = dict(result)
+    parsed["ResponseMetadata"] = _metadata(request, request.status, headers)
+    return AWSResponse(None, request.status, headers, None), parsed
+
+
+def error_response(request: Request, err: AWSError):
+    status = err.status
+    if request.model.http.get("method") == "HEAD":
+        # A HEAD response has no body, so botocore only knows the status line.
+        error = {"Code": str(status), "Message": HTTPStatus(status).phrase}
+    else:
+        error = {"Code": err.code, "Message": err.message, **err.error_fields}
+        if request.model.metadata["protocol"] in ("query", "ec2"):
+            error["Type"] = "Sender" if err.sender_fault else "Receiver"
+    parsed: dict[str, Any] = {"Error": error, **err.modeled_fields}
+    parsed["ResponseMetadata"] = _metadata(request, status, {})
+    return AWSResponse(None, status, {}, None), parsed
+
+
+_header_members: dict[OperationModel, list[tuple[str, str]]] = {}
+
+
+def _output_headers(model: OperationModel, result: dict[str, Any]) -> dict[str, str]:
+    """The HTTP headers a rest service would have sent for the output's header members."""
+    members = _header_members.get(model)
+    if members is None:
+        members = []
+        shape = model.output_shape
+        if shape is not None:
+            for name, member in shape.members.items():
+                if member.serialization.get("location") == "header":
+                    members.append((name, member.serialization["name"].lower()))
+        _header_members[model] = members
+    headers = {}
+    for name, header in members:
+        value = result.get(name)
+        if value is None:
+            continue
+        if hasattr(value, "strftime"):
+            value = value.strftime("%a, %d %b %Y %H:%M:%S GMT")
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        headers[header] = str(value)
+    return headers
+
+
+__all__ = ["OutputShapeError", "Request", "Transport"]
