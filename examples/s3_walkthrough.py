@@ -197,7 +197,9 @@ def walkthrough(output_dir: Path) -> int:
     delayed = sum(int(row["delayed"]) for row in rows) / len(rows)
     print(f"data set: {len(rows):,} flights, {delayed:.1%} delayed, split 80/20 train/validation")
     if config.is_local:
-        print(f"store:    {config.home} (state.db: the object index, blobs/: the bytes)")
+        print(
+            f"store:    {config.home} (state.db: the index and small objects, blobs/: larger objects)"
+        )
     else:
         print(f"store:    AWS S3, region {region}")
     print(f"next:     simsage s3 ls s3://{bucket}/{PREFIX} --human-readable --summarize")

@@ -49,8 +49,10 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (ClientError, BotoCoreError, Boto3Error, ConfigError) as exc:
+        except (ClientError, BotoCoreError, Boto3Error) as exc:
             raise CommandError(_one_line(exc)) from exc
+        except ConfigError as exc:
+            raise CommandError(f"error: {exc}") from exc
         except OSError as exc:
             raise CommandError(f"{exc.strerror or exc}: {exc.filename or ''}".strip()) from exc
 
@@ -236,7 +238,7 @@ def _download(client, src: str, dst: str, recursive: bool) -> None:
             target = (root / relative).resolve()
             if obj["Key"].endswith("/"):
                 continue  # a "folder" marker object, not a file
-            if not target.is_relative_to(root):
+            if target == root or not target.is_relative_to(root):  # "..", "//" in the key
                 click.echo(f"warning: skipping s3://{bucket}/{obj['Key']}: outside {dst}", err=True)
                 continue
             _download_one(client, bucket, obj["Key"], target, os.path.join(dst, relative))

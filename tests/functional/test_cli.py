@@ -21,17 +21,14 @@ TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.MULTILINE)
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh SIMSAGE_HOME per test; the working folder is tmp_path/work."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("SIMSAGE_HOME", str(home))
-    monkeypatch.setenv("SIMSAGE_BACKEND", "local")
-    monkeypatch.delenv("SIMSAGE_REGION", raising=False)
-    monkeypatch.delenv("SIMSAGE_ACCOUNT_ID", raising=False)
+def home(simsage_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh SIMSAGE_HOME per test (the simsage pytest plugin's), answers checked against
+    AWS's output shapes; the working folder is tmp_path/work."""
+    monkeypatch.setenv("SIMSAGE_CHECK_OUTPUT", "1")
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    return home
+    return simsage_home
 
 
 @pytest.fixture
@@ -122,6 +119,18 @@ def test_cp_recursive_round_trips_a_folder(s3, tmp_path):
     assert f"download: s3://bkt/set/v1/a.csv to {os.path.join('restored', 'a.csv')}" in (
         result.stdout
     )
+
+
+def test_cp_recursive_download_never_writes_outside_the_destination(s3, tmp_path):
+    run("s3", "mb", "s3://bkt")
+    for key in ["set/ok.txt", "set/../../escape.txt", "set//abs.txt", "set/sub/.."]:
+        s3.put_object(Bucket="bkt", Key=key, Body=b"data")
+
+    result = run("s3", "cp", "s3://bkt/set", "out", "--recursive")
+    assert read_tree(Path("out")) == {"ok.txt": b"data"}
+    assert sorted(p.name for p in tmp_path.rglob("*.txt")) == ["ok.txt"]
+    assert len(result.stderr.splitlines()) == 3
+    assert "warning: skipping s3://bkt/set/../../escape.txt" in result.stderr
 
 
 def test_cp_copies_within_s3_one_key_or_a_whole_prefix(s3):
@@ -234,8 +243,12 @@ def test_info_reports_configuration_and_store_contents(home, s3):
     assert "s3" in fields["emulated services"].split(", ")
     assert fields["buckets"] == "1"
     assert fields["objects"] == "2 (1.0 KiB, 1024 bytes)"
-    blobs = int(re.search(r"blobs (\d+)", fields["store size"]).group(1))
-    assert blobs >= 1024  # the object bytes live in blobs/
+    total, db, blobs = map(
+        int,
+        re.search(r"\((\d+) bytes: state.db (\d+), blobs (\d+)\)", fields["store size"]).groups(),
+    )
+    assert total == db + blobs >= 1024  # small objects live inside state.db, large ones in blobs/
+    assert db >= (home / "state.db").stat().st_size
 
 
 def test_a_missing_bucket_is_one_line_with_the_aws_error_code():

@@ -19,13 +19,10 @@ KEYS = ["flight-delay/v1/raw.csv", "flight-delay/v1/train.csv", "flight-delay/v1
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = (tmp_path / "home").resolve()
-    monkeypatch.setenv("SIMSAGE_HOME", str(home))
-    monkeypatch.setenv("SIMSAGE_BACKEND", "local")
-    monkeypatch.delenv("SIMSAGE_REGION", raising=False)
-    monkeypatch.delenv("SIMSAGE_ACCOUNT_ID", raising=False)
-    return home
+def home(simsage_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The plugin's fresh SIMSAGE_HOME; the child process inherits the environment."""
+    monkeypatch.setenv("SIMSAGE_CHECK_OUTPUT", "1")
+    return simsage_home.resolve()
 
 
 def run_demo(output_dir: Path) -> subprocess.CompletedProcess:
@@ -47,7 +44,9 @@ def test_demo_uploads_the_data_set_and_reports_where_it_lives(home, tmp_path):
     assert done.stderr == ""
     lines = done.stdout.splitlines()
     assert f"bucket:   s3://{BUCKET} (created)" in lines
-    assert f"store:    {home} (state.db: the object index, blobs/: the bytes)" in lines
+    assert (
+        f"store:    {home} (state.db: the index and small objects, blobs/: larger objects)" in lines
+    )
     assert "checked:  get_object(flight-delay/v1/raw.csv) equals the local file" in done.stdout
     assert "data set: 2,000 flights" in done.stdout
     for key in KEYS:
