@@ -8,6 +8,7 @@ import importlib
 _SERVICES = {
     "s3": "simsage.s3.service:S3Service",
     "sts": "simsage.sts:STSService",
+    "logs": "simsage.logs.service:LogsService",
 }
 
 
