@@ -83,6 +83,8 @@ class FilterPattern:
 class LogsService:
     """Answers CloudWatch Logs operations for one home."""
 
+    CHECK_INPUT = True
+
     def __init__(self, home) -> None:
         self.store = LogStore(home)
 

@@ -26,6 +26,7 @@ from botocore.model import OperationModel
 
 from simsage.config import Config
 from simsage.errors import AWSError, NotEmulated
+from simsage.transport.constraints import check_input
 from simsage.transport.validate import OutputShapeError, check_output
 
 log = logging.getLogger("simsage.transport")
@@ -85,7 +86,9 @@ class Transport:
             model=model,
         )
         try:
-            method = self._method(service, model.name)
+            method, check = self._method(service, model.name)
+            if check:
+                check_input(model, request.params)
             result = method(request)
         except AWSError as err:
             return error_response(request, err)
@@ -99,15 +102,17 @@ class Transport:
         return success_response(request, result)
 
     def _method(self, service: str, operation: str):
+        """The bound method answering an operation, and whether the service wants its
+        input checked against the model's constraints (``CHECK_INPUT``)."""
         key = (service, operation)
-        method = self._methods.get(key)
-        if method is None:
+        found = self._methods.get(key)
+        if found is None:
             handler = self.home.service(service)
             method = getattr(handler, xform_name(operation), None) if handler else None
             if method is None:
                 raise NotEmulated(service, operation)
-            self._methods[key] = method
-        return method
+            found = self._methods[key] = (method, getattr(handler, "CHECK_INPUT", False))
+        return found
 
 
 def _capture(params: dict, context: dict, **_: Any) -> None:
