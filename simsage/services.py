@@ -9,6 +9,7 @@ _SERVICES = {
     "s3": "simsage.s3.service:S3Service",
     "sts": "simsage.sts:STSService",
     "logs": "simsage.logs.service:LogsService",
+    "sagemaker": "simsage.sagemaker:SageMakerService",
 }
 
 

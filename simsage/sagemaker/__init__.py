@@ -1,0 +1,20 @@
+"""The ``sagemaker`` API: one service object gathering the operations of each concept
+(training jobs, tags, and later models, endpoints, transform jobs …)."""
+
+from __future__ import annotations
+
+from simsage.sagemaker.tags import TagsAPI
+from simsage.training.api import TrainingAPI
+
+
+class SageMakerService:
+    """Answers SageMaker operations for one home. Inputs are checked against the
+    model's constraints (lengths, patterns, enums) as the service does."""
+
+    CHECK_INPUT = True
+
+    def __init__(self, home) -> None:
+        self.tags = TagsAPI(home)
+        for api in (self.tags, TrainingAPI(home, self.tags)):
+            for operation in api.OPERATIONS:
+                setattr(self, operation, getattr(api, operation))

@@ -1,0 +1,95 @@
+"""Tags on the SageMaker resources simsage makes (AddTags, ListTags, DeleteTags)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from simsage.errors import ClientFault, ValidationException
+from simsage.store.db import register_schema
+from simsage.transport import Request
+
+MAX_TAGS = 50
+
+register_schema(
+    """
+    CREATE TABLE IF NOT EXISTS sm_tags (
+        arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, position INTEGER NOT NULL,
+        PRIMARY KEY (arn, key)) WITHOUT ROWID
+    """
+)
+
+# ARN resource type -> (table, column holding the ARN) of resources that can be tagged.
+_TAGGABLE = {"training-job": ("training_jobs", "arn")}
+
+
+class ResourceLimitExceeded(ClientFault):
+    code = "ResourceLimitExceeded"
+
+
+class TagsAPI:
+    OPERATIONS = ("add_tags", "list_tags", "delete_tags")
+
+    def __init__(self, home) -> None:
+        self.db = home.db
+
+    def set(self, arn: str, tags: list[dict[str, str]]) -> None:
+        """Add or replace tags on ``arn`` (used by Create* calls and AddTags)."""
+        with self.db.write() as conn:
+            (count,) = conn.execute("SELECT count(*) FROM sm_tags WHERE arn = ?", (arn,)).fetchone()
+            for tag in tags:
+                count += 1
+                conn.execute(
+                    "INSERT INTO sm_tags (arn, key, value, position) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (arn, key) DO UPDATE SET value = excluded.value",
+                    (arn, tag["Key"], tag.get("Value", ""), count),
+                )
+            (total,) = conn.execute("SELECT count(*) FROM sm_tags WHERE arn = ?", (arn,)).fetchone()
+            if total > MAX_TAGS:
+                raise ResourceLimitExceeded(f"A resource can have at most {MAX_TAGS} tags.")
+
+    def get(self, arn: str) -> list[dict[str, str]]:
+        rows = self.db.query(
+            "SELECT key, value FROM sm_tags WHERE arn = ? ORDER BY position", (arn,)
+        )
+        return [{"Key": key, "Value": value} for key, value in rows]
+
+    def _require(self, arn: str) -> None:
+        resource = arn.split(":", 5)[-1] if arn.count(":") >= 5 else ""
+        kind = resource.split("/", 1)[0]
+        target = _TAGGABLE.get(kind)
+        if target is None or self.db.query_one(
+            f"SELECT 1 FROM {target[0]} WHERE lower({target[1]}) = lower(?)", (arn,)
+        ) is None:
+            raise ValidationException(f"Resource {arn} not found.")
+
+    def add_tags(self, request: Request) -> dict[str, Any]:
+        arn, tags = request.params["ResourceArn"], request.params["Tags"]
+        self._require(arn)
+        self.set(arn, tags)
+        return {"Tags": tags}
+
+    def list_tags(self, request: Request) -> dict[str, Any]:
+        arn = request.params["ResourceArn"]
+        self._require(arn)
+        tags = self.get(arn)
+        start = 0
+        if request.params.get("NextToken"):
+            try:
+                start = int(base64.urlsafe_b64decode(request.params["NextToken"]).decode())
+            except (binascii.Error, ValueError):
+                raise ValidationException("Invalid NextToken.") from None
+        limit = request.params.get("MaxResults", 50)
+        out: dict[str, Any] = {"Tags": tags[start : start + limit]}
+        if start + limit < len(tags):
+            out["NextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+        return out
+
+    def delete_tags(self, request: Request) -> dict[str, Any]:
+        arn = request.params["ResourceArn"]
+        self._require(arn)
+        keys = request.params["TagKeys"]
+        with self.db.write() as conn:
+            conn.executemany("DELETE FROM sm_tags WHERE arn = ? AND key = ?", [(arn, k) for k in keys])
+        return {}

@@ -1,0 +1,383 @@
+"""Training job requests: CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs,
+StopTrainingJob.
+
+``create_training_job`` validates as SageMaker does, records the job and starts its
+runner in the background (see :mod:`simsage.training.runner`), then returns the ARN at
+once. Describe notices a runner that died and fails its job with a reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import shutil
+from pathlib import Path
+from typing import Any
+
+from simsage.errors import ClientFault, ValidationException
+from simsage.ids import arn, from_epoch
+from simsage.training import supervise
+from simsage.training.images import algorithm_module, builtin_metric_definitions, parse_image
+from simsage.training.jobs import TERMINAL, TrainingJob, TrainingJobStore
+from simsage.transport import Request
+
+DEFAULT_MAX_RUNTIME = 86400
+MAX_RUNTIME_LIMIT = 28 * 86400
+MAX_INSTANCES = 16
+RUNNER_MODULE = "simsage.training.runner"
+
+
+class ResourceInUse(ClientFault):
+    code = "ResourceInUse"
+
+
+class ResourceLimitExceeded(ClientFault):
+    code = "ResourceLimitExceeded"
+
+
+def _s3_uri(value: str, where: str) -> None:
+    if not value.startswith("s3://") or len(value) <= len("s3://"):
+        raise ValidationException(
+            f"{where} must be an s3:// URI (s3://bucket/prefix); got {value!r}."
+        )
+
+
+class TrainingAPI:
+    OPERATIONS = (
+        "create_training_job",
+        "describe_training_job",
+        "list_training_jobs",
+        "stop_training_job",
+    )
+
+    def __init__(self, home, tags) -> None:
+        self.home = home
+        self.jobs = TrainingJobStore(home)
+        self.tags = tags
+
+    # -- create --------------------------------------------------------------------
+
+    def create_training_job(self, request: Request) -> dict[str, Any]:
+        spec = copy.deepcopy(request.params)
+        self._validate(spec)
+        name = spec["TrainingJobName"]
+        job_arn = arn("sagemaker", request.region, request.account_id, f"training-job/{name.lower()}")
+        spec.setdefault("StoppingCondition", {}).setdefault(
+            "MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME
+        )
+        tags = spec.pop("Tags", [])
+        now = self.home.clock.time()
+        job_dir = self.home.path / "jobs" / "training" / name
+        job = TrainingJob(
+            name=name,
+            arn=job_arn,
+            region=request.region,
+            spec=spec,
+            status="InProgress",
+            secondary="Starting",
+            transitions=[
+                {
+                    "Status": "Starting",
+                    "StartTime": now,
+                    "StatusMessage": "Preparing the instances for training",
+                }
+            ],
+            failure=None,
+            created=now,
+            started=None,
+            ended=None,
+            modified=now,
+            artifacts=None,
+            metrics={},
+            runner_pid=None,
+            job_dir=str(job_dir),
+        )
+        if not self.jobs.insert(job):
+            existing = self.jobs.get(name)
+            raise ResourceInUse(
+                "Training job names must be unique within an AWS account and region, and a "
+                f"training job with this name already exists ({existing.arn})"
+            )
+        self.tags.set(job_arn, tags)
+        if job_dir.exists():  # left by an earlier job of the same name in a reset registry
+            shutil.rmtree(job_dir, ignore_errors=True)
+        pid = supervise.launch(RUNNER_MODULE, self.home.path, name, job_dir)
+        self.jobs.update(name, runner_pid=pid)
+        return {"TrainingJobArn": job_arn}
+
+    def _validate(self, spec: dict[str, Any]) -> None:
+        algorithm = spec.get("AlgorithmSpecification")
+        if not algorithm:
+            raise ValidationException("AlgorithmSpecification is required for a training job.")
+        if algorithm.get("AlgorithmName") and not algorithm.get("TrainingImage"):
+            raise ValidationException(
+                "simsage does not emulate algorithm resources (AlgorithmName); "
+                "give AlgorithmSpecification.TrainingImage instead."
+            )
+        if not algorithm.get("TrainingImage"):
+            raise ValidationException(
+                "Either AlgorithmSpecification.TrainingImage or AlgorithmName must be specified."
+            )
+        resources = spec.get("ResourceConfig")
+        if not resources or "InstanceType" not in resources or "InstanceCount" not in resources:
+            raise ValidationException(
+                "ResourceConfig with InstanceType and InstanceCount is required for a training job."
+            )
+        if resources["InstanceCount"] < 1:
+            raise ValidationException("ResourceConfig.InstanceCount must be at least 1.")
+        if resources["InstanceCount"] > MAX_INSTANCES:
+            raise ResourceLimitExceeded(
+                f"simsage runs at most {MAX_INSTANCES} instances per training job on one "
+                f"machine; you asked for {resources['InstanceCount']}."
+            )
+        if resources.get("InstanceGroups"):
+            raise ValidationException("simsage does not emulate heterogeneous clusters (InstanceGroups).")
+        stopping = spec.get("StoppingCondition") or {}
+        runtime = stopping.get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME)
+        if runtime > MAX_RUNTIME_LIMIT:
+            raise ValidationException(
+                f"MaxRuntimeInSeconds must be at most {MAX_RUNTIME_LIMIT} (28 days); got {runtime}."
+            )
+        if "MaxWaitTimeInSeconds" in stopping:
+            if not spec.get("EnableManagedSpotTraining"):
+                raise ValidationException(
+                    "MaxWaitTimeInSeconds can only be set for managed spot training "
+                    "(EnableManagedSpotTraining)."
+                )
+            if stopping["MaxWaitTimeInSeconds"] < runtime:
+                raise ValidationException(
+                    "MaxWaitTimeInSeconds must be greater than or equal to MaxRuntimeInSeconds."
+                )
+        _s3_uri(spec["OutputDataConfig"]["S3OutputPath"], "OutputDataConfig.S3OutputPath")
+        if spec.get("CheckpointConfig"):
+            _s3_uri(spec["CheckpointConfig"]["S3Uri"], "CheckpointConfig.S3Uri")
+        default_mode = algorithm["TrainingInputMode"]
+        seen: set[str] = set()
+        for channel in spec.get("InputDataConfig") or []:
+            name = channel["ChannelName"]
+            if name in seen:
+                raise ValidationException(f"Channel names must be unique; {name!r} appears twice.")
+            seen.add(name)
+            mode = channel.get("InputMode", default_mode)
+            source = channel["DataSource"].get("S3DataSource")
+            if source is None:
+                raise ValidationException(
+                    f"Channel {name}: simsage reads training data from S3 only "
+                    "(DataSource.S3DataSource); file systems and datasets are not emulated."
+                )
+            if mode == "Pipe":
+                raise ValidationException(
+                    f"Channel {name}: simsage does not emulate Pipe input mode; use File or "
+                    "FastFile (FastFile behaves as File)."
+                )
+            data_type = source["S3DataType"]
+            if data_type == "AugmentedManifestFile":
+                raise ValidationException(
+                    f"Channel {name}: AugmentedManifestFile is supported only in Pipe mode."
+                )
+            if data_type == "Converse":
+                raise ValidationException(f"Channel {name}: S3DataType Converse is not emulated.")
+            if mode == "FastFile" and data_type != "S3Prefix":
+                raise ValidationException(
+                    f"Channel {name}: FastFile input mode requires S3DataType S3Prefix."
+                )
+            _s3_uri(source["S3Uri"], f"Channel {name} S3Uri")
+        image = parse_image(algorithm["TrainingImage"])
+        if image.framework == "xgboost" and algorithm_module(image, spec.get("HyperParameters") or {}) == (
+            "simsage.algorithms.xgboost_train"
+        ):
+            extra = sorted(seen - {"train", "validation", "code"})
+            if "train" not in seen:
+                raise ValidationException(
+                    "The built-in XGBoost algorithm needs a 'train' channel in InputDataConfig."
+                )
+            if extra:
+                raise ValidationException(
+                    f"The built-in XGBoost algorithm accepts channels train, validation and "
+                    f"code; remove {', '.join(extra)}."
+                )
+
+    # -- describe, list, stop --------------------------------------------------------
+
+    def _current(self, name: str) -> TrainingJob:
+        """The job, failed first if its runner is gone while it should be running."""
+        job = self.jobs.get(name)
+        if not job.finished and not supervise.runner_alive(
+            Path(job.job_dir), job.runner_pid, job.created
+        ):
+            now = self.home.clock.time()
+            self.jobs.transition(
+                job.name,
+                "Failed",
+                "Failed",
+                "Training job failed",
+                only_from=("InProgress", "Stopping"),
+                failure=(
+                    "InternalServerError: the simsage job runner "
+                    f"(pid {job.runner_pid}) exited before the job finished; "
+                    "see runner.log in the job folder."
+                ),
+                ended=now,
+            )
+            job = self.jobs.get(name)
+        return job
+
+    def describe_training_job(self, request: Request) -> dict[str, Any]:
+        job = self._current(request.params["TrainingJobName"])
+        return describe(job)
+
+    def list_training_jobs(self, request: Request) -> dict[str, Any]:
+        params = request.params
+        jobs = [self._current(job.name) if not job.finished else job for job in self.jobs.all()]
+        jobs = [job for job in jobs if _matches(job, params)]
+        sort_by = params.get("SortBy", "CreationTime")
+        key = {
+            "Name": lambda j: j.name,
+            "CreationTime": lambda j: j.created,
+            "Status": lambda j: j.status,
+        }[sort_by]
+        jobs.sort(key=key, reverse=params.get("SortOrder", "Descending") == "Descending")
+        start = _read_token(params.get("NextToken"))
+        limit = params.get("MaxResults", 10)
+        page = jobs[start : start + limit]
+        out: dict[str, Any] = {"TrainingJobSummaries": [summary(job) for job in page]}
+        if start + limit < len(jobs):
+            out["NextToken"] = _token(start + limit)
+        return out
+
+    def stop_training_job(self, request: Request) -> dict[str, Any]:
+        job = self._current(request.params["TrainingJobName"])
+        if job.status != "InProgress":
+            raise ValidationException(
+                f"The request was rejected because the training job is in status {job.status}."
+            )
+        self.jobs.transition(
+            job.name,
+            "Stopping",
+            "Stopping",
+            "Stopping the training job",
+            only_from=("InProgress",),
+            stop="Stopped",
+        )
+        return {}
+
+
+def _matches(job: TrainingJob, params: dict[str, Any]) -> bool:
+    if "NameContains" in params and params["NameContains"].lower() not in job.name.lower():
+        return False
+    if "StatusEquals" in params and job.status != params["StatusEquals"]:
+        return False
+    created, modified = from_epoch(job.created), from_epoch(job.modified)
+    checks = (
+        ("CreationTimeAfter", lambda t: created > t),
+        ("CreationTimeBefore", lambda t: created < t),
+        ("LastModifiedTimeAfter", lambda t: modified > t),
+        ("LastModifiedTimeBefore", lambda t: modified < t),
+    )
+    return all(name not in params or test(params[name]) for name, test in checks)
+
+
+def _token(position: int) -> str:
+    return base64.urlsafe_b64encode(f"simsage:{position}".encode()).decode()
+
+
+def _read_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(token.encode()).decode().split(":", 1)[1])
+    except (binascii.Error, ValueError, IndexError, UnicodeDecodeError):
+        raise ValidationException(f"Invalid pagination token: {token}") from None
+
+
+def summary(job: TrainingJob) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "TrainingJobName": job.name,
+        "TrainingJobArn": job.arn,
+        "CreationTime": from_epoch(job.created),
+        "LastModifiedTime": from_epoch(job.modified),
+        "TrainingJobStatus": job.status,
+        "SecondaryStatus": job.secondary,
+    }
+    if job.ended is not None:
+        out["TrainingEndTime"] = from_epoch(job.ended)
+    return out
+
+
+_ECHOED = (
+    "HyperParameters",
+    "AlgorithmSpecification",
+    "RoleArn",
+    "InputDataConfig",
+    "OutputDataConfig",
+    "ResourceConfig",
+    "VpcConfig",
+    "StoppingCondition",
+    "EnableNetworkIsolation",
+    "EnableInterContainerTrafficEncryption",
+    "EnableManagedSpotTraining",
+    "CheckpointConfig",
+    "DebugHookConfig",
+    "DebugRuleConfigurations",
+    "TensorBoardOutputConfig",
+    "ExperimentConfig",
+    "ProfilerConfig",
+    "Environment",
+    "RetryStrategy",
+    "RemoteDebugConfig",
+    "InfraCheckConfig",
+)
+
+
+def describe(job: TrainingJob) -> dict[str, Any]:
+    """DescribeTrainingJob's answer for ``job``."""
+    spec = job.spec
+    out: dict[str, Any] = {
+        "TrainingJobName": job.name,
+        "TrainingJobArn": job.arn,
+        "ModelArtifacts": {"S3ModelArtifacts": job.artifacts or ""},
+        "TrainingJobStatus": job.status,
+        "SecondaryStatus": job.secondary,
+        "CreationTime": from_epoch(job.created),
+        "LastModifiedTime": from_epoch(job.modified),
+    }
+    for name in _ECHOED:
+        if name in spec:
+            out[name] = copy.deepcopy(spec[name])
+    out.setdefault("EnableNetworkIsolation", False)
+    out.setdefault("EnableInterContainerTrafficEncryption", False)
+    out.setdefault("EnableManagedSpotTraining", False)
+    algorithm = out.get("AlgorithmSpecification")
+    if algorithm is not None and not algorithm.get("MetricDefinitions"):
+        builtin = builtin_metric_definitions(algorithm.get("TrainingImage", ""), spec)
+        if builtin:
+            algorithm["MetricDefinitions"] = builtin
+    if job.failure:
+        out["FailureReason"] = job.failure
+    if job.started is not None:
+        out["TrainingStartTime"] = from_epoch(job.started)
+    if job.ended is not None:
+        out["TrainingEndTime"] = from_epoch(job.ended)
+        if job.started is not None:
+            seconds = max(1, round(job.ended - job.started))
+            out["TrainingTimeInSeconds"] = seconds
+            count = spec.get("ResourceConfig", {}).get("InstanceCount", 1)
+            out["BillableTimeInSeconds"] = seconds * count
+    out["SecondaryStatusTransitions"] = [
+        {
+            "Status": t["Status"],
+            "StartTime": from_epoch(t["StartTime"]),
+            **({"EndTime": from_epoch(t["EndTime"])} if "EndTime" in t else {}),
+            **({"StatusMessage": t["StatusMessage"]} if "StatusMessage" in t else {}),
+        }
+        for t in job.transitions
+    ]
+    if job.metrics:
+        out["FinalMetricDataList"] = [
+            {"MetricName": name, "Value": float(value), "Timestamp": from_epoch(ts)}
+            for name, (value, ts) in sorted(job.metrics.items())
+        ]
+    if job.status in TERMINAL and not job.artifacts:
+        out["ModelArtifacts"] = {"S3ModelArtifacts": ""}
+    return out

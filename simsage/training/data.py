@@ -1,0 +1,209 @@
+"""Moving bytes between simsage's S3 and a job folder: channel data in, checkpoints
+both ways, model and output archives out.
+
+The runner reaches the store directly (no boto3 in the job process): it lists with
+the S3 backend and copies blob files with the kernel's copy, so staging a data set
+costs about what copying its files costs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from simsage.s3 import errors as s3_errors
+from simsage.s3.backend import S3Backend
+
+ARCHIVE_CONTENT_TYPE = "application/x-tar"
+
+
+class DataError(Exception):
+    """Input data cannot be staged; the message is the job's FailureReason."""
+
+
+@dataclass(frozen=True)
+class S3Object:
+    bucket: str
+    key: str
+    relative: str  # where it lands inside the channel folder
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` → (bucket, "some/prefix")."""
+    rest = uri[len("s3://") :] if uri.startswith("s3://") else uri
+    bucket, _, prefix = rest.partition("/")
+    return bucket, prefix
+
+
+def _list(s3: S3Backend, bucket: str, prefix: str) -> list[str]:
+    keys, after = [], ""
+    while True:
+        page = s3.list_objects(bucket, prefix=prefix, after=after, max_keys=1000)
+        keys += [o.key for o in page.objects]
+        if not page.truncated:
+            return keys
+        after = page.last
+
+
+def _relative(prefix: str, key: str) -> str:
+    """Where ``key`` lands for an S3Prefix of ``prefix``: below the prefix when the prefix
+    is a folder, else below the prefix's parent folder (a file name or partial name)."""
+    if prefix.endswith("/") or (len(key) > len(prefix) and key[len(prefix)] == "/"):
+        return key[len(prefix) :].lstrip("/")
+    parent = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
+    return key[len(parent) :]
+
+
+def channel_objects(s3: S3Backend, source: dict, region: str, role: str) -> list[S3Object]:
+    """The objects an S3DataSource names (S3Prefix or ManifestFile), in key order."""
+    uri = source["S3Uri"]
+    bucket, prefix = split_uri(uri)
+    if source["S3DataType"] == "ManifestFile":
+        return _manifest_objects(s3, bucket, prefix, uri)
+    try:
+        keys = _list(s3, bucket, prefix)
+    except s3_errors.NoSuchBucket:
+        keys = []
+    objects = [
+        S3Object(bucket, key, _relative(prefix, key))
+        for key in keys
+        if not (key.endswith("/") and _relative(prefix, key).strip("/") == "")
+    ]
+    objects = [o for o in objects if o.relative and not o.relative.endswith("/")]
+    if not objects:
+        raise DataError(
+            f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data '
+            f"source. Please ensure that the bucket exists in the selected region ({region}), "
+            f'that objects exist under that S3 prefix, and that the role "{role}" has '
+            f'"s3:ListBucket" permissions on bucket "{bucket}".'
+        )
+    return objects
+
+
+def _manifest_objects(s3: S3Backend, bucket: str, key: str, uri: str) -> list[S3Object]:
+    try:
+        _, _, stream = s3.read_object(bucket, key)
+        with stream:
+            manifest = json.loads(stream.read())
+    except (s3_errors.NoSuchKey, s3_errors.NoSuchBucket):
+        raise DataError(f"ClientError: The manifest file {uri} does not exist.") from None
+    except ValueError as exc:
+        raise DataError(f"ClientError: The manifest file {uri} is not valid JSON: {exc}") from None
+    if not isinstance(manifest, list) or not manifest or "prefix" not in (manifest[0] or {}):
+        raise DataError(
+            f'ClientError: The manifest file {uri} must be a JSON list starting with {{"prefix": '
+            '"s3://bucket/prefix/"} followed by relative keys.'
+        )
+    base_bucket, base = split_uri(manifest[0]["prefix"])
+    return [S3Object(base_bucket, base + rel, rel) for rel in manifest[1:]]
+
+
+def safe_join(folder: Path, relative: str) -> Path:
+    """``folder/relative`` — refusing anything that would land outside ``folder``."""
+    parts = [p for p in PurePosixPath(relative).parts if p not in ("", ".", "/")]
+    if not parts or ".." in parts:
+        raise DataError(
+            f"ClientError: The S3 key {relative!r} cannot be written inside the channel folder."
+        )
+    return folder.joinpath(*parts)
+
+
+def download(s3: S3Backend, obj: S3Object, target: Path) -> None:
+    """Copy one object to ``target`` (a fresh file, so the store's blobs stay untouched)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        stored = s3.get_object(obj.bucket, obj.key)
+        if stored.inline is not None:
+            target.write_bytes(stored.inline)
+            return
+        if len(stored.segments) == 1:
+            shutil.copyfile(s3.blobs.path_of(stored.segments[0][0]), target)
+            return
+        _, _, stream = s3.read_object(obj.bucket, obj.key)
+    except (s3_errors.NoSuchKey, s3_errors.NoSuchBucket):
+        raise DataError(
+            f"ClientError: Data download failed: s3://{obj.bucket}/{obj.key} does not exist."
+        ) from None
+    except FileNotFoundError:  # overwritten meanwhile: read it again
+        _, _, stream = s3.read_object(obj.bucket, obj.key)
+    with stream, open(target, "wb") as out:
+        shutil.copyfileobj(stream, out, 1024 * 1024)
+
+
+def upload(s3: S3Backend, path: Path, bucket: str, key: str, content_type: str) -> None:
+    with open(path, "rb") as body:
+        s3.put_object(bucket, key, body, {"content_type": content_type, "metadata": {}})
+
+
+def make_archive(folders: list[Path], target: Path) -> None:
+    """A tar.gz of the folders' contents (members relative to each folder; a later
+    folder's file replaces an earlier one of the same name, as SageMaker merges hosts)."""
+    members: dict[str, Path] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                members[path.relative_to(folder).as_posix()] = path
+    with tarfile.open(target, "w:gz", compresslevel=6) as archive:
+        for name, path in members.items():
+            archive.add(path, arcname=name, recursive=False)
+
+
+def sync_up(s3: S3Backend, folder: Path, bucket: str, prefix: str, seen: dict[str, tuple]) -> None:
+    """Upload files of ``folder`` that changed since the last sync (``seen`` remembers)."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        stat = path.stat()
+        relative = path.relative_to(folder).as_posix()
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        if seen.get(relative) == stamp:
+            continue
+        try:
+            upload(s3, path, bucket, f"{prefix.rstrip('/')}/{relative}".lstrip("/"), "binary/octet-stream")
+        except FileNotFoundError:  # the algorithm removed it meanwhile
+            continue
+        seen[relative] = stamp
+
+
+def sync_down(s3: S3Backend, bucket: str, prefix: str, folder: Path) -> int:
+    """Copy every object under ``prefix`` into ``folder``; returns how many."""
+    try:
+        keys = _list(s3, bucket, prefix.rstrip("/") + "/" if prefix else "")
+    except s3_errors.NoSuchBucket:
+        return 0
+    count = 0
+    for key in keys:
+        relative = key[len(prefix.rstrip("/") + "/") :] if prefix else key
+        if not relative or relative.endswith("/"):
+            continue
+        download(s3, S3Object(bucket, key, relative), safe_join(folder, relative))
+        count += 1
+    return count
+
+
+def folder_has_files(folder: Path) -> bool:
+    return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
+
+
+def extract_archive(archive: Path, folder: Path) -> None:
+    """Extract a tar(.gz) into ``folder``; members that would leave it (absolute paths,
+    ``..``, links pointing out, devices) are refused by tarfile's ``data`` filter."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(folder, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise DataError(f"ClientError: Could not extract {archive.name}: {exc}") from None
+
+
+def ensure_folders(root: Path, names: list[str]) -> None:
+    for name in names:
+        os.makedirs(root / name, exist_ok=True)

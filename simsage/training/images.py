@@ -1,0 +1,69 @@
+"""Which algorithm an image URI names.
+
+simsage recognises the real ECR URIs of the images it emulates, in any region and
+account and with any tag: ``<account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repo>:<tag>``.
+Anything else is a custom image, which only a Docker engine can run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_ECR = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+    r"(?P<repo>[a-z0-9._/-]+)(?::(?P<tag>[A-Za-z0-9._-]+))?(?:@sha256:[0-9a-f]{64})?$"
+)
+
+XGBOOST_REPOS = ("sagemaker-xgboost", "xgboost")
+SKLEARN_REPOS = ("sagemaker-scikit-learn",)
+
+
+@dataclass(frozen=True)
+class Image:
+    """A parsed image URI. ``framework`` is ``xgboost``, ``sklearn`` or None (custom)."""
+
+    uri: str
+    repo: str | None
+    tag: str | None
+    framework: str | None
+
+
+def parse_image(uri: str) -> Image:
+    match = _ECR.match(uri.strip())
+    if match is None:
+        return Image(uri, None, None, None)
+    repo, tag = match["repo"], match["tag"] or "latest"
+    framework = None
+    if repo in XGBOOST_REPOS:
+        framework = "xgboost"
+    elif repo in SKLEARN_REPOS:
+        framework = "sklearn"
+    return Image(uri, repo, tag, framework)
+
+
+def algorithm_module(image: Image, hyperparameters: dict[str, str]) -> str | None:
+    """The module that plays the image's ``train`` entry point, or None for a custom image.
+
+    The XGBoost image runs its built-in algorithm unless the job names a user script
+    (``sagemaker_program``), in which case it runs in script mode as the scikit-learn
+    image always does.
+    """
+    if image.framework is None:
+        return None
+    if "sagemaker_program" in hyperparameters:
+        return "simsage.algorithms.script_mode"
+    if image.framework == "xgboost":
+        return "simsage.algorithms.xgboost_train"
+    return "simsage.algorithms.script_mode"
+
+
+def builtin_metric_definitions(image_uri: str, spec: dict) -> list[dict[str, str]]:
+    """The metric definitions a built-in algorithm brings along (empty for script mode
+    and custom images, whose jobs give their own)."""
+    module = algorithm_module(parse_image(image_uri), spec.get("HyperParameters") or {})
+    if module == "simsage.algorithms.xgboost_train":
+        from simsage.algorithms.xgboost_metrics import METRIC_DEFINITIONS
+
+        return [dict(d) for d in METRIC_DEFINITIONS]
+    return []

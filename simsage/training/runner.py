@@ -1,0 +1,513 @@
+"""The training job runner: one detached process per job (``python -m
+simsage.training.runner <home> <job>``), started by CreateTrainingJob.
+
+It plays SageMaker's part around the container: builds each host's ``/opt/ml``-shaped
+folder (config files, channel data, checkpoints), starts the algorithm process of every
+host with the training environment, ships their output to the log store and reads
+metrics from it, enforces StopTrainingJob and MaxRuntimeInSeconds (SIGTERM, a grace
+period, SIGKILL of the process group), then packs ``model/`` into model.tar.gz and
+``output/data`` into output.tar.gz in S3 and records the outcome.
+
+It imports only what it needs (no boto3, no ML libraries) to start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from simsage.config import load_config
+from simsage.home import Home
+from simsage.logs.store import LogStore
+from simsage.s3.backend import S3Backend
+from simsage.training import data, supervise
+from simsage.training.environment import training_env
+from simsage.training.images import algorithm_module, builtin_metric_definitions, parse_image
+from simsage.training.jobs import TrainingJob, TrainingJobStore
+
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+POLL = 0.02
+STOP_CHECK_EVERY = 0.25
+CHECKPOINT_SYNC_EVERY = 5.0
+FAILURE_LIMIT = 1024
+TAIL_LINES = 20
+OPT_ML = "/opt/ml"
+
+
+def stop_grace() -> float:
+    """Seconds between SIGTERM and SIGKILL (SageMaker waits 120 s)."""
+    return float(os.environ.get("SIMSAGE_STOP_GRACE_SECONDS", "120"))
+
+
+class Host:
+    """One emulated instance: its folder, its process and what it printed."""
+
+    def __init__(self, name: str, root: Path) -> None:
+        self.name = name
+        self.root = root
+        self.process: subprocess.Popen | None = None
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.stream = ""
+        self.reader: threading.Thread | None = None
+
+
+class Runner:
+    def __init__(self, home: Home, name: str) -> None:
+        self.home = home
+        self.jobs = TrainingJobStore(home)
+        self.job: TrainingJob = self.jobs.get(name)
+        self.spec: dict[str, Any] = self.job.spec
+        self.dir = Path(self.job.job_dir)
+        self.s3 = S3Backend(home)
+        self.logs = LogStore(home)
+        self.hosts: list[Host] = []
+        self._pending: list[tuple[str, int, str]] = []  # (stream, ts, message)
+        self._pending_lock = threading.Lock()
+        self._metrics: dict[str, list[float]] = {}
+        self._metrics_dirty = False
+        self._patterns = [
+            (d["Name"], re.compile(d["Regex"]))
+            for d in self._metric_definitions()
+        ]
+
+    # -- the whole job -------------------------------------------------------------
+
+    def run(self) -> None:
+        lock = supervise.hold_lock(self.dir)
+        try:
+            self._run()
+        except Exception as exc:  # anything unexpected fails the job, with a reason
+            traceback.print_exc()
+            self._finish("Failed", "Failed", failure=f"InternalServerError: {exc}")
+        finally:
+            self._kill_all(signal.SIGKILL)
+            lock.close()
+
+    def _run(self) -> None:
+        spec = self.spec
+        algorithm = spec["AlgorithmSpecification"]
+        hyperparameters = spec.get("HyperParameters") or {}
+        image = parse_image(algorithm["TrainingImage"])
+        module = algorithm_module(image, hyperparameters)
+        count = spec["ResourceConfig"]["InstanceCount"]
+        self.hosts = [Host(f"algo-{i}", self.dir / f"algo-{i}") for i in range(1, count + 1)]
+        for host in self.hosts:
+            self._prepare_host(host)
+        self.jobs.transition(
+            self.job.name,
+            "InProgress",
+            "Downloading",
+            "Downloading input data",
+            only_from=("InProgress",),
+            started=self.home.clock.time(),
+        )
+        self.job = self.jobs.get(self.job.name)
+        if self._stopping():
+            return self._finish_stopped()
+        try:
+            self._stage_inputs()
+            self._stage_source()
+            self._restore_checkpoints()
+        except data.DataError as exc:
+            return self._finish("Failed", "Failed", failure=str(exc))
+        if module is None:
+            return self._finish(
+                "Failed",
+                "Failed",
+                failure=(
+                    f"AlgorithmError: The training image {image.uri} is not a simsage built-in "
+                    "image (the SageMaker XGBoost and scikit-learn images are), and no Docker "
+                    "engine is available to run it."
+                ),
+            )
+        if not self.jobs.transition(
+            self.job.name,
+            "InProgress",
+            "Training",
+            "Training image download completed. Training in progress.",
+            only_from=("InProgress",),
+        ):
+            return self._finish_stopped()
+        outcome = self._train(module)
+        self._finish_outcome(outcome)
+
+    # -- preparing -----------------------------------------------------------------
+
+    def _prepare_host(self, host: Host) -> None:
+        root = host.root
+        data.ensure_folders(
+            root,
+            ["input/config", "input/data", "model", "output/data", "output/intermediate", "code"],
+        )
+        channels = {}
+        default_mode = self.spec["AlgorithmSpecification"]["TrainingInputMode"]
+        for channel in self.spec.get("InputDataConfig") or []:
+            source = channel["DataSource"]["S3DataSource"]
+            entry: dict[str, Any] = {}
+            if channel.get("ContentType"):
+                entry["ContentType"] = channel["ContentType"]
+            entry["TrainingInputMode"] = channel.get("InputMode", default_mode)
+            entry["S3DistributionType"] = source.get("S3DataDistributionType", "FullyReplicated")
+            entry["RecordWrapperType"] = channel.get("RecordWrapperType", "None")
+            channels[channel["ChannelName"]] = entry
+            (root / "input" / "data" / channel["ChannelName"]).mkdir(parents=True, exist_ok=True)
+        resource = {
+            "current_host": host.name,
+            "current_instance_type": self.spec["ResourceConfig"]["InstanceType"],
+            "current_group_name": "homogeneousCluster",
+            "hosts": [h.name for h in self.hosts],
+            "instance_groups": [
+                {
+                    "instance_group_name": "homogeneousCluster",
+                    "instance_type": self.spec["ResourceConfig"]["InstanceType"],
+                    "hosts": [h.name for h in self.hosts],
+                }
+            ],
+            "network_interface_name": "eth0",
+        }
+        config = root / "input" / "config"
+        (config / "hyperparameters.json").write_text(
+            json.dumps(self.spec.get("HyperParameters") or {})
+        )
+        (config / "inputdataconfig.json").write_text(json.dumps(channels))
+        (config / "resourceconfig.json").write_text(json.dumps(resource))
+        if self.spec.get("CheckpointConfig"):
+            self._checkpoint_dir(host).mkdir(parents=True, exist_ok=True)
+
+    def _stage_inputs(self) -> None:
+        role = self.spec.get("RoleArn", "")
+        for channel in self.spec.get("InputDataConfig") or []:
+            source = channel["DataSource"]["S3DataSource"]
+            objects = data.channel_objects(self.s3, source, self.job.region, role)
+            sharded = source.get("S3DataDistributionType") == "ShardedByS3Key"
+            for index, host in enumerate(self.hosts):
+                mine = objects[index :: len(self.hosts)] if sharded else objects
+                folder = host.root / "input" / "data" / channel["ChannelName"]
+                for obj in mine:
+                    data.download(self.s3, obj, data.safe_join(folder, obj.relative))
+
+    def _stage_source(self) -> None:
+        """Extract the script-mode source (``sagemaker_submit_directory``) into each
+        host's ``code`` folder, as the training toolkit does inside the container."""
+        raw = (self.spec.get("HyperParameters") or {}).get("sagemaker_submit_directory")
+        if not raw:
+            return
+        try:
+            uri = json.loads(raw)
+        except ValueError:
+            uri = raw
+        if not isinstance(uri, str) or not uri.startswith("s3://"):
+            raise data.DataError(
+                f"ClientError: sagemaker_submit_directory must be an s3:// URI of a tar.gz; got {raw}"
+            )
+        bucket, key = data.split_uri(uri)
+        archive = self.dir / "sourcedir.tar.gz"
+        data.download(self.s3, data.S3Object(bucket, key, "sourcedir.tar.gz"), archive)
+        for host in self.hosts:
+            data.extract_archive(archive, host.root / "code")
+
+    def _checkpoint_dir(self, host: Host) -> Path:
+        local = (self.spec.get("CheckpointConfig") or {}).get("LocalPath") or "/opt/ml/checkpoints"
+        path = Path(local)
+        if path.is_absolute() and (path == Path(OPT_ML) or Path(OPT_ML) in path.parents):
+            return host.root / path.relative_to(OPT_ML)
+        return host.root / "external" / str(path).lstrip("/")
+
+    def _restore_checkpoints(self) -> None:
+        checkpoint = self.spec.get("CheckpointConfig")
+        if not checkpoint:
+            return
+        bucket, prefix = data.split_uri(checkpoint["S3Uri"])
+        for host in self.hosts:
+            data.sync_down(self.s3, bucket, prefix, self._checkpoint_dir(host))
+        self._checkpoint_seen: list[dict] = [{} for _ in self.hosts]
+        for host, seen in zip(self.hosts, self._checkpoint_seen, strict=True):
+            folder = self._checkpoint_dir(host)
+            for path in folder.rglob("*"):
+                if path.is_file():
+                    stat = path.stat()
+                    seen[path.relative_to(folder).as_posix()] = (stat.st_size, stat.st_mtime_ns)
+
+    def _sync_checkpoints(self) -> None:
+        checkpoint = self.spec.get("CheckpointConfig")
+        if not checkpoint:
+            return
+        bucket, prefix = data.split_uri(checkpoint["S3Uri"])
+        for host, seen in zip(self.hosts, self._checkpoint_seen, strict=True):
+            data.sync_up(self.s3, self._checkpoint_dir(host), bucket, prefix, seen)
+
+    # -- training ------------------------------------------------------------------
+
+    def _environment(self, host: Host, extra: dict[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SIMSAGE_")}
+        env.update(self.spec.get("Environment") or {})
+        config = host.root / "input" / "config"
+        env.update(
+            training_env(
+                host.root,
+                self.job.name,
+                self.spec.get("HyperParameters") or {},
+                json.loads((config / "inputdataconfig.json").read_text()),
+                json.loads((config / "resourceconfig.json").read_text()),
+            )
+        )
+        env["TRAINING_JOB_NAME"] = self.job.name
+        env["TRAINING_JOB_ARN"] = self.job.arn
+        env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH")) if p
+        )
+        env.update(extra)
+        return env
+
+    def _train(self, module: str) -> dict[str, Any]:
+        extra: dict[str, str] = {}
+        if len(self.hosts) > 1:
+            extra["SIMSAGE_TRACKER_PORT"] = str(_free_port())
+        epoch = int(self.job.started or time.time())
+        for host in self.hosts:
+            host.stream = f"{self.job.name}/{host.name}-{epoch}"
+            self.logs.ensure_stream(LOG_GROUP, host.stream)
+        for host in self.hosts:
+            host.process = subprocess.Popen(
+                [sys.executable, "-m", module],
+                cwd=host.root,
+                env=self._environment(host, extra),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            host.reader = threading.Thread(target=self._pump, args=(host,), daemon=True)
+            host.reader.start()
+        self.jobs.update(self.job.name, host_pids=[h.process.pid for h in self.hosts])
+        return self._supervise()
+
+    def _supervise(self) -> dict[str, Any]:
+        deadline = (self.job.started or time.time()) + self.spec["StoppingCondition"][
+            "MaxRuntimeInSeconds"
+        ]
+        stop_reason: str | None = None
+        kill_at: float | None = None
+        next_stop_check = next_sync = 0.0
+        failed: Host | None = None
+        while True:
+            now = time.time()
+            running = [h for h in self.hosts if h.process.poll() is None]
+            for host in self.hosts:
+                if failed is None and host.process.returncode not in (None, 0):
+                    failed = host
+            if not running:
+                break
+            if stop_reason is None:
+                if now >= deadline:
+                    stop_reason = "MaxRuntimeExceeded"
+                    self.jobs.transition(
+                        self.job.name,
+                        "Stopping",
+                        "Stopping",
+                        "Stopping the training job: MaxRuntimeInSeconds exceeded",
+                        only_from=("InProgress",),
+                        stop=stop_reason,
+                    )
+                elif now >= next_stop_check:
+                    next_stop_check = now + STOP_CHECK_EVERY
+                    if self._stopping():
+                        stop_reason = self.jobs.get(self.job.name).stop or "Stopped"
+                if stop_reason is None and failed is not None:
+                    stop_reason = "failed"  # one host failed: end the others
+                if stop_reason is not None:
+                    self._kill_all(signal.SIGTERM)
+                    kill_at = now + (stop_grace() if stop_reason != "failed" else 5.0)
+            if kill_at is not None and now >= kill_at:
+                self._kill_all(signal.SIGKILL)
+                kill_at = None
+            if now >= next_sync:
+                next_sync = now + CHECKPOINT_SYNC_EVERY
+                self._sync_checkpoints()
+                self._flush()
+            time.sleep(POLL)
+        for host in self.hosts:
+            host.reader.join(timeout=5)
+        self._flush()
+        self._sync_checkpoints()
+        return {"stop": stop_reason if stop_reason != "failed" else None, "failed": failed}
+
+    def _pump(self, host: Host) -> None:
+        """Copy a host's output to the log store (tabs shown as ``#011`` as SageMaker's
+        log agent writes them) and match the metric definitions on each line."""
+        for raw in host.process.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n").replace("\t", "#011")
+            now = time.time()
+            host.tail.append(line)
+            for name, pattern in self._patterns:
+                match = pattern.search(line)
+                if match and match.groups():
+                    try:
+                        self._metrics[name] = [float(match.group(1)), now]
+                        self._metrics_dirty = True
+                    except ValueError:
+                        pass
+            with self._pending_lock:
+                self._pending.append((host.stream, int(now * 1000), line))
+        host.process.stdout.close()
+
+    def _flush(self) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+        by_stream: dict[str, list[tuple[int, str]]] = {}
+        for stream, ts, message in pending:
+            by_stream.setdefault(stream, []).append((ts, message))
+        for stream, events in by_stream.items():
+            self.logs.append(LOG_GROUP, stream, events)
+        if self._metrics_dirty:
+            self._metrics_dirty = False
+            self.jobs.update(self.job.name, metrics=dict(self._metrics))
+
+    def _kill_all(self, sig: int) -> None:
+        for host in self.hosts:
+            if host.process is not None and host.process.poll() is None:
+                supervise.kill_group(host.process.pid, sig)
+
+    def _stopping(self) -> bool:
+        return self.jobs.get(self.job.name).status == "Stopping"
+
+    def _metric_definitions(self) -> list[dict[str, str]]:
+        algorithm = self.spec["AlgorithmSpecification"]
+        given = algorithm.get("MetricDefinitions") or []
+        return given or builtin_metric_definitions(algorithm["TrainingImage"], self.spec)
+
+    # -- finishing -----------------------------------------------------------------
+
+    def _finish_outcome(self, outcome: dict[str, Any]) -> None:
+        stop = outcome["stop"]
+        failed = outcome["failed"]
+        if stop is None and failed is not None:
+            self._upload_artifacts(required=False)
+            return self._finish("Failed", "Failed", failure=self._failure_reason(failed))
+        if stop is not None:
+            return self._finish_stopped()
+        self.jobs.transition(
+            self.job.name, "InProgress", "Uploading", "Uploading generated training model"
+        )
+        try:
+            artifacts = self._upload_artifacts(required=True)
+        except data.DataError as exc:
+            return self._finish("Failed", "Failed", failure=str(exc))
+        self._finish("Completed", "Completed", artifacts=artifacts)
+
+    def _finish_stopped(self) -> None:
+        reason = self.jobs.get(self.job.name).stop or "Stopped"
+        artifacts = None
+        if any(data.folder_has_files(h.root / "model") for h in self.hosts):
+            try:
+                artifacts = self._upload_artifacts(required=False)
+            except data.DataError:
+                artifacts = None
+        message = (
+            "Training job stopped: MaxRuntimeInSeconds exceeded"
+            if reason == "MaxRuntimeExceeded"
+            else "Training job stopped"
+        )
+        self._finish("Stopped", reason, message=message, artifacts=artifacts)
+
+    def _upload_artifacts(self, required: bool) -> str | None:
+        output = self.spec["OutputDataConfig"]
+        bucket, prefix = data.split_uri(output["S3OutputPath"])
+        base = f"{prefix.rstrip('/')}/{self.job.name}/output".lstrip("/")
+        try:
+            self.s3.get_bucket(bucket)
+        except Exception:
+            if not required:
+                return None
+            raise data.DataError(
+                f"ClientError: Could not upload the model: the output bucket {bucket} "
+                f"(OutputDataConfig.S3OutputPath {output['S3OutputPath']}) does not exist."
+            ) from None
+        model_dirs = [h.root / "model" for h in self.hosts]
+        if output.get("CompressionType") == "NONE":
+            for folder in model_dirs:
+                data.sync_up(self.s3, folder, bucket, f"{base}/model", {})
+            artifacts = f"s3://{bucket}/{base}/model/"
+        else:
+            archive = self.dir / "model.tar.gz"
+            data.make_archive(model_dirs, archive)
+            data.upload(self.s3, archive, bucket, f"{base}/model.tar.gz", data.ARCHIVE_CONTENT_TYPE)
+            archive.unlink()
+            artifacts = f"s3://{bucket}/{base}/model.tar.gz"
+        archive = self.dir / "output.tar.gz"
+        data.make_archive([h.root / "output" / "data" for h in self.hosts], archive)
+        data.upload(self.s3, archive, bucket, f"{base}/output.tar.gz", data.ARCHIVE_CONTENT_TYPE)
+        archive.unlink()
+        return artifacts
+
+    def _failure_reason(self, host: Host) -> str:
+        for candidate in [host, *self.hosts]:
+            failure = candidate.root / "output" / "failure"
+            if failure.is_file():
+                text = failure.read_text(errors="replace").strip()
+                if text:
+                    return "AlgorithmError: " + text[:FAILURE_LIMIT]
+        code = host.process.returncode
+        lines = [line for line in host.tail if line.strip()][-5:]
+        detail = "\n".join(lines) if lines else "(no output)"
+        exit_text = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        return f"AlgorithmError: {detail[-FAILURE_LIMIT:]}, {exit_text}"
+
+    def _finish(
+        self,
+        status: str,
+        secondary: str,
+        failure: str | None = None,
+        artifacts: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        self._flush()
+        messages = {
+            "Completed": "Training job completed",
+            "Failed": "Training job failed",
+        }
+        fields: dict[str, Any] = {"ended": self.home.clock.time()}
+        if failure is not None:
+            fields["failure"] = failure
+        if artifacts is not None:
+            fields["artifacts"] = artifacts
+        if self.job.started is None:
+            fields["started"] = fields["ended"]
+        self.jobs.transition(
+            self.job.name,
+            status,
+            secondary,
+            message or messages.get(status, status),
+            only_from=("InProgress", "Stopping"),
+            **fields,
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main(argv: list[str]) -> int:
+    home_path, name = argv[1], argv[2]
+    config = load_config().with_overrides(home=home_path, backend="local")
+    home = Home.open(config)
+    Runner(home, name).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
