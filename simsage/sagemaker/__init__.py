@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+from simsage.home import on_stop_everything
 from simsage.sagemaker.tags import TagsAPI
 from simsage.training.api import TrainingAPI
+from simsage.training.supervise import stop_training_processes
+
+on_stop_everything(stop_training_processes)
 
 
 class SageMakerService:

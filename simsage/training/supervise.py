@@ -82,3 +82,14 @@ def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
     """Signal a process group led by ``pid`` (ignoring ones already gone)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
+
+
+def stop_training_processes(home) -> None:
+    """Kill the runners and algorithm processes of every unfinished job of ``home``
+    (the pytest fixture calls this through Home.stop_everything)."""
+    from simsage.training.jobs import TrainingJobStore
+
+    for job in TrainingJobStore(home).unfinished():
+        for pid in [job.runner_pid, *job.host_pids]:
+            if pid:
+                kill_group(pid)
