@@ -5,7 +5,8 @@ same run, on the same machine and disk (never as timed assertions in the test su
 
 1. Small objects (1 KiB): put_object, then get_object with the body read fully.
    Per-op latency is the median of several timed rounds of N ops, after a warm-up
-   round, with the garbage collector paused during each round (as ``timeit`` does), for:
+   round; the cases' rounds are interleaved so that a load change hits them alike, and
+   the garbage collector is paused during each round (as ``timeit`` does). Cases:
      - botocore floor: a plain boto3 client whose ``before-call`` handler answers at
        once with a canned response: all botocore does before the wire, nothing else;
      - simsage: a ``simsage.boto3_session()`` client on a fresh SIMSAGE_HOME;
@@ -33,6 +34,7 @@ import io
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -42,6 +44,9 @@ from pathlib import Path
 import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
+
+# Measure the checkout this file lives in, installed or not.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 BUCKET = "bench-bucket"
 SMALL = os.urandom(1024)
@@ -64,15 +69,28 @@ def timed(fn: Callable[[], object]) -> float:
             gc.enable()
 
 
-def per_op(fn: Callable[[int], object], n: int, repeats: int) -> float:
-    """Median seconds per op of ``fn(i)`` over ``repeats`` rounds of ``n`` ops, after a warm-up round."""
+def per_op(cases: dict[str, tuple], n: int, repeats: int) -> dict[str, tuple[float, float]]:
+    """Median seconds per op of each case's (put, get), over ``repeats`` rounds of ``n`` ops.
 
-    def round_() -> None:
-        for i in range(n):
-            fn(i)
+    Rounds of all cases are interleaved, after one warm-up round each, so that a load
+    change on the machine hits every case alike and the ratios stay fair.
+    """
 
-    round_()
-    return statistics.median(timed(round_) / n for _ in range(repeats))
+    def round_(fn: Callable[[int], object]) -> Callable[[], None]:
+        def run() -> None:
+            for i in range(n):
+                fn(i)
+
+        return run
+
+    samples: dict[str, tuple[list, list]] = {name: ([], []) for name in cases}
+    for repeat in range(repeats + 1):
+        for name, ops in cases.items():
+            for fn, times in zip(ops, samples[name], strict=True):
+                seconds = timed(round_(fn))
+                if repeat:  # round 0 is the warm-up
+                    times.append(seconds / n)
+    return {name: tuple(map(statistics.median, times)) for name, times in samples.items()}
 
 
 # -- 1. small objects ---------------------------------------------------------------
@@ -115,40 +133,39 @@ def floor_client():
     return client
 
 
-def bench_small(home: Path, n: int, repeats: int) -> dict[str, tuple[float, float]]:
+def bench_small(work: Path, n: int, repeats: int) -> dict[str, tuple[float, float]]:
     """Per-op (put, get) seconds for each case."""
-    import simsage
+    from moto import mock_aws
 
-    results = {}
-    put, get = client_ops(floor_client())
-    results["botocore floor"] = (per_op(put, n, repeats), per_op(get, n, repeats))
+    import simsage
 
     client = simsage.boto3_session().client("s3")
     client.create_bucket(Bucket=BUCKET)
-    put, get = client_ops(client)
-    results["simsage"] = (per_op(put, n, repeats), per_op(get, n, repeats))
+    cases = {"botocore floor": client_ops(floor_client()), "simsage": client_ops(client)}
 
-    from moto import mock_aws
-
-    with mock_aws():
+    # moto answers at before-send, the floor and simsage at before-call: they don't mix.
+    mock = mock_aws()
+    mock.start()
+    try:
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
-        put, get = client_ops(client)
-        results["moto"] = (per_op(put, n, repeats), per_op(get, n, repeats))
+        cases["moto"] = client_ops(client)
 
-    folder = home / "raw-small"
-    folder.mkdir()
+        folder = work / "raw-small"
+        folder.mkdir()
 
-    def fs_put(i: int) -> None:
-        with open(folder / f"{i:05d}", "wb") as f:
-            f.write(SMALL)
+        def fs_put(i: int) -> None:
+            with open(folder / f"{i:05d}", "wb") as f:
+                f.write(SMALL)
 
-    def fs_get(i: int) -> None:
-        with open(folder / f"{i:05d}", "rb") as f:
-            f.read()
+        def fs_get(i: int) -> None:
+            with open(folder / f"{i:05d}", "rb") as f:
+                f.read()
 
-    results["filesystem"] = (per_op(fs_put, n, repeats), per_op(fs_get, n, repeats))
-    return results
+        cases["filesystem"] = (fs_put, fs_get)
+        return per_op(cases, n, repeats)
+    finally:
+        mock.stop()
 
 
 # -- 2. large transfer --------------------------------------------------------------
@@ -233,7 +250,7 @@ def main() -> None:
         os.environ["SIMSAGE_HOME"] = str(work / "home")
         import simsage
 
-        print(f"1. small objects: 1 KiB, median of {repeats} rounds of {n} ops")
+        print(f"1. small objects: 1 KiB, median of {repeats} interleaved rounds of {n} ops")
         small = bench_small(work, n, repeats)
         print(f"   {'case':<16}{'put µs':>10}{'put ops/s':>12}{'get µs':>10}{'get ops/s':>12}")
         for case, (put, get) in small.items():
@@ -272,7 +289,10 @@ def main() -> None:
     rows.append(
         (listed, f"list {LIST_KEYS:,} keys, all pages", f"{list_seconds:.3f} s", "<= 0.3 s")
     )
-    print("\nSummary")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"\nSummary ({os.cpu_count()} CPUs, load average {load}: a busy machine blurs the figures)"
+    )
     for passed, what, figure, target in rows:
         print(f"   {'PASS' if passed else 'FAIL'}  {what:<36}{figure:>9}   target {target}")
 
