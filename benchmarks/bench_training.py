@@ -117,10 +117,18 @@ def main() -> int:
         raw_s, job_s = statistics.median(raw), statistics.median(job)
         extra = job_s - raw_s
         size_mb = csv_path.stat().st_size / 1e6
-        print(f"data: {args.rows:,} rows x 20 features, {size_mb:.1f} MB CSV; {ROUNDS} rounds, depth 6")
-        print(f"load: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; median of {args.repeats} runs")
-        print(f"  raw in-process read_csv + train + save   {raw_s:7.3f} s   {[round(x, 3) for x in raw]}")
-        print(f"  simsage create_training_job -> Completed {job_s:7.3f} s   {[round(x, 3) for x in job]}")
+        print(
+            f"data: {args.rows:,} rows x 20 features, {size_mb:.1f} MB CSV; {ROUNDS} rounds, depth 6"
+        )
+        print(
+            f"load: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; median of {args.repeats} runs"
+        )
+        print(
+            f"  raw in-process read_csv + train + save   {raw_s:7.3f} s   {[round(x, 3) for x in raw]}"
+        )
+        print(
+            f"  simsage create_training_job -> Completed {job_s:7.3f} s   {[round(x, 3) for x in job]}"
+        )
         print(f"  simsage / raw                             {job_s / raw_s:7.2f}x")
         verdict = "PASS" if extra <= TARGET_EXTRA_SECONDS else "FAIL"
         print(f"{verdict}  simsage - raw = {extra:.3f} s   target <= {TARGET_EXTRA_SECONDS} s")

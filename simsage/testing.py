@@ -40,9 +40,9 @@ class SimsageLocal:
 
     def client(self, service_name: str, **kwargs):
         """A boto3 client answered by simsage."""
-        return self.session(region_name=kwargs.pop("region_name", None) or self.config.region).client(
-            service_name, **kwargs
-        )
+        return self.session(
+            region_name=kwargs.pop("region_name", None) or self.config.region
+        ).client(service_name, **kwargs)
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ class FilterPattern:
         pattern = (pattern or "").strip()
         if pattern.startswith(("{", "[")):
             raise InvalidParameter(
-                "simsage supports text filter patterns (terms, \"phrases\", ?any, -none); "
+                'simsage supports text filter patterns (terms, "phrases", ?any, -none); '
                 f"JSON and space-delimited patterns are not emulated: {pattern}"
             )
         self.required: list[str] = []
@@ -286,7 +286,9 @@ class LogsService:
             ],
             "searchedLogStreams": [
                 {"logStreamName": n, "searchedCompletely": True}
-                for n in (names if names is not None else [s.name for s in self.store.streams(group)])
+                for n in (
+                    names if names is not None else [s.name for s in self.store.streams(group)]
+                )
             ],
         }
         if len(matched) == limit and self.store.events(group, names, after_id=last_seen, limit=1):

@@ -59,9 +59,13 @@ class TagsAPI:
         resource = arn.split(":", 5)[-1] if arn.count(":") >= 5 else ""
         kind = resource.split("/", 1)[0]
         target = _TAGGABLE.get(kind)
-        if target is None or self.db.query_one(
-            f"SELECT 1 FROM {target[0]} WHERE lower({target[1]}) = lower(?)", (arn,)
-        ) is None:
+        if (
+            target is None
+            or self.db.query_one(
+                f"SELECT 1 FROM {target[0]} WHERE lower({target[1]}) = lower(?)", (arn,)
+            )
+            is None
+        ):
             raise ValidationException(f"Resource {arn} not found.")
 
     def add_tags(self, request: Request) -> dict[str, Any]:
@@ -91,5 +95,7 @@ class TagsAPI:
         self._require(arn)
         keys = request.params["TagKeys"]
         with self.db.write() as conn:
-            conn.executemany("DELETE FROM sm_tags WHERE arn = ? AND key = ?", [(arn, k) for k in keys])
+            conn.executemany(
+                "DELETE FROM sm_tags WHERE arn = ? AND key = ?", [(arn, k) for k in keys]
+            )
         return {}

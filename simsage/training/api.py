@@ -62,7 +62,9 @@ class TrainingAPI:
         spec = copy.deepcopy(request.params)
         self._validate(spec)
         name = spec["TrainingJobName"]
-        job_arn = arn("sagemaker", request.region, request.account_id, f"training-job/{name.lower()}")
+        job_arn = arn(
+            "sagemaker", request.region, request.account_id, f"training-job/{name.lower()}"
+        )
         spec.setdefault("StoppingCondition", {}).setdefault(
             "MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME
         )
@@ -132,7 +134,9 @@ class TrainingAPI:
                 f"machine; you asked for {resources['InstanceCount']}."
             )
         if resources.get("InstanceGroups"):
-            raise ValidationException("simsage does not emulate heterogeneous clusters (InstanceGroups).")
+            raise ValidationException(
+                "simsage does not emulate heterogeneous clusters (InstanceGroups)."
+            )
         stopping = spec.get("StoppingCondition") or {}
         runtime = stopping.get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME)
         if runtime > MAX_RUNTIME_LIMIT:
@@ -184,9 +188,9 @@ class TrainingAPI:
                 )
             _s3_uri(source["S3Uri"], f"Channel {name} S3Uri")
         image = parse_image(algorithm["TrainingImage"])
-        if image.framework == "xgboost" and algorithm_module(image, spec.get("HyperParameters") or {}) == (
-            "simsage.algorithms.xgboost_train"
-        ):
+        if image.framework == "xgboost" and algorithm_module(
+            image, spec.get("HyperParameters") or {}
+        ) == ("simsage.algorithms.xgboost_train"):
             extra = sorted(seen - {"train", "validation", "code"})
             if "train" not in seen:
                 raise ValidationException(
@@ -207,7 +211,7 @@ class TrainingAPI:
             Path(job.job_dir), job.runner_pid, job.created
         ):
             now = self.home.clock.time()
-            self.jobs.transition(
+            failed = self.jobs.transition(
                 job.name,
                 "Failed",
                 "Failed",
@@ -220,6 +224,10 @@ class TrainingAPI:
                 ),
                 ended=now,
             )
+            # The runner's algorithm processes run in their own sessions: without their
+            # runner nobody reads their output or stops them, so end them too.
+            for pid in job.host_pids if failed else []:
+                supervise.kill_group(pid)
             job = self.jobs.get(name)
         return job
 

@@ -167,7 +167,13 @@ def sync_up(s3: S3Backend, folder: Path, bucket: str, prefix: str, seen: dict[st
         if seen.get(relative) == stamp:
             continue
         try:
-            upload(s3, path, bucket, f"{prefix.rstrip('/')}/{relative}".lstrip("/"), "binary/octet-stream")
+            upload(
+                s3,
+                path,
+                bucket,
+                f"{prefix.rstrip('/')}/{relative}".lstrip("/"),
+                "binary/octet-stream",
+            )
         except FileNotFoundError:  # the algorithm removed it meanwhile
             continue
         seen[relative] = stamp

@@ -69,7 +69,9 @@ def training_env(
     hps = decode_hyperparameters(hyperparameters)
     user_hps = {k: v for k, v in hps.items() if not k.startswith(SAGEMAKER_PREFIX)}
     framework_params = {k: v for k, v in hps.items() if k.startswith(SAGEMAKER_PREFIX)}
-    framework_params = {k: v for k, v in framework_params.items() if k not in RESERVED_HYPERPARAMETERS}
+    framework_params = {
+        k: v for k, v in framework_params.items() if k not in RESERVED_HYPERPARAMETERS
+    }
     program = hps.get("sagemaker_program") or ""
     module_name = program[:-3] if program.endswith(".py") else program
     channels = sorted(input_data_config)
@@ -126,10 +128,12 @@ def training_env(
         env[f"SM_CHANNEL_{name.upper()}"] = str(root / "input" / "data" / name)
     for key, value in user_hps.items():
         env[f"SM_HP_{key.upper()}"] = _env_value(value)
-    env["SM_TRAINING_ENV"] = json.dumps(
-        {**facts, "channel_input_dirs": {c: env[f"SM_CHANNEL_{c.upper()}"] for c in channels}},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    # SM_TRAINING_ENV is the toolkit's whole environment object, whose keys differ a little
+    # from the SM_* names: hyperparameters, additional_framework_parameters.
+    whole = {k: v for k, v in facts.items() if k not in ("hps", "framework_params")}
+    whole["hyperparameters"] = user_hps
+    whole["additional_framework_parameters"] = framework_params
+    whole["channel_input_dirs"] = {c: env[f"SM_CHANNEL_{c.upper()}"] for c in channels}
+    env["SM_TRAINING_ENV"] = json.dumps(whole, sort_keys=True, separators=(",", ":"))
     env[OPT_ML_ENV] = str(root)
     return env

@@ -31,7 +31,7 @@ from simsage.config import load_config
 from simsage.home import Home
 from simsage.logs.store import LogStore
 from simsage.s3.backend import S3Backend
-from simsage.training import data, supervise
+from simsage.training import data, docker_engine, supervise
 from simsage.training.environment import training_env
 from simsage.training.images import algorithm_module, builtin_metric_definitions, parse_image
 from simsage.training.jobs import TrainingJob, TrainingJobStore
@@ -72,14 +72,12 @@ class Runner:
         self.s3 = S3Backend(home)
         self.logs = LogStore(home)
         self.hosts: list[Host] = []
+        self.engine: docker_engine.DockerEngine | None = None  # custom images only
         self._pending: list[tuple[str, int, str]] = []  # (stream, ts, message)
         self._pending_lock = threading.Lock()
         self._metrics: dict[str, list[float]] = {}
         self._metrics_dirty = False
-        self._patterns = [
-            (d["Name"], re.compile(d["Regex"]))
-            for d in self._metric_definitions()
-        ]
+        self._patterns = [(d["Name"], re.compile(d["Regex"])) for d in self._metric_definitions()]
 
     # -- the whole job -------------------------------------------------------------
 
@@ -92,6 +90,8 @@ class Runner:
             self._finish("Failed", "Failed", failure=f"InternalServerError: {exc}")
         finally:
             self._kill_all(signal.SIGKILL)
+            if self.engine is not None:
+                self.engine.cleanup()
             lock.close()
 
     def _run(self) -> None:
@@ -115,22 +115,28 @@ class Runner:
         self.job = self.jobs.get(self.job.name)
         if self._stopping():
             return self._finish_stopped()
+        if module is None:  # a custom image: only a Docker engine can run it
+            client, why_not = docker_engine.connect()
+            if client is None:
+                print(f"simsage: no Docker engine for {image.uri}: {why_not}", flush=True)
+                return self._finish(
+                    "Failed",
+                    "Failed",
+                    failure=(
+                        f"AlgorithmError: The training image {image.uri} is not a simsage "
+                        "built-in image (the SageMaker XGBoost and scikit-learn images are), "
+                        "and no Docker engine is available to run it."
+                    ),
+                )
+            self.engine = docker_engine.DockerEngine(client, self.job.name)
         try:
             self._stage_inputs()
             self._stage_source()
             self._restore_checkpoints()
-        except data.DataError as exc:
+            if self.engine is not None:
+                self.engine.ensure_image(image.uri)
+        except (data.DataError, docker_engine.EngineError) as exc:
             return self._finish("Failed", "Failed", failure=str(exc))
-        if module is None:
-            return self._finish(
-                "Failed",
-                "Failed",
-                failure=(
-                    f"AlgorithmError: The training image {image.uri} is not a simsage built-in "
-                    "image (the SageMaker XGBoost and scikit-learn images are), and no Docker "
-                    "engine is available to run it."
-                ),
-            )
         if not self.jobs.transition(
             self.job.name,
             "InProgress",
@@ -139,7 +145,10 @@ class Runner:
             only_from=("InProgress",),
         ):
             return self._finish_stopped()
-        outcome = self._train(module)
+        try:
+            outcome = self._train(module, image.uri)
+        except docker_engine.EngineError as exc:
+            return self._finish("Failed", "Failed", failure=str(exc))
         self._finish_outcome(outcome)
 
     # -- preparing -----------------------------------------------------------------
@@ -271,27 +280,60 @@ class Runner:
         env.update(extra)
         return env
 
-    def _train(self, module: str) -> dict[str, Any]:
+    def _container_host(self, host: Host) -> docker_engine.HostSpec:
+        """A host as the Docker engine runs it: SM_* for /opt/ml, and a bind mount for a
+        CheckpointConfig.LocalPath outside /opt/ml."""
+        config = host.root / "input" / "config"
+        environment = docker_engine.container_environment(
+            self.spec.get("Environment"),
+            self.job.name,
+            self.job.arn,
+            self.spec.get("HyperParameters") or {},
+            json.loads((config / "inputdataconfig.json").read_text()),
+            json.loads((config / "resourceconfig.json").read_text()),
+        )
+        mounts: dict[Path, str] = {}
+        local = (self.spec.get("CheckpointConfig") or {}).get("LocalPath")
+        folder = self._checkpoint_dir(host)
+        if local and host.root / "external" in folder.parents:
+            mounts[folder] = local
+        return docker_engine.HostSpec(host.name, host.root, environment, mounts)
+
+    def _train(self, module: str | None, image_uri: str) -> dict[str, Any]:
+        """Start every host (a process running ``module``, or the image's container when
+        ``module`` is None) and supervise them to the end."""
         extra: dict[str, str] = {}
-        if len(self.hosts) > 1:
+        if len(self.hosts) > 1 and module is not None:
             extra["SIMSAGE_TRACKER_PORT"] = str(_free_port())
         epoch = int(self.job.started or time.time())
         for host in self.hosts:
             host.stream = f"{self.job.name}/{host.name}-{epoch}"
             self.logs.ensure_stream(LOG_GROUP, host.stream)
-        for host in self.hosts:
-            host.process = subprocess.Popen(
-                [sys.executable, "-m", module],
-                cwd=host.root,
-                env=self._environment(host, extra),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+        if module is None:
+            processes = self.engine.start_hosts(
+                image_uri,
+                self.spec["AlgorithmSpecification"],
+                [self._container_host(host) for host in self.hosts],
+                isolated=bool(self.spec.get("EnableNetworkIsolation")),
             )
+            for host, process in zip(self.hosts, processes, strict=True):
+                host.process = process
+        for host in self.hosts:
+            if module is not None:
+                host.process = subprocess.Popen(
+                    [sys.executable, "-m", module],
+                    cwd=host.root,
+                    env=self._environment(host, extra),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             host.reader = threading.Thread(target=self._pump, args=(host,), daemon=True)
             host.reader.start()
-        self.jobs.update(self.job.name, host_pids=[h.process.pid for h in self.hosts])
+        self.jobs.update(
+            self.job.name, host_pids=[h.process.pid for h in self.hosts if h.process.pid]
+        )
         return self._supervise()
 
     def _supervise(self) -> dict[str, Any]:
@@ -377,8 +419,12 @@ class Runner:
 
     def _kill_all(self, sig: int) -> None:
         for host in self.hosts:
-            if host.process is not None and host.process.poll() is None:
+            if host.process is None or host.process.poll() is not None:
+                continue
+            if isinstance(host.process, subprocess.Popen):
                 supervise.kill_group(host.process.pid, sig)
+            else:  # a container: the engine signals it
+                host.process.send_signal(sig)
 
     def _stopping(self) -> bool:
         return self.jobs.get(self.job.name).status == "Stopping"

@@ -29,6 +29,10 @@ def launch(module: str, home: Path, name: str, job_dir: Path) -> int:
     log = open(job_dir / "runner.log", "ab")  # noqa: SIM115 - handed to the child
     env = dict(os.environ)
     env.pop("SIMSAGE_CHECK_OUTPUT", None)
+    # The runner must import simsage even when it is not installed (a checkout on
+    # sys.path) and the creating process runs from another folder.
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", module, str(home), name],

@@ -72,4 +72,6 @@ def _check(shape: Shape, value: Any, path: str) -> None:
             raise OutputShapeError(f"{path}: expected an aware datetime, got {value!r}")
     elif kind == "blob":
         if not (isinstance(value, bytes | bytearray) or hasattr(value, "read")):
-            raise OutputShapeError(f"{path}: expected bytes or a stream, got {type(value).__name__}")
+            raise OutputShapeError(
+                f"{path}: expected bytes or a stream, got {type(value).__name__}"
+            )

@@ -1,0 +1,290 @@
+"""Custom training images under a Docker engine.
+
+A training image simsage does not emulate can only run where a Docker engine is
+reachable. The runner asks :func:`connect` for one (``docker.from_env()`` and
+``ping()`` with a short timeout, so a machine without an engine fails the job at once)
+and, with an engine, runs every host of the job as SageMaker runs a training container:
+
+- ``docker run <image> train``, or AlgorithmSpecification's ``ContainerEntrypoint``
+  (replaces the image's ENTRYPOINT, and with it the ``train`` argument) and
+  ``ContainerArguments`` (replace ``train``);
+- the host's ``/opt/ml``-shaped job folder bind-mounted at ``/opt/ml``;
+- the request's ``Environment``, the training toolkit's ``SM_*`` variables computed for
+  ``/opt/ml``, and ``TRAINING_JOB_NAME``/``TRAINING_JOB_ARN`` — nothing of the runner's
+  own environment;
+- a user-defined bridge network per job (internal when ``EnableNetworkIsolation``) on
+  which the hosts reach each other as ``algo-1`` … ``algo-N`` (hostname and alias).
+
+The runner sees each container as a :class:`ContainerProcess`, the slice of
+``subprocess.Popen`` it uses (``poll``, ``returncode``, ``stdout`` lines, signals), so
+supervision, logs, metrics, stop and timeout work as for process hosts. Containers and
+the network are removed by :meth:`DockerEngine.cleanup`; if the runner itself is killed
+they outlive it, labelled ``simsage.training-job=<job>`` so they can be found.
+
+The docker SDK is imported only when an engine is looked for, keeping the runner's
+start-up lean for built-in images.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from simsage.training.environment import training_env
+
+OPT_ML = "/opt/ml"
+PING_TIMEOUT = 3.0  # seconds: how long an engine may take to answer before "no engine"
+API_TIMEOUT = 120.0  # seconds for ordinary API calls once an engine answered
+JOB_LABEL = "simsage.training-job"
+HOST_LABEL = "simsage.host"
+
+
+class EngineError(Exception):
+    """The engine could not do what the job needs; the message is the FailureReason."""
+
+
+def connect(timeout: float = PING_TIMEOUT) -> tuple[Any | None, str]:
+    """A docker client if a Docker engine answers within ``timeout`` seconds.
+
+    Returns:
+        ``(client, "")`` with an engine, else ``(None, why)``: the docker package is
+        missing, or the engine (``DOCKER_HOST`` or the default socket) did not answer.
+    """
+    try:
+        import docker
+    except ImportError:
+        return None, "the docker Python package is not installed (pip install 'simsage[docker]')"
+    try:
+        probe = docker.from_env(timeout=timeout)
+        try:
+            probe.ping()
+        finally:
+            probe.close()
+        return docker.from_env(timeout=API_TIMEOUT), ""
+    except Exception as exc:  # whatever keeps us from the engine means "no engine"
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def container_environment(
+    environment: dict[str, str] | None,
+    job_name: str,
+    job_arn: str,
+    hyperparameters: dict[str, str],
+    input_data_config: dict[str, dict],
+    resource_config: dict[str, Any],
+) -> dict[str, str]:
+    """The environment of one host's container: the request's ``Environment``, then the
+    ``SM_*`` variables for ``/opt/ml`` (simsage's own ``SIMSAGE_*`` left out), then
+    ``TRAINING_JOB_NAME`` and ``TRAINING_JOB_ARN``."""
+    env = dict(environment or {})
+    # PurePosixPath: the paths are inside the (Linux) container, whatever the host's OS.
+    toolkit = training_env(
+        PurePosixPath(OPT_ML),  # type: ignore[arg-type]  # only "/" and str() are used
+        job_name,
+        hyperparameters,
+        input_data_config,
+        resource_config,
+    )
+    env.update({k: v for k, v in toolkit.items() if not k.startswith("SIMSAGE_")})
+    env["TRAINING_JOB_NAME"] = job_name
+    env["TRAINING_JOB_ARN"] = job_arn
+    return env
+
+
+def container_command(algorithm: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]:
+    """``(entrypoint, command)`` for AlgorithmSpecification: ``(None, ["train"])`` by
+    default; ``ContainerEntrypoint`` replaces the image's ENTRYPOINT (Docker then ignores
+    the image's CMD, so ``train`` is not added) and ``ContainerArguments`` replace
+    ``train``. ``None`` keeps the image's own value."""
+    entrypoint = algorithm.get("ContainerEntrypoint")
+    arguments = algorithm.get("ContainerArguments")
+    if entrypoint:
+        return list(entrypoint), list(arguments) if arguments else None
+    return None, list(arguments) if arguments else ["train"]
+
+
+@dataclass
+class HostSpec:
+    """What one host's container needs: its name (``algo-N``), its job folder (mounted at
+    ``/opt/ml``), its environment, and extra bind mounts (local folder → container path,
+    e.g. a CheckpointConfig.LocalPath outside ``/opt/ml``)."""
+
+    name: str
+    root: Path
+    environment: dict[str, str]
+    mounts: dict[Path, str] = field(default_factory=dict)
+
+
+def container_options(
+    image: str,
+    host: HostSpec,
+    network: str,
+    algorithm: dict[str, Any],
+    labels: dict[str, str],
+) -> dict[str, Any]:
+    """The keyword arguments of ``client.containers.create`` for one host."""
+    entrypoint, command = container_command(algorithm)
+    volumes = {str(Path(host.root).resolve()): {"bind": OPT_ML, "mode": "rw"}}
+    for local, inside in host.mounts.items():
+        volumes[str(Path(local).resolve())] = {"bind": inside, "mode": "rw"}
+    return {
+        "image": image,
+        "command": command,
+        "entrypoint": entrypoint,
+        "name": f"{network}-{host.name}",
+        "hostname": host.name,
+        "environment": dict(host.environment),
+        "volumes": volumes,
+        "network": network,
+        # The alias is what other hosts resolve: the engine's DNS on a user-defined
+        # network answers container names and aliases, not hostnames.
+        "networking_config": {network: {"Aliases": [host.name]}},
+        "labels": {**labels, HOST_LABEL: host.name},
+    }
+
+
+class _Lines:
+    """Whole lines (bytes, newline kept) out of a stream of log chunks, which the
+    engine cuts wherever the container's writes ended."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        pending = b""
+        for chunk in self._chunks:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line + b"\n"
+        if pending:
+            yield pending
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+
+class ContainerProcess:
+    """A started container, seen as the runner sees a host process.
+
+    ``returncode`` is set (by a thread waiting on the engine) once the container exits;
+    ``stdout`` yields its output, stdout and stderr merged, line by line.
+    """
+
+    pid: int | None = None  # no host process to signal: the engine signals the container
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+        self.returncode: int | None = None
+        self.error: str | None = None
+        container.start()
+        self.stdout = _Lines(container.logs(stream=True, follow=True, stdout=True, stderr=True))
+        self._waiter = threading.Thread(target=self._wait, daemon=True)
+        self._waiter.start()
+
+    def _wait(self) -> None:
+        try:
+            result = self.container.wait()
+            code = int(result.get("StatusCode", 1))
+        except Exception as exc:  # the engine went away: the host counts as failed
+            self.error = f"{type(exc).__name__}: {exc}"
+            code = 1
+        self.returncode = code
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        self._waiter.join(timeout)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        """Signal the container's main process (SIGKILL ends the whole container)."""
+        if self.returncode is not None:
+            return
+        # The container may exit between the check and the call (the engine answers 409).
+        with contextlib.suppress(Exception):
+            self.container.kill(signal=int(sig))
+
+
+class DockerEngine:
+    """One training job's containers and network on a Docker engine."""
+
+    def __init__(self, client: Any, job_name: str) -> None:
+        self.client = client
+        self.job_name = job_name
+        # Unique per run: several SIMSAGE_HOMEs may share one engine and reuse job names.
+        self.network_name = f"simsage-{job_name.lower()}-{secrets.token_hex(4)}"
+        self.network: Any = None
+        self.containers: list[Any] = []
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {JOB_LABEL: self.job_name}
+
+    def ensure_image(self, uri: str) -> None:
+        """Pull the image unless the engine already has it.
+
+        Raises:
+            EngineError: the engine cannot find or pull it.
+        """
+        from docker.errors import DockerException, ImageNotFound
+
+        try:
+            self.client.images.get(uri)
+            return
+        except ImageNotFound:
+            pass
+        except DockerException as exc:
+            raise EngineError(
+                f"ClientError: Could not inspect the training image {uri}: {exc}"
+            ) from None
+        try:
+            self.client.images.pull(uri)
+        except DockerException as exc:
+            raise EngineError(
+                f"ClientError: Could not pull the training image {uri} with the Docker engine "
+                f"(log in to its registry with `docker login` first if it is private): {exc}"
+            ) from None
+
+    def start_hosts(
+        self, image: str, algorithm: dict[str, Any], hosts: list[HostSpec], isolated: bool
+    ) -> list[ContainerProcess]:
+        """Create the job's network and every host's container, then start them all
+        (every alias exists before any host starts looking for its peers).
+
+        Raises:
+            EngineError: the engine refused a container (bad entrypoint, mount …).
+        """
+        from docker.errors import DockerException
+
+        try:
+            self.network = self.client.networks.create(
+                self.network_name, driver="bridge", internal=isolated, labels=self.labels
+            )
+            for host in hosts:
+                options = container_options(image, host, self.network_name, algorithm, self.labels)
+                self.containers.append(self.client.containers.create(**options))
+            return [ContainerProcess(container) for container in self.containers]
+        except DockerException as exc:
+            raise EngineError(
+                f"AlgorithmError: The Docker engine could not start {image}: {exc}"
+            ) from None
+
+    def cleanup(self) -> None:
+        """Remove the job's containers (killing any still running) and its network."""
+        for container in self.containers:
+            with contextlib.suppress(Exception):  # already gone is fine
+                container.remove(force=True)
+        self.containers = []
+        if self.network is not None:
+            with contextlib.suppress(Exception):
+                self.network.remove()
+            self.network = None

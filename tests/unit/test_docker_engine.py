@@ -1,0 +1,560 @@
+"""Custom training images under Docker (simsage/training/docker_engine.py).
+
+There is no Docker engine on the machines these tests run on, so everything that needs
+one talks to ``FakeDocker`` below: a small test double of the slice of the docker SDK
+the engine code calls (``images``, ``networks``, ``containers``, and containers'
+``start``/``logs``/``wait``/``kill``/``remove``). It records every call, so the tests
+check the ``docker run`` arguments simsage builds (mounts, environment, command,
+network, hostnames and aliases) and the runner's handling of containers (logs, exit
+codes, stop, clean-up). What it cannot show is that a real engine accepts those
+arguments and that containers really resolve each other by name.
+
+Without the double: :func:`connect` against a missing socket and against an engine that
+never answers (it must give up quickly).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import socket
+import subprocess
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import docker.errors
+import pytest
+
+from simsage.home import Home
+from simsage.training import docker_engine, supervise
+from simsage.training.docker_engine import (
+    ContainerProcess,
+    DockerEngine,
+    EngineError,
+    HostSpec,
+    container_command,
+    container_environment,
+    container_options,
+)
+from simsage.training.runner import Runner
+
+IMAGE = "registry.example.com/team/trainer:1.0"
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+BUCKET = "simsage-docker"
+
+
+# -- the test double of the docker SDK ----------------------------------------------------
+
+
+class FakeContainer:
+    """A container whose "image" is a Python function ``program(container) -> exit
+    code``, run in a thread on start. It sees the bind-mounted ``/opt/ml`` as
+    ``container.opt_ml`` and its environment as ``container.env``, prints with ``say``
+    and can wait for signals with ``wait_signal``."""
+
+    def __init__(self, client: FakeDocker, options: dict) -> None:
+        self.client = client
+        self.options = options
+        self.name = options["name"]
+        self.signals: list[int] = []
+        self.removed = False
+        self.started = False
+        self._chunks: list[bytes | None] = []
+        self._cond = threading.Condition()
+        self._code: int | None = None
+
+    @property
+    def opt_ml(self) -> Path:
+        (source,) = [s for s, v in self.options["volumes"].items() if v["bind"] == "/opt/ml"]
+        return Path(source)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.options["environment"]
+
+    def say(self, data: bytes) -> None:
+        with self._cond:
+            self._chunks.append(data)
+            self._cond.notify_all()
+
+    def wait_signal(self, timeout: float = 10.0) -> int | None:
+        with self._cond:
+            self._cond.wait_for(lambda: self.signals, timeout)
+            return self.signals[0] if self.signals else None
+
+    # the SDK's Container methods the engine uses
+    def start(self) -> None:
+        self.client.calls.append(("start", self.name))
+        self.started = True
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        code = self.client.program(self)
+        with self._cond:
+            self._code = code
+            self._chunks.append(None)
+            self._cond.notify_all()
+
+    def logs(self, stream: bool, follow: bool, stdout: bool, stderr: bool):
+        assert stream and follow and stdout and stderr
+
+        def chunks():
+            position = 0
+            while True:
+                with self._cond:
+                    self._cond.wait_for(lambda p=position: len(self._chunks) > p)
+                    chunk = self._chunks[position]
+                position += 1
+                if chunk is None:
+                    return
+                yield chunk
+
+        return chunks()
+
+    def wait(self) -> dict:
+        with self._cond:
+            self._cond.wait_for(lambda: self._code is not None)
+            return {"StatusCode": self._code}
+
+    def kill(self, signal: int | None = None) -> None:
+        self.client.calls.append(("kill", self.name, signal))
+        with self._cond:
+            self.signals.append(signal)
+            self._cond.notify_all()
+
+    def remove(self, force: bool = False) -> None:
+        self.client.calls.append(("remove", self.name, force))
+        self.removed = True
+
+
+class FakeNetwork:
+    def __init__(self, client: FakeDocker, name: str) -> None:
+        self.client, self.name = client, name
+
+    def remove(self) -> None:
+        self.client.calls.append(("remove-network", self.name))
+
+
+class FakeDocker:
+    """Records calls; ``images`` lists what the engine "has", ``pull_error`` makes pulls
+    fail, ``program`` is what every container runs."""
+
+    def __init__(self, program=None, images=(IMAGE,), pull_error: str | None = None) -> None:
+        self.program = program or (lambda container: 0)
+        self.calls: list[tuple] = []
+        self.created: list[FakeContainer] = []
+        self.known_images = set(images)
+        self.pull_error = pull_error
+        self.images = _Namespace(get=self._get_image, pull=self._pull)
+        self.networks = _Namespace(create=self._create_network)
+        self.containers = _Namespace(create=self._create_container)
+
+    def _get_image(self, uri: str):
+        self.calls.append(("get-image", uri))
+        if uri not in self.known_images:
+            raise docker.errors.ImageNotFound(f"No such image: {uri}")
+        return object()
+
+    def _pull(self, uri: str):
+        self.calls.append(("pull", uri))
+        if self.pull_error:
+            raise docker.errors.APIError(self.pull_error)
+        self.known_images.add(uri)
+        return object()
+
+    def _create_network(self, name: str, **options):
+        self.calls.append(("create-network", name, options))
+        return FakeNetwork(self, name)
+
+    def _create_container(self, **options):
+        self.calls.append(("create", options["name"]))
+        container = FakeContainer(self, options)
+        self.created.append(container)
+        return container
+
+
+class _Namespace:
+    def __init__(self, **methods) -> None:
+        self.__dict__.update(methods)
+
+
+# -- arguments --------------------------------------------------------------------------
+
+
+def test_command_is_train_unless_the_algorithm_specification_overrides_it():
+    assert container_command({}) == (None, ["train"])
+    assert container_command({"ContainerArguments": ["fit", "--fast"]}) == (None, ["fit", "--fast"])
+    assert container_command({"ContainerEntrypoint": ["python", "/app/train.py"]}) == (
+        ["python", "/app/train.py"],
+        None,  # the image's CMD (and "train") are not added to an explicit entrypoint
+    )
+    assert container_command(
+        {"ContainerEntrypoint": ["python", "/app/train.py"], "ContainerArguments": ["--x", "1"]}
+    ) == (["python", "/app/train.py"], ["--x", "1"])
+
+
+def test_container_environment_is_the_request_environment_and_sm_variables_for_opt_ml():
+    env = container_environment(
+        {"MY_SETTING": "on", "SM_LOG_LEVEL": "overridden"},
+        "my-job",
+        "arn:aws:sagemaker:us-east-1:123456789012:training-job/my-job",
+        {"epochs": "3", "sagemaker_program": '"train.py"'},
+        {"train": {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}},
+        {"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]},
+    )
+    assert env["MY_SETTING"] == "on"
+    assert env["SM_MODEL_DIR"] == "/opt/ml/model"
+    assert env["SM_INPUT_CONFIG_DIR"] == "/opt/ml/input/config"
+    assert env["SM_OUTPUT_DATA_DIR"] == "/opt/ml/output/data"
+    assert env["SM_CHANNEL_TRAIN"] == "/opt/ml/input/data/train"
+    assert env["SM_CHANNELS"] == '["train"]'
+    assert env["SM_HP_EPOCHS"] == "3"
+    assert env["SM_HOSTS"] == '["algo-1","algo-2"]'
+    assert env["SM_CURRENT_HOST"] == "algo-2"
+    assert json.loads(env["SM_TRAINING_ENV"])["model_dir"] == "/opt/ml/model"
+    assert env["TRAINING_JOB_NAME"] == "my-job"
+    assert env["TRAINING_JOB_ARN"].endswith(":training-job/my-job")
+    assert env["SM_LOG_LEVEL"] == "20"  # the toolkit's variables win over the request's
+    # Nothing of the runner's own environment or of simsage's internals goes in.
+    assert not any(k.startswith("SIMSAGE_") for k in env)
+    assert "PATH" not in env and "HOME" not in env
+
+
+def test_sm_training_env_holds_the_hyperparameters_as_the_toolkit_names_them():
+    env = container_environment(
+        {}, "job", "arn", {"epochs": "3"}, {}, {"current_host": "algo-1", "hosts": ["algo-1"]}
+    )
+    assert json.loads(env["SM_TRAINING_ENV"])["hyperparameters"] == {"epochs": 3}
+
+
+def test_container_options_mount_opt_ml_and_name_the_host_on_the_job_network(tmp_path):
+    root = tmp_path / "algo-2"
+    checkpoints = tmp_path / "algo-2" / "external" / "checkpoints"
+    host = HostSpec("algo-2", root, {"A": "1"}, {checkpoints: "/checkpoints"})
+    options = container_options(
+        IMAGE, host, "simsage-job-1234abcd", {}, {"simsage.training-job": "job"}
+    )
+    assert options == {
+        "image": IMAGE,
+        "command": ["train"],
+        "entrypoint": None,
+        "name": "simsage-job-1234abcd-algo-2",
+        "hostname": "algo-2",
+        "environment": {"A": "1"},
+        "volumes": {
+            str(root.resolve()): {"bind": "/opt/ml", "mode": "rw"},
+            str(checkpoints.resolve()): {"bind": "/checkpoints", "mode": "rw"},
+        },
+        "network": "simsage-job-1234abcd",
+        "networking_config": {"simsage-job-1234abcd": {"Aliases": ["algo-2"]}},
+        "labels": {"simsage.training-job": "job", "simsage.host": "algo-2"},
+    }
+
+
+def test_start_hosts_creates_the_network_and_all_containers_before_starting_any(tmp_path):
+    client = FakeDocker()
+    engine = DockerEngine(client, "My-Job")
+    hosts = [HostSpec(f"algo-{i}", tmp_path / f"algo-{i}", {"N": str(i)}) for i in (1, 2)]
+    algorithm = {"ContainerEntrypoint": ["/bin/run"], "ContainerArguments": ["--epochs", "2"]}
+    processes = engine.start_hosts(IMAGE, algorithm, hosts, isolated=True)
+    assert [p.wait(5) for p in processes] == [0, 0]
+
+    network = engine.network_name
+    assert network.startswith("simsage-my-job-")
+    assert client.calls[:5] == [
+        (
+            "create-network",
+            network,
+            {"driver": "bridge", "internal": True, "labels": {"simsage.training-job": "My-Job"}},
+        ),
+        ("create", f"{network}-algo-1"),
+        ("create", f"{network}-algo-2"),
+        ("start", f"{network}-algo-1"),
+        ("start", f"{network}-algo-2"),
+    ]
+    for i, container in enumerate(client.created, start=1):
+        assert container.options["hostname"] == f"algo-{i}"
+        assert container.options["networking_config"] == {network: {"Aliases": [f"algo-{i}"]}}
+        assert container.options["entrypoint"] == ["/bin/run"]
+        assert container.options["command"] == ["--epochs", "2"]
+        assert container.opt_ml == (tmp_path / f"algo-{i}").resolve()
+        assert container.env == {"N": str(i)}
+
+    engine.cleanup()
+    assert [c.removed for c in client.created] == [True, True]
+    assert client.calls[-1] == ("remove-network", network)
+    assert ("remove", f"{network}-algo-1", True) in client.calls
+
+
+def test_network_is_not_internal_without_network_isolation(tmp_path):
+    client = FakeDocker()
+    DockerEngine(client, "job").start_hosts(
+        IMAGE, {}, [HostSpec("algo-1", tmp_path, {})], isolated=False
+    )
+    assert client.calls[0][2]["internal"] is False
+
+
+def test_two_engines_for_the_same_job_name_use_different_networks():
+    assert (
+        DockerEngine(FakeDocker(), "job").network_name
+        != DockerEngine(FakeDocker(), "job").network_name
+    )
+
+
+def test_ensure_image_pulls_only_a_missing_image():
+    client = FakeDocker(images=[IMAGE])
+    DockerEngine(client, "job").ensure_image(IMAGE)
+    assert client.calls == [("get-image", IMAGE)]
+
+    client = FakeDocker(images=[])
+    DockerEngine(client, "job").ensure_image(IMAGE)
+    assert client.calls == [("get-image", IMAGE), ("pull", IMAGE)]
+
+    client = FakeDocker(images=[], pull_error="pull access denied")
+    with pytest.raises(EngineError) as caught:
+        DockerEngine(client, "job").ensure_image(IMAGE)
+    assert str(caught.value).startswith(f"ClientError: Could not pull the training image {IMAGE}")
+    assert "pull access denied" in str(caught.value)
+
+
+def test_container_process_gives_whole_lines_exit_code_and_signals(tmp_path):
+    def program(container):
+        container.say(b"first li")
+        container.say(b"ne\nsecond\nthi")
+        container.say(b"rd without newline")
+        return 3
+
+    client = FakeDocker(program)
+    container = client.containers.create(
+        **container_options(IMAGE, HostSpec("algo-1", tmp_path, {}), "net", {}, {})
+    )
+    process = ContainerProcess(container)
+    assert process.pid is None
+    assert list(process.stdout) == [b"first line\n", b"second\n", b"third without newline"]
+    assert process.wait(5) == 3
+    assert process.poll() == 3
+    process.send_signal(signal.SIGTERM)  # already exited: nothing is sent
+    assert container.signals == []
+
+
+def test_container_process_sends_signals_to_the_container(tmp_path):
+    def program(container):
+        return 128 + container.wait_signal()
+
+    client = FakeDocker(program)
+    container = client.containers.create(
+        **container_options(IMAGE, HostSpec("algo-1", tmp_path, {}), "net", {}, {})
+    )
+    process = ContainerProcess(container)
+    assert process.poll() is None
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(5) == 128 + signal.SIGTERM
+    assert container.signals == [int(signal.SIGTERM)]
+
+
+# -- connect: no engine ------------------------------------------------------------------
+
+
+def test_connect_reports_no_engine_quickly_when_the_socket_is_missing(monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/simsage/docker.sock")
+    started = time.monotonic()
+    client, why = docker_engine.connect()
+    assert client is None
+    assert why  # says what went wrong
+    assert time.monotonic() - started < 2
+
+
+def test_connect_gives_up_on_an_engine_that_never_answers(monkeypatch):
+    # A listening socket that accepts connections and never answers: a hung engine.
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    try:
+        monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{server.getsockname()[1]}")
+        monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
+        started = time.monotonic()
+        client, why = docker_engine.connect(timeout=0.5)
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert client is None
+    assert "timed out" in why.lower() or "timeout" in why.lower()
+    assert elapsed < 3
+
+
+# -- the runner with a (fake) engine -------------------------------------------------------
+
+
+def _request(name: str, **changes) -> dict:
+    request = {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {
+            "TrainingImage": IMAGE,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": "loss", "Regex": r"loss=([0-9.]+)"}],
+        },
+        "RoleArn": ROLE,
+        "HyperParameters": {"epochs": "2"},
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/data/"}
+                },
+            }
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/output"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        "Environment": {"MY_SETTING": "on"},
+    }
+    request.update(changes)
+    return request
+
+
+@pytest.fixture
+def docker_job(simsage_local, monkeypatch):
+    """Creates jobs through boto3 without starting a runner process, and runs their
+    runner in this process against a FakeDocker: ``run(request, client)`` returns the
+    job's description once the runner is done."""
+    sleeper = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    # The registry needs a live runner pid while the job is created; a sleeper stands in
+    # (never this process: the fixture's teardown kills runner pids of unfinished jobs).
+    monkeypatch.setattr(supervise, "launch", lambda module, home, name, job_dir: sleeper.pid)
+    s3 = simsage_local.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="data/a.csv", Body=b"1,2\n")
+    s3.put_object(Bucket=BUCKET, Key="data/b.csv", Body=b"3,4\n")
+    sm = simsage_local.client("sagemaker")
+    home = Home.open(simsage_local.config)
+
+    def run(request: dict, client: FakeDocker, during=None) -> dict:
+        monkeypatch.setattr(docker_engine, "connect", lambda: (client, ""))
+        sm.create_training_job(**request)
+        name = request["TrainingJobName"]
+        (home.path / "jobs" / "training" / name).mkdir(parents=True, exist_ok=True)
+        runner = threading.Thread(target=Runner(home, name).run)
+        runner.start()
+        if during is not None:
+            during(sm)
+        runner.join(30)
+        assert not runner.is_alive()
+        return sm.describe_training_job(TrainingJobName=name)
+
+    run.s3 = s3
+    run.logs = simsage_local.client("logs")
+    run.home = home
+    yield run
+    sleeper.kill()
+    sleeper.wait()
+
+
+def _model(s3, description: dict) -> dict[str, bytes]:
+    uri = description["ModelArtifacts"]["S3ModelArtifacts"]
+    body = s3.get_object(Bucket=BUCKET, Key=uri[len(f"s3://{BUCKET}/") :])["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+        return {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}
+
+
+def test_runner_trains_a_custom_image_in_containers(docker_job):
+    def program(container):
+        root = container.opt_ml
+        data = sorted(p.name for p in (root / "input" / "data" / "train").iterdir())
+        host = container.env["SM_CURRENT_HOST"]
+        (root / "model" / f"{host}.json").write_text(json.dumps({"data": data}))
+        container.say(f"{host}: loss=0.5\n".encode())
+        container.say(f"{host}: loss=0.{host[-1]}\tdone\n".encode())
+        return 0
+
+    client = FakeDocker(program, images=[])
+    done = docker_job(
+        _request(
+            "docker-job",
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 2, "VolumeSizeInGB": 1},
+        ),
+        client,
+    )
+
+    assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    assert [t["Status"] for t in done["SecondaryStatusTransitions"]] == [
+        "Starting",
+        "Downloading",
+        "Training",
+        "Uploading",
+        "Completed",
+    ]
+    assert ("pull", IMAGE) in client.calls
+    model = _model(docker_job.s3, done)
+    assert set(model) == {"algo-1.json", "algo-2.json"}
+    assert json.loads(model["algo-2.json"]) == {"data": ["a.csv", "b.csv"]}
+    assert done["FinalMetricDataList"][0]["MetricName"] == "loss"
+
+    job_dir = docker_job.home.path / "jobs" / "training" / "docker-job"
+    for i, container in enumerate(client.created, start=1):
+        options = container.options
+        assert options["image"] == IMAGE
+        assert options["command"] == ["train"]
+        assert options["hostname"] == f"algo-{i}"
+        assert container.opt_ml == (job_dir / f"algo-{i}").resolve()
+        env = options["environment"]
+        assert env["SM_CURRENT_HOST"] == f"algo-{i}"
+        assert env["SM_HOSTS"] == '["algo-1","algo-2"]'
+        assert env["SM_CHANNEL_TRAIN"] == "/opt/ml/input/data/train"
+        assert env["SM_HP_EPOCHS"] == "2"
+        assert env["MY_SETTING"] == "on"
+        assert env["TRAINING_JOB_NAME"] == "docker-job"
+        assert env["TRAINING_JOB_ARN"] == done["TrainingJobArn"]
+        assert container.removed  # clean-up after the job
+    assert client.calls[-1][0] == "remove-network"
+
+    events = docker_job.logs.filter_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix="docker-job/"
+    )["events"]
+    assert "algo-1: loss=0.1#011done" in [e["message"] for e in events]
+
+
+def test_runner_fails_the_job_with_the_container_failure_file(docker_job):
+    def program(container):
+        (container.opt_ml / "output" / "failure").write_text("image says: bad input")
+        container.say(b"crashing\n")
+        return 2
+
+    done = docker_job(_request("docker-failed"), FakeDocker(program))
+    assert done["TrainingJobStatus"] == "Failed"
+    assert done["FailureReason"] == "AlgorithmError: image says: bad input"
+
+
+def test_runner_fails_the_job_when_the_image_cannot_be_pulled(docker_job):
+    client = FakeDocker(images=[], pull_error="pull access denied for trainer")
+    done = docker_job(_request("docker-no-image"), client)
+    assert done["TrainingJobStatus"] == "Failed"
+    assert done["FailureReason"].startswith(
+        f"ClientError: Could not pull the training image {IMAGE}"
+    )
+    assert not client.created
+
+
+def test_stop_signals_the_container_and_uploads_what_it_saved(docker_job):
+    def program(container):
+        received = container.wait_signal()
+        (container.opt_ml / "model" / "partial.txt").write_text(f"signal {received}")
+        return 143
+
+    def stop_when_training(sm):
+        deadline = time.monotonic() + 30
+        while sm.describe_training_job(TrainingJobName="docker-stop")["SecondaryStatus"] != (
+            "Training"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        sm.stop_training_job(TrainingJobName="docker-stop")
+
+    client = FakeDocker(program)
+    done = docker_job(_request("docker-stop"), client, during=stop_when_training)
+    assert done["TrainingJobStatus"] == "Stopped"
+    assert client.created[0].signals[0] == int(signal.SIGTERM)
+    assert _model(docker_job.s3, done) == {"partial.txt": f"signal {int(signal.SIGTERM)}".encode()}
+    assert client.created[0].removed
