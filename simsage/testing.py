@@ -20,10 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 
 from simsage.config import Config, load_config
 from simsage.transport.activation import activate, deactivate
+
+
+# Service models are immutable JSON: one loader (and its cache) serves every test, so a
+# test's new session does not parse the S3 or SageMaker model again.
+_LOADER = botocore.loaders.create_loader()
 
 
 @dataclass
@@ -36,6 +43,10 @@ class SimsageLocal:
     def session(self, **kwargs) -> boto3.Session:
         """A boto3 session in simsage's region (its clients are answered by simsage)."""
         kwargs.setdefault("region_name", self.config.region)
+        if "botocore_session" not in kwargs:
+            core = botocore.session.get_session()
+            core.register_component("data_loader", _LOADER)
+            kwargs["botocore_session"] = core
         return boto3.Session(**kwargs)
 
     def client(self, service_name: str, **kwargs):

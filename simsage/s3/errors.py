@@ -14,9 +14,7 @@ class NoSuchBucket(S3Error):
     code, status = "NoSuchBucket", 404
 
     def __init__(self, bucket: str) -> None:
-        super().__init__(
-            "The specified bucket does not exist", error_fields={"BucketName": bucket}
-        )
+        super().__init__("The specified bucket does not exist", error_fields={"BucketName": bucket})
 
 
 class NoSuchKey(S3Error):
@@ -154,9 +152,7 @@ class InvalidArgument(S3Error):
     code = "InvalidArgument"
 
     def __init__(self, message: str, name: str, value: object) -> None:
-        super().__init__(
-            message, error_fields={"ArgumentName": name, "ArgumentValue": str(value)}
-        )
+        super().__init__(message, error_fields={"ArgumentName": name, "ArgumentValue": str(value)})
 
 
 class InvalidRequest(S3Error):

@@ -63,16 +63,20 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
             raise InvalidRange(header, size)
         return max(0, size - suffix), size - 1
     start = int(first)
-    end = size - 1 if last == "" else int(last)
-    if end < start:
-        return None
+    if last != "" and int(last) < start:
+        return None  # not a valid byte-range-spec: HTTP says ignore the header
     if start >= size:
         raise InvalidRange(header, size)
-    return start, min(end, size - 1)
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    return start, end
 
 
 def parse_copy_range(header: str, size: int) -> tuple[int, int]:
-    """``x-amz-copy-source-range`` must be ``bytes=first-last`` inside the source."""
+    """``x-amz-copy-source-range`` must be ``bytes=first-last`` inside the source.
+
+    Raises:
+        InvalidArgument: a malformed range, or one outside the source.
+    """
     match = _RANGE.fullmatch(header.strip())
     if not match or not match.group(1) or not match.group(2):
         raise InvalidArgument(
@@ -83,7 +87,12 @@ def parse_copy_range(header: str, size: int) -> tuple[int, int]:
         )
     start, end = int(match.group(1)), int(match.group(2))
     if start > end or end >= size:
-        raise InvalidRange(header, size)
+        # Unlike a GET's Range, S3 answers this with InvalidArgument (400), not 416.
+        raise InvalidArgument(
+            f"Range specified is not valid for source object of size: {size}",
+            "x-amz-copy-source-range",
+            header,
+        )
     return start, end
 
 
@@ -95,9 +104,7 @@ def parse_copy_source(source: str) -> tuple[str, str, str | None]:
     source = unquote(source).lstrip("/")
     bucket, _, key = source.partition("/")
     if not bucket or not key:
-        raise InvalidArgument(
-            "Invalid copy source object key", "x-amz-copy-source", source
-        )
+        raise InvalidArgument("Invalid copy source object key", "x-amz-copy-source", source)
     return bucket, key, version
 
 

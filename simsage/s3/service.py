@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 from typing import Any
 from urllib.parse import quote
 
 from botocore.response import StreamingBody
+from botocore.utils import parse_to_aware_datetime
 
 from simsage.ids import from_epoch
 from simsage.s3 import errors
@@ -55,6 +57,18 @@ _RESPONSE_OVERRIDES = {
 }
 
 
+def _seconds(epoch: float) -> dt.datetime:
+    """S3 answers times to the whole second (Last-Modified is an HTTP date), so a time
+    read back from one call compares equal to the same time from another."""
+    return from_epoch(int(epoch))
+
+
+def _timestamp(value: Any) -> dt.datetime:
+    """A timestamp param as the caller gave it (aware or naive datetime, ISO-8601 or
+    HTTP-date string, epoch number), read as botocore reads it: naive means UTC."""
+    return parse_to_aware_datetime(value)
+
+
 def _owner(account_id: str) -> dict[str, str]:
     canonical = hashlib.sha256(f"simsage:{account_id}".encode()).hexdigest()
     return {"DisplayName": "simsage", "ID": canonical}
@@ -66,7 +80,7 @@ def _attrs_from(params: dict[str, Any]) -> dict[str, Any]:
     for member, name in _SYSTEM_ATTRS.items():
         value = params.get(member)
         if value is not None:
-            attrs[name] = value.timestamp() if hasattr(value, "timestamp") else value
+            attrs[name] = _timestamp(value).timestamp() if member == "Expires" else value
     attrs.setdefault("content_type", DEFAULT_CONTENT_TYPE)
     metadata = {k.lower(): v for k, v in (params.get("Metadata") or {}).items()}
     size = sum(len(k.encode()) + len(v.encode()) for k, v in metadata.items())
@@ -74,6 +88,15 @@ def _attrs_from(params: dict[str, Any]) -> dict[str, Any]:
         raise errors.MetadataTooLarge(size)
     attrs["metadata"] = metadata
     return attrs
+
+
+def _url_encoded(request: Request) -> bool:
+    return request.params.get("EncodingType") == "url"
+
+
+def _url_encode(value: str) -> str:
+    """S3's ``EncodingType=url`` form of a key, prefix, delimiter or marker."""
+    return quote(value, safe="/")
 
 
 def _encode_token(value: str) -> str:
@@ -84,9 +107,7 @@ def _decode_token(token: str, name: str) -> str:
     try:
         return base64.urlsafe_b64decode(token.encode()).decode("utf-8", "surrogatepass")
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise errors.InvalidArgument(
-            f"The {name} provided is incorrect", name, token
-        ) from None
+        raise errors.InvalidArgument(f"The {name} provided is incorrect", name, token) from None
 
 
 class S3Service:
@@ -108,7 +129,7 @@ class S3Service:
         """The members GetObject/HeadObject answer for ``obj`` (whole object)."""
         out: dict[str, Any] = {
             "AcceptRanges": "bytes",
-            "LastModified": from_epoch(obj.modified),
+            "LastModified": _seconds(obj.modified),
             "ContentLength": obj.size,
             "ETag": quote_etag(obj.etag),
             "ServerSideEncryption": "AES256",
@@ -124,25 +145,42 @@ class S3Service:
         for param, member in _RESPONSE_OVERRIDES.items():
             if params.get(param) is not None:
                 value = params[param]
-                out[member] = value if member != "Expires" or hasattr(value, "tzinfo") else value
+                out[member] = _timestamp(value) if member == "Expires" else value
+        if "Expires" in out:
+            # botocore adds the raw header as the synthetic member ExpiresString.
+            out["ExpiresString"] = out["Expires"].strftime("%a, %d %b %Y %H:%M:%S GMT")
         return out
 
     @staticmethod
-    def _check_conditions(params: dict[str, Any], obj: StoredObject) -> None:
-        """If-Match / If-Unmodified-Since → 412; If-None-Match / If-Modified-Since → 304."""
-        modified = from_epoch(int(obj.modified))
+    def _check_conditions(
+        params: dict[str, Any], obj: StoredObject, copy_source: bool = False
+    ) -> None:
+        """If-Match / If-Unmodified-Since → 412; If-None-Match / If-Modified-Since → 304.
+
+        With ``copy_source`` the params are the x-amz-copy-source-if-* conditions of a
+        copy, where every failure is a 412 naming that header.
+        """
+
+        def failed(header: str, not_modified: bool = False) -> errors.S3Error:
+            if copy_source:
+                return errors.PreconditionFailed(f"x-amz-copy-source-{header}")
+            return errors.NotModified() if not_modified else errors.PreconditionFailed(header)
+
+        modified = _seconds(obj.modified)
+        unmodified_since, modified_since = (
+            None if params.get(name) is None else _timestamp(params[name])
+            for name in ("IfUnmodifiedSince", "IfModifiedSince")
+        )
         if_match = params.get("IfMatch")
         if if_match is not None and not etag_matches(if_match, obj.etag):
-            raise errors.PreconditionFailed("If-Match")
-        unmodified_since = params.get("IfUnmodifiedSince")
+            raise failed("If-Match")
         if if_match is None and unmodified_since is not None and modified > unmodified_since:
-            raise errors.PreconditionFailed("If-Unmodified-Since")
+            raise failed("If-Unmodified-Since")
         if_none_match = params.get("IfNoneMatch")
         if if_none_match is not None and etag_matches(if_none_match, obj.etag):
-            raise errors.NotModified()
-        modified_since = params.get("IfModifiedSince")
+            raise failed("If-None-Match", not_modified=True)
         if if_none_match is None and modified_since is not None and modified <= modified_since:
-            raise errors.NotModified()
+            raise failed("If-Modified-Since", not_modified=True)
 
     @staticmethod
     def _span(request: Request, obj: StoredObject, out: dict[str, Any]) -> tuple[int, int] | None:
@@ -225,7 +263,7 @@ class S3Service:
             buckets = buckets[:limit]
             out["ContinuationToken"] = _encode_token(buckets[-1].name)
         out["Buckets"] = [
-            {"Name": b.name, "CreationDate": from_epoch(b.created), "BucketRegion": b.region}
+            {"Name": b.name, "CreationDate": _seconds(b.created), "BucketRegion": b.region}
             for b in buckets
         ]
         out["Owner"] = _owner(request.account_id)
@@ -256,8 +294,16 @@ class S3Service:
         )
         return {"ETag": quote_etag(obj.etag), "ServerSideEncryption": "AES256"}
 
+    @staticmethod
+    def _check_read_request(params: dict[str, Any]) -> None:
+        if params.get("PartNumber") is not None and params.get("Range"):
+            raise errors.InvalidRequest(
+                "Cannot specify both Range header and partNumber query parameter"
+            )
+
     def get_object(self, request: Request) -> dict[str, Any]:
         params = request.params
+        self._check_read_request(params)
         out: dict[str, Any] = {}
 
         def plan(obj: StoredObject):
@@ -272,6 +318,7 @@ class S3Service:
 
     def head_object(self, request: Request) -> dict[str, Any]:
         params = request.params
+        self._check_read_request(params)
         obj = self.backend.get_object(params["Bucket"], params["Key"], with_data=False)
         self._check_conditions(params, obj)
         out = self._object_headers(request, obj)
@@ -286,8 +333,8 @@ class S3Service:
     def delete_objects(self, request: Request) -> dict[str, Any]:
         delete = request.params["Delete"]
         objects = delete["Objects"]
-        if len(objects) > MAX_DELETE_KEYS:
-            raise errors.MalformedXML(f"at most {MAX_DELETE_KEYS} keys per request")
+        if not 1 <= len(objects) <= MAX_DELETE_KEYS:
+            raise errors.MalformedXML(f"between 1 and {MAX_DELETE_KEYS} keys per request")
         self.backend.delete_objects(request.params["Bucket"], [o["Key"] for o in objects])
         if delete.get("Quiet"):
             return {}
@@ -326,7 +373,7 @@ class S3Service:
         return {
             "CopyObjectResult": {
                 "ETag": quote_etag(obj.etag),
-                "LastModified": from_epoch(obj.modified),
+                "LastModified": _seconds(obj.modified),
             },
             "ServerSideEncryption": "AES256",
         }
@@ -342,10 +389,7 @@ class S3Service:
             "IfModifiedSince": params.get("CopySourceIfModifiedSince"),
             "IfUnmodifiedSince": params.get("CopySourceIfUnmodifiedSince"),
         }
-        try:
-            self._check_conditions(conditions, source)
-        except (errors.PreconditionFailed, errors.NotModified):
-            raise errors.PreconditionFailed("x-amz-copy-source-If-Match") from None
+        self._check_conditions(conditions, source, copy_source=True)
         return source
 
     # -- listing -------------------------------------------------------------------
@@ -355,10 +399,10 @@ class S3Service:
         prefix, delimiter = params.get("Prefix", ""), params.get("Delimiter", "")
         max_keys = min(params.get("MaxKeys", 1000), 1000)
         page = self.backend.list_objects(params["Bucket"], prefix, delimiter, after, max_keys)
-        url = params.get("EncodingType") == "url"
+        url = _url_encoded(request)
 
         def enc(value: str) -> str:
-            return quote(value, safe="/") if url else value
+            return _url_encode(value) if url else value
 
         out: dict[str, Any] = {
             "IsTruncated": page.truncated,
@@ -372,7 +416,7 @@ class S3Service:
             for o in page.objects:
                 item = {
                     "Key": enc(o.key),
-                    "LastModified": from_epoch(o.modified),
+                    "LastModified": _seconds(o.modified),
                     "ETag": quote_etag(o.etag),
                     "Size": o.size,
                     "StorageClass": o.storage_class,
@@ -404,11 +448,8 @@ class S3Service:
         if token:
             out["ContinuationToken"] = token
         if "StartAfter" in params:
-            out["StartAfter"] = (
-                quote(params["StartAfter"], safe="/")
-                if params.get("EncodingType") == "url"
-                else params["StartAfter"]
-            )
+            start_after = params["StartAfter"]
+            out["StartAfter"] = _url_encode(start_after) if _url_encoded(request) else start_after
         if page.truncated:
             out["NextContinuationToken"] = _encode_token(page.last)
         return out
@@ -416,9 +457,11 @@ class S3Service:
     def list_objects(self, request: Request) -> dict[str, Any]:
         marker = request.params.get("Marker", "")
         out, page = self._list(request, marker)
-        out["Marker"] = marker
+        # With EncodingType=url, S3 encodes Marker and NextMarker like the keys (and
+        # botocore decodes them again when it asked for the encoding itself).
+        out["Marker"] = _url_encode(marker) if _url_encoded(request) else marker
         if page.truncated and request.params.get("Delimiter"):
-            out["NextMarker"] = page.last
+            out["NextMarker"] = _url_encode(page.last) if _url_encoded(request) else page.last
         return out
 
     # -- multipart uploads ---------------------------------------------------------
@@ -470,7 +513,7 @@ class S3Service:
         return {
             "CopyPartResult": {
                 "ETag": quote_etag(part.etag),
-                "LastModified": from_epoch(part.modified),
+                "LastModified": _seconds(part.modified),
             },
             "ServerSideEncryption": "AES256",
         }
@@ -522,7 +565,7 @@ class S3Service:
             out["Parts"] = [
                 {
                     "PartNumber": p.part_number,
-                    "LastModified": from_epoch(p.modified),
+                    "LastModified": _seconds(p.modified),
                     "ETag": quote_etag(p.etag),
                     "Size": p.size,
                 }
@@ -566,7 +609,7 @@ class S3Service:
                 {
                     "UploadId": upload.upload_id,
                     "Key": upload.key,
-                    "Initiated": from_epoch(upload.initiated),
+                    "Initiated": _seconds(upload.initiated),
                     "StorageClass": upload.storage_class,
                     "Owner": owner,
                     "Initiator": owner,

@@ -28,19 +28,24 @@ def check_output(model: OperationModel, result: dict[str, Any]) -> None:
     _check(shape, result, where)
 
 
+def _synthetic(shape: Shape) -> set[str]:
+    """Members botocore's own handlers add to parsed answers (not in the model)."""
+    return {"ExpiresString"} if "Expires" in shape.members else set()
+
+
 def _check(shape: Shape, value: Any, path: str) -> None:
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):
             raise OutputShapeError(f"{path}: expected a dict, got {type(value).__name__}")
-        unknown = set(value) - set(shape.members)
+        unknown = set(value) - set(shape.members) - _synthetic(shape)
         if unknown:
             raise OutputShapeError(f"{path}: members not in {shape.name}: {sorted(unknown)}")
         for name in getattr(shape, "required_members", []):
             if name not in value:
                 raise OutputShapeError(f"{path}: required member {name} missing")
         for name, item in value.items():
-            if item is not None:
+            if item is not None and name in shape.members:
                 _check(shape.members[name], item, f"{path}.{name}")
     elif kind == "list":
         if not isinstance(value, list):

@@ -1,0 +1,202 @@
+"""boto3's high-level S3 layer against simsage: the transfer manager (upload_file,
+download_file, upload_fileobj, download_fileobj, managed copy) above its multipart
+threshold, and the resource API (Bucket, Object, collections, batch delete)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+
+import boto3
+import botocore.loaders
+import botocore.session
+import pytest
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+# Parsed service models, shared by every test's clients (each test still gets fresh
+# sessions and clients, bound to its own SIMSAGE_HOME).
+_LOADER = botocore.loaders.create_loader()
+
+BUCKET = "transfers"
+MIB = 1024 * 1024
+CHUNK = 5 * MIB
+# Multipart above 8 MiB in 5 MiB parts: a 20 MiB file goes up in 4 parts, and
+# downloads come back in concurrent ranged GETs.
+CONFIG = TransferConfig(multipart_threshold=8 * MIB, multipart_chunksize=CHUNK, max_concurrency=4)
+SIZE = 20 * MIB + 12345
+
+
+def _session() -> boto3.Session:
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.Session(botocore_session=core, region_name="us-east-1")
+
+
+@pytest.fixture
+def session(simsage_local) -> boto3.Session:
+    session = _session()
+    session.client("s3").create_bucket(Bucket=BUCKET)
+    return session
+
+
+@pytest.fixture
+def s3(session):
+    return session.client("s3")
+
+
+@pytest.fixture(scope="module")
+def data() -> bytes:
+    return os.urandom(SIZE)
+
+
+@pytest.fixture
+def big_file(tmp_path, data):
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    return path
+
+
+def _multipart_etag(data: bytes, chunk: int) -> str:
+    parts = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    digests = b"".join(hashlib.md5(p).digest() for p in parts)
+    return f'"{hashlib.md5(digests).hexdigest()}-{len(parts)}"'
+
+
+# -- the transfer manager ------------------------------------------------------------------
+
+
+def test_upload_file_and_download_file_above_the_threshold(s3, big_file, data, tmp_path):
+    s3.upload_file(str(big_file), BUCKET, "big/file.bin", Config=CONFIG)
+    head = s3.head_object(Bucket=BUCKET, Key="big/file.bin")
+    assert head["ContentLength"] == SIZE
+    # It went up in parts: the ETag is the multipart one, computed here independently.
+    assert head["ETag"] == _multipart_etag(data, CHUNK)
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+    target = tmp_path / "downloaded.bin"
+    s3.download_file(BUCKET, "big/file.bin", str(target), Config=CONFIG)
+    assert target.stat().st_size == SIZE
+    assert target.read_bytes() == data
+
+
+def test_upload_fileobj_and_download_fileobj(s3, data):
+    s3.upload_fileobj(io.BytesIO(data), BUCKET, "stream.bin", Config=CONFIG)
+    out = io.BytesIO()
+    s3.download_fileobj(BUCKET, "stream.bin", out, Config=CONFIG)
+    assert out.getvalue() == data
+
+
+def test_small_upload_file_is_a_single_put(s3, tmp_path):
+    path = tmp_path / "small.txt"
+    path.write_bytes(b"small file")
+    s3.upload_file(
+        str(path),
+        BUCKET,
+        "small.txt",
+        ExtraArgs={"ContentType": "text/plain", "Metadata": {"A": "1"}},
+    )
+    head = s3.head_object(Bucket=BUCKET, Key="small.txt")
+    assert head["ETag"] == f'"{hashlib.md5(b"small file").hexdigest()}"'
+    assert head["ContentType"] == "text/plain"
+    assert head["Metadata"] == {"a": "1"}
+    target = tmp_path / "back.txt"
+    s3.download_file(BUCKET, "small.txt", str(target))
+    assert target.read_bytes() == b"small file"
+
+
+def test_multipart_upload_file_keeps_extra_args(s3, big_file):
+    s3.upload_file(
+        str(big_file),
+        BUCKET,
+        "with-args.bin",
+        Config=CONFIG,
+        ExtraArgs={"ContentType": "application/x-parquet", "Metadata": {"Source": "test"}},
+    )
+    head = s3.head_object(Bucket=BUCKET, Key="with-args.bin")
+    assert head["ContentType"] == "application/x-parquet"
+    assert head["Metadata"] == {"source": "test"}
+
+
+def test_download_of_a_missing_key(s3, tmp_path):
+    target = tmp_path / "never.bin"
+    with pytest.raises(ClientError) as excinfo:
+        s3.download_file(BUCKET, "missing.bin", str(target))
+    # The transfer manager starts with a HEAD, so the error is the bare 404.
+    assert excinfo.value.response["Error"]["Code"] == "404"
+    assert not target.exists()
+
+
+def test_upload_to_a_missing_bucket(s3, big_file):
+    with pytest.raises(Exception) as excinfo:  # boto3 wraps it in S3UploadFailedError
+        s3.upload_file(str(big_file), "no-such-bucket", "k", Config=CONFIG)
+    assert "NoSuchBucket" in str(excinfo.value)
+
+
+def test_managed_copy_in_parts(s3, data):
+    s3.upload_fileobj(io.BytesIO(data), BUCKET, "source.bin", Config=CONFIG)
+    s3.copy({"Bucket": BUCKET, "Key": "source.bin"}, BUCKET, "copy/dest.bin", Config=CONFIG)
+    head = s3.head_object(Bucket=BUCKET, Key="copy/dest.bin")
+    assert head["ContentLength"] == SIZE
+    assert head["ETag"] == _multipart_etag(data, CHUNK)  # copied part by part
+    out = io.BytesIO()
+    s3.download_fileobj(BUCKET, "copy/dest.bin", out, Config=CONFIG)
+    assert out.getvalue() == data
+
+
+# -- the resource API ------------------------------------------------------------------------
+
+
+def test_resource_object_put_get_load(session):
+    s3r = session.resource("s3")
+    obj = s3r.Object(BUCKET, "res/obj.json")
+    body = b'{"a": 1}'
+    put = obj.put(Body=body, ContentType="application/json", Metadata={"Kind": "doc"})
+    assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+    assert obj.get()["Body"].read() == body
+    fresh = s3r.Object(BUCKET, "res/obj.json")
+    fresh.load()
+    assert fresh.content_length == 8
+    assert fresh.content_type == "application/json"
+    assert fresh.metadata == {"kind": "doc"}
+    assert fresh.e_tag == put["ETag"]
+    missing = s3r.Object(BUCKET, "res/missing")
+    with pytest.raises(ClientError) as excinfo:
+        missing.load()
+    assert excinfo.value.response["Error"]["Code"] == "404"
+
+
+def test_resource_bucket_create_and_list(session):
+    s3r = session.resource("s3")
+    bucket = s3r.create_bucket(Bucket="resource-made")
+    assert bucket.name == "resource-made"
+    assert "resource-made" in [b.name for b in s3r.buckets.all()]
+    bucket.put_object(Key="a", Body=b"1")
+    bucket.Object("b").upload_fileobj(io.BytesIO(b"22"))
+    assert [(o.key, o.size) for o in bucket.objects.all()] == [("a", 1), ("b", 2)]
+
+
+def test_resource_objects_all_delete(session):
+    s3r = session.resource("s3")
+    bucket = s3r.Bucket(BUCKET)
+    client = session.client("s3")
+    # More than one DeleteObjects batch (1000 keys each).
+    for i in range(1001):
+        client.put_object(Bucket=BUCKET, Key=f"k/{i:04d}")
+    client.put_object(Bucket=BUCKET, Key="keep/me")
+    responses = bucket.objects.filter(Prefix="k/").delete()
+    assert sum(len(r["Deleted"]) for r in responses) == 1001
+    assert [o.key for o in bucket.objects.all()] == ["keep/me"]
+    bucket.objects.all().delete()
+    assert list(bucket.objects.all()) == []
+    bucket.delete()
+    assert BUCKET not in [b.name for b in s3r.buckets.all()]
+
+
+def test_resource_upload_and_download_file(session, big_file, data, tmp_path):
+    obj = session.resource("s3").Object(BUCKET, "res/big.bin")
+    obj.upload_file(str(big_file), Config=CONFIG)
+    target = tmp_path / "res.bin"
+    obj.download_file(str(target), Config=CONFIG)
+    assert target.read_bytes() == data
