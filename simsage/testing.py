@@ -27,7 +27,6 @@ import pytest
 from simsage.config import Config, load_config
 from simsage.transport.activation import activate, deactivate
 
-
 # Service models are immutable JSON: one loader (and its cache) serves every test, so a
 # test's new session does not parse the S3 or SageMaker model again.
 _LOADER = botocore.loaders.create_loader()
