@@ -9,6 +9,7 @@ path, with a one-line message on stderr and never a traceback; 2 for click usage
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import os
 from collections.abc import Iterator
@@ -368,3 +369,76 @@ def info() -> None:
     width = max(len(name) for name, _ in rows) + 1
     for name, value in rows:
         click.echo(f"{name + ':':<{width}} {value}")
+
+
+# -- training jobs -----------------------------------------------------------------------
+
+
+def _sagemaker():
+    return boto3_session().client("sagemaker")
+
+
+@main.group()
+def training() -> None:
+    """Training jobs: list, describe, stop, read logs (on either backend)."""
+
+
+@training.command("ls")
+@click.option("--status", default=None, help="Only jobs in this status (InProgress, Completed …).")
+@click.option("--max", "limit", default=50, show_default=True, help="How many jobs at most.")
+def training_ls(status: str | None, limit: int) -> None:
+    """List training jobs, newest first."""
+    kwargs: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
+    if status:
+        kwargs["StatusEquals"] = status
+    shown = 0
+    for page in _sagemaker().get_paginator("list_training_jobs").paginate(**kwargs):
+        for job in page["TrainingJobSummaries"]:
+            if shown == limit:
+                return
+            click.echo(
+                f"{_timestamp(job['CreationTime'])} {job['TrainingJobStatus']:<10} "
+                f"{job.get('SecondaryStatus', ''):<18} {job['TrainingJobName']}"
+            )
+            shown += 1
+
+
+@training.command("describe")
+@click.argument("name")
+def training_describe(name: str) -> None:
+    """Print DescribeTrainingJob's answer as JSON."""
+    described = _sagemaker().describe_training_job(TrainingJobName=name)
+    described.pop("ResponseMetadata", None)
+    click.echo(json.dumps(described, indent=2, default=str))
+
+
+@training.command("stop")
+@click.argument("name")
+def training_stop(name: str) -> None:
+    """Stop a running training job (SIGTERM, then SIGKILL after the grace period)."""
+    _sagemaker().stop_training_job(TrainingJobName=name)
+    click.echo(f"stopping: {name}")
+
+
+@training.command("logs")
+@click.argument("name")
+def training_logs(name: str) -> None:
+    """Print every log line of a training job, host by host."""
+    logs = boto3_session().client("logs")
+    group = "/aws/sagemaker/TrainingJobs"
+    pages = logs.get_paginator("describe_log_streams").paginate(
+        logGroupName=group, logStreamNamePrefix=f"{name}/"
+    )
+    for page in pages:
+        for stream in page["logStreams"]:
+            token = None
+            while True:
+                kwargs = {"nextToken": token} if token else {"startFromHead": True}
+                answer = logs.get_log_events(
+                    logGroupName=group, logStreamName=stream["logStreamName"], **kwargs
+                )
+                for event in answer["events"]:
+                    click.echo(event["message"])
+                if answer["nextForwardToken"] == token:
+                    break
+                token = answer["nextForwardToken"]
