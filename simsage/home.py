@@ -8,6 +8,7 @@ open of the day also sweeps what crashed writers left behind.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -18,6 +19,8 @@ from simsage.store import BlobStore, Database
 from simsage.store.db import register_schema
 
 SWEEP_INTERVAL = 24 * 3600
+
+log = logging.getLogger("simsage.home")
 
 register_schema("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
 
@@ -31,6 +34,7 @@ def on_stop_everything(hook) -> None:
     """Register ``hook(home)``, run by :meth:`Home.stop_everything`."""
     if hook not in _stop_hooks:
         _stop_hooks.append(hook)
+
 
 _homes_lock = threading.Lock()
 
@@ -82,7 +86,15 @@ class Home:
             conn.execute(
                 "INSERT OR REPLACE INTO meta (name, value) VALUES ('last_sweep', ?)", (str(now),)
             )
-        self.blobs.sweep(self.blob_is_referenced)
+        try:
+            self.sweep()
+        except OSError:  # housekeeping must never keep a home from opening
+            log.warning("sweeping %s failed", self.blobs.root, exc_info=True)
+
+    def sweep(self, min_age: float = 600.0) -> int:
+        """Remove what crashed writers left: temp files of dead processes and blobs no
+        row names that are older than ``min_age`` seconds. Returns how many files went."""
+        return self.blobs.sweep(self.blob_is_referenced, min_age=min_age)
 
     def blob_is_referenced(self, blob_id: str) -> bool:
         from simsage.services import blob_referenced

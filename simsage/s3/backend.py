@@ -21,6 +21,8 @@ import binascii
 import hashlib
 import io
 import json
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,7 +194,9 @@ class S3Backend:
         with self.db.write() as conn:
             if not conn.execute("SELECT 1 FROM s3_buckets WHERE name = ?", (name,)).fetchone():
                 raise errors.NoSuchBucket(name)
-            if conn.execute("SELECT 1 FROM s3_objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
+            if conn.execute(
+                "SELECT 1 FROM s3_objects WHERE bucket = ? LIMIT 1", (name,)
+            ).fetchone():
                 raise errors.BucketNotEmpty(name)
             blobs = [
                 row[0]
@@ -264,7 +268,7 @@ class S3Backend:
         """
         if obj.inline is not None:
             return io.BytesIO(obj.inline[start:end])
-        return SegmentReader(obj.segments, self.blobs.open, start, end)
+        return SegmentReader(obj.segments, self.blobs.open, start, end, pinner=self.blobs.pin)
 
     def read_object(self, bucket: str, key: str, byte_range=None):
         """Look up and open an object in one step, retrying if an overwrite races.
@@ -574,7 +578,9 @@ class S3Backend:
         part = Part(part_number, writer.size, writer.md5.hexdigest(), self.clock.time())
         garbage = [blob]
         with self.db.write() as conn:
-            if conn.execute("SELECT 1 FROM s3_uploads WHERE upload_id = ?", (upload_id,)).fetchone():
+            if conn.execute(
+                "SELECT 1 FROM s3_uploads WHERE upload_id = ?", (upload_id,)
+            ).fetchone():
                 old = conn.execute(
                     "SELECT blob FROM s3_parts WHERE upload_id = ? AND part_number = ?",
                     (upload_id, part_number),
@@ -667,9 +673,7 @@ class S3Backend:
                 raise errors.NoSuchUpload(upload_id)
             blobs = [
                 r[0]
-                for r in conn.execute(
-                    "SELECT blob FROM s3_parts WHERE upload_id = ?", (upload_id,)
-                )
+                for r in conn.execute("SELECT blob FROM s3_parts WHERE upload_id = ?", (upload_id,))
             ]
             conn.execute("DELETE FROM s3_parts WHERE upload_id = ?", (upload_id,))
             conn.execute("DELETE FROM s3_uploads WHERE upload_id = ?", (upload_id,))
@@ -708,9 +712,37 @@ def _check_md5(content_md5: str | None, md5) -> None:
         raise errors.BadDigest()
 
 
+# The sweep asks about every blob file. A scan of s3_objects per blob would make it
+# quadratic (hours on a large store), so a snapshot of every referenced id, taken at
+# most SNAPSHOT_SECONDS ago, answers "referenced"; "not referenced" is only ever
+# answered by the exact query, so a blob committed after the snapshot is never lost.
+SNAPSHOT_SECONDS = 30.0
+_snapshots: dict[object, tuple[float, frozenset[str]]] = {}
+_snapshots_lock = threading.Lock()
+
+
 def blob_referenced(db, blob_id: str) -> bool:
     """Whether an object or a part names ``blob_id`` (for the blob sweep)."""
+    key = getattr(db, "path", db)
+    now = time.monotonic()
+    with _snapshots_lock:
+        taken, referenced = _snapshots.get(key, (-SNAPSHOT_SECONDS, frozenset()))
+        if now - taken >= SNAPSHOT_SECONDS:
+            referenced = _referenced_blobs(db)
+            _snapshots[key] = (now, referenced)
+    if blob_id in referenced:
+        return True
     if db.query_one("SELECT 1 FROM s3_parts WHERE blob = ? LIMIT 1", (blob_id,)):
         return True
     pattern = f'%"{blob_id}"%'
-    return db.query_one("SELECT 1 FROM s3_objects WHERE segments LIKE ? LIMIT 1", (pattern,)) is not None
+    return (
+        db.query_one("SELECT 1 FROM s3_objects WHERE segments LIKE ? LIMIT 1", (pattern,))
+        is not None
+    )
+
+
+def _referenced_blobs(db) -> frozenset[str]:
+    referenced = {row[0] for row in db.query("SELECT blob FROM s3_parts")}
+    for (segments,) in db.query("SELECT segments FROM s3_objects WHERE segments != '[]'"):
+        referenced.update(blob for blob, _ in json.loads(segments))
+    return frozenset(referenced)

@@ -1,14 +1,21 @@
 """Reading an object's bytes: a raw stream over its blob segments (or inline bytes),
-limited to a byte range, so bodies of any size stream without being held in memory."""
+limited to a byte range, so bodies of any size stream without being held in memory.
+
+A reader keeps reading the version it started with even if the object is overwritten
+(and its blobs unlinked) meanwhile: the first segments are opened at once, and the rest
+(objects of hundreds of parts would need too many open files) are pinned by a private
+hard link each, opened and dropped as the read reaches them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-# Objects with at most this many segments open every blob file up front, so an
-# overwrite of the object while it is being read cannot take a segment away.
-EAGER_OPEN_SEGMENTS = 256
+# Segments opened up front; later ones are pinned (see the module docstring).
+EAGER_OPEN_SEGMENTS = 64
 
 
 class SegmentReader(io.RawIOBase):
@@ -18,6 +25,11 @@ class SegmentReader(io.RawIOBase):
         segments: ``(blob_id, size)`` pairs in order.
         opener: opens a blob id for binary reading.
         start, end: the byte range to expose.
+        pinner: makes a private hard link to a blob id and returns its path (None where
+            links are unsupported); the reader opens and removes it when it gets there.
+    Raises:
+        FileNotFoundError: a blob of ``segments`` is already gone (the object was
+            overwritten since its row was read); read the row again.
     """
 
     def __init__(
@@ -26,6 +38,7 @@ class SegmentReader(io.RawIOBase):
         opener: Callable[[str], io.BufferedReader],
         start: int,
         end: int,
+        pinner: Callable[[str], Path | None] | None = None,
     ) -> None:
         super().__init__()
         self._opener = opener
@@ -39,18 +52,27 @@ class SegmentReader(io.RawIOBase):
                 self._plan.append((blob_id, lo - position, hi - lo))
             position += size
         self._files: list[io.BufferedReader | None] = [None] * len(self._plan)
-        if len(self._plan) <= EAGER_OPEN_SEGMENTS:
-            try:
-                for i in range(len(self._plan)):
-                    self._files[i] = self._open(i)
-            except BaseException:
-                self.close()
-                raise
+        self._pins: list[Path | None] = [None] * len(self._plan)
         self._index = 0
+        try:
+            for i, (blob_id, _, _) in enumerate(self._plan):
+                if i < EAGER_OPEN_SEGMENTS:
+                    self._files[i] = self._open(i)
+                elif pinner is not None:
+                    self._pins[i] = pinner(blob_id)
+        except BaseException:
+            self.close()
+            raise
 
     def _open(self, i: int) -> io.BufferedReader:
         blob_id, offset, _ = self._plan[i]
-        handle = self._opener(blob_id)
+        pin = self._pins[i]
+        if pin is not None:
+            handle = open(pin, "rb")  # noqa: SIM115 - closed when its segment is read
+            self._pins[i] = None
+            pin.unlink()  # the open handle keeps the bytes
+        else:
+            handle = self._opener(blob_id)
         if offset:
             handle.seek(offset)
         return handle
@@ -88,8 +110,13 @@ class SegmentReader(io.RawIOBase):
         return len(data)
 
     def close(self) -> None:
-        for handle in self._files:
+        for handle in getattr(self, "_files", ()):
             if handle is not None:
                 handle.close()
-        self._files = [None] * len(self._files)
+        for pin in getattr(self, "_pins", ()):
+            if pin is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    pin.unlink()
+        self._files = [None] * len(getattr(self, "_files", ()))
+        self._pins = [None] * len(self._files)
         super().close()

@@ -8,13 +8,16 @@ blobs are never modified afterwards, only unlinked, so a reader that opened one 
 reading the same bytes even if the object is overwritten meanwhile.
 
 Leftovers of crashed writers (temp files of dead processes, renamed blobs whose
-commit never happened) are swept by :meth:`BlobStore.sweep`.
+commit never happened) are swept by :meth:`BlobStore.sweep`. The temp folder also
+holds readers' pins (:meth:`BlobStore.pin`): hard links that keep an overwritten
+blob's bytes readable until the read reaches them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import shutil
 import time
@@ -38,9 +41,14 @@ class BlobWriter:
         self._done = False
 
     def write(self, data: bytes | memoryview) -> None:
-        self._file.write(data)
-        self.md5.update(data)
-        self.size += len(data)
+        view = memoryview(data).cast("B")
+        # An unbuffered file may write less than asked (signals, huge writes): loop, or
+        # the blob would silently miss bytes that the MD5 and size still count.
+        written = 0
+        while written < len(view):
+            written += self._file.write(view[written:])
+        self.md5.update(view)
+        self.size += len(view)
 
     def write_from(self, stream, limit: int | None = None) -> None:
         """Copy ``stream`` (an object with ``read(n)``) until EOF or ``limit`` bytes."""
@@ -64,6 +72,8 @@ class BlobWriter:
         final.parent.mkdir(exist_ok=True)
         os.replace(self.tmp_path, final)
         self._done = True
+        if self._store.durable:
+            _fsync_dir(final.parent)
         return self.blob_id
 
     def abort(self) -> None:
@@ -77,8 +87,8 @@ class BlobWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self.abort()
+        # A block that ends without finish() (an error, or an early return) leaves no file.
+        self.abort()
 
 
 class BlobStore:
@@ -92,14 +102,15 @@ class BlobStore:
         self._new_id = new_id
 
     def path_of(self, blob_id: str) -> Path:
-        if len(blob_id) < 8 or not blob_id.isalnum():
+        # ids are ASCII alphanumerics we made: never a path separator, dot or user text
+        if len(blob_id) < 8 or not (blob_id.isascii() and blob_id.isalnum()):
             raise ValueError(f"not a blob id: {blob_id!r}")
         return self.root / blob_id[:2] / blob_id
 
     def writer(self) -> BlobWriter:
         return BlobWriter(self, self._new_id())
 
-    def open(self, blob_id: str):
+    def open(self, blob_id: str) -> io.BufferedReader:
         """Open a blob for reading (raises FileNotFoundError if it was deleted)."""
         return open(self.path_of(blob_id), "rb")  # noqa: SIM115 - the caller owns it
 
@@ -115,11 +126,36 @@ class BlobStore:
         try:
             os.link(self.path_of(blob_id), target)
             os.utime(target)  # a fresh mtime keeps sweep() off it until it is committed
+        except FileNotFoundError:
+            raise  # the source was deleted (overwritten meanwhile): the caller re-reads
         except OSError:
             tmp = self.tmp_dir / f"{os.getpid()}-{new_id}"
-            shutil.copyfile(self.path_of(blob_id), tmp)
-            os.replace(tmp, target)
+            try:
+                shutil.copyfile(self.path_of(blob_id), tmp)
+                os.replace(tmp, target)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+                raise
         return new_id
+
+    def pin(self, blob_id: str) -> Path | None:
+        """A private hard link to a blob in the temp folder, so its bytes stay readable
+        after the blob itself is unlinked (an overwrite). The caller removes the link;
+        the sweep removes those of dead processes. Returns None where the filesystem
+        has no hard links.
+
+        Raises:
+            FileNotFoundError: the blob is already gone.
+        """
+        pin = self.tmp_dir / f"{os.getpid()}-{self._new_id()}"
+        try:
+            os.link(self.path_of(blob_id), pin)
+        except FileNotFoundError:
+            raise
+        except OSError:
+            return None
+        return pin
 
     def delete(self, blob_ids: Iterable[str]) -> None:
         for blob_id in blob_ids:
@@ -147,6 +183,14 @@ class BlobStore:
                         blob.unlink()
                         removed += 1
         return removed
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _alive(pid: int) -> bool:

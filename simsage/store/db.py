@@ -1,7 +1,8 @@
 """The SQLite registry: every resource simsage knows about, in one WAL database.
 
 Invariants:
-- one connection per thread (sqlite3 connections are not shared across threads);
+- one connection per thread (sqlite3 connections are not shared across threads) and
+  per process (a forked child opens its own);
 - writes run in ``BEGIN IMMEDIATE`` transactions, so writers from many threads and
   processes serialize on the database lock and readers never see half a change;
 - each concept registers its own schema (``CREATE … IF NOT EXISTS``), applied once per
@@ -10,6 +11,7 @@ Invariants:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -17,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 _SCHEMAS: list[str] = []
+# Connections a forked child inherited from its parent (see Database.connection).
+_inherited: list[threading.local] = []
 
 
 def register_schema(ddl: str) -> None:
@@ -31,11 +35,21 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._pid = os.getpid()
         self._applied = 0
         self._schema_lock = threading.Lock()
         self._ensure_schema(self.connection())
 
     def connection(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():
+            # A forked child must not use its parent's connections (SQLite forbids it:
+            # the locks are per process). Forget them without closing (closing could
+            # checkpoint or remove the WAL the parent is still using): kept referenced
+            # here, they are never garbage-collected, hence never closed, in the child.
+            _inherited.append(self._local)
+            self._local = threading.local()
+            self._schema_lock = threading.Lock()
+            self._pid = os.getpid()
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
@@ -45,7 +59,9 @@ class Database:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=60000")
             self._local.conn = conn
-        if self._applied < len(_SCHEMAS):
+        # Not inside an open transaction (a read made within a write block): the schema
+        # gets its own transaction, on the next call outside it.
+        if self._applied < len(_SCHEMAS) and not conn.in_transaction:
             self._ensure_schema(conn)
         return conn
 
@@ -71,10 +87,14 @@ class Database:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite may already have rolled back (SQLITE_FULL, I/O errors): a second
+            # ROLLBACK would raise and hide the real error. A failed COMMIT must not leave
+            # the connection inside a transaction, or every later write would fail.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
         return self.connection().execute(sql, params).fetchall()

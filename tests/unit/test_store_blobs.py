@@ -1,0 +1,193 @@
+"""The blob folder's promises: a blob appears at its final name only when complete, an
+aborted write leaves nothing, clones are independent, and the sweep removes exactly
+what crashed writers left behind."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from simsage.store import BlobStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> BlobStore:
+    counter = itertools.count()
+    return BlobStore(tmp_path / "blobs", new_id=lambda: f"{next(counter):032x}")
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def age(path: Path, seconds: float) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def test_finish_renames_the_complete_file_into_place(store: BlobStore):
+    with store.writer() as writer:
+        writer.write(b"hello ")
+        writer.write(memoryview(b"world"))
+        assert writer.tmp_path.exists()
+        assert not store.path_of(writer.blob_id).exists()
+        blob = writer.finish()
+    assert files_under(store.root) == [f"{blob[:2]}/{blob}"]
+    assert store.path_of(blob).read_bytes() == b"hello world"
+    assert writer.size == 11
+    assert writer.md5.hexdigest() == hashlib.md5(b"hello world").hexdigest()
+    with store.open(blob) as handle:
+        assert handle.read() == b"hello world"
+    assert store.size(blob) == 11
+
+
+def test_write_from_copies_a_stream_up_to_a_limit(store: BlobStore):
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    with store.writer() as writer:
+        writer.write_from(io.BytesIO(data), limit=2 * 1024 * 1024 + 5)
+        blob = writer.finish()
+    assert store.path_of(blob).read_bytes() == data[: 2 * 1024 * 1024 + 5]
+    with store.writer() as writer:
+        writer.write_from(io.BytesIO(data))
+        blob = writer.finish()
+    assert store.path_of(blob).read_bytes() == data
+
+
+def test_abort_leaves_no_file(store: BlobStore):
+    writer = store.writer()
+    writer.write(b"partial")
+    writer.abort()
+    writer.abort()  # idempotent
+    assert files_under(store.root) == []
+
+
+def test_an_error_inside_the_block_aborts(store: BlobStore):
+    with pytest.raises(RuntimeError), store.writer() as writer:
+        writer.write(b"x" * 1000)
+        raise RuntimeError("the client went away")
+    assert files_under(store.root) == []
+
+
+def test_a_block_left_without_finish_leaves_no_file(store: BlobStore):
+    with store.writer() as writer:
+        writer.write(b"never finished")
+    assert files_under(store.root) == []
+
+
+def test_abort_after_finish_keeps_the_blob(store: BlobStore):
+    with store.writer() as writer:
+        writer.write(b"kept")
+        blob = writer.finish()
+    writer.abort()
+    assert store.path_of(blob).read_bytes() == b"kept"
+
+
+def test_blob_ids_are_never_paths(store: BlobStore):
+    for bad in ["../../etc/passwd", "..", "ab", "abcdefgh/", "abcdéfgh", "中中中中中中中中", ""]:
+        with pytest.raises(ValueError):
+            store.path_of(bad)
+
+
+def test_clone_is_independent_of_its_source(store: BlobStore):
+    with store.writer() as writer:
+        writer.write(b"shared bytes")
+        source = writer.finish()
+    clone = store.clone(source)
+    assert clone != source
+    store.delete([source])
+    assert not store.path_of(source).exists()
+    assert store.path_of(clone).read_bytes() == b"shared bytes"
+    assert files_under(store.root) == [f"{clone[:2]}/{clone}"]
+
+
+def test_clone_of_a_deleted_blob_raises_file_not_found_and_leaves_nothing(store: BlobStore):
+    with store.writer() as writer:
+        writer.write(b"gone")
+        source = writer.finish()
+    store.delete([source])
+    with pytest.raises(FileNotFoundError):
+        store.clone(source)
+    assert files_under(store.root) == []
+
+
+def test_delete_ignores_missing_blobs(store: BlobStore):
+    store.delete(["0" * 32, "f" * 32])
+
+
+def test_sweep_removes_exactly_what_crashed_writers_left(store: BlobStore):
+    def finished(data: bytes) -> str:
+        with store.writer() as writer:
+            writer.write(data)
+            return writer.finish()
+
+    referenced_old = finished(b"a committed object")
+    unreferenced_old = finished(b"renamed, never committed, long ago")
+    unreferenced_young = finished(b"renamed a moment ago; its commit may be coming")
+    referenced_young = finished(b"just committed")
+    for blob in (referenced_old, unreferenced_old):
+        age(store.path_of(blob), 3600)
+
+    dead_tmp = store.tmp_dir / f"{dead_pid()}-{'d' * 32}"
+    dead_tmp.write_bytes(b"a writer that was killed")
+    age(dead_tmp, 5)  # dead writers' temp files go whatever their age
+    live = store.writer()  # this process: alive
+    live.write(b"still being written")
+    old_live_tmp = live.tmp_path
+    age(old_live_tmp, 3600)  # even an old temp file of a live writer is kept
+
+    referenced = {referenced_old, referenced_young}
+    removed = store.sweep(lambda blob_id: blob_id in referenced, min_age=600)
+
+    assert removed == 2
+    assert not dead_tmp.exists()
+    assert not store.path_of(unreferenced_old).exists()
+    assert old_live_tmp.exists()
+    for blob in (referenced_old, referenced_young, unreferenced_young):
+        assert store.path_of(blob).exists()
+    # the live writer is unaffected and still finishes
+    live.write(b"!")
+    blob = live.finish()
+    assert store.path_of(blob).read_bytes() == b"still being written!"
+
+
+def test_sweep_with_min_age_zero_removes_every_unreferenced_blob(store: BlobStore):
+    blobs = []
+    for i in range(3):
+        with store.writer() as writer:
+            writer.write(bytes([i]) * 10)
+            blobs.append(writer.finish())
+    time.sleep(0.01)
+    assert store.sweep(lambda blob_id: blob_id == blobs[1], min_age=0) == 2
+    assert files_under(store.root) == [f"{blobs[1][:2]}/{blobs[1]}"]
+
+
+def test_sweep_keeps_a_fresh_clone_of_an_old_blob(store: BlobStore):
+    with store.writer() as writer:
+        writer.write(b"old source")
+        source = writer.finish()
+    age(store.path_of(source), 3600)
+    clone = store.clone(source)  # not committed yet: must survive a sweep right now
+    store.sweep(lambda blob_id: blob_id == source, min_age=600)
+    assert store.path_of(clone).exists()
+
+
+def test_sweep_ignores_foreign_temp_names(store: BlobStore):
+    odd = store.tmp_dir / "not-a-pid"
+    odd.write_bytes(b"?")
+    assert store.sweep(lambda blob_id: False, min_age=0) == 0
+    assert odd.exists()
