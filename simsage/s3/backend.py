@@ -303,17 +303,17 @@ class S3Backend:
             NoSuchBucket, BadDigest/InvalidDigest (Content-MD5), PreconditionFailed
             (If-Match / If-None-Match).
         """
-        self.get_bucket(bucket)
         if body is None:
             body = b""
         stream = io.BytesIO(body) if isinstance(body, bytes | bytearray) else body
         head = _read_up_to(stream, INLINE_MAX + 1)
         inline: bytes | None = None
         segments: list[tuple[str, int]] = []
-        if len(head) <= INLINE_MAX:
+        if len(head) <= INLINE_MAX:  # the commit's transaction checks the bucket
             inline, size = head, len(head)
             md5 = hashlib.md5(head, usedforsecurity=False)
         else:
+            self.get_bucket(bucket)  # before writing a large body for nothing
             with self.blobs.writer() as writer:
                 writer.write(head)
                 writer.write_from(stream)

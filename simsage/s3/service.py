@@ -501,15 +501,28 @@ class S3Service:
             start, end = parse_copy_range(params["CopySourceRange"], source.size)
         else:
             start, end = 0, source.size - 1
-        part = self.backend.upload_part_copy(
-            params["Bucket"],
-            params["Key"],
-            params["UploadId"],
-            params["PartNumber"],
-            source,
-            start,
-            end,
-        )
+        for _ in range(3):
+            try:
+                part = self.backend.upload_part_copy(
+                    params["Bucket"],
+                    params["Key"],
+                    params["UploadId"],
+                    params["PartNumber"],
+                    source,
+                    start,
+                    end,
+                )
+                break
+            except FileNotFoundError:  # the source was overwritten meanwhile: read it again
+                source = self._copy_source(params)
+                if end >= source.size:
+                    raise errors.InvalidArgument(
+                        f"Range specified is not valid for source object of size: {source.size}",
+                        "x-amz-copy-source-range",
+                        params.get("CopySourceRange", ""),
+                    ) from None
+        else:
+            raise errors.InvalidRequest("The copy source kept changing; retry the copy.")
         return {
             "CopyPartResult": {
                 "ETag": quote_etag(part.etag),
