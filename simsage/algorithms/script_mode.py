@@ -78,8 +78,8 @@ def main() -> int:
     if code != 0:
         message = "\n".join(tail) if tail else ""
         report = (
-            f"ExecuteUserScriptError:\nExitCode {code}\nErrorMessage \"{message}\"\n"
-            f"Command \"{shlex.join(command)}\""
+            f'ExecuteUserScriptError:\nExitCode {code}\nErrorMessage "{message}"\n'
+            f'Command "{shlex.join(command)}"'
         )
         return _fail(root, report, code if code > 0 else 1)
     (root / "output" / "success").touch()

@@ -43,6 +43,9 @@ CHECKPOINT_SYNC_EVERY = 5.0
 FAILURE_LIMIT = 1024
 TAIL_LINES = 20
 OPT_ML = "/opt/ml"
+# A failure report that already names its kind keeps it (the XGBoost container reports
+# user errors as ClientError); anything else is an AlgorithmError.
+_ERROR_TYPE = re.compile(r"^(ClientError|AlgorithmError|InternalServerError|CapacityError): ")
 
 
 def stop_grace() -> float:
@@ -191,8 +194,17 @@ class Runner:
         )
         (config / "inputdataconfig.json").write_text(json.dumps(channels))
         (config / "resourceconfig.json").write_text(json.dumps(resource))
-        if self.spec.get("CheckpointConfig"):
+        checkpoint = self.spec.get("CheckpointConfig")
+        if checkpoint:
             self._checkpoint_dir(host).mkdir(parents=True, exist_ok=True)
+            (config / "checkpointconfig.json").write_text(
+                json.dumps(
+                    {
+                        "LocalPath": checkpoint.get("LocalPath") or "/opt/ml/checkpoints",
+                        "S3Uri": checkpoint["S3Uri"],
+                    }
+                )
+            )
 
     def _stage_inputs(self) -> None:
         role = self.spec.get("RoleArn", "")
@@ -504,7 +516,8 @@ class Runner:
             if failure.is_file():
                 text = failure.read_text(errors="replace").strip()
                 if text:
-                    return "AlgorithmError: " + text[:FAILURE_LIMIT]
+                    text = text[:FAILURE_LIMIT]
+                    return text if _ERROR_TYPE.match(text) else "AlgorithmError: " + text
         code = host.process.returncode
         lines = [line for line in host.tail if line.strip()][-5:]
         detail = "\n".join(lines) if lines else "(no output)"
