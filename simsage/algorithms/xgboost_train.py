@@ -799,5 +799,15 @@ def main() -> int:
     return 0
 
 
+def _exit_now(code: int) -> None:
+    """Leave without the interpreter's teardown (about 0.2 s once xgboost and numpy are
+    loaded): the model and the failure report are already on disk and the output is
+    flushed here, so nothing is lost and the job finishes sooner."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_now(main())

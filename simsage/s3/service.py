@@ -30,6 +30,7 @@ from simsage.s3.names import (
     quote_etag,
 )
 from simsage.transport import Request
+from simsage.transport.handler import http_date
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 MAX_METADATA_BYTES = 2048
@@ -46,6 +47,7 @@ _SYSTEM_ATTRS = {
     "Expires": "expires",
     "WebsiteRedirectLocation": "website_redirect_location",
 }
+_CONDITIONS = ("IfMatch", "IfNoneMatch", "IfModifiedSince", "IfUnmodifiedSince")
 # GetObject's Response* params override what the answer says.
 _RESPONSE_OVERRIDES = {
     "ResponseContentType": "ContentType",
@@ -148,7 +150,7 @@ class S3Service:
                 out[member] = _timestamp(value) if member == "Expires" else value
         if "Expires" in out:
             # botocore adds the raw header as the synthetic member ExpiresString.
-            out["ExpiresString"] = out["Expires"].strftime("%a, %d %b %Y %H:%M:%S GMT")
+            out["ExpiresString"] = http_date(out["Expires"])
         return out
 
     @staticmethod
@@ -160,6 +162,9 @@ class S3Service:
         With ``copy_source`` the params are the x-amz-copy-source-if-* conditions of a
         copy, where every failure is a 412 naming that header.
         """
+
+        if not any(params.get(name) is not None for name in _CONDITIONS):
+            return
 
         def failed(header: str, not_modified: bool = False) -> errors.S3Error:
             if copy_source:

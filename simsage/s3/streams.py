@@ -83,23 +83,27 @@ class SegmentReader(io.RawIOBase):
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             return self.readall()
-        out = bytearray()
-        while len(out) < size and self._index < len(self._plan):
+        chunks: list[bytes] = []
+        wanted = size
+        while wanted > 0 and self._index < len(self._plan):
             handle = self._files[self._index] or self._open(self._index)
             self._files[self._index] = handle
             blob_id, offset, left = self._plan[self._index]
-            chunk = handle.read(min(size - len(out), left))
+            chunk = handle.read(min(wanted, left))
             if not chunk:
                 raise OSError(f"blob {blob_id} is shorter than the registry says")
-            out += chunk
+            chunks.append(chunk)
+            wanted -= len(chunk)
             left -= len(chunk)
             self._plan[self._index] = (blob_id, offset, left)
             if left == 0:
                 handle.close()
                 self._files[self._index] = None
                 self._index += 1
-        self._remaining -= len(out)
-        return bytes(out)
+        # One segment's read is returned as it is: no copy for the common case.
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._remaining -= len(data)
+        return data
 
     def readall(self) -> bytes:
         return self.read(max(self._remaining, 0))

@@ -23,7 +23,7 @@ import botocore.session
 from botocore.credentials import Credentials
 
 from simsage.config import Config, load_config
-from simsage.transport.handler import Transport
+from simsage.transport.handler import Transport, make_local
 
 LOCAL_ACCESS_KEY = "SIMSAGELOCALACCESSKEY"
 LOCAL_SECRET_KEY = "simsage-local-secret-key"
@@ -114,6 +114,7 @@ def _patch() -> None:
         transport = active_transport()
         if transport is not None:
             transport.install(client.meta.events)
+            make_local(client)
         return client
 
     def patched_get_config_variable(self, logical_name, *args, **kwargs):
