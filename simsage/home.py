@@ -9,6 +9,7 @@ open of the day also sweeps what crashed writers left behind.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -49,7 +50,13 @@ class Home:
         self.clock = clock or Clock()
         self.ids = ids or IdSource()
         self.db = Database(self.path / "state.db")
-        self.blobs = BlobStore(self.path / "blobs", new_id=self.ids.hex)
+        # Blobs are flushed and renamed before their commit, which survives any process
+        # crash; SIMSAGE_FSYNC=1 also fsyncs them, for power-loss durability at a cost.
+        self.blobs = BlobStore(
+            self.path / "blobs",
+            new_id=self.ids.hex,
+            durable=os.environ.get("SIMSAGE_FSYNC") == "1",
+        )
         self._services: dict[str, object] = {}
         self._services_lock = threading.Lock()
         self._sweep_if_due()
