@@ -1,0 +1,357 @@
+"""Web layer of the inference server: a thin HTTP/1.1 adapter over a scoring handler.
+
+Run as ``python -m simsage.serving.server --model-dir DIR --port PORT
+[--mode xgboost|script] [--framework sklearn|xgboost]``. It binds 127.0.0.1 only
+(``--host`` accepts nothing else but ``localhost``), loads the model eagerly, then
+serves:
+
+- ``GET /ping``: 200 with an empty body once the model is loaded (503 before);
+- ``POST /invocations``: body, Content-Type, Accept and
+  ``X-Amzn-SageMaker-Custom-Attributes`` go to the handler; the attributes come back
+  in the response header of the same name unless the handler set it;
+- ``GET /execution-parameters``: 404, so batch transform uses its own defaults.
+
+A model that fails to load ends the process with status 1 after printing
+``simsage-serving: model load failed: <reason>`` as the last stderr line (the control
+plane reports it as the endpoint's FailureReason). SIGTERM stops accepting, lets
+requests in flight finish and exits 0.
+
+The protocol handling is deliberately small (keep-alive, Content-Length and chunked
+bodies, one ``sendall`` per response with TCP_NODELAY): the endpoint latency target
+is ~2 ms through boto3, and ``http.server``'s e-mail header parser and split writes
+cost more than the prediction itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import traceback
+from http import HTTPStatus
+from typing import Any
+
+from simsage.serving.scoring import CUSTOM_ATTRIBUTES, Handler, Response, ScoringError
+
+PREFIX = "simsage-serving:"
+MAX_BODY = 100 * 1024 * 1024
+MAX_HEADER_LINE = 64 * 1024
+MAX_HEADERS = 200
+_CUSTOM_ATTRIBUTES_LOWER = CUSTOM_ATTRIBUTES.lower()
+_REASONS = {s.value: s.phrase for s in HTTPStatus}
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _response_bytes(
+    status: int,
+    body: bytes,
+    content_type: str | None,
+    headers: dict[str, str] | None = None,
+    close: bool = False,
+) -> bytes:
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
+    if content_type:
+        lines.append(f"Content-Type: {content_type}")
+    if headers:
+        for name, value in headers.items():
+            lines.append(f"{name}: {value}")
+    lines.append(f"Content-Length: {len(body)}")
+    if close:
+        lines.append("Connection: close")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head + body
+
+
+class _Connection(socketserver.BaseRequestHandler):
+    """One keep-alive connection: read requests, answer each with a single write."""
+
+    server: InferenceServer
+
+    def setup(self) -> None:
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.rfile = self.request.makefile("rb", buffering=65536)
+        self.busy = False
+        self.server.track(self, True)
+
+    def finish(self) -> None:
+        self.server.track(self, False)
+        with contextlib.suppress(OSError):
+            self.rfile.close()
+
+    def handle(self) -> None:
+        while True:
+            try:
+                request_line = self.rfile.readline(MAX_HEADER_LINE + 1)
+            except OSError:
+                return
+            if not request_line:
+                return
+            if request_line in (b"\r\n", b"\n"):  # tolerated between requests (RFC 9112)
+                continue
+            with self.server.state_lock:
+                if self.server.stopping:
+                    return
+                self.busy = True
+            try:
+                keep_alive = self._one_request(request_line)
+            except (OSError, ValueError):
+                return
+            finally:
+                with self.server.state_lock:
+                    self.busy = False
+            if not keep_alive or self.server.stopping:
+                return
+
+    def _read_headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for _ in range(MAX_HEADERS):
+            line = self.rfile.readline(MAX_HEADER_LINE + 1)
+            if len(line) > MAX_HEADER_LINE:
+                raise _BadRequest(431, "header line too long")
+            if line in (b"\r\n", b"\n", b""):
+                return headers
+            name, sep, value = line.decode("latin-1").partition(":")
+            if not sep:
+                raise _BadRequest(400, "malformed header line")
+            key = name.strip().lower()
+            value = value.strip()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        raise _BadRequest(431, "too many headers")
+
+    def _read_body(self, headers: dict[str, str]) -> bytes:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            parts = []
+            total = 0
+            while True:
+                size_line = self.rfile.readline(MAX_HEADER_LINE + 1)
+                try:
+                    size = int(size_line.split(b";", 1)[0].strip(), 16)
+                except ValueError:
+                    raise _BadRequest(400, "malformed chunk size") from None
+                if size == 0:
+                    while self.rfile.readline(MAX_HEADER_LINE + 1) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(parts)
+                total += size
+                if total > MAX_BODY:
+                    raise _BadRequest(413, f"body larger than {MAX_BODY} bytes")
+                parts.append(self._read_exact(size))
+                self.rfile.readline(3)
+        length_text = headers.get("content-length")
+        if not length_text:
+            return b""
+        try:
+            length = int(length_text)
+        except ValueError:
+            raise _BadRequest(400, "malformed Content-Length") from None
+        if length < 0:
+            raise _BadRequest(400, "malformed Content-Length")
+        if length > MAX_BODY:
+            raise _BadRequest(413, f"body larger than {MAX_BODY} bytes")
+        return self._read_exact(length)
+
+    def _read_exact(self, size: int) -> bytes:
+        data = self.rfile.read(size)
+        if len(data) != size:
+            raise OSError("connection closed mid-body")
+        return data
+
+    def _one_request(self, request_line: bytes) -> bool:
+        try:
+            parts = request_line.decode("latin-1").split()
+            if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+                raise _BadRequest(400, "malformed request line")
+            method, target, version = parts
+            headers = self._read_headers()
+            connection = headers.get("connection", "").lower()
+            keep_alive = (version == "HTTP/1.1" and "close" not in connection) or (
+                version == "HTTP/1.0" and "keep-alive" in connection
+            )
+            if headers.get("expect", "").lower() == "100-continue":
+                self.request.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = self._read_body(headers)
+        except _BadRequest as exc:
+            self.request.sendall(
+                _response_bytes(exc.status, str(exc).encode(), "text/plain", close=True)
+            )
+            return False
+        close = not keep_alive or self.server.stopping
+        path = target.split("?", 1)[0]
+        self.request.sendall(self.server.dispatch(method, path, headers, body, close))
+        return not close
+
+
+class InferenceServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """A threaded HTTP/1.1 server on 127.0.0.1 answering /ping and /invocations.
+
+    Parameters
+    ----------
+    port:
+        The port to bind (0 picks a free one; see ``server_address``).
+    host:
+        Must be a loopback name: simsage servers never listen beyond the laptop.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        if host not in ("127.0.0.1", "localhost"):
+            raise ValueError(f"the inference server binds 127.0.0.1 only, not {host!r}")
+        super().__init__(("127.0.0.1", port), _Connection)
+        self.handler: Handler | None = None
+        self.stopping = False
+        self.state_lock = threading.Lock()
+        self._connections: set[_Connection] = set()
+        self._idle = threading.Condition(self.state_lock)
+
+    # -- connection bookkeeping, for a graceful SIGTERM ---------------------------------
+    def track(self, conn: _Connection, alive: bool) -> None:
+        with self.state_lock:
+            if alive:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+                self._idle.notify_all()
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Stop accepting, close idle keep-alive connections, wait for busy ones."""
+        with self.state_lock:
+            self.stopping = True
+            for conn in list(self._connections):
+                if not conn.busy:
+                    with contextlib.suppress(OSError):
+                        conn.request.shutdown(socket.SHUT_RDWR)
+            self._idle.wait_for(lambda: not self._connections, timeout=timeout)
+
+    # -- routing -----------------------------------------------------------------------
+    def dispatch(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, close: bool
+    ) -> bytes:
+        """Answer one request with the full response bytes."""
+        if path == "/invocations":
+            if method != "POST":
+                return _response_bytes(405, b"", None, {"Allow": "POST"}, close)
+            return self._invoke(headers, body, close)
+        if path == "/ping":
+            if method not in ("GET", "HEAD"):
+                return _response_bytes(405, b"", None, {"Allow": "GET"}, close)
+            status = 200 if self.handler is not None and not self.stopping else 503
+            return _response_bytes(status, b"", None, None, close)
+        return _response_bytes(404, b"", None, None, close)
+
+    def _invoke(self, headers: dict[str, str], body: bytes, close: bool) -> bytes:
+        handler = self.handler
+        custom = headers.get(_CUSTOM_ATTRIBUTES_LOWER)
+        if handler is None:
+            return _response_bytes(503, b"model is not loaded yet", "text/plain", None, close)
+        try:
+            response: Response = handler.invoke(
+                body, headers.get("content-type"), headers.get("accept"), headers
+            )
+        except ScoringError as exc:
+            close = close or self.stopping  # SIGTERM arrived while scoring: say so
+            extra = {CUSTOM_ATTRIBUTES: custom} if custom is not None else None
+            return _response_bytes(
+                exc.status, exc.message.encode("utf-8"), "text/plain", extra, close
+            )
+        except Exception as exc:  # a bug in simsage's own code: still answer, never die
+            message = f"{exc}\n{traceback.format_exc()}"
+            print(f"{PREFIX} internal error: {message}", file=sys.stderr, flush=True)
+            return _response_bytes(500, message.encode("utf-8"), "text/plain", None, close)
+        close = close or self.stopping
+        extra = dict(response.headers)
+        if custom is not None and not any(k.lower() == _CUSTOM_ATTRIBUTES_LOWER for k in extra):
+            extra[CUSTOM_ATTRIBUTES] = custom
+        content_type = response.content_type if response.status != 204 else None
+        return _response_bytes(response.status, response.body, content_type, extra, close)
+
+
+def one_line(text: str) -> str:
+    """A failure reason on one line: xgboost's native stack trace dropped, whitespace
+    collapsed (the control plane reads the last stderr line)."""
+    text = text.split("Stack trace:", 1)[0]
+    return " ".join(text.split())
+
+
+def build_handler(mode: str, model_dir: str, framework: str = "sklearn") -> Any:
+    """Create (not load) the scoring handler for ``mode`` (``xgboost`` or ``script``)."""
+    if mode == "xgboost":
+        from simsage.serving.xgboost_handler import XGBoostHandler
+
+        return XGBoostHandler(model_dir)
+    if mode == "script":
+        from simsage.serving.script_handler import ScriptHandler
+
+        return ScriptHandler(model_dir, framework=framework)
+    raise ValueError(f"unknown serving mode {mode!r}; expected xgboost or script")
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m simsage.serving.server", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1", choices=["127.0.0.1", "localhost"])
+    parser.add_argument("--mode", default="xgboost", choices=["xgboost", "script"])
+    parser.add_argument("--framework", default="sklearn", choices=["sklearn", "xgboost"])
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Bind, load the model, serve until SIGTERM/SIGINT; return the exit status."""
+    args = _parse_args(argv)
+    try:
+        server = InferenceServer(args.port, args.host)
+    except OSError as exc:
+        print(f"{PREFIX} cannot bind 127.0.0.1:{args.port}: {exc}", file=sys.stderr, flush=True)
+        return 1
+    port = server.server_address[1]
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    loop = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    loop.start()  # /ping answers 503 while the model loads
+    try:
+        server.handler = build_handler(args.mode, args.model_dir, args.framework).load()
+    except Exception as exc:
+        server.shutdown()
+        server.server_close()
+        expected = type(exc).__name__ == "ModelLoadError"
+        if not expected:
+            traceback.print_exc(file=sys.stderr)
+        reason = one_line(str(exc) if expected else f"{type(exc).__name__}: {exc}")
+        print(f"{PREFIX} model load failed: {reason}", file=sys.stderr, flush=True)
+        return 1
+    print(
+        f"{PREFIX} ready on http://127.0.0.1:{port} ({args.mode}, pid {os.getpid()})",
+        file=sys.stderr,
+        flush=True,
+    )
+    while not stop.wait(1.0):
+        pass
+    server.shutdown()  # stop accepting
+    server.server_close()
+    server.drain()
+    print(f"{PREFIX} stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
