@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from simsage.home import on_stop_everything
+from simsage.hosting.endpoint_configs import EndpointConfigsAPI
+from simsage.hosting.models import ModelsAPI
 from simsage.sagemaker.tags import TagsAPI
 from simsage.training.api import TrainingAPI
 from simsage.training.supervise import stop_training_processes
@@ -19,6 +21,11 @@ class SageMakerService:
 
     def __init__(self, home) -> None:
         self.tags = TagsAPI(home)
-        for api in (self.tags, TrainingAPI(home, self.tags)):
+        for api in (
+            self.tags,
+            TrainingAPI(home, self.tags),
+            ModelsAPI(home, self.tags),
+            EndpointConfigsAPI(home, self.tags),
+        ):
             for operation in api.OPERATIONS:
                 setattr(self, operation, getattr(api, operation))

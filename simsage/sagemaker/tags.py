@@ -21,7 +21,11 @@ register_schema(
 )
 
 # ARN resource type -> (table, column holding the ARN) of resources that can be tagged.
-_TAGGABLE = {"training-job": ("training_jobs", "arn")}
+_TAGGABLE = {
+    "training-job": ("training_jobs", "arn"),
+    "model": ("hosting_models", "arn"),
+    "endpoint-config": ("hosting_endpoint_configs", "arn"),
+}
 
 
 class ResourceLimitExceeded(ClientFault):
@@ -48,6 +52,11 @@ class TagsAPI:
             (total,) = conn.execute("SELECT count(*) FROM sm_tags WHERE arn = ?", (arn,)).fetchone()
             if total > MAX_TAGS:
                 raise ResourceLimitExceeded(f"A resource can have at most {MAX_TAGS} tags.")
+
+    def forget(self, arn: str) -> None:
+        """Drop every tag of a deleted resource, so a new one of the same name starts bare."""
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM sm_tags WHERE arn = ?", (arn,))
 
     def get(self, arn: str) -> list[dict[str, str]]:
         rows = self.db.query(

@@ -1,0 +1,407 @@
+"""Endpoint configurations: CreateEndpointConfig, DescribeEndpointConfig,
+ListEndpointConfigs, DeleteEndpointConfig.
+
+An endpoint configuration lists the production variants an endpoint will run (each an
+existing model on InitialInstanceCount instances of InstanceType, taking a share of the
+traffic in proportion to InitialVariantWeight) and, optionally, how to capture its
+requests and responses. It is immutable once created.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from simsage.errors import ValidationException
+from simsage.hosting import list_page
+from simsage.hosting.models import ModelStore, model_not_found
+from simsage.ids import arn, from_epoch
+from simsage.store.db import register_schema
+from simsage.transport import Request
+
+register_schema(
+    """
+    CREATE TABLE IF NOT EXISTS hosting_endpoint_configs (
+        name TEXT PRIMARY KEY COLLATE NOCASE, arn TEXT NOT NULL, region TEXT NOT NULL,
+        body TEXT NOT NULL, created REAL NOT NULL)
+    """
+)
+
+DEFAULT_VARIANT_WEIGHT = 1.0
+
+# Request fields simsage does not emulate, with what to do instead.
+_UNSUPPORTED_CONFIG_FIELDS = {
+    "AsyncInferenceConfig": "simsage emulates real-time endpoints only",
+    "ExplainerConfig": "simsage does not run SageMaker Clarify explainers",
+    "ShadowProductionVariants": "simsage does not run shadow variants",
+}
+_UNSUPPORTED_VARIANT_FIELDS = {
+    "ServerlessConfig": "simsage emulates instance-based variants only; give "
+    "InstanceType and InitialInstanceCount instead",
+    "InstancePools": "give one InstanceType instead",
+}
+
+# Variant fields echoed as given: (wire name, ProductionVariant attribute).
+_ECHOED_VARIANT_FIELDS = (
+    ("VariantInstanceProvisionTimeoutInSeconds", "provision_timeout_in_seconds"),
+    ("AcceleratorType", "accelerator_type"),
+    ("CoreDumpConfig", "core_dump_config"),
+    ("VolumeSizeInGB", "volume_size_in_gb"),
+    ("ModelDataDownloadTimeoutInSeconds", "model_data_download_timeout_in_seconds"),
+    (
+        "ContainerStartupHealthCheckTimeoutInSeconds",
+        "container_startup_health_check_timeout_in_seconds",
+    ),
+    ("EnableSSMAccess", "enable_ssm_access"),
+    ("ManagedInstanceScaling", "managed_instance_scaling"),
+    ("RoutingConfig", "routing_config"),
+    ("InferenceAmiVersion", "inference_ami_version"),
+    ("CapacityReservationConfig", "capacity_reservation_config"),
+)
+
+# Configuration fields echoed as given: (wire name, EndpointConfig attribute).
+_ECHOED_CONFIG_FIELDS = (
+    ("KmsKeyId", "kms_key_id"),
+    ("ExecutionRoleArn", "execution_role_arn"),
+    ("VpcConfig", "vpc_config"),
+    ("EnableNetworkIsolation", "enable_network_isolation"),
+    ("MetricsConfig", "metrics_config"),
+)
+
+
+@dataclass
+class ProductionVariant:
+    """One variant: a model, its instances and its share of the traffic."""
+
+    variant_name: str
+    model_name: str
+    instance_type: str
+    initial_instance_count: int
+    initial_variant_weight: float = DEFAULT_VARIANT_WEIGHT
+    provision_timeout_in_seconds: int | None = None
+    accelerator_type: str | None = None
+    core_dump_config: dict[str, Any] | None = None
+    volume_size_in_gb: int | None = None
+    model_data_download_timeout_in_seconds: int | None = None
+    container_startup_health_check_timeout_in_seconds: int | None = None
+    enable_ssm_access: bool | None = None
+    managed_instance_scaling: dict[str, Any] | None = None
+    routing_config: dict[str, Any] | None = None
+    inference_ami_version: str | None = None
+    capacity_reservation_config: dict[str, Any] | None = None
+
+    @classmethod
+    def from_request(cls, spec: dict[str, Any]) -> ProductionVariant:
+        variant = cls(
+            variant_name=spec["VariantName"],
+            model_name=spec["ModelName"],
+            instance_type=spec["InstanceType"],
+            initial_instance_count=spec["InitialInstanceCount"],
+            initial_variant_weight=float(spec.get("InitialVariantWeight", DEFAULT_VARIANT_WEIGHT)),
+        )
+        for wire, attribute in _ECHOED_VARIANT_FIELDS:
+            if wire in spec:
+                setattr(variant, attribute, copy.deepcopy(spec[wire]))
+        return variant
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "VariantName": self.variant_name,
+            "ModelName": self.model_name,
+            "InitialInstanceCount": self.initial_instance_count,
+            "InstanceType": self.instance_type,
+            "InitialVariantWeight": self.initial_variant_weight,
+        }
+        for wire, attribute in _ECHOED_VARIANT_FIELDS:
+            value = getattr(self, attribute)
+            if value is not None:
+                out[wire] = copy.deepcopy(value)
+        return out
+
+
+@dataclass
+class DataCapture:
+    """DataCaptureConfig: which requests and responses to copy to S3, and how."""
+
+    destination_s3_uri: str
+    initial_sampling_percentage: int
+    capture_modes: list[str]
+    enable_capture: bool = True
+    kms_key_id: str | None = None
+    csv_content_types: list[str] | None = None
+    json_content_types: list[str] | None = None
+
+    @classmethod
+    def from_request(cls, spec: dict[str, Any]) -> DataCapture:
+        header = spec.get("CaptureContentTypeHeader") or {}
+        return cls(
+            destination_s3_uri=spec["DestinationS3Uri"],
+            initial_sampling_percentage=spec["InitialSamplingPercentage"],
+            capture_modes=[option["CaptureMode"] for option in spec["CaptureOptions"]],
+            enable_capture=spec.get("EnableCapture", True),
+            kms_key_id=spec.get("KmsKeyId"),
+            csv_content_types=copy.deepcopy(header.get("CsvContentTypes")),
+            json_content_types=copy.deepcopy(header.get("JsonContentTypes")),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "EnableCapture": self.enable_capture,
+            "InitialSamplingPercentage": self.initial_sampling_percentage,
+            "DestinationS3Uri": self.destination_s3_uri,
+        }
+        if self.kms_key_id is not None:
+            out["KmsKeyId"] = self.kms_key_id
+        out["CaptureOptions"] = [{"CaptureMode": mode} for mode in self.capture_modes]
+        header: dict[str, Any] = {}
+        if self.csv_content_types is not None:
+            header["CsvContentTypes"] = list(self.csv_content_types)
+        if self.json_content_types is not None:
+            header["JsonContentTypes"] = list(self.json_content_types)
+        if header:
+            out["CaptureContentTypeHeader"] = header
+        return out
+
+
+@dataclass
+class EndpointConfig:
+    """An endpoint configuration's registry row."""
+
+    name: str
+    arn: str
+    region: str
+    variants: list[ProductionVariant]
+    created: float
+    data_capture: DataCapture | None = None
+    kms_key_id: str | None = None
+    execution_role_arn: str | None = None
+    vpc_config: dict[str, Any] | None = None
+    enable_network_isolation: bool | None = None
+    metrics_config: dict[str, Any] | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """DescribeEndpointConfig's answer."""
+        out: dict[str, Any] = {
+            "EndpointConfigName": self.name,
+            "EndpointConfigArn": self.arn,
+            "ProductionVariants": [variant.describe() for variant in self.variants],
+        }
+        if self.data_capture is not None:
+            out["DataCaptureConfig"] = self.data_capture.describe()
+        for wire, attribute in _ECHOED_CONFIG_FIELDS:
+            value = getattr(self, attribute)
+            if value is not None:
+                out[wire] = copy.deepcopy(value)
+        out["CreationTime"] = from_epoch(self.created)
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """ListEndpointConfigs' entry."""
+        return {
+            "EndpointConfigName": self.name,
+            "EndpointConfigArn": self.arn,
+            "CreationTime": from_epoch(self.created),
+        }
+
+    def _body(self) -> str:
+        body = asdict(self)
+        for key in ("name", "arn", "region", "created"):
+            del body[key]
+        return json.dumps(body)
+
+    @classmethod
+    def _from_row(cls, row: tuple) -> EndpointConfig:
+        name, config_arn, region, body, created = row
+        fields = json.loads(body)
+        fields["variants"] = [ProductionVariant(**v) for v in fields["variants"]]
+        if fields["data_capture"] is not None:
+            fields["data_capture"] = DataCapture(**fields["data_capture"])
+        return cls(name=name, arn=config_arn, region=region, created=created, **fields)
+
+
+def endpoint_config_arn(region: str, account_id: str, name: str) -> str:
+    """The ARN of endpoint configuration ``name`` (SageMaker lowercases the name)."""
+    return arn("sagemaker", region, account_id, f"endpoint-config/{name.lower()}")
+
+
+def config_not_found(region: str, account_id: str, name: str) -> ValidationException:
+    return ValidationException(
+        f'Could not find endpoint configuration "{endpoint_config_arn(region, account_id, name)}".'
+    )
+
+
+def config_in_use(home, name: str) -> bool:
+    """Whether an endpoint runs (or is being created or updated with) configuration
+    ``name``. Hook for the endpoints concept, which does not exist yet: always False.
+
+    AWS lets DeleteEndpointConfig remove a configuration in use (the endpoint keeps
+    running, but its instance type can no longer be looked up); CONTRACTS.md E asks
+    simsage to refuse. DeleteEndpointConfig refuses when this returns True.
+    """
+    return False
+
+
+class EndpointConfigStore:
+    """Endpoint configuration rows of one home."""
+
+    _COLUMNS = "name, arn, region, body, created"
+
+    def __init__(self, home) -> None:
+        self.db = home.db
+
+    def insert(self, config: EndpointConfig) -> bool:
+        """Insert a new configuration; False if the name (any case) is taken."""
+        with self.db.write() as conn:
+            if conn.execute(
+                "SELECT 1 FROM hosting_endpoint_configs WHERE name = ?", (config.name,)
+            ).fetchone():
+                return False
+            conn.execute(
+                f"INSERT INTO hosting_endpoint_configs ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                (config.name, config.arn, config.region, config._body(), config.created),
+            )
+        return True
+
+    def find(self, name: str) -> EndpointConfig | None:
+        """The configuration called ``name`` (any case), or None."""
+        row = self.db.query_one(
+            f"SELECT {self._COLUMNS} FROM hosting_endpoint_configs WHERE name = ?", (name,)
+        )
+        return None if row is None else EndpointConfig._from_row(row)
+
+    def all(self) -> list[EndpointConfig]:
+        rows = self.db.query(
+            f"SELECT {self._COLUMNS} FROM hosting_endpoint_configs ORDER BY created"
+        )
+        return [EndpointConfig._from_row(row) for row in rows]
+
+    def delete(self, name: str) -> bool:
+        """Remove the configuration; False if there was none."""
+        with self.db.write() as conn:
+            cursor = conn.execute("DELETE FROM hosting_endpoint_configs WHERE name = ?", (name,))
+        return cursor.rowcount > 0
+
+
+class EndpointConfigsAPI:
+    OPERATIONS = (
+        "create_endpoint_config",
+        "describe_endpoint_config",
+        "list_endpoint_configs",
+        "delete_endpoint_config",
+    )
+
+    def __init__(self, home, tags) -> None:
+        self.home = home
+        self.configs = EndpointConfigStore(home)
+        self.models = ModelStore(home)
+        self.tags = tags
+
+    def create_endpoint_config(self, request: Request) -> dict[str, Any]:
+        """Record an endpoint configuration.
+
+        Raises:
+            ValidationException: an unsupported feature (serverless, async, shadow
+                variants, explainers), a repeated VariantName, a variant without
+                ModelName, InstanceType or InitialInstanceCount, a model that does not
+                exist, a DestinationS3Uri that is not s3://, or a name already taken.
+        """
+        params = request.params
+        name = params["EndpointConfigName"]
+        for key, advice in _UNSUPPORTED_CONFIG_FIELDS.items():
+            if key in params:
+                raise ValidationException(f"simsage does not emulate {key}: {advice}.")
+        variants = [self._variant(spec, request) for spec in params["ProductionVariants"]]
+        seen: set[str] = set()
+        for variant in variants:
+            if variant.variant_name.lower() in seen:
+                raise ValidationException(
+                    f"VariantName {variant.variant_name!r} appears more than once in "
+                    "ProductionVariants; each variant needs its own name."
+                )
+            seen.add(variant.variant_name.lower())
+        capture = None
+        if "DataCaptureConfig" in params:
+            capture = DataCapture.from_request(params["DataCaptureConfig"])
+            if not capture.destination_s3_uri.startswith("s3://"):
+                raise ValidationException(
+                    "DataCaptureConfig.DestinationS3Uri must be an s3:// URI; "
+                    f"got {capture.destination_s3_uri!r}."
+                )
+        new_arn = endpoint_config_arn(request.region, request.account_id, name)
+        config = EndpointConfig(
+            name=name,
+            arn=new_arn,
+            region=request.region,
+            variants=variants,
+            created=self.home.clock.time(),
+            data_capture=capture,
+        )
+        for wire, attribute in _ECHOED_CONFIG_FIELDS:
+            if wire in params:
+                setattr(config, attribute, copy.deepcopy(params[wire]))
+        if not self.configs.insert(config):
+            existing = self.configs.find(name)
+            taken = existing.arn if existing else new_arn
+            raise ValidationException(
+                f'Cannot create already existing endpoint configuration "{taken}".'
+            )
+        self.tags.set(new_arn, params.get("Tags", []))
+        return {"EndpointConfigArn": new_arn}
+
+    def _variant(self, spec: dict[str, Any], request: Request) -> ProductionVariant:
+        label = spec["VariantName"]
+        for key, advice in _UNSUPPORTED_VARIANT_FIELDS.items():
+            if key in spec:
+                raise ValidationException(
+                    f"Variant {label}: simsage does not emulate {key}; {advice}."
+                )
+        if not spec.get("ModelName"):
+            raise ValidationException(f"Variant {label}: ModelName is required.")
+        if self.models.find(spec["ModelName"]) is None:
+            raise model_not_found(request.region, request.account_id, spec["ModelName"])
+        if not spec.get("InstanceType"):
+            raise ValidationException(
+                f"Variant {label}: InstanceType is required for an instance-based variant."
+            )
+        if "InitialInstanceCount" not in spec:
+            raise ValidationException(
+                f"Variant {label}: InitialInstanceCount (at least 1) is required for an "
+                "instance-based variant."
+            )
+        return ProductionVariant.from_request(spec)
+
+    def describe_endpoint_config(self, request: Request) -> dict[str, Any]:
+        """Raises ValidationException ("Could not find endpoint configuration …")."""
+        name = request.params["EndpointConfigName"]
+        config = self.configs.find(name)
+        if config is None:
+            raise config_not_found(request.region, request.account_id, name)
+        return config.describe()
+
+    def list_endpoint_configs(self, request: Request) -> dict[str, Any]:
+        page, token = list_page(
+            self.configs.all(), request.params, lambda c: c.name, lambda c: c.created
+        )
+        out: dict[str, Any] = {"EndpointConfigs": [config.summary() for config in page]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def delete_endpoint_config(self, request: Request) -> dict[str, Any]:
+        """Raises ValidationException for an unknown name, or for one an endpoint uses
+        (see :func:`config_in_use`)."""
+        name = request.params["EndpointConfigName"]
+        config = self.configs.find(name)
+        if config is None:
+            raise config_not_found(request.region, request.account_id, name)
+        if config_in_use(self.home, config.name):
+            raise ValidationException(
+                f"Endpoint configuration {config.name} is in use by an endpoint; update or "
+                "delete the endpoint first."
+            )
+        if not self.configs.delete(name):
+            raise config_not_found(request.region, request.account_id, name)
+        self.tags.forget(config.arn)
+        return {}
