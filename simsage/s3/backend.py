@@ -466,7 +466,8 @@ class S3Backend:
         lower, inclusive = (after, False) if after >= prefix else (prefix, True)
         if delimiter and after and after.startswith(prefix) and after.endswith(delimiter):
             rest = after[len(prefix) :]
-            if rest.find(delimiter) == len(rest) - len(delimiter):
+            # (an empty rest is the key equal to the prefix: an object, not a roll-up)
+            if rest and rest.find(delimiter) == len(rest) - len(delimiter):
                 skip = prefix_upper_bound(after)
                 if skip is None:
                     return page

@@ -473,3 +473,34 @@ def test_resource_bucket_objects_filter_and_all(s3):
         "data/x",
         "data/y",
     ]
+
+
+@pytest.mark.parametrize(
+    ("keys", "prefix", "delimiter"),
+    [(["/", "/a"], "/", "/"), (["a", "a /"], "a", "a"), (["p/", "p/x", "p/y/z"], "p/", "/")],
+)
+def test_a_page_ending_on_the_key_equal_to_the_prefix_does_not_skip_the_rest(
+    s3, keys, prefix, delimiter
+):
+    # Found by the stateful test: the key equal to the prefix ends with the delimiter,
+    # yet it is an object, so the next page must not skip what follows it.
+    for key in keys:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"")
+    seen, token = [], None
+    for _ in range(10):
+        kwargs = {"ContinuationToken": token} if token else {}
+        page = s3.list_objects_v2(
+            Bucket=BUCKET, Prefix=prefix, Delimiter=delimiter, MaxKeys=1, **kwargs
+        )
+        seen += [o["Key"] for o in page.get("Contents", [])]
+        seen += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        if not page["IsTruncated"]:
+            break
+        token = page["NextContinuationToken"]
+    full = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix, Delimiter=delimiter)
+    expected = [o["Key"] for o in full.get("Contents", [])] + [
+        p["Prefix"] for p in full.get("CommonPrefixes", [])
+    ]
+    assert sorted(seen) == sorted(expected)
+    assert len(seen) == len(set(seen))
+    assert len(expected) >= 2

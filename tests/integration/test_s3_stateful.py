@@ -475,6 +475,7 @@ def test_s3_matches_a_dict_model(simsage_home, monkeypatch: pytest.MonkeyPatch) 
             stateful_step_count=30,
             deadline=None,
             database=None,  # no .hypothesis folder in the checkout
+            print_blob=True,  # a failure prints the @reproduce_failure line to replay it
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         ),
     )
