@@ -16,13 +16,11 @@ pagination tokens), so the submodules can import it without a cycle.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from simsage.errors import ValidationException
 from simsage.ids import from_epoch
+from simsage.paging import make_token, read_token
 
 T = TypeVar("T")
 
@@ -64,20 +62,7 @@ def list_page(
         chosen.sort(key=created_of)
     if params.get("SortOrder", "Descending") == "Descending":
         chosen.reverse()
-    start = _read_token(params.get("NextToken"))
+    start = read_token(params.get("NextToken"))
     limit = params.get("MaxResults", DEFAULT_MAX_RESULTS)
-    token = _token(start + limit) if start + limit < len(chosen) else None
+    token = make_token(start + limit) if start + limit < len(chosen) else None
     return list(chosen[start : start + limit]), token
-
-
-def _token(position: int) -> str:
-    return base64.urlsafe_b64encode(f"simsage:{position}".encode()).decode()
-
-
-def _read_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode().split(":", 1)[1])
-    except (binascii.Error, ValueError, IndexError, UnicodeDecodeError):
-        raise ValidationException(f"Invalid pagination token: {token}") from None

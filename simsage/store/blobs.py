@@ -169,7 +169,7 @@ class BlobStore:
         removed = 0
         for tmp in self.tmp_dir.iterdir():
             pid = tmp.name.split("-", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
                     removed += 1
@@ -193,7 +193,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (a zombie counts until reaped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -8,8 +8,6 @@ once. Describe notices a runner that died and fails its job with a reason.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import shutil
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 
 from simsage.errors import ClientFault, ValidationException
 from simsage.ids import arn, from_epoch
+from simsage.paging import make_token, read_token
 from simsage.training import supervise
 from simsage.training.images import algorithm_module, builtin_metric_definitions, parse_image
 from simsage.training.jobs import TERMINAL, TrainingJob, TrainingJobStore
@@ -246,12 +245,12 @@ class TrainingAPI:
             "Status": lambda j: j.status,
         }[sort_by]
         jobs.sort(key=key, reverse=params.get("SortOrder", "Descending") == "Descending")
-        start = _read_token(params.get("NextToken"))
+        start = read_token(params.get("NextToken"))
         limit = params.get("MaxResults", 10)
         page = jobs[start : start + limit]
         out: dict[str, Any] = {"TrainingJobSummaries": [summary(job) for job in page]}
         if start + limit < len(jobs):
-            out["NextToken"] = _token(start + limit)
+            out["NextToken"] = make_token(start + limit)
         return out
 
     def stop_training_job(self, request: Request) -> dict[str, Any]:
@@ -284,19 +283,6 @@ def _matches(job: TrainingJob, params: dict[str, Any]) -> bool:
         ("LastModifiedTimeBefore", lambda t: modified < t),
     )
     return all(name not in params or test(params[name]) for name, test in checks)
-
-
-def _token(position: int) -> str:
-    return base64.urlsafe_b64encode(f"simsage:{position}".encode()).decode()
-
-
-def _read_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode().split(":", 1)[1])
-    except (binascii.Error, ValueError, IndexError, UnicodeDecodeError):
-        raise ValidationException(f"Invalid pagination token: {token}") from None
 
 
 def summary(job: TrainingJob) -> dict[str, Any]:

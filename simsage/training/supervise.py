@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from simsage.store.blobs import pid_alive
+
 LOCK_NAME = "runner.lock"
 STARTUP_GRACE = 30.0  # seconds a new runner may take to take its lock
 
@@ -69,17 +71,7 @@ def runner_alive(job_dir: Path, pid: int | None, created: float) -> bool:
         except BlockingIOError:
             return True
         fcntl.flock(handle, fcntl.LOCK_UN)
-    return pid is not None and time.time() - created < STARTUP_GRACE and _pid_exists(pid)
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid is not None and time.time() - created < STARTUP_GRACE and pid_alive(pid)
 
 
 def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
