@@ -10,6 +10,7 @@ _SERVICES = {
     "sts": "simsage.sts:STSService",
     "logs": "simsage.logs.service:LogsService",
     "sagemaker": "simsage.sagemaker:SageMakerService",
+    "sagemaker-runtime": "simsage.hosting.runtime:RuntimeService",
 }
 
 

@@ -32,6 +32,7 @@ def list_page(
     params: dict[str, Any],
     name_of: Callable[[T], str],
     created_of: Callable[[T], float],
+    other_sorts: dict[str, Callable[[T], Any]] | None = None,
 ) -> tuple[list[T], str | None]:
     """Filter, sort and page ``items`` as SageMaker's List* calls on named resources do.
 
@@ -40,6 +41,7 @@ def list_page(
         params: the request (NameContains, CreationTimeAfter/Before, SortBy Name|
             CreationTime, SortOrder, MaxResults, NextToken).
         name_of, created_of: the resource's name and creation time (epoch seconds).
+        other_sorts: sort keys for other SortBy values (e.g. ``Status``).
 
     Returns:
         The page, and the token for the next one (None on the last page).
@@ -56,8 +58,11 @@ def list_page(
         and (after is None or from_epoch(created_of(item)) > after)
         and (before is None or from_epoch(created_of(item)) < before)
     ]
-    if params.get("SortBy", "CreationTime") == "Name":
+    sort_by = params.get("SortBy", "CreationTime")
+    if sort_by == "Name":
         chosen.sort(key=lambda item: name_of(item).lower())
+    elif other_sorts and sort_by in other_sorts:
+        chosen.sort(key=other_sorts[sort_by])
     else:
         chosen.sort(key=created_of)
     if params.get("SortOrder", "Descending") == "Descending":

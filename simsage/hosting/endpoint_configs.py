@@ -232,17 +232,6 @@ def config_not_found(region: str, account_id: str, name: str) -> ValidationExcep
     )
 
 
-def config_in_use(home, name: str) -> bool:
-    """Whether an endpoint runs (or is being created or updated with) configuration
-    ``name``. Hook for the endpoints concept, which does not exist yet: always False.
-
-    AWS lets DeleteEndpointConfig remove a configuration in use (the endpoint keeps
-    running, but its instance type can no longer be looked up); CONTRACTS.md E asks
-    simsage to refuse. DeleteEndpointConfig refuses when this returns True.
-    """
-    return False
-
-
 class EndpointConfigStore:
     """Endpoint configuration rows of one home."""
 
@@ -390,17 +379,12 @@ class EndpointConfigsAPI:
         return out
 
     def delete_endpoint_config(self, request: Request) -> dict[str, Any]:
-        """Raises ValidationException for an unknown name, or for one an endpoint uses
-        (see :func:`config_in_use`)."""
+        """Raises ValidationException for an unknown name. A configuration an endpoint
+        uses may be deleted, as on AWS: the endpoint keeps its own snapshot."""
         name = request.params["EndpointConfigName"]
         config = self.configs.find(name)
         if config is None:
             raise config_not_found(request.region, request.account_id, name)
-        if config_in_use(self.home, config.name):
-            raise ValidationException(
-                f"Endpoint configuration {config.name} is in use by an endpoint; update or "
-                "delete the endpoint first."
-            )
         if not self.configs.delete(name):
             raise config_not_found(request.region, request.account_id, name)
         self.tags.forget(config.arn)

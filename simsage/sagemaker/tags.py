@@ -25,6 +25,8 @@ _TAGGABLE = {
     "training-job": ("training_jobs", "arn"),
     "model": ("hosting_models", "arn"),
     "endpoint-config": ("hosting_endpoint_configs", "arn"),
+    "transform-job": ("transform_jobs", "arn"),
+    "endpoint": ("hosting_endpoints", "arn"),
 }
 
 

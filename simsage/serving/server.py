@@ -11,6 +11,11 @@ serves:
   in the response header of the same name unless the handler set it;
 - ``GET /execution-parameters``: 404, so batch transform uses its own defaults.
 
+Right after binding it prints ``simsage-serving: listening on 127.0.0.1:<port>`` to
+stderr (``--port 0`` picks a free port; launchers read the port from that line). With
+``--exit-with-parent`` it drains and exits when the process that started it goes away,
+so instances never outlive their endpoint's supervisor.
+
 A model that fails to load ends the process with status 1 after printing
 ``simsage-serving: model load failed: <reason>`` as the last stderr line (the control
 plane reports it as the endpoint's FailureReason). SIGTERM stops accepting, lets
@@ -288,6 +293,10 @@ def one_line(text: str) -> str:
 def build_handler(mode: str, model_dir: str, framework: str = "sklearn") -> Any:
     """Create (not load) the scoring handler for ``mode`` (``xgboost`` or ``script``)."""
     if mode == "xgboost":
+        # The built-in container never uses xgboost's scikit-learn wrappers or plotting;
+        # importing them costs ~1.5 s of start-up (xgboost skips them on ImportError).
+        sys.modules.setdefault("sklearn", None)  # type: ignore[arg-type]
+        sys.modules.setdefault("xgboost.plotting", None)  # type: ignore[arg-type]
         from simsage.serving.xgboost_handler import XGBoostHandler
 
         return XGBoostHandler(model_dir)
@@ -296,6 +305,19 @@ def build_handler(mode: str, model_dir: str, framework: str = "sklearn") -> Any:
 
         return ScriptHandler(model_dir, framework=framework)
     raise ValueError(f"unknown serving mode {mode!r}; expected xgboost or script")
+
+
+def _watch_parent(stop: threading.Event) -> None:
+    """Set ``stop`` once the parent process is gone (we get re-parented)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while not stop.wait(0.5):
+            if os.getppid() != parent:
+                print(f"{PREFIX} parent {parent} is gone; stopping", file=sys.stderr, flush=True)
+                stop.set()
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -307,6 +329,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", choices=["127.0.0.1", "localhost"])
     parser.add_argument("--mode", default="xgboost", choices=["xgboost", "script"])
     parser.add_argument("--framework", default="sklearn", choices=["sklearn", "xgboost"])
+    parser.add_argument("--exit-with-parent", action="store_true")
     return parser.parse_args(argv)
 
 
@@ -319,7 +342,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PREFIX} cannot bind 127.0.0.1:{args.port}: {exc}", file=sys.stderr, flush=True)
         return 1
     port = server.server_address[1]
+    print(f"{PREFIX} listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)
     stop = threading.Event()
+    if args.exit_with_parent:
+        _watch_parent(stop)
 
     def _on_signal(signum: int, frame: Any) -> None:
         stop.set()
@@ -344,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    while not stop.wait(1.0):
+    while not stop.wait(0.2):
         pass
     server.shutdown()  # stop accepting
     server.server_close()

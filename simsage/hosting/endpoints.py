@@ -1,0 +1,290 @@
+"""Endpoints: CreateEndpoint, DescribeEndpoint, ListEndpoints, UpdateEndpoint,
+UpdateEndpointWeightsAndCapacities, DeleteEndpoint.
+
+Layer: control plane. The API records what is asked and returns at once, as SageMaker
+does; the endpoint's supervisor process (:mod:`simsage.hosting.supervisor`) does the
+work and moves the status on: Creating → InService | Failed, Updating → InService,
+Deleting → gone (DescribeEndpoint then answers "Could not find endpoint", which is
+what boto3's ``endpoint_deleted`` waiter waits for).
+
+Deleting an endpoint configuration or a model an endpoint uses is allowed, as on AWS:
+the endpoint keeps the snapshot it was deployed from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simsage.errors import ValidationException
+from simsage.hosting import list_page
+from simsage.hosting.endpoint_configs import EndpointConfig, EndpointConfigStore, config_not_found
+from simsage.hosting.endpoint_state import (
+    Capture,
+    Deployment,
+    Endpoint,
+    EndpointStore,
+    Variant,
+    endpoint_arn,
+    endpoint_not_found,
+)
+from simsage.hosting.models import ModelStore, model_not_found
+from simsage.hosting.supervisor import (
+    ensure_supervisor,
+    kill_pid,
+    launch_supervisor,
+    remove_orphaned,
+    supervisor_alive,
+)
+from simsage.ids import from_epoch
+from simsage.training.supervise import kill_group
+from simsage.transport import Request
+
+_RETAINABLE = ("DesiredInstanceCount", "DesiredWeight", "DataCaptureConfig")
+
+
+class EndpointsAPI:
+    OPERATIONS = (
+        "create_endpoint",
+        "describe_endpoint",
+        "list_endpoints",
+        "update_endpoint",
+        "update_endpoint_weights_and_capacities",
+        "delete_endpoint",
+    )
+
+    def __init__(self, home, tags) -> None:
+        self.home = home
+        self.store = EndpointStore(home)
+        self.configs = EndpointConfigStore(home)
+        self.models = ModelStore(home)
+        self.tags = tags
+
+    # -- create --------------------------------------------------------------------------
+    def create_endpoint(self, request: Request) -> dict[str, Any]:
+        """Record the endpoint as Creating and start its supervisor.
+
+        Raises:
+            ValidationException: an unknown configuration or model, or a name taken
+                (any case).
+        """
+        params = request.params
+        name = params["EndpointName"]
+        config = self._config(params["EndpointConfigName"], request)
+        now = self.home.clock.time()
+        new_arn = endpoint_arn(request.region, request.account_id, name)
+        endpoint = Endpoint(
+            name=name,
+            arn=new_arn,
+            region=request.region,
+            status="Creating",
+            created=now,
+            modified=now,
+            config_name=config.name,
+            variants=self._variants(config, request, now),
+            capture=_capture(config),
+            deployment_config=params.get("DeploymentConfig"),
+            folder=str(self.home.path / "endpoints" / name.lower()),
+        )
+        if not self.store.insert(endpoint):
+            existing = self.store.find(name)
+            taken = existing.arn if existing else new_arn
+            raise ValidationException(f'Cannot create already existing endpoint "{taken}".')
+        self.tags.set(new_arn, params.get("Tags", []))
+        launch_supervisor(self.home, self.store, endpoint)
+        return {"EndpointArn": new_arn}
+
+    def _config(self, name: str, request: Request) -> EndpointConfig:
+        config = self.configs.find(name)
+        if config is None:
+            raise config_not_found(request.region, request.account_id, name)
+        return config
+
+    def _variants(self, config: EndpointConfig, request: Request, now: float) -> list[Variant]:
+        """Snapshot the configuration's variants with their models' containers."""
+        variants = []
+        for spec in config.variants:
+            model = self.models.find(spec.model_name)
+            if model is None:
+                raise model_not_found(request.region, request.account_id, spec.model_name)
+            variants.append(
+                Variant(
+                    name=spec.variant_name,
+                    model_name=model.name,
+                    instance_type=spec.instance_type,
+                    image=model.container.image,
+                    model_data_url=model.container.model_data_url,
+                    environment=dict(model.container.environment or {}),
+                    desired_weight=spec.initial_variant_weight,
+                    desired_count=spec.initial_instance_count,
+                    status="Creating",
+                    status_since=now,
+                    startup_timeout=spec.container_startup_health_check_timeout_in_seconds,
+                )
+            )
+        return variants
+
+    # -- read ----------------------------------------------------------------------------
+    def _find(self, name: str, request: Request) -> Endpoint:
+        endpoint = self.store.find(name)
+        if endpoint is None:
+            raise endpoint_not_found(request.region, request.account_id, name)
+        return endpoint
+
+    def describe_endpoint(self, request: Request) -> dict[str, Any]:
+        name = request.params["EndpointName"]
+        endpoint = self._find(name, request)
+        ensure_supervisor(self.home, self.store, endpoint)  # revive after a crash/reboot
+        return self._find(name, request).describe()
+
+    def list_endpoints(self, request: Request) -> dict[str, Any]:
+        params = request.params
+        status = params.get("StatusEquals")
+        after, before = params.get("LastModifiedTimeAfter"), params.get("LastModifiedTimeBefore")
+        chosen = [
+            e
+            for e in self.store.all()
+            if (status is None or e.status == status)
+            and (after is None or from_epoch(e.modified) > after)
+            and (before is None or from_epoch(e.modified) < before)
+        ]
+        page, token = list_page(
+            chosen,
+            params,
+            lambda e: e.name,
+            lambda e: e.created,
+            other_sorts={"Status": lambda e: (e.status, e.created)},
+        )
+        out: dict[str, Any] = {"Endpoints": [e.summary() for e in page]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    # -- update --------------------------------------------------------------------------
+    def _require_in_service(self, endpoint: Endpoint) -> None:
+        if endpoint.status == "Failed":
+            raise ValidationException(
+                f'Cannot update failed endpoint "{endpoint.arn}". A failed endpoint can only '
+                "be deleted; delete it and create it again."
+            )
+        if endpoint.status != "InService":
+            raise ValidationException(
+                f'Cannot update in-progress endpoint "{endpoint.arn}". Wait until its status '
+                f"is InService (it is {endpoint.status})."
+            )
+
+    def update_endpoint(self, request: Request) -> dict[str, Any]:
+        """Deploy another configuration: new instances come up before old ones stop."""
+        params = request.params
+        endpoint = self._find(params["EndpointName"], request)
+        self._require_in_service(endpoint)
+        config = self._config(params["EndpointConfigName"], request)
+        now = self.home.clock.time()
+        variants = self._variants(config, request, now)
+        capture = _capture(config)
+        if params.get("RetainAllVariantProperties"):
+            excluded = {
+                p["VariantPropertyType"] for p in params.get("ExcludeRetainedVariantProperties", [])
+            }
+            for variant in variants:
+                current = endpoint.variant(variant.name)
+                if current is None:
+                    continue
+                if "DesiredWeight" not in excluded:
+                    variant.desired_weight = current.desired_weight
+                if "DesiredInstanceCount" not in excluded:
+                    variant.desired_count = current.desired_count
+            if "DataCaptureConfig" not in excluded:
+                capture = endpoint.capture
+        for variant in variants:
+            variant.status = "Creating"
+        pending = Deployment(config.name, variants, capture, now)
+
+        def start_update(ep: Endpoint) -> None:
+            self._require_in_service(ep)
+            ep.status, ep.pending = "Updating", pending
+            if "DeploymentConfig" in params:
+                ep.deployment_config = params["DeploymentConfig"]
+
+        self.store.change(endpoint.name, start_update, revision=True)
+        ensure_supervisor(self.home, self.store, endpoint)
+        return {"EndpointArn": endpoint.arn}
+
+    def update_endpoint_weights_and_capacities(self, request: Request) -> dict[str, Any]:
+        """Change variant weights (routing) and instance counts."""
+        params = request.params
+        endpoint = self._find(params["EndpointName"], request)
+        self._require_in_service(endpoint)
+        desired = params["DesiredWeightsAndCapacities"]
+        unknown = [d["VariantName"] for d in desired if endpoint.variant(d["VariantName"]) is None]
+        if unknown:
+            raise ValidationException(
+                f"The variant name(s) [{', '.join(unknown)}] is/are not present in endpoint "
+                f'"{endpoint.arn}". Its variants are '
+                f"[{', '.join(v.name for v in endpoint.variants)}]."
+            )
+        for item in desired:
+            if "DesiredWeight" not in item and "DesiredInstanceCount" not in item:
+                raise ValidationException(
+                    f"Variant {item['VariantName']}: give DesiredWeight, DesiredInstanceCount "
+                    "or both."
+                )
+            if item.get("DesiredInstanceCount", 1) < 1:
+                raise ValidationException(
+                    f"Variant {item['VariantName']}: DesiredInstanceCount must be at least 1."
+                )
+        now = self.home.clock.time()
+
+        def start_update(ep: Endpoint) -> None:
+            self._require_in_service(ep)
+            for item in desired:
+                variant = ep.variant(item["VariantName"])
+                assert variant is not None
+                variant.desired_weight = float(item.get("DesiredWeight", variant.desired_weight))
+                variant.desired_count = item.get("DesiredInstanceCount", variant.desired_count)
+                variant.status, variant.status_since = "Updating", now
+            ep.status = "Updating"
+
+        self.store.change(endpoint.name, start_update, revision=True)
+        ensure_supervisor(self.home, self.store, endpoint)
+        return {"EndpointArn": endpoint.arn}
+
+    # -- delete --------------------------------------------------------------------------
+    def delete_endpoint(self, request: Request) -> dict[str, Any]:
+        """Mark the endpoint Deleting; its supervisor drains the instances and removes
+        it. Without a supervisor (Failed, or killed) it goes at once."""
+        endpoint = self._find(request.params["EndpointName"], request)
+
+        def mark(ep: Endpoint) -> None:
+            ep.status = "Deleting"
+
+        self.store.change(endpoint.name, mark, revision=True)
+        self.tags.forget(endpoint.arn)
+        if not supervisor_alive(endpoint):
+            remove_orphaned(self.store, endpoint)
+        return {}
+
+
+def _capture(config: EndpointConfig) -> Capture | None:
+    spec = config.data_capture
+    if spec is None:
+        return None
+    return Capture(
+        destination_s3_uri=spec.destination_s3_uri,
+        sampling_percentage=spec.initial_sampling_percentage,
+        capture_modes=list(spec.capture_modes),
+        enabled=spec.enable_capture,
+        kms_key_id=spec.kms_key_id,
+        csv_content_types=spec.csv_content_types,
+        json_content_types=spec.json_content_types,
+    )
+
+
+def stop_endpoint_processes(home) -> None:
+    """Kill every endpoint supervisor of ``home`` and its instances (the pytest fixture
+    calls this through Home.stop_everything)."""
+    store = EndpointStore(home)
+    for endpoint in store.all():
+        if endpoint.supervisor_pid:
+            kill_group(endpoint.supervisor_pid)
+        for instance in store.instances(endpoint.name):
+            kill_pid(instance.pid)

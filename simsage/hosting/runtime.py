@@ -1,0 +1,356 @@
+"""The ``sagemaker-runtime`` API: InvokeEndpoint, routed to real instance processes.
+
+Layer: data plane, in the caller's process. Each call:
+
+1. checks the endpoint with one small registry read (exact name, status, routing
+   version); the routing table (variants, weights, ready instances) is re-read only
+   when its version changed;
+2. picks a variant (``TargetVariant``, or at random in proportion to the weights) and
+   one of its ready instances (round robin);
+3. POSTs the body to the instance's ``/invocations`` over a kept-alive loopback
+   connection (one per thread and instance) with Content-Type, Accept and the
+   ``X-Amzn-SageMaker-*`` headers; the container has 60 s to answer
+   (``SIMSAGE_INVOCATION_TIMEOUT_SECONDS`` shortens it for tests);
+4. answers Body, ContentType, InvokedProductionVariant and CustomAttributes, or the
+   errors SageMaker gives: ``ValidationError`` (400) for an unknown or not-in-service
+   endpoint, an unknown variant or a body over 6 MiB; ``ModelError`` (424) with
+   OriginalStatusCode/OriginalMessage/LogStreamArn when the container answers an error
+   or times out.
+
+An instance that cannot be reached (it died, or is draining for an update or delete)
+is skipped and the request goes to another instance of the variant; if none is ready
+(the only one is being replaced) the call waits for one within the timeout. A request
+that fails never takes the endpoint down.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.response import StreamingBody
+
+from simsage.errors import AWSError, ClientFault
+from simsage.hosting.capture import CaptureWriter
+from simsage.hosting.endpoint_state import SERVING, Capture, EndpointStore
+from simsage.hosting.supervisor import ensure_supervisor, log_group
+from simsage.transport import Request
+
+MAX_BODY = 6 * 1024 * 1024  # 6291456 bytes, InvokeEndpoint's limit
+DEFAULT_TIMEOUT = 60.0
+TIMEOUT_ENV = "SIMSAGE_INVOCATION_TIMEOUT_SECONDS"
+_NO_INSTANCE_POLL = 0.05
+
+# Request params → container headers, as SageMaker forwards them.
+_FORWARDED = (
+    ("ContentType", "Content-Type"),
+    ("Accept", "Accept"),
+    ("CustomAttributes", "X-Amzn-SageMaker-Custom-Attributes"),
+    ("TargetModel", "X-Amzn-SageMaker-Target-Model"),
+    ("InferenceId", "X-Amzn-SageMaker-Inference-Id"),
+    ("EnableExplanations", "X-Amzn-SageMaker-Enable-Explanations"),
+)
+
+
+class ValidationError(ClientFault):
+    code = "ValidationError"
+
+
+class ModelError(ClientFault):
+    code = "ModelError"
+    status = 424
+
+
+class ServiceUnavailable(AWSError):
+    code = "ServiceUnavailable"
+    status = 503
+
+
+@dataclass
+class Route:
+    """What the router needs of one endpoint, for one routing version."""
+
+    version: int
+    arn_region: str
+    variants: list[tuple[str, float]]  # (name, current weight)
+    instances: dict[str, list[int]]  # variant → ports of ready instances
+    capture: Capture | None
+    counter: Any  # itertools.count for round robin
+
+
+class _Unreachable(Exception):
+    """The instance could not be reached (nothing was answered)."""
+
+
+class RuntimeService:
+    """Answers ``sagemaker-runtime`` for one home."""
+
+    def __init__(self, home) -> None:
+        self.home = home
+        self.store = EndpointStore(home)
+        self.capture = CaptureWriter(home)
+        self._routes: dict[str, Route] = {}
+        self._routes_lock = threading.Lock()
+        self._local = threading.local()
+
+    # -- the operation -------------------------------------------------------------------
+    def invoke_endpoint(self, request: Request) -> dict[str, Any]:
+        params = request.params
+        name = params["EndpointName"]
+        body = _body_bytes(params["Body"])
+        if len(body) > MAX_BODY:
+            raise ValidationError(
+                f"Received payload of {len(body)} bytes; the maximum request body is "
+                f"{MAX_BODY} bytes (6 MB). Split the request, or use batch transform for "
+                "large inputs."
+            )
+        timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
+        deadline = time.monotonic() + timeout
+        headers = {header: str(params[key]) for key, header in _FORWARDED if key in params}
+        target = params.get("TargetVariant")
+        tried: set[int] = set()
+        while True:
+            route = self._route(name, request)
+            variant = self._pick_variant(name, route, target, request)
+            ports = [p for p in route.instances.get(variant, ()) if p not in tried]
+            if not ports:
+                self._await_instances(name, request, deadline, variant)
+                tried.clear()
+                continue
+            port = ports[next(route.counter) % len(ports)]
+            try:
+                status, reply, reply_headers = self._send(port, body, headers, deadline)
+            except _Unreachable:
+                tried.add(port)
+                self._forget_route(name)
+                continue
+            except TimeoutError:
+                raise self._model_error(
+                    name, request, variant, 0, "", timed_out=True, timeout=timeout
+                ) from None
+            break
+        if status >= 300:
+            raise self._model_error(
+                name, request, variant, status, reply.decode("utf-8", "replace")
+            )
+        content_type = reply_headers.get("content-type")
+        self.capture.maybe_capture(
+            route.capture,
+            name,
+            variant,
+            body,
+            params.get("ContentType"),
+            reply,
+            content_type,
+            params.get("InferenceId"),
+        )
+        out: dict[str, Any] = {"Body": StreamingBody(_BytesReader(reply), len(reply))}
+        if content_type:
+            out["ContentType"] = content_type
+        out["InvokedProductionVariant"] = variant
+        custom = reply_headers.get("x-amzn-sagemaker-custom-attributes")
+        if custom is not None:
+            out["CustomAttributes"] = custom
+        return out
+
+    # -- routing -------------------------------------------------------------------------
+    def _route(self, name: str, request: Request) -> Route:
+        head = self.store.head(name)
+        if head is None or head[0] != name or head[1] == "Deleting":
+            raise ValidationError(f"Endpoint {name} of account {request.account_id} not found.")
+        _, status, version = head
+        if status not in SERVING:
+            raise ValidationError(
+                f"Endpoint {name} of account {request.account_id} is not in service: its "
+                f"status is {status}. Wait for InService (boto3's endpoint_in_service "
+                "waiter) before invoking it."
+            )
+        route = self._routes.get(name)
+        if route is not None and route.version == version:
+            return route
+        endpoint = self.store.find(name)
+        if endpoint is None:
+            raise ValidationError(f"Endpoint {name} of account {request.account_id} not found.")
+        instances: dict[str, list[int]] = {}
+        for instance in self.store.instances(name):
+            if (
+                instance.state == "ready"
+                and instance.generation == endpoint.generation
+                and instance.port is not None
+            ):
+                instances.setdefault(instance.variant, []).append(instance.port)
+        route = Route(
+            version=endpoint.routing_version,
+            arn_region=endpoint.region,
+            variants=[(v.name, v.current_weight or 0.0) for v in endpoint.variants],
+            instances=instances,
+            capture=endpoint.capture,
+            counter=itertools.count(random.randrange(1 << 16)),
+        )
+        with self._routes_lock:
+            self._routes[name] = route
+        return route
+
+    def _forget_route(self, name: str) -> None:
+        with self._routes_lock:
+            self._routes.pop(name, None)
+
+    @staticmethod
+    def _pick_variant(name: str, route: Route, target: str | None, request: Request) -> str:
+        if target is not None:
+            if not any(v == target for v, _ in route.variants):
+                raise ValidationError(
+                    f"Endpoint {name} of account {request.account_id} has no variant "
+                    f"{target!r} (its variants: {', '.join(v for v, _ in route.variants)})."
+                )
+            return target
+        if len(route.variants) == 1:
+            return route.variants[0][0]
+        total = sum(w for _, w in route.variants)
+        if total <= 0:
+            raise ValidationError(
+                f"Every variant of endpoint {name} has weight 0; give one a positive weight "
+                "with UpdateEndpointWeightsAndCapacities, or name one with TargetVariant."
+            )
+        pick = random.random() * total
+        for variant, weight in route.variants:
+            pick -= weight
+            if pick < 0:
+                return variant
+        return route.variants[-1][0]
+
+    def _await_instances(self, name: str, request: Request, deadline: float, variant: str) -> None:
+        """No ready instance of ``variant``: make sure a supervisor is at work and wait
+        for the routing to change (an instance being replaced or revived)."""
+        endpoint = self.store.find(name)
+        if endpoint is not None:
+            ensure_supervisor(self.home, self.store, endpoint)
+        version = endpoint.routing_version if endpoint else -1
+        while time.monotonic() < deadline:
+            self._forget_route(name)
+            head = self.store.head(name)
+            if head is None or head[2] != version:
+                return
+            time.sleep(_NO_INSTANCE_POLL)
+        raise ServiceUnavailable(
+            f"No instance of variant {variant} of endpoint {name} is available; it is being "
+            "replaced. Try your call again."
+        )
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _connection(self, port: int, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+        pool = getattr(self._local, "pool", None)
+        if pool is None:
+            pool = self._local.pool = {}
+        connection = pool.get(port)
+        if connection is not None:
+            connection.timeout = timeout
+            if connection.sock is not None:
+                connection.sock.settimeout(timeout)
+            return connection, True
+        connection = pool[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        return connection, False
+
+    def _drop(self, port: int) -> None:
+        connection = self._local.pool.pop(port, None)
+        if connection is not None:
+            connection.close()
+
+    def _send(
+        self, port: int, body: bytes, headers: dict[str, str], deadline: float
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """POST to one instance. A kept-alive connection the server closed is retried
+        once on a fresh one; an instance that refuses or drops the request raises
+        _Unreachable."""
+        for attempt in range(2):
+            timeout = max(deadline - time.monotonic(), 0.001)
+            connection, reused = self._connection(port, timeout)
+            try:
+                connection.request("POST", "/invocations", body, headers)
+                response = connection.getresponse()
+                reply = response.read()
+            except TimeoutError:
+                self._drop(port)
+                raise
+            except (OSError, http.client.HTTPException):
+                self._drop(port)
+                if reused and attempt == 0:
+                    continue
+                raise _Unreachable() from None
+            reply_headers = {k.lower(): v for k, v in response.getheaders()}
+            if response.will_close:
+                self._drop(port)
+            return response.status, reply, reply_headers
+        raise _Unreachable()
+
+    def _model_error(
+        self,
+        name: str,
+        request: Request,
+        variant: str,
+        status: int,
+        message: str,
+        timed_out: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> ModelError:
+        region, account = request.region, request.account_id
+        group = log_group(name)
+        stream_arn = f"arn:aws:logs:{region}:{account}:log-group:{group}"
+        if timed_out:
+            text = (
+                "Your invocation timed out while waiting for a response from container "
+                f"primary (after {timeout:.0f} s). Review the latency metrics for each "
+                "container in Amazon CloudWatch, resolve the issue, and try again."
+            )
+            return ModelError(text, modeled_fields={"LogStreamArn": stream_arn})
+        kind = "client" if status < 500 else "server"
+        text = (
+            f'Received {kind} error ({status}) from primary with message "{message}". See '
+            f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#logEventViewer:group={group} in account {account} for more information."
+        )
+        return ModelError(
+            text,
+            modeled_fields={
+                "OriginalStatusCode": status,
+                "OriginalMessage": message,
+                "LogStreamArn": stream_arn,
+            },
+        )
+
+
+class _BytesReader:
+    """A minimal raw stream over bytes for StreamingBody (cheaper than io.BytesIO's
+    buffered wrapper for one read)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+        self._pos = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self._data) if size is None or size < 0 else self._pos + size
+        chunk = bytes(self._data[self._pos : end])
+        self._pos += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        pass
+
+
+def _body_bytes(body: Any) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if hasattr(body, "read"):
+        data = body.read()
+        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    raise ValidationError("Body must be bytes, a string or a readable file object.")

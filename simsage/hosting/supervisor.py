@@ -1,0 +1,451 @@
+"""The endpoint supervisor: one detached process per endpoint that keeps its instances.
+
+Run as ``python -m simsage.hosting.supervisor <home> <endpoint>`` (the API starts it
+with :func:`launch_supervisor`). It outlives the process that created the endpoint, as
+endpoints do on AWS, and holds ``runner.lock`` in the endpoint folder for its whole
+life, so anyone can tell whether it still runs (see
+:func:`simsage.training.supervise.runner_alive`).
+
+What it does, polling the registry every 0.1 s:
+
+- **Creating** (or a serving endpoint whose instances are gone, e.g. after a reboot):
+  start every variant's instances, wait for each to answer ``/ping``, then InService;
+  a model that fails to load (or any instance failing) makes the endpoint Failed with
+  the reason, and no process is left.
+- **Updating with a new configuration**: start the new generation next to the old one;
+  once every new instance answers ``/ping``, switch the routing in one transaction,
+  then drain the old instances (SIGTERM: requests in flight finish). If the new
+  configuration fails, the old one keeps serving and FailureReason says why.
+- **Updating weights and capacities**: start or stop instances to the desired counts,
+  then take the desired weights.
+- **Deleting**: drain every instance, then remove the endpoint from the registry.
+- An instance that dies is logged, taken out of the routing and replaced.
+
+Instances are ``python -m simsage.serving.server`` processes in the supervisor's process
+group started with ``--exit-with-parent``: killing the supervisor (or its group) never
+leaves an instance behind. Their output goes to the log group
+``/aws/sagemaker/Endpoints/<endpoint>``, stream ``<variant>/<instance id>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from simsage.config import load_config
+from simsage.home import Home
+from simsage.hosting.containers import (
+    DEFAULT_STARTUP_TIMEOUT,
+    ContainerError,
+    ServerProcess,
+    prepare_model,
+    serving_plan,
+)
+from simsage.hosting.endpoint_state import (
+    SERVING,
+    Endpoint,
+    EndpointStore,
+    Instance,
+    Variant,
+)
+from simsage.logs.store import LogStore
+from simsage.s3.backend import S3Backend
+from simsage.training.supervise import LOCK_NAME, launch, runner_alive
+
+POLL_SECONDS = 0.1
+DRAIN_GRACE = 30.0  # SIGTERM, then SIGKILL 30 s later, as SageMaker does
+LOG_FLUSH_SECONDS = 0.2
+
+
+def log_group(endpoint: str) -> str:
+    return f"/aws/sagemaker/Endpoints/{endpoint}"
+
+
+def supervisor_alive(endpoint: Endpoint) -> bool:
+    return runner_alive(
+        Path(endpoint.folder), endpoint.supervisor_pid, endpoint.supervisor_started or 0.0
+    )
+
+
+def launch_supervisor(home, store: EndpointStore, endpoint: Endpoint) -> None:
+    """Start the endpoint's supervisor and record its pid."""
+    pid = launch("simsage.hosting.supervisor", home.path, endpoint.name, Path(endpoint.folder))
+    started = time.time()
+
+    def record(ep: Endpoint) -> None:
+        ep.supervisor_pid, ep.supervisor_started = pid, started
+
+    store.change(endpoint.name, record)
+
+
+def ensure_supervisor(home, store: EndpointStore, endpoint: Endpoint) -> None:
+    """Restart the supervisor of an endpoint that should be running but has none (its
+    process was killed, or the machine restarted); a Deleting endpoint without one is
+    removed on the spot, its instances killed."""
+    if endpoint.status == "Deleting":
+        if not supervisor_alive(endpoint):
+            remove_orphaned(store, endpoint)
+        return
+    if endpoint.status in ("Creating", *SERVING) and not supervisor_alive(endpoint):
+        launch_supervisor(home, store, endpoint)
+
+
+def remove_orphaned(store: EndpointStore, endpoint: Endpoint) -> None:
+    """Kill what is left of an endpoint whose supervisor is gone and forget it."""
+    for instance in store.instances(endpoint.name):
+        kill_pid(instance.pid)
+    store.remove(endpoint.name)
+    shutil.rmtree(endpoint.folder, ignore_errors=True)
+
+
+def kill_pid(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, 9)
+
+
+@dataclass
+class Running:
+    """An instance this supervisor started."""
+
+    instance: Instance
+    server: ServerProcess
+    folder: Path
+
+
+class _LogShipper:
+    """Collects instance output lines and appends them to the log store in batches."""
+
+    def __init__(self, logs: LogStore, group: str) -> None:
+        self.logs = logs
+        self.group = group
+        self._pending: list[tuple[str, int, str]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def line(self, stream: str, text: str) -> None:
+        with self._lock:
+            self._pending.append((stream, int(time.time() * 1000), text))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(LOG_FLUSH_SECONDS):
+            self.flush()
+        self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        by_stream: dict[str, list[tuple[int, str]]] = {}
+        for stream, ts, text in pending:
+            by_stream.setdefault(stream, []).append((ts, text))
+        for stream, events in by_stream.items():
+            with contextlib.suppress(Exception):  # logs must never take serving down
+                self.logs.ensure_stream(self.group, stream)
+                self.logs.append(self.group, stream, events)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+
+
+class Cancelled(Exception):
+    """The endpoint was deleted while instances were starting."""
+
+
+class Supervisor:
+    def __init__(self, home, name: str) -> None:
+        self.home = home
+        self.name = name
+        self.store = EndpointStore(home)
+        self.s3 = S3Backend(home)
+        self.running: dict[str, Running] = {}
+        self.handled_revision = -1
+        self.shipper = _LogShipper(LogStore(home), log_group(name))
+
+    # -- main loop ---------------------------------------------------------------------
+    def run(self) -> None:
+        endpoint = self.store.find(self.name)
+        if endpoint is None:
+            return
+        self.folder = Path(endpoint.folder)
+        lock = open(self.folder / LOCK_NAME, "a+")  # noqa: SIM115 - held for life
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # another supervisor already keeps this endpoint
+        self._forget_stale_instances()
+        try:
+            while True:
+                endpoint = self.store.find(self.name)
+                if endpoint is None or endpoint.status == "Deleting":
+                    self._delete(endpoint)
+                    return
+                if endpoint.status == "Failed":
+                    self._stop_all(list(self.running))
+                    return
+                self._reconcile(endpoint)
+                time.sleep(POLL_SECONDS)
+        except Cancelled:
+            self._delete(self.store.find(self.name))
+        finally:
+            self._stop_all(list(self.running), grace=2.0)
+            self.shipper.close()
+
+    def _forget_stale_instances(self) -> None:
+        """Instances recorded by an earlier supervisor of this endpoint: kill and forget."""
+        stale = self.store.instances(self.name)
+        for instance in stale:
+            kill_pid(instance.pid)
+        if stale:
+            self.store.drop_instances(self.name, [i.instance_id for i in stale])
+
+    def _reconcile(self, endpoint: Endpoint) -> None:
+        live = [r for r in self.running.values() if r.instance.generation == endpoint.generation]
+        if endpoint.status == "Creating" or (endpoint.status in SERVING and not live):
+            self._deploy_initial(endpoint)
+        elif endpoint.revision != self.handled_revision and endpoint.status == "Updating":
+            if endpoint.pending is not None:
+                self._deploy_update(endpoint)
+            else:
+                self._rescale(endpoint)
+        else:
+            self._replace_dead(endpoint)
+        self.handled_revision = endpoint.revision
+
+    # -- deployments ---------------------------------------------------------------------
+    def _deploy_initial(self, endpoint: Endpoint) -> None:
+        wanted = [(v, v.current_count or v.desired_count) for v in endpoint.variants]
+        try:
+            self._start(endpoint, wanted, endpoint.generation)
+        except ContainerError as exc:
+            self._stop_all(list(self.running))
+            self._fail(str(exc))
+            return
+        now = time.time()
+
+        def serve(ep: Endpoint) -> None:
+            for variant in ep.variants:
+                variant.current_weight = variant.desired_weight
+                variant.current_count = variant.current_count or variant.desired_count
+                variant.status, variant.status_since = None, None
+                variant.resolved = variant.resolved or now
+            ep.status, ep.failure_reason = "InService", None
+
+        self.store.change(self.name, serve, routing=True)
+
+    def _deploy_update(self, endpoint: Endpoint) -> None:
+        assert endpoint.pending is not None
+        pending = endpoint.pending
+        generation = endpoint.generation + 1
+        old = [key for key, r in self.running.items() if r.instance.generation != generation]
+        wanted = [(v, v.desired_count) for v in pending.variants]
+        try:
+            self._start(endpoint, wanted, generation)
+        except ContainerError as exc:
+            self._stop_all(
+                [k for k, r in self.running.items() if r.instance.generation == generation]
+            )
+            reason = f"Failed to update endpoint: {exc}"
+
+            def roll_back(ep: Endpoint) -> None:
+                ep.pending, ep.status, ep.failure_reason = None, "InService", reason
+
+            self.store.change(self.name, roll_back, routing=True)
+            return
+        now = time.time()
+
+        def switch(ep: Endpoint) -> None:
+            for variant in pending.variants:
+                variant.current_weight = variant.desired_weight
+                variant.current_count = variant.desired_count
+                variant.status, variant.status_since, variant.resolved = None, None, now
+            ep.variants, ep.config_name, ep.capture = (
+                pending.variants,
+                pending.config_name,
+                pending.capture,
+            )
+            ep.generation, ep.pending = generation, None
+            ep.status, ep.failure_reason = "InService", None
+
+        self.store.change(self.name, switch, routing=True)
+        self._stop_all(old)
+
+    def _rescale(self, endpoint: Endpoint) -> None:
+        for variant in endpoint.variants:
+            mine = sorted(
+                (r for r in self.running.values() if r.instance.variant == variant.name),
+                key=lambda r: r.instance.started,
+            )
+            if len(mine) < variant.desired_count:
+                try:
+                    self._start(
+                        endpoint,
+                        [(variant, variant.desired_count - len(mine))],
+                        endpoint.generation,
+                    )
+                except ContainerError as exc:
+                    self._log_supervisor(f"could not add an instance to {variant.name}: {exc}")
+            elif len(mine) > variant.desired_count:
+                extra = mine[variant.desired_count :]
+                self._stop_all([r.instance.instance_id for r in extra])
+
+        def settle(ep: Endpoint) -> None:
+            for variant in ep.variants:
+                count = sum(1 for r in self.running.values() if r.instance.variant == variant.name)
+                variant.current_weight = variant.desired_weight
+                variant.current_count = count
+                variant.status, variant.status_since = None, None
+            ep.status = "InService"
+
+        self.store.change(self.name, settle, routing=True)
+
+    def _replace_dead(self, endpoint: Endpoint) -> None:
+        dead = [r for r in self.running.values() if not r.server.alive()]
+        for running in dead:
+            instance = running.instance
+            code = running.server.process.returncode
+            self.shipper.line(
+                f"{instance.variant}/{instance.instance_id}",
+                f"simsage: instance {instance.instance_id} exited with status {code}; replacing it",
+            )
+            del self.running[instance.instance_id]
+            self.store.drop_instances(self.name, [instance.instance_id])
+            shutil.rmtree(running.folder, ignore_errors=True)
+        for running in dead:
+            variant = endpoint.variant(running.instance.variant)
+            if variant is None or running.instance.generation != endpoint.generation:
+                continue
+            try:
+                self._start(endpoint, [(variant, 1)], endpoint.generation)
+            except ContainerError as exc:
+                self._log_supervisor(f"could not replace {running.instance.instance_id}: {exc}")
+
+    # -- instances -----------------------------------------------------------------------
+    def _start(
+        self, endpoint: Endpoint, wanted: list[tuple[Variant, int]], generation: int
+    ) -> None:
+        """Start ``count`` instances of each variant and wait until all answer /ping.
+
+        Raises:
+            ContainerError: an instance failed to start (the others of this call are
+                stopped); Cancelled: the endpoint is being deleted.
+        """
+        started: list[Running] = []
+        try:
+            for variant, count in wanted:
+                plan = serving_plan(variant.image, variant.environment)
+                for _ in range(count):
+                    started.append(self._start_one(variant, plan, generation))
+            self._wait_ready(
+                started, max(v.startup_timeout or DEFAULT_STARTUP_TIMEOUT for v, _ in wanted)
+            )
+        except BaseException:
+            self._stop_all([r.instance.instance_id for r in started], grace=2.0)
+            raise
+
+    def _start_one(self, variant: Variant, plan, generation: int) -> Running:
+        instance_id = "i-" + os.urandom(9).hex()[:17]
+        folder = self.folder / instance_id
+        env = prepare_model(self.s3, variant.model_data_url, plan, folder)
+        stream = f"{variant.name}/{instance_id}"
+        server = ServerProcess(
+            plan, folder / "model", env, on_line=lambda text: self.shipper.line(stream, text)
+        )
+        instance = Instance(
+            self.name,
+            instance_id,
+            variant.name,
+            generation,
+            server.pid,
+            None,
+            "starting",
+            time.time(),
+        )
+        running = Running(instance, server, folder)
+        self.running[instance_id] = running
+        self.store.put_instance(instance)
+        return running
+
+    def _wait_ready(self, started: list[Running], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        waiting = list(started)
+        while waiting:
+            for running in list(waiting):
+                server = running.server
+                if not server.alive():
+                    server._reader.join(2.0)
+                    raise ContainerError(server.exit_reason())
+                if server.port is not None and server.ping():
+                    running.instance.port = server.port
+                    running.instance.state = "ready"
+                    self.store.put_instance(running.instance, routing=True)
+                    waiting.remove(running)
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise ContainerError(
+                    "The primary container for production variant "
+                    f"{waiting[0].instance.variant} did not pass the ping health check within "
+                    f"{timeout:.0f} seconds. Please check CloudWatch logs for this endpoint."
+                )
+            endpoint = self.store.find(self.name)
+            if endpoint is None or endpoint.status == "Deleting":
+                raise Cancelled()
+            time.sleep(0.02)
+
+    def _stop_all(self, instance_ids: list[str], grace: float = DRAIN_GRACE) -> None:
+        """Drain and stop instances (in parallel) and forget them."""
+        chosen = [self.running.pop(i) for i in instance_ids if i in self.running]
+        if not chosen:
+            return
+        self.store.set_instance_state(
+            self.name, [r.instance.instance_id for r in chosen], "draining"
+        )
+        with ThreadPoolExecutor(max_workers=min(16, len(chosen))) as pool:
+            list(pool.map(lambda r: r.server.terminate(grace), chosen))
+        self.store.drop_instances(self.name, [r.instance.instance_id for r in chosen])
+        for running in chosen:
+            shutil.rmtree(running.folder, ignore_errors=True)
+
+    # -- outcomes --------------------------------------------------------------------------
+    def _fail(self, reason: str) -> None:
+        def fail(ep: Endpoint) -> None:
+            ep.status, ep.failure_reason = "Failed", reason
+            for variant in ep.variants:
+                variant.status, variant.status_since = None, None
+
+        self.store.change(self.name, fail, routing=True)
+
+    def _delete(self, endpoint: Endpoint | None) -> None:
+        self._stop_all(list(self.running))
+        if endpoint is not None:
+            self.store.remove(self.name)
+        self.shipper.flush()
+        lock_path = self.folder / LOCK_NAME
+        for child in self.folder.iterdir() if self.folder.exists() else []:
+            if child != lock_path and child.name != "runner.log":
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
+
+    def _log_supervisor(self, text: str) -> None:
+        print(f"simsage-supervisor: {text}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str]) -> int:
+    home_path, name = argv[1], argv[2]
+    config = load_config().with_overrides(home=home_path, backend="local")
+    home = Home.open(config)
+    Supervisor(home, name).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
