@@ -442,3 +442,60 @@ def training_logs(name: str) -> None:
                 if answer["nextForwardToken"] == token:
                     break
                 token = answer["nextForwardToken"]
+
+
+# -- endpoints ---------------------------------------------------------------------------
+
+
+@main.group()
+def endpoints() -> None:
+    """Endpoints: list, describe, invoke, delete (on either backend)."""
+
+
+@endpoints.command("ls")
+def endpoints_ls() -> None:
+    """List endpoints, newest first."""
+    for page in _sagemaker().get_paginator("list_endpoints").paginate():
+        for endpoint in page["Endpoints"]:
+            click.echo(
+                f"{_timestamp(endpoint['CreationTime'])} {endpoint['EndpointStatus']:<10} "
+                f"{endpoint['EndpointName']}"
+            )
+
+
+@endpoints.command("describe")
+@click.argument("name")
+def endpoints_describe(name: str) -> None:
+    """Print DescribeEndpoint's answer as JSON."""
+    described = _sagemaker().describe_endpoint(EndpointName=name)
+    described.pop("ResponseMetadata", None)
+    click.echo(json.dumps(described, indent=2, default=str))
+
+
+@endpoints.command("invoke")
+@click.argument("name")
+@click.argument("body")
+@click.option("--content-type", default="text/csv", show_default=True)
+@click.option("--accept", default=None, help="The response type to ask for.")
+def endpoints_invoke(name: str, body: str, content_type: str, accept: str | None) -> None:
+    """Send BODY (text, or @file to read a file) to an endpoint and print the answer."""
+    data = Path(body[1:]).read_bytes() if body.startswith("@") else body.encode("utf-8")
+    kwargs = {"Accept": accept} if accept else {}
+    answer = (
+        boto3_session()
+        .client("sagemaker-runtime")
+        .invoke_endpoint(EndpointName=name, Body=data, ContentType=content_type, **kwargs)
+    )
+    click.echo(answer["Body"].read().decode("utf-8", "replace"), nl=False)
+
+
+@endpoints.command("delete")
+@click.argument("name")
+def endpoints_delete(name: str) -> None:
+    """Delete an endpoint: its instances drain and stop."""
+    _sagemaker().delete_endpoint(EndpointName=name)
+    click.echo(f"deleting: {name}")
+
+
+if __name__ == "__main__":
+    main()

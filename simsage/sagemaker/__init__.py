@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from simsage.home import on_stop_everything
 from simsage.hosting.endpoint_configs import EndpointConfigsAPI
+from simsage.hosting.endpoints import EndpointsAPI, stop_endpoint_processes
 from simsage.hosting.models import ModelsAPI
 from simsage.sagemaker.tags import TagsAPI
 from simsage.training.api import TrainingAPI
 from simsage.training.supervise import stop_training_processes
 
 on_stop_everything(stop_training_processes)
+on_stop_everything(stop_endpoint_processes)
 
 
 class SageMakerService:
@@ -26,6 +28,7 @@ class SageMakerService:
             TrainingAPI(home, self.tags),
             ModelsAPI(home, self.tags),
             EndpointConfigsAPI(home, self.tags),
+            EndpointsAPI(home, self.tags),
         ):
             for operation in api.OPERATIONS:
                 setattr(self, operation, getattr(api, operation))

@@ -307,6 +307,12 @@ def build_handler(mode: str, model_dir: str, framework: str = "sklearn") -> Any:
     raise ValueError(f"unknown serving mode {mode!r}; expected xgboost or script")
 
 
+def _say(text: str) -> None:
+    """A line on stderr; a reader that went away (broken pipe) must not stop us."""
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=sys.stderr, flush=True)
+
+
 def _watch_parent(stop: threading.Event) -> None:
     """Set ``stop`` once the parent process is gone (we get re-parented)."""
     parent = os.getppid()
@@ -314,8 +320,8 @@ def _watch_parent(stop: threading.Event) -> None:
     def watch() -> None:
         while not stop.wait(0.5):
             if os.getppid() != parent:
-                print(f"{PREFIX} parent {parent} is gone; stopping", file=sys.stderr, flush=True)
-                stop.set()
+                stop.set()  # first: the parent held our stderr pipe, printing may fail
+                _say(f"{PREFIX} parent {parent} is gone; stopping")
 
     threading.Thread(target=watch, daemon=True).start()
 
@@ -375,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     server.shutdown()  # stop accepting
     server.server_close()
     server.drain()
-    print(f"{PREFIX} stopped", file=sys.stderr, flush=True)
+    _say(f"{PREFIX} stopped")
     return 0
 
 
