@@ -426,3 +426,30 @@ def test_killed_supervisor_takes_its_instances_and_is_revived(simsage_local, art
     runtime = simsage_local.client("sagemaker-runtime")
     assert score(runtime, "phoenix")[0] > 0.5
     assert sm.describe_endpoint(EndpointName="phoenix")["EndpointStatus"] == "InService"
+
+
+def test_list_endpoints_filters_sorts_and_pages(simsage_local, artifact):
+    broken = tar_gz({"xgboost-model": b"not a model"})
+    sm = deploy(simsage_local, "list-b", {"list-model": artifact})
+    deploy(simsage_local, "list-a", {"list-broken": broken}, wait=False)
+    with pytest.raises(WaiterError):
+        sm.get_waiter("endpoint_in_service").wait(EndpointName="list-a", WaiterConfig=FAST_WAIT)
+    sm.create_endpoint(EndpointName="other", EndpointConfigName="list-b-config")
+    sm.get_waiter("endpoint_in_service").wait(EndpointName="other", WaiterConfig=FAST_WAIT)
+
+    def names(**kwargs) -> list[str]:
+        pages = sm.get_paginator("list_endpoints").paginate(**kwargs)
+        return [e["EndpointName"] for page in pages for e in page["Endpoints"]]
+
+    assert names() == ["other", "list-a", "list-b"]  # newest first
+    assert names(SortBy="Name", SortOrder="Ascending") == ["list-a", "list-b", "other"]
+    assert names(NameContains="LIST", SortBy="Name", SortOrder="Ascending") == ["list-a", "list-b"]
+    assert names(StatusEquals="Failed") == ["list-a"]
+    assert names(SortBy="Status", SortOrder="Ascending") == ["list-a", "list-b", "other"]
+    assert names(PaginationConfig={"PageSize": 1}) == ["other", "list-a", "list-b"]
+    first = sm.list_endpoints(MaxResults=2)
+    assert len(first["Endpoints"]) == 2 and "NextToken" in first
+    tags = [{"Key": "team", "Value": "ml"}]
+    arn = sm.describe_endpoint(EndpointName="other")["EndpointArn"]
+    sm.add_tags(ResourceArn=arn, Tags=tags)
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == tags
