@@ -111,6 +111,13 @@ def kill_pid(pid: int) -> None:
         os.kill(pid, 9)
 
 
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except FileNotFoundError:
+        return None
+
+
 @dataclass
 class Running:
     """An instance this supervisor started."""
@@ -183,8 +190,16 @@ class Supervisor:
         except BlockingIOError:
             return  # another supervisor already keeps this endpoint
         self._forget_stale_instances()
+        registry = self.home.path / "state.db"
+        registry_id = _inode(registry)
+        checked = time.monotonic()
         try:
             while True:
+                if time.monotonic() - checked > 1.0:  # the home was deleted: stop serving
+                    checked = time.monotonic()
+                    if _inode(registry) != registry_id:
+                        self._log_supervisor(f"{self.home.path} is gone; stopping the endpoint")
+                        return
                 endpoint = self.store.find(self.name)
                 if endpoint is None or endpoint.status == "Deleting":
                     self._delete(endpoint)

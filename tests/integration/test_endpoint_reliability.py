@@ -172,3 +172,25 @@ def test_delete_with_requests_in_flight_loses_nothing_silently(simsage_local, ar
             "Message": "Endpoint leaving of account 123456789012 not found.",
         }
     assert isinstance(load.outcomes[-1], ClientError)  # the last calls saw it gone
+
+
+def test_deleting_the_home_stops_its_endpoints(simsage_local, artifact):
+    import shutil
+
+    from simsage.config import load_config
+    from simsage.home import Home
+    from simsage.hosting.endpoint_state import EndpointStore
+
+    deploy(simsage_local, "homeless", {"homeless-model": artifact})
+    supervisor = EndpointStore(Home.open(load_config())).find("homeless").supervisor_pid
+    pids = [supervisor] + [i.pid for i in instances(simsage_local, "homeless")]
+    shutil.rmtree(simsage_local.home)
+
+    def gone(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().split()[2] == "Z"
+        except FileNotFoundError:
+            return True
+
+    wait_for(lambda: all(gone(pid) for pid in pids), timeout=30)
