@@ -1,0 +1,50 @@
+"""simsage's SDK: the classic SageMaker notebook workflow with the official SDK v2's
+names, built only on boto3 clients — so the same code runs on simsage and, with
+``SIMSAGE_BACKEND=aws``, on AWS.
+
+    from simsage import sdk
+    session = sdk.Session()
+    train = session.upload_data("train.csv", key_prefix="flights/v1/train")
+    xgb = sdk.Estimator(sdk.image_uris.retrieve("xgboost", session.boto_region_name,
+                        "1.7-1"), role, instance_type="ml.m5.large")
+    xgb.set_hyperparameters(objective="binary:logistic", num_round=50)
+    xgb.fit({"train": sdk.TrainingInput(train, content_type="text/csv")})
+    predictor = xgb.deploy(1, "ml.m5.large", serializer=sdk.serializers.CSVSerializer())
+
+Modules mirror the official ones: ``session``, ``image_uris``, ``estimator``,
+``sklearn``, ``xgboost``, ``inputs``, ``model``, ``predictor``, ``serializers``,
+``deserializers``, ``transformer``, ``model_monitor``, ``exceptions``.
+"""
+
+from __future__ import annotations
+
+from simsage.sdk import deserializers, image_uris, serializers
+from simsage.sdk.estimator import Estimator
+from simsage.sdk.exceptions import UnexpectedStatusException
+from simsage.sdk.inputs import TrainingInput, TransformInput
+from simsage.sdk.model import Model
+from simsage.sdk.model_monitor import DataCaptureConfig
+from simsage.sdk.predictor import Predictor
+from simsage.sdk.session import Session
+from simsage.sdk.sklearn import SKLearn, SKLearnModel
+from simsage.sdk.transformer import Transformer
+from simsage.sdk.xgboost import XGBoost, XGBoostModel
+
+__all__ = [
+    "DataCaptureConfig",
+    "Estimator",
+    "Model",
+    "Predictor",
+    "SKLearn",
+    "SKLearnModel",
+    "Session",
+    "TrainingInput",
+    "TransformInput",
+    "Transformer",
+    "UnexpectedStatusException",
+    "XGBoost",
+    "XGBoostModel",
+    "deserializers",
+    "image_uris",
+    "serializers",
+]

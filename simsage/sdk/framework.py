@@ -1,0 +1,180 @@
+"""Script mode: estimators and models that run your own ``entry_point`` in a framework
+image (scikit-learn, XGBoost), packaged the way the official SDK packages it.
+
+``fit`` uploads ``source_dir`` (or the lone entry point) as
+``s3://<bucket>/<job>/source/sourcedir.tar.gz`` and passes it with the
+``sagemaker_program`` / ``sagemaker_submit_directory`` hyperparameters; every
+hyperparameter is JSON-encoded, as the SDK does for frameworks, and the container
+decodes them back. Deployed models get ``SAGEMAKER_PROGRAM`` and
+``SAGEMAKER_SUBMIT_DIRECTORY``, so the same script's ``model_fn``/``input_fn``/…
+serve the model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from simsage.sdk import image_uris
+from simsage.sdk.estimator import Estimator
+from simsage.sdk.model import Model
+from simsage.sdk.session import Session
+from simsage.sdk.utils import sourcedir_archive
+
+
+class Framework(Estimator):
+    """Base of the framework estimators; ``FRAMEWORK`` names the image family."""
+
+    FRAMEWORK = ""
+
+    def __init__(
+        self,
+        entry_point: str,
+        framework_version: str,
+        role: str,
+        instance_count: int = 1,
+        instance_type: str = "ml.m5.large",
+        source_dir: str | None = None,
+        py_version: str = "py3",
+        image_uri: str | None = None,
+        hyperparameters: dict[str, Any] | None = None,
+        code_location: str | None = None,
+        sagemaker_session: Session | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            image_uri=image_uri or "",
+            role=role,
+            instance_count=instance_count,
+            instance_type=instance_type,
+            hyperparameters=hyperparameters,
+            sagemaker_session=sagemaker_session,
+            **kwargs,
+        )
+        self.entry_point = entry_point
+        self.framework_version = framework_version
+        self.source_dir = source_dir
+        self.py_version = py_version
+        self.code_location = code_location
+        self.uploaded_code: str | None = None
+
+    def _resolve_image(self) -> None:
+        if not self.image_uri:
+            self.image_uri = image_uris.retrieve(
+                self.FRAMEWORK,
+                self.sagemaker_session.boto_region_name,
+                self.framework_version,
+                py_version=self.py_version,
+            )
+
+    def hyperparameters(self) -> dict[str, str]:
+        """Every value JSON-encoded, as the SDK sends framework hyperparameters."""
+        return {key: json.dumps(value) for key, value in self._hyperparameters.items()}
+
+    def _training_request(self, job_name: str, inputs: Any) -> dict[str, Any]:
+        session = self.sagemaker_session
+        self._resolve_image()
+        archive = sourcedir_archive(self.entry_point, self.source_dir)
+        if self.code_location:
+            bucket, _, prefix = self.code_location.removeprefix("s3://").partition("/")
+            key = "/".join(
+                p for p in (prefix.strip("/"), job_name, "source", "sourcedir.tar.gz") if p
+            )
+        else:
+            bucket, key = session.default_bucket(), f"{job_name}/source/sourcedir.tar.gz"
+        session.s3_client.put_object(Bucket=bucket, Key=key, Body=archive)
+        self.uploaded_code = f"s3://{bucket}/{key}"
+        self._hyperparameters.update(
+            {
+                "sagemaker_program": Path(self.entry_point).name,
+                "sagemaker_submit_directory": self.uploaded_code,
+                "sagemaker_container_log_level": 20,
+                "sagemaker_job_name": job_name,
+                "sagemaker_region": session.boto_region_name,
+            }
+        )
+        return super()._training_request(job_name, inputs)
+
+    def _job_name(self, job_name: str | None) -> str:
+        self._resolve_image()
+        return super()._job_name(job_name)
+
+    def create_model(
+        self,
+        name: str | None = None,
+        env: dict[str, str] | None = None,
+        entry_point: str | None = None,
+        source_dir: str | None = None,
+    ) -> Model:
+        """A model of the trained artifact served by the same image with the training
+        script (or another ``entry_point``) as the inference handler."""
+        self._resolve_image()
+        name = name or (self.latest_training_job.name if self.latest_training_job else None)
+        if entry_point is not None:
+            return Model(
+                self.image_uri,
+                model_data=self.model_data,
+                role=self.role,
+                env=env,
+                name=name,
+                entry_point=entry_point,
+                source_dir=source_dir,
+                sagemaker_session=self.sagemaker_session,
+            )
+        if self.uploaded_code is None:
+            raise ValueError("No uploaded code: call fit() first (or give entry_point).")
+        serving_env = {
+            "SAGEMAKER_PROGRAM": Path(self.entry_point).name,
+            "SAGEMAKER_SUBMIT_DIRECTORY": self.uploaded_code,
+            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+            "SAGEMAKER_REGION": self.sagemaker_session.boto_region_name,
+            **(env or {}),
+        }
+        return Model(
+            self.image_uri,
+            model_data=self.model_data,
+            role=self.role,
+            env=serving_env,
+            name=name,
+            sagemaker_session=self.sagemaker_session,
+        )
+
+
+class FrameworkModel(Model):
+    """A model served by a framework image with an inference ``entry_point``."""
+
+    FRAMEWORK = ""
+
+    def __init__(
+        self,
+        model_data: str,
+        role: str,
+        entry_point: str,
+        framework_version: str,
+        source_dir: str | None = None,
+        py_version: str = "py3",
+        image_uri: str | None = None,
+        env: dict[str, str] | None = None,
+        name: str | None = None,
+        sagemaker_session: Session | None = None,
+    ) -> None:
+        session = sagemaker_session or Session()
+        super().__init__(
+            image_uri
+            or image_uris.retrieve(
+                self.FRAMEWORK,
+                session.boto_region_name,
+                framework_version,
+                py_version=py_version,
+                image_scope="inference",
+            ),
+            model_data=model_data,
+            role=role,
+            env=env,
+            name=name,
+            entry_point=entry_point,
+            source_dir=source_dir,
+            sagemaker_session=session,
+        )
+        self.framework_version = framework_version

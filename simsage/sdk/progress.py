@@ -1,0 +1,75 @@
+"""Progress bars for training rounds and batch transform files, drawn only when a
+terminal is attached; the job's log lines stay on the screen above the bar.
+
+Rounds are read from the training log lines (``[12]#011train-auc:…`` for XGBoost),
+transformed files from the transform job's data-log lines (``…: completed (N records)``).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any
+
+_ROUND = re.compile(r"^\[(\d+)\]")
+_FILE_DONE = re.compile(r": completed \(\d+ records?\)")
+
+
+class LogProgress:
+    """Prints log lines and moves a bar along.
+
+    Parameters
+    ----------
+    total:
+        How many steps (rounds, files); None when unknown (no bar).
+    unit, desc:
+        The bar's labels.
+    stream:
+        Where lines and bar go (stdout); without a terminal there is no bar.
+    """
+
+    def __init__(self, total: int | None, unit: str, desc: str, stream: Any = None) -> None:
+        self.stream = stream or sys.stdout
+        self.bar = None
+        if total and getattr(self.stream, "isatty", lambda: False)():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=unit, desc=desc, file=self.stream)
+
+    def write(self, line: str) -> None:
+        """Print a log line (above the bar when there is one)."""
+        if self.bar is None:
+            print(line, file=self.stream, flush=True)
+        else:
+            self.bar.write(line, file=self.stream)
+
+    def line(self, line: str) -> None:
+        """Look at one log line and move the bar if it reports progress."""
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class RoundsBar(LogProgress):
+    """Training rounds (``num_round`` of them)."""
+
+    def __init__(self, total: int | None, stream: Any = None) -> None:
+        super().__init__(total, "round", "training", stream)
+
+    def line(self, line: str) -> None:
+        match = _ROUND.match(line)
+        if self.bar is not None and match:
+            self.bar.n = min(int(match.group(1)) + 1, self.bar.total)
+            self.bar.refresh()
+
+
+class FilesBar(LogProgress):
+    """Input files of a transform job."""
+
+    def __init__(self, total: int | None, stream: Any = None) -> None:
+        super().__init__(total, "file", "transform", stream)
+
+    def line(self, line: str) -> None:
+        if self.bar is not None and _FILE_DONE.search(line):
+            self.bar.update(1)

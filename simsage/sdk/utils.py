@@ -1,0 +1,54 @@
+"""Names and archives the SDK makes, as the official SDK makes them."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from pathlib import Path
+
+MAX_NAME = 63
+
+
+def timestamp() -> str:
+    """``2026-11-28-10-02-03-123`` (UTC, milliseconds), the SDK's name suffix."""
+    now = time.time()
+    return time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime(now)) + f"-{int(now * 1000) % 1000:03d}"
+
+
+def name_from_base(base: str, max_length: int = MAX_NAME) -> str:
+    """``<base>-<timestamp>``, the base trimmed so the whole fits ``max_length``."""
+    suffix = timestamp()
+    return f"{base[: max_length - len(suffix) - 1]}-{suffix}"
+
+
+def base_name_from_image(image_uri: str) -> str:
+    """``…/sagemaker-xgboost:1.7-1`` → ``sagemaker-xgboost``."""
+    repository = image_uri.rsplit("/", 1)[-1]
+    return repository.split(":", 1)[0].split("@", 1)[0]
+
+
+def sourcedir_archive(entry_point: str, source_dir: str | None) -> bytes:
+    """``sourcedir.tar.gz`` as the SDK packs it: the whole ``source_dir`` (or just the
+    entry point file) at the archive's root.
+
+    Raises:
+        FileNotFoundError: the entry point is not where it should be.
+    """
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        if source_dir:
+            root = Path(source_dir)
+            if not (root / entry_point).is_file():
+                raise FileNotFoundError(f"entry_point {entry_point} is not in source_dir {root}")
+            for path in sorted(root.rglob("*")):
+                relative = path.relative_to(root)
+                if "__pycache__" in relative.parts or not path.is_file():
+                    continue
+                archive.add(path, arcname=relative.as_posix())
+        else:
+            script = Path(entry_point)
+            if not script.is_file():
+                raise FileNotFoundError(f"entry_point {entry_point} does not exist")
+            archive.add(script, arcname=script.name)
+    return buffer.getvalue()
