@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -61,6 +62,10 @@ class Transport:
         self._home = None
         self._methods: dict[tuple[str, str], Any] = {}
         self.check_output = os.environ.get("SIMSAGE_CHECK_OUTPUT") == "1"
+        # Called with (operation model, serialized request dict) before each answer:
+        # the request exactly as botocore would have put it on the wire (the contract
+        # tests compare it with what reaches the wire on the aws backend).
+        self.observers: list[Callable[[OperationModel, dict[str, Any]], None]] = []
 
     @property
     def home(self):
@@ -79,13 +84,15 @@ class Transport:
         events.register_first("before-call", self._answer, unique_id="simsage-answer")
         events.register("creating-client-class", _local_client_class, unique_id="simsage-class")
 
-    def _answer(self, model: OperationModel, context: dict, **_: Any):
+    def _answer(self, model: OperationModel, context: dict, params=None, **_: Any):
+        for observer in self.observers:
+            observer(model, params)
         service = model.service_model.service_name
-        params = context.pop(_PARAMS_KEY, None)
+        caller_params = context.pop(_PARAMS_KEY, None)
         request = Request(
             service=service,
             operation=model.name,
-            params={} if params is None else params,
+            params={} if caller_params is None else caller_params,
             region=context.get("client_region") or self.config.region,
             account_id=self.config.account_id,
             model=model,
