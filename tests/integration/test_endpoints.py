@@ -453,3 +453,43 @@ def test_list_endpoints_filters_sorts_and_pages(simsage_local, artifact):
     arn = sm.describe_endpoint(EndpointName="other")["EndpointArn"]
     sm.add_tags(ResourceArn=arn, Tags=tags)
     assert sm.list_tags(ResourceArn=arn)["Tags"] == tags
+
+
+SLOW_SCRIPT = textwrap.dedent(
+    """
+    import time
+
+    def model_fn(model_dir):
+        return "slow"
+
+    def transform_fn(model, body, content_type, accept):
+        if body == b"sleep":
+            time.sleep(3)
+        return b"done", "text/plain"
+    """
+)
+
+
+def test_invocation_timeout_is_a_model_error_and_the_endpoint_survives(simsage_local, monkeypatch):
+    artifact = tar_gz({"code/inference.py": SLOW_SCRIPT.encode()})
+    sm = deploy(
+        simsage_local,
+        "slow",
+        {"slow-model": artifact},
+        image=SKLEARN,
+        environment={"SAGEMAKER_PROGRAM": "inference.py"},
+        wait=False,
+    )
+    runtime = simsage_local.client("sagemaker-runtime")
+    with pytest.raises(ClientError) as excinfo:  # not in service yet
+        runtime.invoke_endpoint(EndpointName="slow", Body=b"x")
+    assert error(excinfo)[0] == "ValidationError" and "Creating" in error(excinfo)[1]
+    sm.get_waiter("endpoint_in_service").wait(EndpointName="slow", WaiterConfig=FAST_WAIT)
+    monkeypatch.setenv("SIMSAGE_INVOCATION_TIMEOUT_SECONDS", "1")
+    started = time.monotonic()
+    with pytest.raises(ClientError) as excinfo:
+        runtime.invoke_endpoint(EndpointName="slow", Body=b"sleep")
+    assert time.monotonic() - started < 2.5
+    code, message = error(excinfo)
+    assert code == "ModelError" and "timed out" in message
+    assert runtime.invoke_endpoint(EndpointName="slow", Body=b"fast")["Body"].read() == b"done"
