@@ -282,10 +282,14 @@ class Session:
         if finished:
             for stream, line in follower.new_lines():  # the last lines, shipped at the end
                 write(line if follower.single_stream else f"[{stream}] {line}")
+            # Both are wall-clock seconds per instance; the cluster is billed for all.
+            count = described.get("ResourceConfig", {}).get("InstanceCount", 1)
+            training = described.get("TrainingTimeInSeconds")
             billable = described.get("BillableTimeInSeconds")
+            if training is not None:
+                write(f"Training seconds: {training * count}")
             if billable is not None:
-                write(f"Training seconds: {billable}")
-                write(f"Billable seconds: {billable}")
+                write(f"Billable seconds: {billable * count}")
         if wait:
             _check_job(described, "Training job", job_name, "TrainingJobStatus")
         return described

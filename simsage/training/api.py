@@ -339,6 +339,9 @@ def describe(job: TrainingJob) -> dict[str, Any]:
     for name in _ECHOED:
         if name in spec:
             out[name] = copy.deepcopy(spec[name])
+    # SageMaker answers an empty KmsKeyId when the request named none (the SDK's
+    # Estimator.attach reads it unconditionally).
+    out["OutputDataConfig"].setdefault("KmsKeyId", "")
     out.setdefault("EnableNetworkIsolation", False)
     out.setdefault("EnableInterContainerTrafficEncryption", False)
     out.setdefault("EnableManagedSpotTraining", False)
@@ -356,8 +359,9 @@ def describe(job: TrainingJob) -> dict[str, Any]:
         if job.started is not None:
             seconds = max(1, round(job.ended - job.started))
             out["TrainingTimeInSeconds"] = seconds
-            count = spec.get("ResourceConfig", {}).get("InstanceCount", 1)
-            out["BillableTimeInSeconds"] = seconds * count
+            # Wall-clock time, not instance-seconds: the caller multiplies by InstanceCount
+            # (botocore's documentation of the field; the SDK prints seconds * count).
+            out["BillableTimeInSeconds"] = seconds
     out["SecondaryStatusTransitions"] = [
         {
             "Status": t["Status"],

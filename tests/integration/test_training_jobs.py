@@ -572,7 +572,7 @@ def test_distributed_job_shards_objects_across_hosts(training):
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 2, "VolumeSizeInGB": 1},
     )
     assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
-    assert done["BillableTimeInSeconds"] == 2 * done["TrainingTimeInSeconds"]
+    assert done["BillableTimeInSeconds"] == done["TrainingTimeInSeconds"]  # per instance
 
     output = _untar(training.get("output/distributed/output/output.tar.gz"))
     assert set(output) == {"algo-1.json", "algo-2.json"}  # both hosts' output/data merged
