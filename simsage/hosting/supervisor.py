@@ -227,6 +227,8 @@ class Supervisor:
         live = [r for r in self.running.values() if r.instance.generation == endpoint.generation]
         if endpoint.status == "Creating" or (endpoint.status in SERVING and not live):
             self._deploy_initial(endpoint)
+            if endpoint.status == "Updating":
+                return  # revived mid-update: the update itself comes on the next turn
         elif endpoint.revision != self.handled_revision and endpoint.status == "Updating":
             if endpoint.pending is not None:
                 self._deploy_update(endpoint)
@@ -253,6 +255,8 @@ class Supervisor:
                 variant.current_count = variant.current_count or variant.desired_count
                 variant.status, variant.status_since = None, None
                 variant.resolved = variant.resolved or now
+            if ep.status == "Updating":  # revived mid-update: the update is still to do
+                return
             ep.status, ep.failure_reason = "InService", None
 
         self.store.change(self.name, serve, routing=True)
