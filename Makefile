@@ -17,8 +17,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# The flight-delay example end to end (data, S3, XGBoost training, endpoint, batch transform,
+# evaluation) on the embedded store; it prints where its plots and artifacts are.
 demo: $(VENV)/.installed
-	$(BIN)/python examples/s3_walkthrough.py
+	$(BIN)/python examples/flight_delay/flight_delay.py
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q

@@ -1,5 +1,6 @@
-"""S3 walkthrough (``make demo``): put a small training data set into S3 the way a
-SageMaker pipeline would, then read it back.
+"""S3 walkthrough: put a small training data set into S3 the way a SageMaker pipeline
+would, then read it back (S3 only; ``make demo`` runs the full flight-delay example,
+examples/flight_delay/).
 
 Runs on the embedded store by default (``SIMSAGE_HOME``, else ``~/.simsage``) and, unchanged,
 on real AWS with ``SIMSAGE_BACKEND=aws``. Steps:

@@ -1,9 +1,11 @@
-"""``make demo``: examples/s3_walkthrough.py run as a user runs it, in its own process,
-against its own SIMSAGE_HOME; then the store is checked from this process."""
+"""``make demo`` runs the flight-delay example (its run is tested in test_examples.py);
+examples/s3_walkthrough.py, the S3-only walk-through, is run as a user runs it, in its
+own process, against its own SIMSAGE_HOME; then the store is checked from this process."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,24 @@ BUCKET = "simsage-demo-us-east-1-123456789012"
 KEYS = ["flight-delay/v1/raw.csv", "flight-delay/v1/train.csv", "flight-delay/v1/validation.csv"]
 
 
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_demo_runs_the_flight_delay_example():
+    """The demo's command (``make -n`` prints the commands without running them)."""
+    # Not the flags of a make that runs this suite (`make test`): a plain `make -n demo`.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", "demo"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == ".venv/bin/python examples/flight_delay/flight_delay.py"
+    assert (REPO / "examples" / "flight_delay" / "flight_delay.py").is_file()
+
+
 @pytest.fixture
 def home(simsage_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The plugin's fresh SIMSAGE_HOME; the child process inherits the environment."""
@@ -25,7 +45,7 @@ def home(simsage_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return simsage_home.resolve()
 
 
-def run_demo(output_dir: Path) -> subprocess.CompletedProcess:
+def run_walkthrough(output_dir: Path) -> subprocess.CompletedProcess:
     """The walkthrough in a child process; the environment (SIMSAGE_HOME …) is inherited."""
     pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     return subprocess.run(
@@ -37,9 +57,9 @@ def run_demo(output_dir: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_demo_uploads_the_data_set_and_reports_where_it_lives(home, tmp_path):
+def test_walkthrough_uploads_the_data_set_and_reports_where_it_lives(home, tmp_path):
     out = tmp_path / "out"
-    done = run_demo(out)
+    done = run_walkthrough(out)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     lines = done.stdout.splitlines()
@@ -66,9 +86,9 @@ def test_demo_uploads_the_data_set_and_reports_where_it_lives(home, tmp_path):
     assert (home / "state.db").is_file()
 
 
-def test_demo_runs_again_on_the_same_store_and_writes_the_same_bytes(home, tmp_path):
-    first = run_demo(tmp_path / "first")
-    second = run_demo(tmp_path / "second")
+def test_walkthrough_runs_again_on_the_same_store_and_writes_the_same_bytes(home, tmp_path):
+    first = run_walkthrough(tmp_path / "first")
+    second = run_walkthrough(tmp_path / "second")
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     assert f"bucket:   s3://{BUCKET} (already there, reused)" in second.stdout.splitlines()
     for key in KEYS:

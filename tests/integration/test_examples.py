@@ -1,0 +1,136 @@
+"""The examples run as a user runs them: each script in its own process, on a fresh
+SIMSAGE_HOME, writing to a temporary output folder. They must finish, write their
+plots, reach a sensible quality, and leave no endpoint, endpoint configuration or model
+behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_example(script: Path, output_dir: Path) -> subprocess.CompletedProcess:
+    """``python <script> --output-dir <output_dir>``; the environment (SIMSAGE_HOME …)
+    is inherited."""
+    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    env = {
+        **os.environ,
+        "PYTHONPATH": pythonpath,
+        "MPLBACKEND": "Agg",
+        # The data are small: one OpenMP thread per process trains as fast, and does not
+        # spin-wait for a core when the machine is busy (a 2-core CI box, other tests).
+        "OMP_NUM_THREADS": "1",
+    }
+    env.pop("SIMSAGE_EXAMPLE_OUTPUT", None)
+    return subprocess.run(
+        [sys.executable, str(script), "--output-dir", str(output_dir)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def check_run(done: subprocess.CompletedProcess, output_dir: Path, plots: list[str]) -> dict:
+    """Assert the run succeeded and wrote its plots; returns its metrics.json."""
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert f"plots:     {output_dir / 'plots'}/" in lines
+    for name in plots:
+        path = output_dir / "plots" / f"{name}.png"
+        assert path.read_bytes()[:8] == PNG_MAGIC, path
+        assert f"           {name}.png" in lines
+    return json.loads((output_dir / "metrics.json").read_text())
+
+
+def assert_cleaned_up(simsage_local) -> None:
+    sm = simsage_local.client("sagemaker")
+    assert sm.list_endpoints()["Endpoints"] == []
+    assert sm.list_endpoint_configs()["EndpointConfigs"] == []
+    assert sm.list_models()["Models"] == []
+
+
+def test_flight_delay_example(simsage_local, tmp_path):
+    out = tmp_path / "flight"
+    done = run_example(EXAMPLES / "flight_delay" / "flight_delay.py", out)
+    metrics = check_run(
+        done,
+        out,
+        [
+            "histograms",
+            "delay_rate_by_feature",
+            "correlation",
+            "roc_curve",
+            "cost_by_threshold",
+            "confusion_matrices",
+        ],
+    )
+    assert metrics["auc"] > 0.7
+    # The business threshold beats the default 0.5, which beats raising no alert at all.
+    costs = list(metrics["cost_per_flight"].values())
+    assert costs[2] < costs[1] < costs[0]
+
+    sm = simsage_local.client("sagemaker")
+    job = sm.describe_training_job(TrainingJobName=metrics["training_job"])
+    assert job["TrainingJobStatus"] == "Completed"
+    assert job["HyperParameters"]["early_stopping_rounds"] == "15"
+    assert job["ModelArtifacts"]["S3ModelArtifacts"] == metrics["model_data"]
+    bucket, key = metrics["batch_output"].removeprefix("s3://").split("/", 1)
+    batch = simsage_local.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert len(batch.decode().splitlines()) == 4500
+    assert (out / "data" / "test.csv.out").read_bytes() == batch
+    assert_cleaned_up(simsage_local)
+
+
+def test_fraud_detection_example(simsage_local, tmp_path):
+    out = tmp_path / "fraud"
+    done = run_example(EXAMPLES / "fraud_detection" / "fraud_detection.py", out)
+    metrics = check_run(done, out, ["exploration", "precision_recall", "confusion_matrix"])
+    assert metrics["test_recall"] > 0.5
+    assert metrics["test_precision"] > 0.05  # five times the 1% base rate, at least
+    assert metrics["test_average_precision"] > 0.2
+    assert metrics["training_metrics"]["validation_auc"] > 0.9
+    assert "validation_auc=" in done.stdout  # printed by code/train.py in the job
+
+    sm = simsage_local.client("sagemaker")
+    job = sm.describe_training_job(TrainingJobName=metrics["training_job"])
+    assert job["AlgorithmSpecification"]["TrainingImage"].endswith(
+        "sagemaker-scikit-learn:1.2-1-cpu-py3"
+    )
+    assert job["HyperParameters"]["sagemaker_program"] == '"train.py"'
+    assert_cleaned_up(simsage_local)
+
+
+def test_on_aws_without_a_role_the_example_says_what_to_set(simsage_home, tmp_path):
+    """With SIMSAGE_BACKEND=aws and no SIMSAGE_ROLE_ARN the script stops before its first
+    AWS call, saying which variable to set; SIMSAGE_EXAMPLE_OUTPUT (the notebook's way to
+    choose the folder) named the output folder."""
+    out = tmp_path / "from-env"
+    env = {
+        **os.environ,
+        "SIMSAGE_EXAMPLE_OUTPUT": str(out),
+        "SIMSAGE_BACKEND": "aws",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    env.pop("SIMSAGE_ROLE_ARN", None)
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "flight_delay" / "flight_delay.py")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "SIMSAGE_ROLE_ARN is not set" in done.stderr
+    assert (out / "data").is_dir() and (out / "plots").is_dir()
