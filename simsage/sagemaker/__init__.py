@@ -10,8 +10,11 @@ from simsage.hosting.models import ModelsAPI
 from simsage.sagemaker.tags import TagsAPI
 from simsage.training.api import TrainingAPI
 from simsage.training.supervise import stop_training_processes
+from simsage.transform.api import TransformAPI
+from simsage.transform.jobs import stop_transform_processes
 
 on_stop_everything(stop_training_processes)
+on_stop_everything(stop_transform_processes)
 on_stop_everything(stop_endpoint_processes)
 
 
@@ -28,6 +31,7 @@ class SageMakerService:
             TrainingAPI(home, self.tags),
             ModelsAPI(home, self.tags),
             EndpointConfigsAPI(home, self.tags),
+            TransformAPI(home, self.tags),
             EndpointsAPI(home, self.tags),
         ):
             for operation in api.OPERATIONS:

@@ -2,7 +2,7 @@
 terminal is attached; the job's log lines stay on the screen above the bar.
 
 Rounds are read from the training log lines (``[12]#011train-auc:…`` for XGBoost),
-transformed files from the transform job's data-log lines (``…: completed (N records)``).
+transformed files from the transform job's data-log lines (``…: completed, …``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 _ROUND = re.compile(r"^\[(\d+)\]")
-_FILE_DONE = re.compile(r": completed \(\d+ records?\)")
+_FILE_DONE = re.compile(r": completed[,( ]")
 
 
 class LogProgress:

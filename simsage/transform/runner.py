@@ -1,0 +1,619 @@
+"""The transform job runner: one detached process per job (``python -m
+simsage.transform.runner <home> <job>``), started by CreateTransformJob.
+
+It plays SageMaker's part around the model container: extracts the model, starts one
+inference server per instance (``simsage.serving.server`` through
+:class:`~simsage.hosting.containers.ServerProcess`, the same server endpoints use),
+asks each for ``/execution-parameters``, then streams every input object through the
+servers over HTTP on 127.0.0.1 and writes ``<S3OutputPath>/<relative key>.out``.
+
+Objects are spread over instances by key (sorted keys, round robin). An instance reads
+its objects in order and keeps up to MaxConcurrentTransforms mini-batches in flight on
+keep-alive connections (one window spanning objects, so small objects overlap too); the
+responses are written in input order to one spool file per object (at most
+MaxConcurrentTransforms + 1 batches in memory). A spool becomes the output object only
+if the whole object succeeded; a failed object is reported in the job's FailureReason
+and its instance's ``data-log`` stream, and the other objects go on.
+
+It ships container output to ``/aws/sagemaker/TransformJobs`` stream
+``<job>/<instance-id>-<epoch>`` and per-object progress to ``…/data-log``, and honours
+StopTransformJob (in-flight work is abandoned, finished outputs stay).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import http.client
+import json
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import zlib
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from simsage.config import load_config
+from simsage.home import Home
+from simsage.hosting.containers import (
+    ContainerError,
+    ServerProcess,
+    prepare_model,
+    serving_plan,
+)
+from simsage.hosting.models import ModelStore, model_arn
+from simsage.logs.store import LogStore
+from simsage.s3 import errors as s3_errors
+from simsage.s3.backend import S3Backend
+from simsage.training import data, supervise
+from simsage.transform import records
+from simsage.transform.api import effective_settings
+from simsage.transform.dataprocessing import RecordError, RecordProcessor
+from simsage.transform.jobs import TransformJobStore
+
+LOG_GROUP = "/aws/sagemaker/TransformJobs"
+STOP_CHECK_EVERY = 0.25
+FLUSH_EVERY = 1.0
+FAILURE_LIMIT = 1024
+MESSAGE_LIMIT = 300
+RETRY_DELAY = 0.2
+
+
+class ObjectFailed(Exception):
+    """One input object could not be transformed; the message says why."""
+
+
+class Stopped(Exception):
+    """StopTransformJob arrived."""
+
+
+def _uri(obj: data.S3Object) -> str:
+    return f"s3://{obj.bucket}/{obj.key}"
+
+
+class _ObjectRun:
+    """One input object on its way through an instance: its spool and progress."""
+
+    def __init__(self, position: int, obj: data.S3Object, spool) -> None:
+        self.position = position
+        self.obj = obj
+        self.spool = spool
+        self.count = 0  # records, when the splitter counted them
+        self.requests = 0
+        self.bytes = 0
+        self.outstanding = 0  # batches sent whose responses are not written yet
+        self.read_done = False
+        self.failed: str | None = None
+        self.content_type: str | None = None
+        self.closed = False
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.spool.close()
+
+
+class Instance:
+    """One emulated transform instance: its server, log streams and connections."""
+
+    def __init__(self, instance_id: str, stream: str) -> None:
+        self.id = instance_id
+        self.stream = stream
+        self.data_log = f"{stream}/data-log"
+        self.server: ServerProcess | None = None
+        self.local = threading.local()
+
+
+class Runner:
+    def __init__(self, home: Home, name: str) -> None:
+        self.home = home
+        self.jobs = TransformJobStore(home)
+        self.job = self.jobs.get(name)
+        self.spec: dict[str, Any] = self.job.spec
+        self.settings = effective_settings(self.spec)
+        self.dir = Path(self.job.job_dir)
+        self.s3 = S3Backend(home)
+        self.logs = LogStore(home)
+        self.instances: list[Instance] = []
+        self.stop = threading.Event()
+        self._done = threading.Event()  # set whenever an instance's worker ends
+        self._finished = 0  # instances whose worker ended
+        self.failures: dict[int, str] = {}  # object position -> reason
+        self._failures_lock = threading.Lock()
+        self._pending: list[tuple[str, int, str]] = []
+        self._pending_lock = threading.Lock()
+        transform_input = self.spec["TransformInput"]
+        self.content_type = transform_input.get("ContentType")
+        self.accept = self.spec["TransformOutput"].get("Accept")
+        processing = self.spec.get("DataProcessing")
+        self.processor = (
+            RecordProcessor(processing, self.content_type or "", self.accept)
+            if processing
+            else None
+        )
+        if self.processor and not (self.processor.input_filter or self.processor.changes_output):
+            self.processor = None
+
+    # -- the whole job -------------------------------------------------------------
+
+    def run(self) -> None:
+        lock = supervise.hold_lock(self.dir)
+        try:
+            self._run()
+        except Exception as exc:  # anything unexpected fails the job, with a reason
+            traceback.print_exc()
+            self._finish("Failed", f"InternalServerError: {exc}")
+        finally:
+            self.stop.set()
+            for instance in self.instances:
+                if instance.server is not None:
+                    instance.server.kill()
+            lock.close()
+
+    def _run(self) -> None:
+        started = self.home.clock.time()
+        self.jobs.update(self.job.name, started=started)
+        try:
+            objects = self._objects()
+            model_dir, plan, env = self._prepare_model()
+        except ObjectFailed as exc:
+            return self._finish("Failed", str(exc))
+        if self._stopping():
+            return self._finish("Stopped")
+        self._start_servers(plan, model_dir, env, int(started))
+        try:
+            for instance in self.instances:
+                instance.server.wait_ready(float(env.get("SAGEMAKER_STARTUP_TIMEOUT", "600")))
+                self._execution_parameters(instance)
+        except ContainerError as exc:
+            self._flush()
+            return self._finish("Failed", f"ClientError: {exc}")
+        assigned = [objects[i :: len(self.instances)] for i in range(len(self.instances))]
+        workers = [
+            threading.Thread(target=self._work, args=(instance, mine), daemon=True)
+            for instance, mine in zip(self.instances, assigned, strict=True)
+        ]
+        for worker in workers:
+            worker.start()
+        next_flush = 0.0
+        while self._finished < len(workers):
+            if not self.stop.is_set() and self._stopping():
+                self.stop.set()
+                for instance in self.instances:  # abandon the requests in flight
+                    instance.server.kill()
+            now = time.monotonic()
+            if now >= next_flush:
+                next_flush = now + FLUSH_EVERY
+                self._flush()
+            self._done.wait(STOP_CHECK_EVERY)
+            self._done.clear()
+        for worker in workers:
+            worker.join()
+        self._stop_servers()
+        self._flush()
+        if self.stop.is_set():
+            return self._finish("Stopped")
+        if self.failures:
+            first = min(self.failures)
+            reason = self.failures[first]
+            if len(self.failures) > 1:
+                reason += (
+                    f" ({len(self.failures) - 1} more object(s) failed; see the data-log streams)"
+                )
+            return self._finish("Failed", reason)
+        self._finish("Completed")
+
+    # -- preparing -----------------------------------------------------------------
+
+    def _objects(self) -> list[tuple[int, data.S3Object]]:
+        source = self.spec["TransformInput"]["DataSource"]["S3DataSource"]
+        try:
+            model = ModelStore(self.home).find(self.spec["ModelName"])
+            role = (model.execution_role_arn if model else None) or "the model's execution role"
+            found = data.channel_objects(self.s3, source, self.job.region, role)
+        except data.DataError as exc:
+            raise ObjectFailed(str(exc)) from None
+        out_bucket, _ = data.split_uri(self.spec["TransformOutput"]["S3OutputPath"])
+        try:
+            self.s3.get_bucket(out_bucket)
+        except s3_errors.S3Error:
+            raise ObjectFailed(
+                f"ClientError: The output bucket {out_bucket} "
+                f"(TransformOutput.S3OutputPath) does not exist; create it first."
+            ) from None
+        return list(enumerate(found))
+
+    def _prepare_model(self):
+        model = ModelStore(self.home).find(self.spec["ModelName"])
+        if model is None:
+            arn = model_arn(self.job.region, self.job.arn.split(":")[4], self.spec["ModelName"])
+            raise ObjectFailed(f'ClientError: Could not find model "{arn}".')
+        try:
+            plan = serving_plan(model.container.image, model.container.environment)
+            folder = self.dir / "model"
+            env = prepare_model(self.s3, model.container.model_data_url, plan, folder)
+        except ContainerError as exc:
+            raise ObjectFailed(f"ClientError: {exc}") from None
+        env.update(self.spec.get("Environment") or {})
+        env["SAGEMAKER_BATCH"] = "true"
+        if "MaxPayloadInMB" in self.spec:
+            env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(self.spec["MaxPayloadInMB"])
+        if "BatchStrategy" in self.spec:
+            env["SAGEMAKER_BATCH_STRATEGY"] = (
+                "SINGLE_RECORD" if self.spec["BatchStrategy"] == "SingleRecord" else "MULTI_RECORD"
+            )
+        if self.spec.get("MaxConcurrentTransforms"):
+            env["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = str(self.spec["MaxConcurrentTransforms"])
+        return folder / "model", plan, env
+
+    def _start_servers(self, plan, model_dir: Path, env: dict[str, str], epoch: int) -> None:
+        count = self.spec["TransformResources"]["InstanceCount"]
+        for _ in range(count):
+            instance_id = "i-" + self.home.ids.hex(9)[:17]
+            instance = Instance(instance_id, f"{self.job.name}/{instance_id}-{epoch}")
+            self.logs.ensure_stream(LOG_GROUP, instance.stream)
+            self.logs.ensure_stream(LOG_GROUP, instance.data_log)
+            self.instances.append(instance)
+        for instance in self.instances:
+            instance.server = ServerProcess(
+                plan,
+                model_dir,
+                env,
+                on_line=lambda line, stream=instance.stream: self._log(stream, line),
+                exit_with_parent=True,
+            )
+        pids = [i.server.pid for i in self.instances]
+        print(f"simsage: transform servers started, pids {pids}", flush=True)
+
+    def _stop_servers(self) -> None:
+        """End every server at once. Nothing is in flight any more (every object is
+        stored or abandoned), so there is nothing to drain: SIGKILL spares the seconds
+        an interpreter with xgboost and pandas loaded takes to shut down."""
+        for instance in self.instances:
+            if instance.server.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    instance.server.process.kill()
+        for instance in self.instances:
+            instance.server.kill()
+
+    def _execution_parameters(self, instance: Instance) -> None:
+        """Ask the container for its batch settings. Precedence: the request, then the
+        container's answer, then SageMaker's defaults (simsage's servers answer 404)."""
+        try:
+            status, body, _ = self._request(instance, "GET", "/execution-parameters", None, {})
+        except (OSError, http.client.HTTPException) as exc:
+            status, body = f"nothing ({exc})", b""
+        if status == 200 and instance is self.instances[0]:
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                self._apply_execution_parameters(json.loads(body))
+        s = self.settings
+        strategy = (s["batch_strategy"] or "None").upper().replace("RECORD", "_RECORD")
+        self._log(
+            instance.data_log,
+            f"[sagemaker logs]: GET /execution-parameters answered {status}; "
+            f"MaxConcurrentTransforms={s['max_concurrent']}, MaxPayloadInMB={s['max_payload_mb']}, "
+            f"BatchStrategy={strategy}",
+        )
+
+    def _apply_execution_parameters(self, answer: dict[str, Any]) -> None:
+        spec, settings = self.spec, self.settings
+        if not spec.get("MaxConcurrentTransforms") and "MaxConcurrentTransforms" in answer:
+            settings["max_concurrent"] = max(1, min(int(answer["MaxConcurrentTransforms"]), 64))
+        if "MaxPayloadInMB" not in spec and "MaxPayloadInMB" in answer:
+            settings["max_payload_mb"] = max(0, min(int(answer["MaxPayloadInMB"]), 100))
+        strategy = answer.get("BatchStrategy")
+        if (
+            "BatchStrategy" not in spec
+            and settings["split_type"] != "None"
+            and strategy in ("SingleRecord", "MultiRecord")
+        ):
+            settings["batch_strategy"] = strategy
+
+    # -- transforming --------------------------------------------------------------
+
+    def _work(self, instance: Instance, objects: list[tuple[int, data.S3Object]]) -> None:
+        try:
+            self._work_through(instance, objects)
+        finally:
+            with self._failures_lock:
+                self._finished += 1
+            self._done.set()
+
+    def _work_through(self, instance: Instance, objects: list[tuple[int, data.S3Object]]) -> None:
+        """Stream an instance's objects through its server.
+
+        One window of at most MaxConcurrentTransforms + 1 mini-batches spans the
+        objects, so small objects overlap as well as the batches of a large one;
+        responses are written in input order as the oldest batch completes.
+        """
+        window: deque[tuple[_ObjectRun, records.Batch, Future]] = deque()
+        limit = self.settings["max_concurrent"]
+        with ThreadPoolExecutor(limit, thread_name_prefix=instance.id) as pool:
+            try:
+                for position, obj in objects:
+                    if self.stop.is_set():
+                        raise Stopped()
+                    run = self._begin(instance, position, obj)
+                    batches = self._batches(run)
+                    try:
+                        for batch in batches:
+                            if self.stop.is_set():
+                                raise Stopped()
+                            if run.failed:
+                                break
+                            future = pool.submit(self._invoke, instance, batch.body)
+                            window.append((run, batch, future))
+                            run.outstanding += 1
+                            while len(window) > limit:
+                                self._drain_one(instance, window)
+                    except ObjectFailed as exc:
+                        self._fail(instance, run, str(exc))
+                    except Stopped:
+                        raise
+                    except Exception as exc:  # a simsage bug: fail this object, say so
+                        traceback.print_exc()
+                        self._fail(instance, run, f"InternalServerError: {exc}")
+                    finally:
+                        batches.close()  # closes the input stream at once
+                    run.read_done = True
+                    self._maybe_complete(instance, run)
+                while window:
+                    self._drain_one(instance, window)
+            except Stopped:
+                for _, _, future in window:
+                    future.cancel()
+                for run, _, future in window:
+                    with contextlib.suppress(Exception):
+                        future.result()
+                    run.close()
+
+    def _begin(self, instance: Instance, position: int, obj: data.S3Object) -> _ObjectRun:
+        spool_dir = self.dir / "spool"
+        spool_dir.mkdir(exist_ok=True)
+        self._log(instance.data_log, f"[sagemaker logs]: {_uri(obj)}: starting")
+        return _ObjectRun(position, obj, tempfile.TemporaryFile(dir=spool_dir))
+
+    def _batches(self, run: _ObjectRun):
+        """The object's mini-batches (input filter applied); errors as ObjectFailed."""
+        settings = self.settings
+        limit = records.payload_limit(settings["max_payload_mb"])
+        single = settings["batch_strategy"] == "SingleRecord"
+        stream, raw = self._open_input(run.obj)
+        try:
+            for batch in records.batches(
+                stream, settings["split_type"], limit, single, self.processor is not None
+            ):
+                if self.processor is not None and self.processor.input_filter is not None:
+                    batch = self._filter_batch(batch)
+                run.requests += 1
+                run.bytes += len(batch.body)
+                if batch.count is not None:
+                    run.count += batch.count
+                yield batch
+        except records.PayloadTooLarge as exc:
+            raise ObjectFailed(str(exc)) from None
+        except records.MalformedInput as exc:
+            raise ObjectFailed(str(exc)) from None
+        except RecordError as exc:
+            raise ObjectFailed(f"DataProcessing: {exc}") from None
+        except (OSError, EOFError, zlib.error) as exc:
+            if settings["compression"] == "Gzip":
+                raise ObjectFailed(
+                    f"could not decompress the object as Gzip (CompressionType Gzip): {exc}"
+                ) from None
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                stream.close()
+            with contextlib.suppress(Exception):
+                raw.close()
+
+    def _drain_one(self, instance: Instance, window: deque) -> None:
+        """Wait for the oldest batch in flight and write its response."""
+        run, batch, future = window.popleft()
+        run.outstanding -= 1
+        try:
+            body, content_type = future.result()
+            if not run.failed:
+                self._write(run, batch, body, content_type)
+        except ObjectFailed as exc:
+            self._fail(instance, run, str(exc))
+        except RecordError as exc:
+            self._fail(instance, run, f"DataProcessing: {exc}")
+        except records.MalformedInput as exc:
+            self._fail(instance, run, str(exc))
+        except Stopped:
+            raise
+        except Exception as exc:  # a simsage bug: fail this object, say so
+            traceback.print_exc()
+            self._fail(instance, run, f"InternalServerError: {exc}")
+        self._maybe_complete(instance, run)
+
+    def _fail(self, instance: Instance, run: _ObjectRun, message: str) -> None:
+        if run.failed:
+            return
+        run.failed = message
+        uri = _uri(run.obj)
+        self._log(instance.data_log, f"[sagemaker logs]: {uri}: {message}")
+        if message.startswith("InternalServerError: "):
+            reason = f"InternalServerError: {uri}: {message.removeprefix('InternalServerError: ')}"
+        else:
+            reason = (
+                f"ClientError: {uri}: {message}. See the data-log stream "
+                f"{instance.data_log} in {LOG_GROUP}."
+            )
+        with self._failures_lock:
+            self.failures[run.position] = reason[:FAILURE_LIMIT]
+
+    def _maybe_complete(self, instance: Instance, run: _ObjectRun) -> None:
+        """Store the object's output once every batch is written (never a failed one's)."""
+        if not run.read_done or run.outstanding or run.closed:
+            return
+        try:
+            if not run.failed:
+                self._upload(run.obj, run.spool, run.content_type)
+                self._log(
+                    instance.data_log,
+                    f"[sagemaker logs]: {_uri(run.obj)}: completed, {run.bytes} bytes in "
+                    f"{run.requests} requests" + (f", {run.count} records" if run.count else ""),
+                )
+        except ObjectFailed as exc:
+            self._fail(instance, run, str(exc))
+        finally:
+            run.close()
+
+    def _open_input(self, obj: data.S3Object):
+        try:
+            _, _, stream = self.s3.read_object(obj.bucket, obj.key)
+        except (s3_errors.NoSuchKey, s3_errors.NoSuchBucket):
+            raise ObjectFailed("the input object does not exist") from None
+        if self.settings["compression"] == "Gzip":
+            return gzip.GzipFile(fileobj=stream, mode="rb"), stream
+        return stream, stream
+
+    def _filter_batch(self, batch: records.Batch) -> records.Batch:
+        filtered = [self.processor.filter_input(r) for r in batch.records]
+        if len(filtered) == 1 and self.settings["batch_strategy"] != "MultiRecord":
+            body = filtered[0]
+        else:
+            body = b"\n".join(filtered) + b"\n"
+        return records.Batch(body, batch.count, batch.records)
+
+    def _write(
+        self, run: _ObjectRun, batch: records.Batch, body: bytes, content_type: str | None
+    ) -> None:
+        run.content_type = content_type or run.content_type
+        spool = run.spool
+        line = self.settings["assemble_with"] == "Line"
+        if self.processor is not None and self.processor.changes_output:
+            outputs = records.response_records(body, len(batch.records))
+            parts = [
+                self.processor.assemble(r, o) for r, o in zip(batch.records, outputs, strict=True)
+            ]
+            sep = b"\n" if line else b""
+            spool.write(sep.join(parts) + sep)
+            return
+        spool.write(body)
+        if line and body and not body.endswith(b"\n"):
+            spool.write(b"\n")
+
+    def _upload(self, obj: data.S3Object, spool, content_type: str | None) -> None:
+        bucket, prefix = data.split_uri(self.spec["TransformOutput"]["S3OutputPath"])
+        key = f"{prefix.rstrip('/')}/{obj.relative}.out".lstrip("/")
+        spool.seek(0)
+        attrs = {
+            "content_type": self.accept or content_type or "binary/octet-stream",
+            "metadata": {},
+        }
+        try:
+            self.s3.put_object(bucket, key, spool, attrs)
+        except s3_errors.S3Error as exc:
+            raise ObjectFailed(f"could not write s3://{bucket}/{key}: {exc}") from None
+
+    def _invoke(self, instance: Instance, body: bytes) -> tuple[bytes, str | None]:
+        """POST one mini-batch, retrying connection failures and 5xx answers.
+
+        Raises:
+            ObjectFailed: a 4xx answer, or failures after InvocationsMaxRetries retries.
+            Stopped: StopTransformJob arrived.
+        """
+        headers = {}
+        if self.content_type:
+            headers["Content-Type"] = self.content_type
+        if self.accept:
+            headers["Accept"] = self.accept
+        attempts = self.settings["retries"] + 1
+        reason = ""
+        for attempt in range(attempts):
+            if self.stop.is_set():
+                raise Stopped()
+            try:
+                status, answer, content_type = self._request(
+                    instance, "POST", "/invocations", body, headers
+                )
+            except (OSError, http.client.HTTPException) as exc:
+                if not instance.server.alive():
+                    raise ObjectFailed(
+                        f"the model container stopped: {instance.server.exit_reason()}"
+                    ) from None
+                reason = f"the model container did not answer: {exc or type(exc).__name__}"
+            else:
+                if status < 300:
+                    return answer, content_type
+                message = answer.decode("utf-8", "replace").strip()[:MESSAGE_LIMIT]
+                reason = f"Bad HTTP status received from algorithm: {status}" + (
+                    f". Message: {message}" if message else ""
+                )
+                if status < 500:
+                    raise ObjectFailed(reason)
+            if attempt + 1 < attempts:
+                time.sleep(RETRY_DELAY)
+        raise ObjectFailed(reason)
+
+    def _request(self, instance: Instance, method: str, path: str, body, headers):
+        connection = getattr(instance.local, "connection", None)
+        if connection is None:
+            connection = http.client.HTTPConnection(
+                "127.0.0.1", instance.server.port, timeout=self.settings["timeout"]
+            )
+            instance.local.connection = connection
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            answer = response.read()
+        except BaseException:
+            connection.close()
+            instance.local.connection = None
+            raise
+        if response.will_close:
+            connection.close()
+            instance.local.connection = None
+        return response.status, answer, response.getheader("Content-Type")
+
+    # -- logs and state --------------------------------------------------------------
+
+    def _log(self, stream: str, message: str) -> None:
+        with self._pending_lock:
+            self._pending.append((stream, int(time.time() * 1000), message))
+
+    def _flush(self) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+        by_stream: dict[str, list[tuple[int, str]]] = {}
+        for stream, ts, message in pending:
+            by_stream.setdefault(stream, []).append((ts, message))
+        for stream, events in by_stream.items():
+            self.logs.append(LOG_GROUP, stream, events)
+
+    def _stopping(self) -> bool:
+        return self.jobs.status(self.job.name) == "Stopping"
+
+    def _finish(self, outcome: str, failure: str | None = None) -> None:
+        self._flush()
+        fields: dict[str, Any] = {"ended": self.home.clock.time()}
+        if failure is not None:
+            fields["failure"] = failure[:FAILURE_LIMIT]
+        if outcome != "Stopped" and self._stopping():
+            outcome, fields = "Stopped", {"ended": fields["ended"]}
+        self.jobs.transition(
+            self.job.name,
+            outcome,
+            ("Stopping",) if outcome == "Stopped" else ("InProgress",),
+            **fields,
+        )
+
+
+def main(argv: list[str]) -> int:
+    home_path, name = argv[1], argv[2]
+    config = load_config().with_overrides(home=home_path, backend="local")
+    home = Home.open(config)
+    Runner(home, name).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
