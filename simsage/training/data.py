@@ -93,7 +93,13 @@ def _manifest_objects(s3: S3Backend, bucket: str, key: str, uri: str) -> list[S3
         raise DataError(f"ClientError: The manifest file {uri} does not exist.") from None
     except ValueError as exc:
         raise DataError(f"ClientError: The manifest file {uri} is not valid JSON: {exc}") from None
-    if not isinstance(manifest, list) or not manifest or "prefix" not in (manifest[0] or {}):
+    if (
+        not isinstance(manifest, list)
+        or not manifest
+        or not isinstance(manifest[0], dict)
+        or "prefix" not in manifest[0]
+        or not all(isinstance(entry, str) for entry in manifest[1:])
+    ):
         raise DataError(
             f'ClientError: The manifest file {uri} must be a JSON list starting with {{"prefix": '
             '"s3://bucket/prefix/"} followed by relative keys.'
