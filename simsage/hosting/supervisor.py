@@ -19,7 +19,8 @@ What it does, polling the registry every 0.1 s:
 - **Updating weights and capacities**: start or stop instances to the desired counts,
   then take the desired weights.
 - **Deleting**: drain every instance, then remove the endpoint from the registry.
-- An instance that dies is logged, taken out of the routing and replaced.
+- An instance that dies, or fails its ``/ping`` health check three times in a row, is
+  logged, taken out of the routing and replaced.
 
 Instances are ``python -m simsage.serving.server`` processes in the supervisor's process
 group started with ``--exit-with-parent``: killing the supervisor (or its group) never
@@ -63,6 +64,8 @@ from simsage.training.supervise import LOCK_NAME, launch, runner_alive
 POLL_SECONDS = 0.1
 DRAIN_GRACE = 30.0  # SIGTERM, then SIGKILL 30 s later, as SageMaker does
 LOG_FLUSH_SECONDS = 0.2
+HEALTH_CHECK_SECONDS = 1.0
+HEALTH_CHECK_FAILURES = 3  # pings failed in a row before an instance is replaced
 
 
 def log_group(endpoint: str) -> str:
@@ -164,6 +167,44 @@ class _LogShipper:
         self._thread.join(5.0)
 
 
+class _HealthChecker:
+    """Pings every ready instance each second from its own thread. An instance whose
+    ``/ping`` fails (no 200 within the 2 s ping timeout) three times in a row is
+    killed, and the supervisor's loop replaces it — as SageMaker replaces instances
+    that fail their health checks. Requests stuck on it fail over to another instance
+    when its connections drop."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.supervisor = supervisor
+        self._failures: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(HEALTH_CHECK_SECONDS):
+            for running in list(self.supervisor.running.values()):
+                instance, server = running.instance, running.server
+                if instance.state != "ready" or not server.alive():
+                    continue
+                if server.ping():
+                    self._failures.pop(instance.instance_id, None)
+                    continue
+                failed = self._failures.get(instance.instance_id, 0) + 1
+                self._failures[instance.instance_id] = failed
+                if failed >= HEALTH_CHECK_FAILURES and not self._stop.is_set():
+                    self.supervisor.shipper.line(
+                        f"{instance.variant}/{instance.instance_id}",
+                        f"simsage: instance {instance.instance_id} failed {failed} health "
+                        "checks in a row (GET /ping); replacing it",
+                    )
+                    server.kill()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+
+
 class Cancelled(Exception):
     """The endpoint was deleted while instances were starting."""
 
@@ -193,6 +234,7 @@ class Supervisor:
         registry = self.home.path / "state.db"
         registry_id = _inode(registry)
         checked = time.monotonic()
+        health = _HealthChecker(self)
         try:
             while True:
                 if time.monotonic() - checked > 1.0:  # the home was deleted: stop serving
@@ -212,6 +254,7 @@ class Supervisor:
         except Cancelled:
             self._delete(self.store.find(self.name))
         finally:
+            health.close()
             self._stop_all(list(self.running), grace=2.0)
             self.shipper.close()
 

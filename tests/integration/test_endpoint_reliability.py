@@ -4,6 +4,7 @@ error; nothing hangs and nothing fails silently."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -194,3 +195,21 @@ def test_deleting_the_home_stops_its_endpoints(simsage_local, artifact):
             return True
 
     wait_for(lambda: all(gone(pid) for pid in pids), timeout=30)
+
+
+def test_hung_instance_fails_its_health_checks_and_is_replaced(simsage_local, artifact):
+    deploy(simsage_local, "frozen", {"frozen-model": artifact})
+    (victim,) = instances(simsage_local, "frozen")
+    os.kill(victim.pid, signal.SIGSTOP)  # alive, but answers nothing
+    try:
+        runtime = simsage_local.client("sagemaker-runtime")
+        started = time.monotonic()
+        # The call hangs on the frozen instance until the supervisor kills it, then
+        # goes to the replacement.
+        assert score(runtime, "frozen")[0] > 0.5
+        assert time.monotonic() - started < 30
+        (replacement,) = instances(simsage_local, "frozen")
+        assert replacement.instance_id != victim.instance_id
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # killed by the health checks
+            os.kill(victim.pid, signal.SIGCONT)
