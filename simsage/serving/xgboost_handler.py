@@ -142,6 +142,8 @@ def parse_payload(body: bytes, content_type: str | None, num_features: int) -> t
     """
     base, params = scoring.parse_content_type(content_type)
     if base == CSV:
+        if scoring.charset_of(params).lower().replace("-", "") in ("utf8", "usascii", "ascii"):
+            return "csv", scoring.csv_to_array(body)  # UTF-8 bytes parse without decoding
         return "csv", scoring.csv_to_array(scoring.decode_text(body, params))
     if base in ("", LIBSVM, X_LIBSVM):
         return "libsvm", parse_libsvm(scoring.decode_text(body, params), num_features)

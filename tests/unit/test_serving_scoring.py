@@ -348,3 +348,26 @@ def test_script_xgboost_framework_defaults(tmp_path):
     handler = ScriptHandler(model_dir, framework="xgboost", environ={}).load()
     out = handler.invoke(b"0.9,0.1,0.2", "text/csv", "text/csv")
     assert float(out.body.decode()) > 0.5
+
+
+def test_large_utf8_bodies_parse_from_bytes_like_text():
+    rng = np.random.default_rng(5)
+    rows = rng.random((5000, 6))
+    text = "\n".join(",".join(f"{v:.6f}" for v in row) for row in rows) + "\n"
+    from_bytes = scoring.csv_to_array(text.encode())
+    np.testing.assert_array_equal(from_bytes, scoring.csv_to_array(text))
+    assert from_bytes.dtype == np.float32 and from_bytes.shape == (5000, 6)
+    tabbed = text.replace(",", "\t").encode()
+    np.testing.assert_array_equal(scoring.csv_to_array(tabbed), from_bytes)
+
+
+def test_large_bodies_that_are_not_utf8_or_not_numbers_are_415():
+    big = b"1.0,2.0\n" * 20000
+    with pytest.raises(scoring.ScoringError) as excinfo:
+        scoring.csv_to_array(big + b"\xff\xfe,1\n")
+    assert excinfo.value.status == 415
+    with pytest.raises(scoring.ScoringError) as excinfo:
+        scoring.csv_to_array(big + b"abc,1\n")
+    assert excinfo.value.status == 415
+    with pytest.raises(scoring.ScoringError, match="Empty"):
+        scoring.csv_to_array(b"\n" * 70000)
