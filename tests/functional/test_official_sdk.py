@@ -7,7 +7,7 @@ The test body is what a learner's notebook does: ``sagemaker.Session()``,
 notebook is the ``simsage_local`` fixture, which activates simsage so every boto3 client
 the SDK creates is answered in-process.
 
-Needs the ``sdk`` extra (part of ``test``); without it the module is skipped.
+Needs the ``official-sdk`` extra (part of ``test``); without it the module is skipped.
 """
 
 from __future__ import annotations
