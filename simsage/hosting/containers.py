@@ -44,6 +44,10 @@ class ContainerError(Exception):
     """A model that cannot be served; the message is the FailureReason."""
 
 
+class StartCancelled(Exception):
+    """Waiting for a server was given up because its job or endpoint is going away."""
+
+
 @dataclass(frozen=True)
 class ServingPlan:
     """How a model's container serves: built-in ``xgboost`` or user ``script`` mode."""
@@ -214,17 +218,29 @@ class ServerProcess:
         finally:
             connection.close()
 
-    def wait_ready(self, timeout: float = DEFAULT_STARTUP_TIMEOUT) -> None:
+    def wait_ready(
+        self,
+        timeout: float = DEFAULT_STARTUP_TIMEOUT,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> None:
         """Wait until ``/ping`` answers 200.
+
+        Args:
+            timeout: seconds the server has to pass its ping.
+            cancelled: asked while waiting; True gives up (the caller is stopping).
 
         Raises:
             ContainerError: the server exited (the model failed to load) or did not
                 pass its ping within ``timeout`` seconds.
+            StartCancelled: ``cancelled`` said so.
         """
         deadline = time.monotonic() + timeout
-        self._listening.wait(timeout)
         delay = 0.01
         while time.monotonic() < deadline:
+            if cancelled is not None and cancelled():
+                raise StartCancelled()
+            if not self._listening.wait(min(0.2, max(deadline - time.monotonic(), 0))):
+                continue
             if not self.alive():
                 self._reader.join(2.0)
                 raise ContainerError(self.exit_reason())

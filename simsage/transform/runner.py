@@ -42,6 +42,7 @@ from simsage.home import Home
 from simsage.hosting.containers import (
     ContainerError,
     ServerProcess,
+    StartCancelled,
     prepare_model,
     serving_plan,
 )
@@ -167,8 +168,13 @@ class Runner:
         self._start_servers(plan, model_dir, env, int(started))
         try:
             for instance in self.instances:
-                instance.server.wait_ready(float(env.get("SAGEMAKER_STARTUP_TIMEOUT", "600")))
+                instance.server.wait_ready(
+                    float(env.get("SAGEMAKER_STARTUP_TIMEOUT", "600")), cancelled=self._stopping
+                )
                 self._execution_parameters(instance)
+        except StartCancelled:
+            self._flush()
+            return self._finish("Stopped")
         except ContainerError as exc:
             self._flush()
             return self._finish("Failed", f"ClientError: {exc}")

@@ -388,3 +388,31 @@ def test_invocations_timeout_and_retries_fail_the_object_with_the_reason(env):
         "late/l.jsonl: the model container did not answer: timed out" in described["FailureReason"]
     )
     assert _keys(s3, "out/") == []
+
+
+def test_stop_while_the_model_is_still_loading(env):
+    s3, sm, _, _ = env
+    slow_load = "import time\n\ndef model_fn(model_dir):\n    time.sleep(60)\n"
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="models/slow-load.tar.gz",
+        Body=_tar({"code/inference.py": slow_load.encode()}),
+    )
+    sm.create_model(
+        ModelName="slow-load",
+        PrimaryContainer={
+            "Image": SKLEARN,
+            "ModelDataUrl": f"s3://{BUCKET}/models/slow-load.tar.gz",
+            "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+        },
+        ExecutionRoleArn=ROLE,
+    )
+    s3.put_object(Bucket=BUCKET, Key="loading/rows.csv", Body=b"1,2,3\n")
+    _create(sm, "loading", f"s3://{BUCKET}/loading/", model="slow-load")
+    time.sleep(1.0)
+    sm.stop_transform_job(TransformJobName="loading")
+    started = time.time()
+    described = _wait(sm, "loading", timeout=30)
+    assert described["TransformJobStatus"] == "Stopped"
+    assert time.time() - started < 15  # not the 60 s the model takes to load
+    assert _keys(s3, "out/") == []
