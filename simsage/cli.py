@@ -363,12 +363,30 @@ def info() -> None:
             ),
             ("buckets", str(len(buckets))),
             ("objects", f"{objects} ({human_readable_size(size)}, {size} bytes)"),
+            *_sagemaker_counts(),
         ]
     else:
         rows.append(("store", "not used: boto3 calls go to AWS"))
     width = max(len(name) for name, _ in rows) + 1
     for name, value in rows:
         click.echo(f"{name + ':':<{width}} {value}")
+
+
+def _sagemaker_counts() -> list[tuple[str, str]]:
+    """How many training jobs, models, endpoints and transform jobs the store holds,
+    counted through the same List calls as on AWS."""
+    sm = _sagemaker()
+    counted = (
+        ("training jobs", "list_training_jobs", "TrainingJobSummaries"),
+        ("models", "list_models", "Models"),
+        ("endpoints", "list_endpoints", "Endpoints"),
+        ("transform jobs", "list_transform_jobs", "TransformJobSummaries"),
+    )
+    rows = []
+    for label, operation, key in counted:
+        pages = sm.get_paginator(operation).paginate()
+        rows.append((label, str(sum(len(page[key]) for page in pages))))
+    return rows
 
 
 # -- training jobs -----------------------------------------------------------------------
@@ -424,10 +442,14 @@ def training_stop(name: str) -> None:
 @click.argument("name")
 def training_logs(name: str) -> None:
     """Print every log line of a training job, host by host."""
+    _print_logs("/aws/sagemaker/TrainingJobs", f"{name}/")
+
+
+def _print_logs(group: str, prefix: str) -> None:
+    """Every event of every stream of ``group`` whose name starts with ``prefix``."""
     logs = boto3_session().client("logs")
-    group = "/aws/sagemaker/TrainingJobs"
     pages = logs.get_paginator("describe_log_streams").paginate(
-        logGroupName=group, logStreamNamePrefix=f"{name}/"
+        logGroupName=group, logStreamNamePrefix=prefix
     )
     for page in pages:
         for stream in page["logStreams"]:
@@ -442,6 +464,53 @@ def training_logs(name: str) -> None:
                 if answer["nextForwardToken"] == token:
                     break
                 token = answer["nextForwardToken"]
+
+
+# -- transform jobs ----------------------------------------------------------------------
+
+
+@main.group()
+def transform() -> None:
+    """Batch transform jobs: list, describe, stop, read logs (on either backend)."""
+
+
+@transform.command("ls")
+@click.option("--status", default=None, help="Only jobs in this status (InProgress, Completed …).")
+def transform_ls(status: str | None) -> None:
+    """List transform jobs, newest first."""
+    kwargs: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
+    if status:
+        kwargs["StatusEquals"] = status
+    for page in _sagemaker().get_paginator("list_transform_jobs").paginate(**kwargs):
+        for job in page["TransformJobSummaries"]:
+            click.echo(
+                f"{_timestamp(job['CreationTime'])} {job['TransformJobStatus']:<10} "
+                f"{job['TransformJobName']}"
+            )
+
+
+@transform.command("describe")
+@click.argument("name")
+def transform_describe(name: str) -> None:
+    """Print DescribeTransformJob's answer as JSON."""
+    described = _sagemaker().describe_transform_job(TransformJobName=name)
+    described.pop("ResponseMetadata", None)
+    click.echo(json.dumps(described, indent=2, default=str))
+
+
+@transform.command("stop")
+@click.argument("name")
+def transform_stop(name: str) -> None:
+    """Stop a running transform job (finished outputs stay, partial ones are dropped)."""
+    _sagemaker().stop_transform_job(TransformJobName=name)
+    click.echo(f"stopping: {name}")
+
+
+@transform.command("logs")
+@click.argument("name")
+def transform_logs(name: str) -> None:
+    """Print every log line of a transform job (container output and data logs)."""
+    _print_logs("/aws/sagemaker/TransformJobs", f"{name}/")
 
 
 # -- endpoints ---------------------------------------------------------------------------
@@ -487,6 +556,13 @@ def endpoints_invoke(name: str, body: str, content_type: str, accept: str | None
         .invoke_endpoint(EndpointName=name, Body=data, ContentType=content_type, **kwargs)
     )
     click.echo(answer["Body"].read().decode("utf-8", "replace"), nl=False)
+
+
+@endpoints.command("logs")
+@click.argument("name")
+def endpoints_logs(name: str) -> None:
+    """Print every log line of an endpoint's instances."""
+    _print_logs(f"/aws/sagemaker/Endpoints/{name}", "")
 
 
 @endpoints.command("delete")

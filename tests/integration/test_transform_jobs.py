@@ -416,3 +416,23 @@ def test_stop_while_the_model_is_still_loading(env):
     assert described["TransformJobStatus"] == "Stopped"
     assert time.time() - started < 15  # not the 60 s the model takes to load
     assert _keys(s3, "out/") == []
+
+
+def test_cli_lists_describes_and_prints_the_logs_of_transform_jobs(env):
+    from click.testing import CliRunner
+
+    from simsage.cli import main
+
+    s3, sm, _, _ = env
+    s3.put_object(Bucket=BUCKET, Key="cli/rows.csv", Body=_csv(_rows(5, 1)))
+    _create(sm, "cli-job", f"s3://{BUCKET}/cli/")
+    assert _wait(sm, "cli-job")["TransformJobStatus"] == "Completed"
+    runner = CliRunner()
+    listed = runner.invoke(main, ["transform", "ls"])
+    assert listed.exit_code == 0 and "Completed" in listed.output and "cli-job" in listed.output
+    described = runner.invoke(main, ["transform", "describe", "cli-job"])
+    assert json.loads(described.output)["TransformOutput"]["S3OutputPath"] == f"s3://{BUCKET}/out"
+    logs = runner.invoke(main, ["transform", "logs", "cli-job"])
+    assert "cli/rows.csv: completed" in logs.output
+    info = runner.invoke(main, ["info"])
+    assert "transform jobs:    1" in info.output and "models:            2" in info.output
