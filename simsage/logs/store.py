@@ -8,10 +8,15 @@ GetLogEvents pages through.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from simsage.store.db import register_schema
+
+log = logging.getLogger("simsage.logs")
 
 register_schema(
     """
@@ -210,3 +215,71 @@ class LogStore:
         if newest:
             rows.reverse()
         return [LogEvent(*row) for row in rows]
+
+
+class LogBuffer:
+    """Log lines gathered from any thread and appended in batches: one transaction per
+    stream per :meth:`flush` (a commit per line would cost more than the line).
+
+    Job runners call :meth:`flush` from their own loop; a long-lived process (an
+    endpoint's supervisor) calls :meth:`start` to flush in the background, where a
+    failing write is reported and never raised.
+
+    Parameters
+    ----------
+    store:
+        The log store.
+    group:
+        The log group every line goes to; streams are created on first use.
+    """
+
+    def __init__(self, store: LogStore, group: str) -> None:
+        self.store = store
+        self.group = group
+        self._pending: list[tuple[str, int, str]] = []  # (stream, ts, message)
+        self._lock = threading.Lock()
+        self._streams: set[str] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, stream: str, message: str, ts: float | None = None) -> None:
+        """Queue ``message`` for ``stream`` (``ts`` in seconds; now by default)."""
+        stamp = _ms(time.time() if ts is None else ts)
+        with self._lock:
+            self._pending.append((stream, stamp, message))
+
+    def flush(self) -> None:
+        """Append everything queued so far."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        by_stream: dict[str, list[tuple[int, str]]] = {}
+        for stream, ts, message in pending:
+            by_stream.setdefault(stream, []).append((ts, message))
+        for stream, events in by_stream.items():
+            if stream not in self._streams:
+                self.store.ensure_stream(self.group, stream)
+                self._streams.add(stream)
+            self.store.append(self.group, stream, events)
+
+    def start(self, interval: float) -> None:
+        """Flush every ``interval`` seconds in a daemon thread until :meth:`close`."""
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                self._flush_quietly()
+            self._flush_quietly()
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def _flush_quietly(self) -> None:
+        try:
+            self.flush()
+        except Exception:  # logging must never take down what it logs
+            log.warning("appending to log group %s failed", self.group, exc_info=True)
+
+    def close(self) -> None:
+        """Stop the background flushing (after a last flush)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5.0)

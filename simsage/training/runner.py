@@ -29,7 +29,7 @@ from typing import Any
 
 from simsage.config import load_config
 from simsage.home import Home
-from simsage.logs.store import LogStore
+from simsage.logs.store import LogBuffer, LogStore
 from simsage.s3.backend import S3Backend
 from simsage.training import data, docker_engine, supervise
 from simsage.training.environment import training_env
@@ -76,8 +76,7 @@ class Runner:
         self.logs = LogStore(home)
         self.hosts: list[Host] = []
         self.engine: docker_engine.DockerEngine | None = None  # custom images only
-        self._pending: list[tuple[str, int, str]] = []  # (stream, ts, message)
-        self._pending_lock = threading.Lock()
+        self.log_lines = LogBuffer(self.logs, LOG_GROUP)
         self._metrics: dict[str, list[float]] = {}
         self._metrics_dirty = False
         self._patterns = [(d["Name"], re.compile(d["Regex"])) for d in self._metric_definitions()]
@@ -413,18 +412,11 @@ class Runner:
                         self._metrics_dirty = True
                     except ValueError:
                         pass
-            with self._pending_lock:
-                self._pending.append((host.stream, int(now * 1000), line))
+            self.log_lines.add(host.stream, line, now)
         host.process.stdout.close()
 
     def _flush(self) -> None:
-        with self._pending_lock:
-            pending, self._pending = self._pending, []
-        by_stream: dict[str, list[tuple[int, str]]] = {}
-        for stream, ts, message in pending:
-            by_stream.setdefault(stream, []).append((ts, message))
-        for stream, events in by_stream.items():
-            self.logs.append(LOG_GROUP, stream, events)
+        self.log_lines.flush()
         if self._metrics_dirty:
             self._metrics_dirty = False
             self.jobs.update(self.job.name, metrics=dict(self._metrics))

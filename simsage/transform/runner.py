@@ -47,7 +47,7 @@ from simsage.hosting.containers import (
     serving_plan,
 )
 from simsage.hosting.models import ModelStore, model_arn
-from simsage.logs.store import LogStore
+from simsage.logs.store import LogBuffer, LogStore
 from simsage.s3 import errors as s3_errors
 from simsage.s3.backend import S3Backend
 from simsage.training import data, supervise
@@ -125,8 +125,7 @@ class Runner:
         self._finished = 0  # instances whose worker ended
         self.failures: dict[int, str] = {}  # object position -> reason
         self._failures_lock = threading.Lock()
-        self._pending: list[tuple[str, int, str]] = []
-        self._pending_lock = threading.Lock()
+        self.log_lines = LogBuffer(self.logs, LOG_GROUP)
         transform_input = self.spec["TransformInput"]
         self.content_type = transform_input.get("ContentType")
         self.accept = self.spec["TransformOutput"].get("Accept")
@@ -583,17 +582,10 @@ class Runner:
     # -- logs and state --------------------------------------------------------------
 
     def _log(self, stream: str, message: str) -> None:
-        with self._pending_lock:
-            self._pending.append((stream, int(time.time() * 1000), message))
+        self.log_lines.add(stream, message)
 
     def _flush(self) -> None:
-        with self._pending_lock:
-            pending, self._pending = self._pending, []
-        by_stream: dict[str, list[tuple[int, str]]] = {}
-        for stream, ts, message in pending:
-            by_stream.setdefault(stream, []).append((ts, message))
-        for stream, events in by_stream.items():
-            self.logs.append(LOG_GROUP, stream, events)
+        self.log_lines.flush()
 
     def _stopping(self) -> bool:
         return self.jobs.status(self.job.name) == "Stopping"
