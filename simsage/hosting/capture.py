@@ -26,7 +26,7 @@ import random
 import uuid
 from datetime import UTC, datetime
 
-from simsage.hosting.endpoint_state import Capture
+from simsage.hosting.endpoint_configs import DataCapture
 from simsage.s3.backend import S3Backend
 from simsage.training.data import split_uri
 
@@ -37,7 +37,7 @@ def _media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def _encoded(data: bytes, content_type: str | None, capture: Capture) -> tuple[str, str]:
+def _encoded(data: bytes, content_type: str | None, capture: DataCapture) -> tuple[str, str]:
     media = _media_type(content_type)
     if media and media in {_media_type(t) for t in capture.csv_content_types or ()}:
         return data.decode("utf-8", "replace"), "CSV"
@@ -47,7 +47,7 @@ def _encoded(data: bytes, content_type: str | None, capture: Capture) -> tuple[s
 
 
 def capture_record(
-    capture: Capture,
+    capture: DataCapture,
     request_body: bytes,
     request_type: str | None,
     response_body: bytes,
@@ -95,7 +95,7 @@ class CaptureWriter:
 
     def maybe_capture(
         self,
-        capture: Capture | None,
+        capture: DataCapture | None,
         endpoint: str,
         variant: str,
         request_body: bytes,
@@ -104,9 +104,9 @@ class CaptureWriter:
         response_type: str | None,
         inference_id: str | None = None,
     ) -> None:
-        if capture is None or not capture.enabled:
+        if capture is None or not capture.enable_capture:
             return
-        if random.random() * 100 >= capture.sampling_percentage:
+        if random.random() * 100 >= capture.initial_sampling_percentage:
             return
         when = datetime.now(UTC)
         record = capture_record(

@@ -251,7 +251,7 @@ class ServerProcess:
         self.kill()
         raise ContainerError(
             f"The primary container did not pass the ping health check within {timeout:.0f} "
-            "seconds. Please check CloudWatch logs for this endpoint."
+            "seconds. Please check its CloudWatch logs."
         )
 
     def exit_reason(self) -> str:

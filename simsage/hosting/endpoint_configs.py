@@ -164,6 +164,16 @@ class DataCapture:
             out["CaptureContentTypeHeader"] = header
         return out
 
+    def summary(self) -> dict[str, Any]:
+        """DescribeEndpoint's DataCaptureConfigSummary."""
+        return {
+            "EnableCapture": self.enable_capture,
+            "CaptureStatus": "Started" if self.enable_capture else "Stopped",
+            "CurrentSamplingPercentage": self.initial_sampling_percentage,
+            "DestinationS3Uri": self.destination_s3_uri,
+            "KmsKeyId": self.kms_key_id or "",
+        }
+
 
 @dataclass
 class EndpointConfig:

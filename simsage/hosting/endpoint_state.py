@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from simsage.errors import ValidationException
+from simsage.hosting.endpoint_configs import DataCapture
 from simsage.ids import arn, from_epoch
 from simsage.store.db import register_schema
 
@@ -96,34 +97,12 @@ class Variant:
 
 
 @dataclass
-class Capture:
-    """The data capture an endpoint does (from the configuration's DataCaptureConfig)."""
-
-    destination_s3_uri: str
-    sampling_percentage: int
-    capture_modes: list[str]
-    enabled: bool = True
-    kms_key_id: str | None = None
-    csv_content_types: list[str] | None = None
-    json_content_types: list[str] | None = None
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "EnableCapture": self.enabled,
-            "CaptureStatus": "Started" if self.enabled else "Stopped",
-            "CurrentSamplingPercentage": self.sampling_percentage,
-            "DestinationS3Uri": self.destination_s3_uri,
-            "KmsKeyId": self.kms_key_id or "",
-        }
-
-
-@dataclass
 class Deployment:
     """A configuration being rolled out by UpdateEndpoint."""
 
     config_name: str
     variants: list[Variant]
-    capture: Capture | None
+    capture: DataCapture | None
     started: float
 
     @classmethod
@@ -131,7 +110,7 @@ class Deployment:
         return cls(
             config_name=data["config_name"],
             variants=[Variant(**v) for v in data["variants"]],
-            capture=None if data["capture"] is None else Capture(**data["capture"]),
+            capture=None if data["capture"] is None else DataCapture(**data["capture"]),
             started=data["started"],
         )
 
@@ -149,7 +128,7 @@ class Endpoint:
     modified: float
     config_name: str
     variants: list[Variant]
-    capture: Capture | None = None
+    capture: DataCapture | None = None
     failure_reason: str | None = None
     pending: Deployment | None = None
     generation: int = 1
@@ -172,7 +151,7 @@ class Endpoint:
             "ProductionVariants": [v.describe() for v in self.variants],
         }
         if self.capture is not None:
-            out["DataCaptureConfig"] = self.capture.describe()
+            out["DataCaptureConfig"] = self.capture.summary()
         out["EndpointStatus"] = self.status
         if self.failure_reason:
             out["FailureReason"] = self.failure_reason
@@ -225,7 +204,7 @@ class Endpoint:
             modified=modified,
             config_name=data["config_name"],
             variants=[Variant(**v) for v in data["variants"]],
-            capture=None if data["capture"] is None else Capture(**data["capture"]),
+            capture=None if data["capture"] is None else DataCapture(**data["capture"]),
             failure_reason=data["failure_reason"],
             pending=None if data["pending"] is None else Deployment.from_dict(data["pending"]),
             generation=data["generation"],

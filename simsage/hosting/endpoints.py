@@ -13,13 +13,13 @@ the endpoint keeps the snapshot it was deployed from.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from simsage.errors import ValidationException
 from simsage.hosting import list_page
 from simsage.hosting.endpoint_configs import EndpointConfig, EndpointConfigStore, config_not_found
 from simsage.hosting.endpoint_state import (
-    Capture,
     Deployment,
     Endpoint,
     EndpointStore,
@@ -81,7 +81,7 @@ class EndpointsAPI:
             modified=now,
             config_name=config.name,
             variants=self._variants(config, request, now),
-            capture=_capture(config),
+            capture=copy.deepcopy(config.data_capture),
             deployment_config=params.get("DeploymentConfig"),
             folder=str(self.home.path / "endpoints" / name.lower()),
         )
@@ -180,7 +180,7 @@ class EndpointsAPI:
         config = self._config(params["EndpointConfigName"], request)
         now = self.home.clock.time()
         variants = self._variants(config, request, now)
-        capture = _capture(config)
+        capture = copy.deepcopy(config.data_capture)
         if params.get("RetainAllVariantProperties"):
             excluded = {
                 p["VariantPropertyType"] for p in params.get("ExcludeRetainedVariantProperties", [])
@@ -262,21 +262,6 @@ class EndpointsAPI:
         if not supervisor_alive(endpoint):
             remove_orphaned(self.store, endpoint)
         return {}
-
-
-def _capture(config: EndpointConfig) -> Capture | None:
-    spec = config.data_capture
-    if spec is None:
-        return None
-    return Capture(
-        destination_s3_uri=spec.destination_s3_uri,
-        sampling_percentage=spec.initial_sampling_percentage,
-        capture_modes=list(spec.capture_modes),
-        enabled=spec.enable_capture,
-        kms_key_id=spec.kms_key_id,
-        csv_content_types=spec.csv_content_types,
-        json_content_types=spec.json_content_types,
-    )
 
 
 def stop_endpoint_processes(home) -> None:

@@ -26,6 +26,7 @@ that fails never takes the endpoint down.
 from __future__ import annotations
 
 import http.client
+import io
 import itertools
 import os
 import random
@@ -38,7 +39,8 @@ from botocore.response import StreamingBody
 
 from simsage.errors import AWSError, ClientFault
 from simsage.hosting.capture import CaptureWriter
-from simsage.hosting.endpoint_state import SERVING, Capture, EndpointStore
+from simsage.hosting.endpoint_configs import DataCapture
+from simsage.hosting.endpoint_state import SERVING, EndpointStore
 from simsage.hosting.supervisor import ensure_supervisor, log_group
 from simsage.transport import Request
 
@@ -77,10 +79,9 @@ class Route:
     """What the router needs of one endpoint, for one routing version."""
 
     version: int
-    arn_region: str
     variants: list[tuple[str, float]]  # (name, current weight)
     instances: dict[str, list[int]]  # variant → ports of ready instances
-    capture: Capture | None
+    capture: DataCapture | None
     counter: Any  # itertools.count for round robin
 
 
@@ -150,7 +151,7 @@ class RuntimeService:
             content_type,
             params.get("InferenceId"),
         )
-        out: dict[str, Any] = {"Body": StreamingBody(_BytesReader(reply), len(reply))}
+        out: dict[str, Any] = {"Body": StreamingBody(io.BytesIO(reply), len(reply))}
         if content_type:
             out["ContentType"] = content_type
         out["InvokedProductionVariant"] = variant
@@ -187,7 +188,6 @@ class RuntimeService:
                 instances.setdefault(instance.variant, []).append(instance.port)
         route = Route(
             version=endpoint.routing_version,
-            arn_region=endpoint.region,
             variants=[(v.name, v.current_weight or 0.0) for v in endpoint.variants],
             instances=instances,
             capture=endpoint.capture,
@@ -323,24 +323,6 @@ class RuntimeService:
                 "LogStreamArn": stream_arn,
             },
         )
-
-
-class _BytesReader:
-    """A minimal raw stream over bytes for StreamingBody (cheaper than io.BytesIO's
-    buffered wrapper for one read)."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = memoryview(data)
-        self._pos = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        end = len(self._data) if size is None or size < 0 else self._pos + size
-        chunk = bytes(self._data[self._pos : end])
-        self._pos += len(chunk)
-        return chunk
-
-    def close(self) -> None:
-        pass
 
 
 def _body_bytes(body: Any) -> bytes:

@@ -47,6 +47,7 @@ from simsage.hosting.containers import (
     DEFAULT_STARTUP_TIMEOUT,
     ContainerError,
     ServerProcess,
+    StartCancelled,
     prepare_model,
     serving_plan,
 )
@@ -57,7 +58,7 @@ from simsage.hosting.endpoint_state import (
     Instance,
     Variant,
 )
-from simsage.logs.store import LogStore
+from simsage.logs.store import LogBuffer, LogStore
 from simsage.s3.backend import S3Backend
 from simsage.training.supervise import LOCK_NAME, launch, runner_alive
 
@@ -130,43 +131,6 @@ class Running:
     folder: Path
 
 
-class _LogShipper:
-    """Collects instance output lines and appends them to the log store in batches."""
-
-    def __init__(self, logs: LogStore, group: str) -> None:
-        self.logs = logs
-        self.group = group
-        self._pending: list[tuple[str, int, str]] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def line(self, stream: str, text: str) -> None:
-        with self._lock:
-            self._pending.append((stream, int(time.time() * 1000), text))
-
-    def _loop(self) -> None:
-        while not self._stop.wait(LOG_FLUSH_SECONDS):
-            self.flush()
-        self.flush()
-
-    def flush(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, []
-        by_stream: dict[str, list[tuple[int, str]]] = {}
-        for stream, ts, text in pending:
-            by_stream.setdefault(stream, []).append((ts, text))
-        for stream, events in by_stream.items():
-            with contextlib.suppress(Exception):  # logs must never take serving down
-                self.logs.ensure_stream(self.group, stream)
-                self.logs.append(self.group, stream, events)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5.0)
-
-
 class _HealthChecker:
     """Pings every ready instance each second from its own thread. An instance whose
     ``/ping`` fails (no 200 within the 2 s ping timeout) three times in a row is
@@ -193,7 +157,7 @@ class _HealthChecker:
                 failed = self._failures.get(instance.instance_id, 0) + 1
                 self._failures[instance.instance_id] = failed
                 if failed >= HEALTH_CHECK_FAILURES and not self._stop.is_set():
-                    self.supervisor.shipper.line(
+                    self.supervisor.log_lines.add(
                         f"{instance.variant}/{instance.instance_id}",
                         f"simsage: instance {instance.instance_id} failed {failed} health "
                         "checks in a row (GET /ping); replacing it",
@@ -217,7 +181,8 @@ class Supervisor:
         self.s3 = S3Backend(home)
         self.running: dict[str, Running] = {}
         self.handled_revision = -1
-        self.shipper = _LogShipper(LogStore(home), log_group(name))
+        self.log_lines = LogBuffer(LogStore(home), log_group(name))
+        self.log_lines.start(LOG_FLUSH_SECONDS)
 
     # -- main loop ---------------------------------------------------------------------
     def run(self) -> None:
@@ -256,7 +221,7 @@ class Supervisor:
         finally:
             health.close()
             self._stop_all(list(self.running), grace=2.0)
-            self.shipper.close()
+            self.log_lines.close()
 
     def _forget_stale_instances(self) -> None:
         """Instances recorded by an earlier supervisor of this endpoint: kill and forget."""
@@ -375,7 +340,7 @@ class Supervisor:
         for running in dead:
             instance = running.instance
             code = running.server.process.returncode
-            self.shipper.line(
+            self.log_lines.add(
                 f"{instance.variant}/{instance.instance_id}",
                 f"simsage: instance {instance.instance_id} exited with status {code}; replacing it",
             )
@@ -420,7 +385,7 @@ class Supervisor:
         env = prepare_model(self.s3, variant.model_data_url, plan, folder)
         stream = f"{variant.name}/{instance_id}"
         server = ServerProcess(
-            plan, folder / "model", env, on_line=lambda text: self.shipper.line(stream, text)
+            plan, folder / "model", env, on_line=lambda text: self.log_lines.add(stream, text)
         )
         instance = Instance(
             self.name,
@@ -438,31 +403,23 @@ class Supervisor:
         return running
 
     def _wait_ready(self, started: list[Running], timeout: float) -> None:
+        """Wait for each instance's /ping (they start together, so waiting in turn
+        costs no more than the slowest) and route to each as soon as it answers."""
         deadline = time.monotonic() + timeout
-        waiting = list(started)
-        while waiting:
-            for running in list(waiting):
-                server = running.server
-                if not server.alive():
-                    server._reader.join(2.0)
-                    raise ContainerError(server.exit_reason())
-                if server.port is not None and server.ping():
-                    running.instance.port = server.port
-                    running.instance.state = "ready"
-                    self.store.put_instance(running.instance, routing=True)
-                    waiting.remove(running)
-            if not waiting:
-                return
-            if time.monotonic() > deadline:
-                raise ContainerError(
-                    "The primary container for production variant "
-                    f"{waiting[0].instance.variant} did not pass the ping health check within "
-                    f"{timeout:.0f} seconds. Please check CloudWatch logs for this endpoint."
+        for running in started:
+            try:
+                running.server.wait_ready(
+                    max(deadline - time.monotonic(), 0.0), cancelled=self._deleting
                 )
-            endpoint = self.store.find(self.name)
-            if endpoint is None or endpoint.status == "Deleting":
-                raise Cancelled()
-            time.sleep(0.02)
+            except StartCancelled:
+                raise Cancelled() from None
+            running.instance.port = running.server.port
+            running.instance.state = "ready"
+            self.store.put_instance(running.instance, routing=True)
+
+    def _deleting(self) -> bool:
+        endpoint = self.store.find(self.name)
+        return endpoint is None or endpoint.status == "Deleting"
 
     def _stop_all(self, instance_ids: list[str], grace: float = DRAIN_GRACE) -> None:
         """Drain and stop instances (in parallel) and forget them."""
@@ -491,7 +448,7 @@ class Supervisor:
         self._stop_all(list(self.running))
         if endpoint is not None:
             self.store.remove(self.name)
-        self.shipper.flush()
+        self.log_lines.flush()
         lock_path = self.folder / LOCK_NAME
         for child in self.folder.iterdir() if self.folder.exists() else []:
             if child != lock_path and child.name != "runner.log":

@@ -266,22 +266,18 @@ class Session:
         and raises UnexpectedStatusException if it failed. ``progress`` (the
         estimator's rounds bar) prints the lines above itself and advances on them.
         """
-        follower = LogFollower(self.logs_client, "/aws/sagemaker/TrainingJobs", f"{job_name}/")
         write = progress.write if progress is not None else _writer(out)
-        interval = self.default_poll() if poll is None else poll
-        while True:
-            described = self.sagemaker_client.describe_training_job(TrainingJobName=job_name)
-            finished = described["TrainingJobStatus"] in TERMINAL_JOB
-            for stream, line in follower.new_lines():
-                write(line if follower.single_stream else f"[{stream}] {line}")
-                if progress is not None:
-                    progress.line(line)
-            if finished or not wait:
-                break
-            time.sleep(interval)
-        if finished:
-            for stream, line in follower.new_lines():  # the last lines, shipped at the end
-                write(line if follower.single_stream else f"[{stream}] {line}")
+        described = self._follow_logs(
+            "/aws/sagemaker/TrainingJobs",
+            job_name,
+            lambda: self.sagemaker_client.describe_training_job(TrainingJobName=job_name),
+            "TrainingJobStatus",
+            wait,
+            poll,
+            write,
+            progress,
+        )
+        if described["TrainingJobStatus"] in TERMINAL_JOB:
             # Both are wall-clock seconds per instance; the cluster is billed for all.
             count = described.get("ResourceConfig", {}).get("InstanceCount", 1)
             training = described.get("TrainingTimeInSeconds")
@@ -304,25 +300,49 @@ class Session:
     ) -> dict[str, Any]:
         """Print a transform job's log lines (container and data logs) as they arrive;
         ``progress`` (the transformer's files bar) prints them and advances on them."""
-        follower = LogFollower(self.logs_client, "/aws/sagemaker/TransformJobs", f"{job_name}/")
-        write = progress.write if progress is not None else _writer(out)
-        interval = self.default_poll() if poll is None else poll
-        while True:
-            described = self.sagemaker_client.describe_transform_job(TransformJobName=job_name)
-            finished = described["TransformJobStatus"] in TERMINAL_JOB
-            for stream, line in follower.new_lines():
-                write(f"[{stream}] {line}")
-                if progress is not None:
-                    progress.line(line)
-            if finished or not wait:
-                break
-            time.sleep(interval)
-        if finished:
-            for stream, line in follower.new_lines():
-                write(f"[{stream}] {line}")
+        described = self._follow_logs(
+            "/aws/sagemaker/TransformJobs",
+            job_name,
+            lambda: self.sagemaker_client.describe_transform_job(TransformJobName=job_name),
+            "TransformJobStatus",
+            wait,
+            poll,
+            progress.write if progress is not None else _writer(out),
+            progress,
+        )
         if wait:
             _check_job(described, "Transform job", job_name, "TransformJobStatus")
         return described
+
+    def _follow_logs(
+        self,
+        group: str,
+        job_name: str,
+        describe: Callable[[], dict[str, Any]],
+        status_key: str,
+        wait: bool,
+        poll: float | None,
+        write: Callable[[str], None],
+        progress: LogProgress | None,
+    ) -> dict[str, Any]:
+        """Print the job's new log lines until it ends (or once, without ``wait``);
+        returns its last description. Lines are prefixed with their stream once the job
+        has more than one."""
+        follower = LogFollower(self.logs_client, group, f"{job_name}/")
+        interval = self.default_poll() if poll is None else poll
+        while True:
+            described = describe()
+            finished = described[status_key] in TERMINAL_JOB
+            # A finished job's last lines may have been shipped after this description:
+            # read once more then.
+            for _ in range(2 if finished else 1):
+                for stream, line in follower.new_lines():
+                    write(line if follower.single_stream else f"[{stream}] {line}")
+                    if progress is not None:
+                        progress.line(line)
+            if finished or not wait:
+                return described
+            time.sleep(interval)
 
 
 def _writer(out) -> Callable[[str], None]:
