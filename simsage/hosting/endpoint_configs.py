@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from simsage.errors import ValidationException
-from simsage.hosting import list_page
 from simsage.hosting.models import ModelStore, model_not_found
 from simsage.ids import arn, from_epoch
+from simsage.paging import Listing, list_page
 from simsage.store.db import register_schema
 from simsage.transport import Request
 
@@ -381,7 +381,7 @@ class EndpointConfigsAPI:
 
     def list_endpoint_configs(self, request: Request) -> dict[str, Any]:
         page, token = list_page(
-            self.configs.all(), request.params, lambda c: c.name, lambda c: c.created
+            self.configs.all(), request.params, Listing(lambda c: c.name, lambda c: c.created)
         )
         out: dict[str, Any] = {"EndpointConfigs": [config.summary() for config in page]}
         if token:

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from simsage.errors import AWSError, ValidationException
-from simsage.hosting import list_page
 from simsage.ids import arn, from_epoch
+from simsage.paging import Listing, list_page
 from simsage.s3.backend import S3Backend
 from simsage.store.db import register_schema
 from simsage.transport import Request
@@ -282,7 +282,7 @@ class ModelsAPI:
 
     def list_models(self, request: Request) -> dict[str, Any]:
         page, token = list_page(
-            self.models.all(), request.params, lambda m: m.name, lambda m: m.created
+            self.models.all(), request.params, Listing(lambda m: m.name, lambda m: m.created)
         )
         out: dict[str, Any] = {"Models": [model.summary() for model in page]}
         if token:

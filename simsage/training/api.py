@@ -15,7 +15,7 @@ from typing import Any
 
 from simsage.errors import ClientFault, ValidationException
 from simsage.ids import arn, from_epoch
-from simsage.paging import make_token, read_token
+from simsage.paging import Listing, list_page
 from simsage.training import supervise
 from simsage.training.images import algorithm_module, builtin_metric_definitions, parse_image
 from simsage.training.jobs import TERMINAL, TrainingJob, TrainingJobStore
@@ -235,22 +235,12 @@ class TrainingAPI:
         return describe(job)
 
     def list_training_jobs(self, request: Request) -> dict[str, Any]:
-        params = request.params
         jobs = [self._current(job.name) if not job.finished else job for job in self.jobs.all()]
-        jobs = [job for job in jobs if _matches(job, params)]
-        sort_by = params.get("SortBy", "CreationTime")
-        key = {
-            "Name": lambda j: j.name,
-            "CreationTime": lambda j: j.created,
-            "Status": lambda j: j.status,
-        }[sort_by]
-        jobs.sort(key=key, reverse=params.get("SortOrder", "Descending") == "Descending")
-        start = read_token(params.get("NextToken"))
-        limit = params.get("MaxResults", 10)
-        page = jobs[start : start + limit]
+        params = request.params
+        page, token = list_page(jobs, params, _LISTING, also=_other_filters(params))
         out: dict[str, Any] = {"TrainingJobSummaries": [summary(job) for job in page]}
-        if start + limit < len(jobs):
-            out["NextToken"] = make_token(start + limit)
+        if token:
+            out["NextToken"] = token
         return out
 
     def stop_training_job(self, request: Request) -> dict[str, Any]:
@@ -270,19 +260,20 @@ class TrainingAPI:
         return {}
 
 
-def _matches(job: TrainingJob, params: dict[str, Any]) -> bool:
-    if "NameContains" in params and params["NameContains"].lower() not in job.name.lower():
-        return False
-    if "StatusEquals" in params and job.status != params["StatusEquals"]:
-        return False
-    created, modified = from_epoch(job.created), from_epoch(job.modified)
-    checks = (
-        ("CreationTimeAfter", lambda t: created > t),
-        ("CreationTimeBefore", lambda t: created < t),
-        ("LastModifiedTimeAfter", lambda t: modified > t),
-        ("LastModifiedTimeBefore", lambda t: modified < t),
-    )
-    return all(name not in params or test(params[name]) for name, test in checks)
+_LISTING = Listing(
+    name=lambda j: j.name,
+    created=lambda j: j.created,
+    modified=lambda j: j.modified,
+    status=lambda j: j.status,
+)
+
+
+def _other_filters(params: dict[str, Any]):
+    """ListTrainingJobs' own filters: simsage keeps no warm pools and no training
+    plans, so no job matches WarmPoolStatusEquals or TrainingPlanArnEquals."""
+    if "WarmPoolStatusEquals" in params or "TrainingPlanArnEquals" in params:
+        return lambda job: False
+    return None
 
 
 def summary(job: TrainingJob) -> dict[str, Any]:

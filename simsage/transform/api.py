@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from simsage.errors import ClientFault, ValidationException
-from simsage.hosting import list_page
 from simsage.hosting.models import ModelStore, model_not_found
 from simsage.ids import arn, from_epoch
+from simsage.paging import Listing, list_page
 from simsage.training import supervise
 from simsage.transform import dataprocessing
 from simsage.transform.jobs import TransformJob, TransformJobStore
@@ -208,19 +208,8 @@ class TransformAPI:
         return describe(self._current(self.jobs.get(request.params["TransformJobName"])))
 
     def list_transform_jobs(self, request: Request) -> dict[str, Any]:
-        params = request.params
         jobs = [self._current(job) for job in self.jobs.all()]
-        status = params.get("StatusEquals")
-        after = params.get("LastModifiedTimeAfter")
-        before = params.get("LastModifiedTimeBefore")
-        jobs = [
-            job
-            for job in jobs
-            if (status is None or job.status == status)
-            and (after is None or from_epoch(job.modified) > after)
-            and (before is None or from_epoch(job.modified) < before)
-        ]
-        page, token = list_page(jobs, params, lambda j: j.name, lambda j: j.created)
+        page, token = list_page(jobs, request.params, _LISTING)
         out: dict[str, Any] = {"TransformJobSummaries": [summary(job) for job in page]}
         if token:
             out["NextToken"] = token
@@ -236,6 +225,14 @@ class TransformAPI:
             )
         self.jobs.transition(job.name, "Stopping", ("InProgress",))
         return {}
+
+
+_LISTING = Listing(
+    name=lambda j: j.name,
+    created=lambda j: j.created,
+    modified=lambda j: j.modified,
+    status=lambda j: j.status,
+)
 
 
 def summary(job: TransformJob) -> dict[str, Any]:
