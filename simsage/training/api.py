@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from botocore.model import OperationModel
+
 from simsage.errors import ClientFault, ValidationException
 from simsage.ids import arn, from_epoch
 from simsage.paging import Listing, list_page
@@ -20,6 +22,7 @@ from simsage.training import supervise
 from simsage.training.images import algorithm_module, builtin_metric_definitions, parse_image
 from simsage.training.jobs import TERMINAL, TrainingJob, TrainingJobStore
 from simsage.transport import Request
+from simsage.transport.echo import echoed, merged
 
 DEFAULT_MAX_RUNTIME = 86400
 MAX_RUNTIME_LIMIT = 28 * 86400
@@ -232,7 +235,7 @@ class TrainingAPI:
 
     def describe_training_job(self, request: Request) -> dict[str, Any]:
         job = self._current(request.params["TrainingJobName"])
-        return describe(job)
+        return describe(job, request.model)
 
     def list_training_jobs(self, request: Request) -> dict[str, Any]:
         jobs = [self._current(job.name) if not job.finished else job for job in self.jobs.all()]
@@ -290,33 +293,10 @@ def summary(job: TrainingJob) -> dict[str, Any]:
     return out
 
 
-_ECHOED = (
-    "HyperParameters",
-    "AlgorithmSpecification",
-    "RoleArn",
-    "InputDataConfig",
-    "OutputDataConfig",
-    "ResourceConfig",
-    "VpcConfig",
-    "StoppingCondition",
-    "EnableNetworkIsolation",
-    "EnableInterContainerTrafficEncryption",
-    "EnableManagedSpotTraining",
-    "CheckpointConfig",
-    "DebugHookConfig",
-    "DebugRuleConfigurations",
-    "TensorBoardOutputConfig",
-    "ExperimentConfig",
-    "ProfilerConfig",
-    "Environment",
-    "RetryStrategy",
-    "RemoteDebugConfig",
-    "InfraCheckConfig",
-)
-
-
-def describe(job: TrainingJob) -> dict[str, Any]:
-    """DescribeTrainingJob's answer for ``job``."""
+def describe(job: TrainingJob, model: OperationModel) -> dict[str, Any]:
+    """DescribeTrainingJob's answer for ``job``: the members of its request that the
+    answer has (per ``model``, DescribeTrainingJob's), its state, and the defaults
+    SageMaker fills in."""
     spec = job.spec
     out: dict[str, Any] = {
         "TrainingJobName": job.name,
@@ -327,9 +307,7 @@ def describe(job: TrainingJob) -> dict[str, Any]:
         "CreationTime": from_epoch(job.created),
         "LastModifiedTime": from_epoch(job.modified),
     }
-    for name in _ECHOED:
-        if name in spec:
-            out[name] = copy.deepcopy(spec[name])
+    merged(out, echoed(model, "CreateTrainingJob", spec))
     # SageMaker answers an empty KmsKeyId when the request named none (the SDK's
     # Estimator.attach reads it unconditionally).
     out["OutputDataConfig"].setdefault("KmsKeyId", "")

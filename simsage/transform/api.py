@@ -14,6 +14,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from botocore.model import OperationModel
+
 from simsage.errors import ClientFault, ValidationException
 from simsage.hosting.models import ModelStore, model_not_found
 from simsage.ids import arn, from_epoch
@@ -22,6 +24,7 @@ from simsage.training import supervise
 from simsage.transform import dataprocessing
 from simsage.transform.jobs import TransformJob, TransformJobStore
 from simsage.transport import Request
+from simsage.transport.echo import echoed, merged
 
 RUNNER_MODULE = "simsage.transform.runner"
 DEFAULT_MAX_PAYLOAD_MB = 6
@@ -205,7 +208,8 @@ class TransformAPI:
         return self.jobs.get(job.name)
 
     def describe_transform_job(self, request: Request) -> dict[str, Any]:
-        return describe(self._current(self.jobs.get(request.params["TransformJobName"])))
+        job = self._current(self.jobs.get(request.params["TransformJobName"]))
+        return describe(job, request.model)
 
     def list_transform_jobs(self, request: Request) -> dict[str, Any]:
         jobs = [self._current(job) for job in self.jobs.all()]
@@ -250,12 +254,10 @@ def summary(job: TransformJob) -> dict[str, Any]:
     return out
 
 
-_ECHOED = ("BatchStrategy", "Environment", "DataProcessing", "ExperimentConfig")
-
-
-def describe(job: TransformJob) -> dict[str, Any]:
-    """DescribeTransformJob's answer for ``job``: the request with SageMaker's defaults
-    filled in, and the job's state."""
+def describe(job: TransformJob, model: OperationModel) -> dict[str, Any]:
+    """DescribeTransformJob's answer for ``job``: the members of its request that the
+    answer has (per ``model``, DescribeTransformJob's) with SageMaker's defaults filled
+    in, and the job's state."""
     spec = job.spec
     settings = effective_settings(spec)
     transform_input = copy.deepcopy(spec["TransformInput"])
@@ -280,9 +282,7 @@ def describe(job: TransformJob) -> dict[str, Any]:
             "InvocationsTimeoutInSeconds": settings["timeout"],
             "InvocationsMaxRetries": settings["retries"],
         }
-    for name in _ECHOED:
-        if name in spec:
-            out[name] = copy.deepcopy(spec[name])
+    merged(out, echoed(model, "CreateTransformJob", spec))
     if job.failure:
         out["FailureReason"] = job.failure
     if job.started is not None:
