@@ -103,13 +103,13 @@ class InputCheck:
 
     def violations(self, params: dict[str, Any]) -> list[Violation]:
         found: list[Violation] = []
-        self._plan.check(params, "", found)
+        self._plan.check(params, "", _TOP, found)
         return found
 
     def __call__(self, params: dict[str, Any]) -> None:
         """Raise the service's error if ``params`` break any constraint."""
         found: list[Violation] = []
-        self._plan.check(params, "", found)
+        self._plan.check(params, "", _TOP, found)
         if found:
             raise self._errors.error(found)
 
@@ -141,7 +141,9 @@ def check_input(model: OperationModel, params: dict[str, Any], errors: InputErro
 
 
 class _Node:
-    def check(self, value: Any, path: str, found: list[Violation]) -> None:
+    def check(self, value: Any, path: str, field: _Field, found: list[Violation]) -> None:
+        """Append to ``found`` what ``value`` (at ``path``, inside member ``field``)
+        breaks."""
         raise NotImplementedError
 
 
@@ -153,55 +155,40 @@ class _Field:
     member: str
     location: str
     wire_name: str
-    node: _Node
+    node: _Node | None
+
+    def violation(self, path: str, value: Any, kind: str, constraint: str) -> Violation:
+        return Violation(path, self.member, self.location, self.wire_name, value, kind, constraint)
+
+
+_TOP = _Field("", "", "body", "", None)
 
 
 class _Struct(_Node):
     def __init__(self) -> None:
         self.fields: dict[str, _Field] = {}
 
-    def check(self, value: Any, path: str, found: list[Violation]) -> None:
+    def check(self, value: Any, path: str, field: _Field, found: list[Violation]) -> None:
         if not isinstance(value, dict):
             return
         fields = self.fields
         for name, item in value.items():
             spec = fields.get(name)
-            if spec is None or item is None:
-                continue
-            here = f"{path}.{spec.camel}" if path else spec.camel
-            before = len(found)
-            spec.node.check(item, here, found)
-            for i in range(before, len(found)):  # leaves know their path, not their member
-                if found[i].member == "":
-                    found[i] = _located(found[i], spec)
-
-
-def _located(violation: Violation, spec: _Field) -> Violation:
-    return Violation(
-        violation.path,
-        spec.member,
-        spec.location,
-        spec.wire_name,
-        violation.value,
-        violation.kind,
-        violation.constraint,
-    )
-
-
-def _violation(path: str, value: Any, kind: str, constraint: str) -> Violation:
-    return Violation(path, "", "", "", value, kind, constraint)
+            if spec is not None and item is not None:
+                here = f"{path}.{spec.camel}" if path else spec.camel
+                spec.node.check(item, here, spec, found)
 
 
 class _List(_Node):
     def __init__(self, maximum: int | None, item: _Node | None) -> None:
         self.maximum, self.item = maximum, item
 
-    def check(self, value: Any, path: str, found: list[Violation]) -> None:
+    def check(self, value: Any, path: str, field: _Field, found: list[Violation]) -> None:
         if not isinstance(value, list | tuple):
             return
         if self.maximum is not None and len(value) > self.maximum:
             found.append(
-                _violation(
+                field.violation(
                     path,
                     value,
                     "items",
@@ -211,19 +198,19 @@ class _List(_Node):
         if self.item is not None:
             for i, element in enumerate(value, start=1):
                 if element is not None:
-                    self.item.check(element, f"{path}.{i}.member", found)
+                    self.item.check(element, f"{path}.{i}.member", field, found)
 
 
 class _Map(_Node):
     def __init__(self, maximum: int | None, key: _Node | None, item: _Node | None) -> None:
         self.maximum, self.key, self.item = maximum, key, item
 
-    def check(self, value: Any, path: str, found: list[Violation]) -> None:
+    def check(self, value: Any, path: str, field: _Field, found: list[Violation]) -> None:
         if not isinstance(value, dict):
             return
         if self.maximum is not None and len(value) > self.maximum:
             found.append(
-                _violation(
+                field.violation(
                     path,
                     value,
                     "items",
@@ -232,9 +219,9 @@ class _Map(_Node):
             )
         for key, element in value.items():
             if self.key is not None:
-                self.key.check(key, f"{path}.key", found)
+                self.key.check(key, f"{path}.key", field, found)
             if self.item is not None and element is not None:
-                self.item.check(element, f"{path}.{key}", found)
+                self.item.check(element, f"{path}.{key}", field, found)
 
 
 class _String(_Node):
@@ -245,15 +232,15 @@ class _String(_Node):
         self.pattern_text = pattern
         self.regex = compile_java(pattern) if pattern else None
 
-    def check(self, value: Any, path: str, found: list[Violation]) -> None:
+    def check(self, value: Any, path: str, field: _Field, found: list[Violation]) -> None:
         if not isinstance(value, str):
             return
         if self.enum and value not in self.enum:
-            found.append(_violation(path, value, "enum", self.enum_text))
+            found.append(field.violation(path, value, "enum", self.enum_text))
             return
         if self.maximum is not None and _java_length(value, self.maximum) > self.maximum:
             found.append(
-                _violation(
+                field.violation(
                     path,
                     value,
                     "length",
@@ -262,7 +249,7 @@ class _String(_Node):
             )
         if self.regex is not None and self.regex.fullmatch(value) is None:
             found.append(
-                _violation(
+                field.violation(
                     path,
                     value,
                     "pattern",
@@ -284,11 +271,11 @@ class _Number(_Node):
     def __init__(self, maximum: float) -> None:
         self.maximum = maximum
 
-    def check(self, value: Any, path: str, found: list[Violation]) -> None:
+    def check(self, value: Any, path: str, field: _Field, found: list[Violation]) -> None:
         if isinstance(value, int | float) and not isinstance(value, bool):
             if value > self.maximum:
                 found.append(
-                    _violation(
+                    field.violation(
                         path,
                         value,
                         "value",
