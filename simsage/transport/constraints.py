@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.model import OperationModel, Shape
 
-from simsage.errors import AWSError
+from simsage.errors import AWSError, ValidationException
 from simsage.transport.java_regex import compile_java
 
 log = logging.getLogger("simsage.transport")
@@ -87,6 +87,9 @@ class ValidationErrors(InputErrors):
         return self.error_class(validation_message(violations))
 
 
+_SAGEMAKER_STYLE = ValidationErrors(ValidationException)
+
+
 def validation_message(violations: list[Violation]) -> str:
     count = len(violations)
     noun = "error" if count == 1 else "errors"
@@ -117,10 +120,16 @@ class InputCheck:
 _plans: dict[tuple[str, str, str, frozenset[str]], _Struct | None] = {}
 
 
-def input_check(model: OperationModel, errors: InputErrors | None) -> InputCheck | None:
+def input_check(model: OperationModel, errors: InputErrors | bool | None) -> InputCheck | None:
     """The check for ``model``'s input, or None when the service checks nothing or the
-    operation has no constraints (cached per operation)."""
-    if errors is None or model.input_shape is None:
+    operation has no constraints (cached per operation).
+
+    ``errors`` is the service's ``CHECK_INPUT``; ``True`` (the flag services set before
+    each named its own error) reports as SageMaker does, ``ValidationException``.
+    """
+    if errors is True:
+        errors = _SAGEMAKER_STYLE
+    if not isinstance(errors, InputErrors) or model.input_shape is None:
         return None
     service = model.service_model
     key = (service.service_name, service.api_version, model.name, errors.skip)
