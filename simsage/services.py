@@ -1,4 +1,11 @@
-"""Which simsage module answers which AWS service (by botocore's service name)."""
+"""Which simsage module answers which AWS service (by botocore's service name).
+
+A service class answers each operation with the snake_case method of its name and
+declares ``CHECK_INPUT``, how it reports input that breaks the model's constraints
+(:class:`simsage.transport.constraints.InputErrors`: SageMaker ``ValidationException``,
+Logs ``InvalidParameterException``, the runtime and STS ``ValidationError``, S3 its own
+codes); the transport checks every call against the model before the method runs.
+"""
 
 from __future__ import annotations
 

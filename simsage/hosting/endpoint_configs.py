@@ -15,11 +15,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from simsage.errors import ValidationException
-from simsage.hosting import list_page
 from simsage.hosting.models import ModelStore, model_not_found
 from simsage.ids import arn, from_epoch
+from simsage.paging import Listing, list_page
 from simsage.store.db import register_schema
 from simsage.transport import Request
+from simsage.transport.echo import echoed, merged
 
 register_schema(
     """
@@ -190,9 +191,13 @@ class EndpointConfig:
     vpc_config: dict[str, Any] | None = None
     enable_network_isolation: bool | None = None
     metrics_config: dict[str, Any] | None = None
+    # The CreateEndpointConfig request (without Tags), for what Describe echoes of it.
+    spec: dict[str, Any] | None = None
 
-    def describe(self) -> dict[str, Any]:
-        """DescribeEndpointConfig's answer."""
+    def describe(self, echo: dict[str, Any] | None = None) -> dict[str, Any]:
+        """DescribeEndpointConfig's answer: what simsage knows of the configuration, over
+        ``echo`` (the request members the answer repeats, see
+        :func:`simsage.transport.echo.echoed`)."""
         out: dict[str, Any] = {
             "EndpointConfigName": self.name,
             "EndpointConfigArn": self.arn,
@@ -205,7 +210,7 @@ class EndpointConfig:
             if value is not None:
                 out[wire] = copy.deepcopy(value)
         out["CreationTime"] = from_epoch(self.created)
-        return out
+        return merged(out, echo or {})
 
     def summary(self) -> dict[str, Any]:
         """ListEndpointConfigs' entry."""
@@ -336,6 +341,7 @@ class EndpointConfigsAPI:
             variants=variants,
             created=self.home.clock.time(),
             data_capture=capture,
+            spec=copy.deepcopy({k: v for k, v in params.items() if k != "Tags"}),
         )
         for wire, attribute in _ECHOED_CONFIG_FIELDS:
             if wire in params:
@@ -377,11 +383,11 @@ class EndpointConfigsAPI:
         config = self.configs.find(name)
         if config is None:
             raise config_not_found(request.region, request.account_id, name)
-        return config.describe()
+        return config.describe(echoed(request.model, "CreateEndpointConfig", config.spec or {}))
 
     def list_endpoint_configs(self, request: Request) -> dict[str, Any]:
         page, token = list_page(
-            self.configs.all(), request.params, lambda c: c.name, lambda c: c.created
+            self.configs.all(), request.params, Listing(lambda c: c.name, lambda c: c.created)
         )
         out: dict[str, Any] = {"EndpointConfigs": [config.summary() for config in page]}
         if token:

@@ -17,7 +17,6 @@ import copy
 from typing import Any
 
 from simsage.errors import ValidationException
-from simsage.hosting import list_page
 from simsage.hosting.endpoint_configs import EndpointConfig, EndpointConfigStore, config_not_found
 from simsage.hosting.endpoint_state import (
     Deployment,
@@ -35,11 +34,17 @@ from simsage.hosting.supervisor import (
     remove_orphaned,
     supervisor_alive,
 )
-from simsage.ids import from_epoch
+from simsage.paging import Listing, list_page
 from simsage.training.supervise import kill_group
 from simsage.transport import Request
 
 _RETAINABLE = ("DesiredInstanceCount", "DesiredWeight", "DataCaptureConfig")
+_LISTING = Listing(
+    name=lambda e: e.name,
+    created=lambda e: e.created,
+    modified=lambda e: e.modified,
+    status=lambda e: e.status,
+)
 
 
 class EndpointsAPI:
@@ -137,23 +142,7 @@ class EndpointsAPI:
         return self._find(name, request).describe()
 
     def list_endpoints(self, request: Request) -> dict[str, Any]:
-        params = request.params
-        status = params.get("StatusEquals")
-        after, before = params.get("LastModifiedTimeAfter"), params.get("LastModifiedTimeBefore")
-        chosen = [
-            e
-            for e in self.store.all()
-            if (status is None or e.status == status)
-            and (after is None or from_epoch(e.modified) > after)
-            and (before is None or from_epoch(e.modified) < before)
-        ]
-        page, token = list_page(
-            chosen,
-            params,
-            lambda e: e.name,
-            lambda e: e.created,
-            other_sorts={"Status": lambda e: (e.status, e.created)},
-        )
+        page, token = list_page(self.store.all(), request.params, _LISTING)
         out: dict[str, Any] = {"Endpoints": [e.summary() for e in page]}
         if token:
             out["NextToken"] = token

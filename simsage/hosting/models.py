@@ -14,11 +14,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from simsage.errors import AWSError, ValidationException
-from simsage.hosting import list_page
 from simsage.ids import arn, from_epoch
+from simsage.paging import Listing, list_page
 from simsage.s3.backend import S3Backend
 from simsage.store.db import register_schema
 from simsage.transport import Request
+from simsage.transport.echo import echoed, merged
 
 register_schema(
     """
@@ -94,9 +95,12 @@ class Model:
     enable_network_isolation: bool = False
     vpc_config: dict[str, Any] | None = None
     inference_execution_config: dict[str, Any] | None = None
+    # The CreateModel request (without Tags), for what DescribeModel echoes of it.
+    spec: dict[str, Any] | None = None
 
-    def describe(self) -> dict[str, Any]:
-        """DescribeModel's answer."""
+    def describe(self, echo: dict[str, Any] | None = None) -> dict[str, Any]:
+        """DescribeModel's answer: what simsage knows of the model, over ``echo`` (the
+        request members DescribeModel repeats, see :func:`simsage.transport.echo.echoed`)."""
         out: dict[str, Any] = {"ModelName": self.name}
         if self.as_containers:
             out["Containers"] = [self.container.describe()]
@@ -111,7 +115,7 @@ class Model:
         out["CreationTime"] = from_epoch(self.created)
         out["ModelArn"] = self.arn
         out["EnableNetworkIsolation"] = self.enable_network_isolation
-        return out
+        return merged(out, echo or {})
 
     def summary(self) -> dict[str, Any]:
         """ListModels' entry."""
@@ -218,6 +222,7 @@ class ModelsAPI:
             enable_network_isolation=params.get("EnableNetworkIsolation", False),
             vpc_config=copy.deepcopy(params.get("VpcConfig")),
             inference_execution_config=copy.deepcopy(params.get("InferenceExecutionConfig")),
+            spec=copy.deepcopy({k: v for k, v in params.items() if k != "Tags"}),
         )
         if not self.models.insert(model):
             existing = self.models.find(name)
@@ -278,11 +283,11 @@ class ModelsAPI:
         model = self.models.find(name)
         if model is None:
             raise model_not_found(request.region, request.account_id, name)
-        return model.describe()
+        return model.describe(echoed(request.model, "CreateModel", model.spec or {}))
 
     def list_models(self, request: Request) -> dict[str, Any]:
         page, token = list_page(
-            self.models.all(), request.params, lambda m: m.name, lambda m: m.created
+            self.models.all(), request.params, Listing(lambda m: m.name, lambda m: m.created)
         )
         out: dict[str, Any] = {"Models": [model.summary() for model in page]}
         if token:

@@ -43,6 +43,7 @@ from simsage.hosting.endpoint_configs import DataCapture
 from simsage.hosting.endpoint_state import SERVING, EndpointStore
 from simsage.hosting.supervisor import ensure_supervisor, log_group
 from simsage.transport import Request
+from simsage.transport.constraints import ValidationErrors
 
 MAX_BODY = 6 * 1024 * 1024  # 6291456 bytes, InvokeEndpoint's limit
 DEFAULT_TIMEOUT = 60.0
@@ -90,7 +91,10 @@ class _Unreachable(Exception):
 
 
 class RuntimeService:
-    """Answers ``sagemaker-runtime`` for one home."""
+    """Answers ``sagemaker-runtime`` for one home. Inputs are checked against the
+    model's constraints, reported as ``ValidationError`` as the runtime does."""
+
+    CHECK_INPUT = ValidationErrors(ValidationError)
 
     def __init__(self, home) -> None:
         self.home = home

@@ -1,5 +1,8 @@
-"""CloudWatch Logs: the log store that jobs and endpoints write to, and the ``logs`` API
-(log groups, streams, GetLogEvents, FilterLogEvents) that reads it back."""
+"""CloudWatch Logs: the log store that jobs and endpoints write to
+(:mod:`simsage.logs.store`), and the ``logs`` API that reads and manages it
+(:mod:`simsage.logs.service`: log groups, streams, retention and tags in
+:mod:`simsage.logs.groups`; PutLogEvents, GetLogEvents and FilterLogEvents in
+:mod:`simsage.logs.events`)."""
 
 from simsage.logs.store import LogStore
 

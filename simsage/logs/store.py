@@ -33,6 +33,13 @@ register_schema(
     CREATE INDEX IF NOT EXISTS log_events_by_stream ON log_events (grp, stream, id)
     """
 )
+register_schema(
+    """
+    CREATE TABLE IF NOT EXISTS log_group_tags (
+        grp TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (grp, key)) WITHOUT ROWID
+    """
+)
 
 
 @dataclass(frozen=True)
@@ -107,10 +114,15 @@ class LogStore:
             return cursor.rowcount == 1
 
     def append(self, group: str, stream: str, events: Iterable[tuple[int, str]]) -> int:
-        """Append ``(timestamp_ms, message)`` events to an existing stream; returns how many."""
+        """Append ``(timestamp_ms, message)`` events to an existing stream.
+
+        Returns:
+            The stream's sequence number after the append (the id of its last event;
+            0 for a stream without events).
+        """
         rows = [(group, stream, ts, message) for ts, message in events]
         if not rows:
-            return 0
+            return self.sequence(group, stream)
         now = _ms(self.clock.time())
         size = sum(len(message.encode("utf-8", "replace")) + 26 for *_, message in rows)
         first, last = min(r[2] for r in rows), max(r[2] for r in rows)
@@ -126,12 +138,69 @@ class LogStore:
                 "stored_bytes = stored_bytes + ? WHERE grp = ? AND name = ?",
                 (first, first, last, last, now, size, group, stream),
             )
-        return len(rows)
+            (sequence,) = conn.execute(
+                "SELECT coalesce(max(id), 0) FROM log_events WHERE grp = ? AND stream = ?",
+                (group, stream),
+            ).fetchone()
+        return sequence
+
+    def sequence(self, group: str, stream: str) -> int:
+        """The id of the stream's last event (0 if it has none)."""
+        row = self.db.query_one(
+            "SELECT coalesce(max(id), 0) FROM log_events WHERE grp = ? AND stream = ?",
+            (group, stream),
+        )
+        return row[0]
+
+    def set_retention(self, group: str, days: int | None) -> bool:
+        """Set (or, with None, remove) the group's retention; False if it does not exist."""
+        with self.db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE log_groups SET retention = ? WHERE name = ?", (days, group)
+            )
+            return cursor.rowcount == 1
+
+    def tags(self, group: str) -> dict[str, str]:
+        rows = self.db.query(
+            "SELECT key, value FROM log_group_tags WHERE grp = ? ORDER BY key", (group,)
+        )
+        return dict(rows)
+
+    def tag(self, group: str, tags: dict[str, str], limit: int) -> int | None:
+        """Add or replace tags of an existing group, unless that would leave more than
+        ``limit``. Returns the number the group would have, or None (nothing changed)
+        if it does not exist."""
+        with self.db.write() as conn:
+            if conn.execute("SELECT 1 FROM log_groups WHERE name = ?", (group,)).fetchone() is None:
+                return None
+            existing = {
+                k for (k,) in conn.execute("SELECT key FROM log_group_tags WHERE grp = ?", (group,))
+            }
+            total = len(existing | set(tags))
+            if total <= limit:
+                conn.executemany(
+                    "INSERT INTO log_group_tags (grp, key, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (grp, key) DO UPDATE SET value = excluded.value",
+                    [(group, k, v) for k, v in tags.items()],
+                )
+            return total
+
+    def untag(self, group: str, keys: Iterable[str]) -> bool:
+        """Remove tags of an existing group; False if it does not exist."""
+        with self.db.write() as conn:
+            if conn.execute("SELECT 1 FROM log_groups WHERE name = ?", (group,)).fetchone() is None:
+                return False
+            conn.executemany(
+                "DELETE FROM log_group_tags WHERE grp = ? AND key = ?",
+                [(group, key) for key in keys],
+            )
+            return True
 
     def delete_group(self, group: str) -> bool:
         with self.db.write() as conn:
             conn.execute("DELETE FROM log_events WHERE grp = ?", (group,))
             conn.execute("DELETE FROM log_streams WHERE grp = ?", (group,))
+            conn.execute("DELETE FROM log_group_tags WHERE grp = ?", (group,))
             return conn.execute("DELETE FROM log_groups WHERE name = ?", (group,)).rowcount == 1
 
     def delete_stream(self, group: str, stream: str) -> bool:

@@ -20,6 +20,7 @@ from botocore.utils import parse_to_aware_datetime
 from simsage.ids import from_epoch
 from simsage.s3 import errors
 from simsage.s3.backend import S3Backend, StoredObject
+from simsage.s3.input_errors import S3InputErrors
 from simsage.s3.names import (
     check_bucket_name,
     check_key,
@@ -114,6 +115,8 @@ def _decode_token(token: str, name: str) -> str:
 
 class S3Service:
     """Answers S3 operations for one home."""
+
+    CHECK_INPUT = S3InputErrors()
 
     def __init__(self, home) -> None:
         self.backend = S3Backend(home)

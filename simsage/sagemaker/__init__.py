@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from simsage.errors import ValidationException
 from simsage.home import on_stop_everything
 from simsage.hosting.endpoint_configs import EndpointConfigsAPI
 from simsage.hosting.endpoints import EndpointsAPI, stop_endpoint_processes
@@ -12,6 +13,7 @@ from simsage.training.api import TrainingAPI
 from simsage.training.supervise import stop_training_processes
 from simsage.transform.api import TransformAPI
 from simsage.transform.jobs import stop_transform_processes
+from simsage.transport.constraints import ValidationErrors
 
 on_stop_everything(stop_training_processes)
 on_stop_everything(stop_transform_processes)
@@ -22,7 +24,7 @@ class SageMakerService:
     """Answers SageMaker operations for one home. Inputs are checked against the
     model's constraints (lengths, patterns, enums) as the service does."""
 
-    CHECK_INPUT = True
+    CHECK_INPUT = ValidationErrors(ValidationException)
 
     def __init__(self, home) -> None:
         self.tags = TagsAPI(home)

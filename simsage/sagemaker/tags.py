@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from simsage.errors import ClientFault, ValidationException
+from simsage.paging import keyset_page
 from simsage.store.db import register_schema
 from simsage.transport import Request
 
@@ -61,10 +60,12 @@ class TagsAPI:
             conn.execute("DELETE FROM sm_tags WHERE arn = ?", (arn,))
 
     def get(self, arn: str) -> list[dict[str, str]]:
-        rows = self.db.query(
-            "SELECT key, value FROM sm_tags WHERE arn = ? ORDER BY position", (arn,)
+        return [{"Key": key, "Value": value} for _, key, value in self._rows(arn)]
+
+    def _rows(self, arn: str) -> list[tuple[int, str, str]]:
+        return self.db.query(
+            "SELECT position, key, value FROM sm_tags WHERE arn = ? ORDER BY position", (arn,)
         )
-        return [{"Key": key, "Value": value} for key, value in rows]
 
     def _require(self, arn: str) -> None:
         resource = arn.split(":", 5)[-1] if arn.count(":") >= 5 else ""
@@ -88,17 +89,16 @@ class TagsAPI:
     def list_tags(self, request: Request) -> dict[str, Any]:
         arn = request.params["ResourceArn"]
         self._require(arn)
-        tags = self.get(arn)
-        start = 0
-        if request.params.get("NextToken"):
-            try:
-                start = int(base64.urlsafe_b64decode(request.params["NextToken"]).decode())
-            except (binascii.Error, ValueError):
-                raise ValidationException("Invalid NextToken.") from None
-        limit = request.params.get("MaxResults", 50)
-        out: dict[str, Any] = {"Tags": tags[start : start + limit]}
-        if start + limit < len(tags):
-            out["NextToken"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+        rows, token = keyset_page(
+            self._rows(arn),
+            lambda row: (row[0],),
+            request.params.get("MaxResults", MAX_TAGS),
+            request.params.get("NextToken"),
+            ValidationException,
+        )
+        out: dict[str, Any] = {"Tags": [{"Key": key, "Value": value} for _, key, value in rows]}
+        if token:
+            out["NextToken"] = token
         return out
 
     def delete_tags(self, request: Request) -> dict[str, Any]:

@@ -13,13 +13,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from botocore.model import OperationModel
+
 from simsage.errors import ClientFault, ValidationException
 from simsage.ids import arn, from_epoch
-from simsage.paging import make_token, read_token
+from simsage.paging import Listing, list_page
 from simsage.training import supervise
 from simsage.training.images import algorithm_module, builtin_metric_definitions, parse_image
 from simsage.training.jobs import TERMINAL, TrainingJob, TrainingJobStore
 from simsage.transport import Request
+from simsage.transport.echo import echoed, merged
 
 DEFAULT_MAX_RUNTIME = 86400
 MAX_RUNTIME_LIMIT = 28 * 86400
@@ -232,25 +235,15 @@ class TrainingAPI:
 
     def describe_training_job(self, request: Request) -> dict[str, Any]:
         job = self._current(request.params["TrainingJobName"])
-        return describe(job)
+        return describe(job, request.model)
 
     def list_training_jobs(self, request: Request) -> dict[str, Any]:
-        params = request.params
         jobs = [self._current(job.name) if not job.finished else job for job in self.jobs.all()]
-        jobs = [job for job in jobs if _matches(job, params)]
-        sort_by = params.get("SortBy", "CreationTime")
-        key = {
-            "Name": lambda j: j.name,
-            "CreationTime": lambda j: j.created,
-            "Status": lambda j: j.status,
-        }[sort_by]
-        jobs.sort(key=key, reverse=params.get("SortOrder", "Descending") == "Descending")
-        start = read_token(params.get("NextToken"))
-        limit = params.get("MaxResults", 10)
-        page = jobs[start : start + limit]
+        params = request.params
+        page, token = list_page(jobs, params, _LISTING, also=_other_filters(params))
         out: dict[str, Any] = {"TrainingJobSummaries": [summary(job) for job in page]}
-        if start + limit < len(jobs):
-            out["NextToken"] = make_token(start + limit)
+        if token:
+            out["NextToken"] = token
         return out
 
     def stop_training_job(self, request: Request) -> dict[str, Any]:
@@ -270,19 +263,20 @@ class TrainingAPI:
         return {}
 
 
-def _matches(job: TrainingJob, params: dict[str, Any]) -> bool:
-    if "NameContains" in params and params["NameContains"].lower() not in job.name.lower():
-        return False
-    if "StatusEquals" in params and job.status != params["StatusEquals"]:
-        return False
-    created, modified = from_epoch(job.created), from_epoch(job.modified)
-    checks = (
-        ("CreationTimeAfter", lambda t: created > t),
-        ("CreationTimeBefore", lambda t: created < t),
-        ("LastModifiedTimeAfter", lambda t: modified > t),
-        ("LastModifiedTimeBefore", lambda t: modified < t),
-    )
-    return all(name not in params or test(params[name]) for name, test in checks)
+_LISTING = Listing(
+    name=lambda j: j.name,
+    created=lambda j: j.created,
+    modified=lambda j: j.modified,
+    status=lambda j: j.status,
+)
+
+
+def _other_filters(params: dict[str, Any]):
+    """ListTrainingJobs' own filters: simsage keeps no warm pools and no training
+    plans, so no job matches WarmPoolStatusEquals or TrainingPlanArnEquals."""
+    if "WarmPoolStatusEquals" in params or "TrainingPlanArnEquals" in params:
+        return lambda job: False
+    return None
 
 
 def summary(job: TrainingJob) -> dict[str, Any]:
@@ -299,33 +293,10 @@ def summary(job: TrainingJob) -> dict[str, Any]:
     return out
 
 
-_ECHOED = (
-    "HyperParameters",
-    "AlgorithmSpecification",
-    "RoleArn",
-    "InputDataConfig",
-    "OutputDataConfig",
-    "ResourceConfig",
-    "VpcConfig",
-    "StoppingCondition",
-    "EnableNetworkIsolation",
-    "EnableInterContainerTrafficEncryption",
-    "EnableManagedSpotTraining",
-    "CheckpointConfig",
-    "DebugHookConfig",
-    "DebugRuleConfigurations",
-    "TensorBoardOutputConfig",
-    "ExperimentConfig",
-    "ProfilerConfig",
-    "Environment",
-    "RetryStrategy",
-    "RemoteDebugConfig",
-    "InfraCheckConfig",
-)
-
-
-def describe(job: TrainingJob) -> dict[str, Any]:
-    """DescribeTrainingJob's answer for ``job``."""
+def describe(job: TrainingJob, model: OperationModel) -> dict[str, Any]:
+    """DescribeTrainingJob's answer for ``job``: the members of its request that the
+    answer has (per ``model``, DescribeTrainingJob's), its state, and the defaults
+    SageMaker fills in."""
     spec = job.spec
     out: dict[str, Any] = {
         "TrainingJobName": job.name,
@@ -336,9 +307,7 @@ def describe(job: TrainingJob) -> dict[str, Any]:
         "CreationTime": from_epoch(job.created),
         "LastModifiedTime": from_epoch(job.modified),
     }
-    for name in _ECHOED:
-        if name in spec:
-            out[name] = copy.deepcopy(spec[name])
+    merged(out, echoed(model, "CreateTrainingJob", spec))
     # SageMaker answers an empty KmsKeyId when the request named none (the SDK's
     # Estimator.attach reads it unconditionally).
     out["OutputDataConfig"].setdefault("KmsKeyId", "")

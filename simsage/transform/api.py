@@ -14,14 +14,17 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from botocore.model import OperationModel
+
 from simsage.errors import ClientFault, ValidationException
-from simsage.hosting import list_page
 from simsage.hosting.models import ModelStore, model_not_found
 from simsage.ids import arn, from_epoch
+from simsage.paging import Listing, list_page
 from simsage.training import supervise
 from simsage.transform import dataprocessing
 from simsage.transform.jobs import TransformJob, TransformJobStore
 from simsage.transport import Request
+from simsage.transport.echo import echoed, merged
 
 RUNNER_MODULE = "simsage.transform.runner"
 DEFAULT_MAX_PAYLOAD_MB = 6
@@ -205,22 +208,12 @@ class TransformAPI:
         return self.jobs.get(job.name)
 
     def describe_transform_job(self, request: Request) -> dict[str, Any]:
-        return describe(self._current(self.jobs.get(request.params["TransformJobName"])))
+        job = self._current(self.jobs.get(request.params["TransformJobName"]))
+        return describe(job, request.model)
 
     def list_transform_jobs(self, request: Request) -> dict[str, Any]:
-        params = request.params
         jobs = [self._current(job) for job in self.jobs.all()]
-        status = params.get("StatusEquals")
-        after = params.get("LastModifiedTimeAfter")
-        before = params.get("LastModifiedTimeBefore")
-        jobs = [
-            job
-            for job in jobs
-            if (status is None or job.status == status)
-            and (after is None or from_epoch(job.modified) > after)
-            and (before is None or from_epoch(job.modified) < before)
-        ]
-        page, token = list_page(jobs, params, lambda j: j.name, lambda j: j.created)
+        page, token = list_page(jobs, request.params, _LISTING)
         out: dict[str, Any] = {"TransformJobSummaries": [summary(job) for job in page]}
         if token:
             out["NextToken"] = token
@@ -238,6 +231,14 @@ class TransformAPI:
         return {}
 
 
+_LISTING = Listing(
+    name=lambda j: j.name,
+    created=lambda j: j.created,
+    modified=lambda j: j.modified,
+    status=lambda j: j.status,
+)
+
+
 def summary(job: TransformJob) -> dict[str, Any]:
     out: dict[str, Any] = {
         "TransformJobName": job.name,
@@ -253,12 +254,10 @@ def summary(job: TransformJob) -> dict[str, Any]:
     return out
 
 
-_ECHOED = ("BatchStrategy", "Environment", "DataProcessing", "ExperimentConfig")
-
-
-def describe(job: TransformJob) -> dict[str, Any]:
-    """DescribeTransformJob's answer for ``job``: the request with SageMaker's defaults
-    filled in, and the job's state."""
+def describe(job: TransformJob, model: OperationModel) -> dict[str, Any]:
+    """DescribeTransformJob's answer for ``job``: the members of its request that the
+    answer has (per ``model``, DescribeTransformJob's) with SageMaker's defaults filled
+    in, and the job's state."""
     spec = job.spec
     settings = effective_settings(spec)
     transform_input = copy.deepcopy(spec["TransformInput"])
@@ -283,9 +282,7 @@ def describe(job: TransformJob) -> dict[str, Any]:
             "InvocationsTimeoutInSeconds": settings["timeout"],
             "InvocationsMaxRetries": settings["retries"],
         }
-    for name in _ECHOED:
-        if name in spec:
-            out[name] = copy.deepcopy(spec[name])
+    merged(out, echoed(model, "CreateTransformJob", spec))
     if job.failure:
         out["FailureReason"] = job.failure
     if job.started is not None:

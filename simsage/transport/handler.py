@@ -28,7 +28,7 @@ from botocore.model import OperationModel
 
 from simsage.config import Config
 from simsage.errors import AWSError, NotEmulated
-from simsage.transport.constraints import check_input
+from simsage.transport.constraints import input_check
 from simsage.transport.validate import OutputShapeError, check_output
 
 log = logging.getLogger("simsage.transport")
@@ -98,9 +98,9 @@ class Transport:
             model=model,
         )
         try:
-            method, check = self._method(service, model.name)
-            if check:
-                check_input(model, request.params)
+            method, check = self._method(service, model)
+            if check is not None:
+                check(request.params)
             result = method(request)
         except AWSError as err:
             return error_response(request, err)
@@ -113,17 +113,20 @@ class Transport:
             check_output(model, result)
         return success_response(request, result)
 
-    def _method(self, service: str, operation: str):
-        """The bound method answering an operation, and whether the service wants its
-        input checked against the model's constraints (``CHECK_INPUT``)."""
-        key = (service, operation)
+    def _method(self, service: str, model: OperationModel):
+        """The bound method answering an operation, and the check of its input against
+        the model's constraints, reported the service's way (its ``CHECK_INPUT``, an
+        :class:`~simsage.transport.constraints.InputErrors`; None when it has none or
+        the operation has no constraints)."""
+        key = (service, model.name)
         found = self._methods.get(key)
         if found is None:
             handler = self.home.service(service)
-            method = getattr(handler, xform_name(operation), None) if handler else None
+            method = getattr(handler, xform_name(model.name), None) if handler else None
             if method is None:
-                raise NotEmulated(service, operation)
-            found = self._methods[key] = (method, getattr(handler, "CHECK_INPUT", False))
+                raise NotEmulated(service, model.name)
+            check = input_check(model, getattr(handler, "CHECK_INPUT", None))
+            found = self._methods[key] = (method, check)
         return found
 
 

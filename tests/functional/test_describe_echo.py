@@ -1,0 +1,176 @@
+"""What the Describe calls repeat of the Create request: every member of the Create
+request that is also a member of the Describe answer (as botocore's model says), at any
+depth, including those hand lists used to drop (ProfilerRuleConfigurations,
+AcceleratorPartitionLayouts, ContainerMetricsConfig, CrossRegionTrafficConfig), with the
+defaults SageMaker adds; never members the answer does not have (Tags)."""
+
+from __future__ import annotations
+
+import pytest
+
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+BUCKET = "describe-echo"
+SKLEARN = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+XGBOOST = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+MODEL_DATA = f"s3://{BUCKET}/models/model.tar.gz"
+RULE_IMAGE = "503895931360.dkr.ecr.us-east-1.amazonaws.com/sagemaker-debugger-rules:latest"
+
+
+@pytest.fixture
+def sm(simsage_local):
+    s3 = simsage_local.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="models/model.tar.gz", Body=b"not really gzip")
+    s3.put_object(Bucket=BUCKET, Key="in/x.csv", Body=b"1,2,3\n")
+    return simsage_local.client("sagemaker")
+
+
+def assert_echoes(answer: dict, request: dict, skip: tuple[str, ...] = ()) -> None:
+    """Every member of ``request`` (recursively) is in ``answer`` with the same value."""
+    for name, value in request.items():
+        if name in skip:
+            continue
+        assert name in answer, f"{name} was not echoed"
+        if isinstance(value, dict):
+            assert_echoes(answer[name], value)
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            for mine, theirs in zip(answer[name], value, strict=True):
+                assert_echoes(mine, theirs)
+        else:
+            assert answer[name] == value, name
+
+
+def test_describe_training_job_echoes_every_request_member_it_answers(sm):
+    request = {
+        "TrainingJobName": "echoed-job",
+        "AlgorithmSpecification": {"TrainingImage": SKLEARN, "TrainingInputMode": "File"},
+        "RoleArn": ROLE,
+        "HyperParameters": {"sagemaker_program": '"train.py"'},
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/missing/"}
+                },
+            }
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/output"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        "ProfilerConfig": {"S3OutputPath": f"s3://{BUCKET}/profiler"},
+        "ProfilerRuleConfigurations": [
+            {
+                "RuleConfigurationName": "ProfilerReport",
+                "RuleEvaluatorImage": RULE_IMAGE,
+                "RuleParameters": {"rule_to_invoke": "ProfilerReport"},
+            }
+        ],
+        "DebugRuleConfigurations": [
+            {"RuleConfigurationName": "LossNotDecreasing", "RuleEvaluatorImage": RULE_IMAGE}
+        ],
+        "Environment": {"MODE": "test"},
+        "RetryStrategy": {"MaximumRetryAttempts": 2},
+        "InfraCheckConfig": {"EnableInfraCheck": True},
+        "ExperimentConfig": {"ExperimentName": "exp", "TrialName": "trial"},
+        "Tags": [{"Key": "team", "Value": "ml"}],
+        "SessionChainingConfig": {"EnableSessionTagChaining": True},
+    }
+    sm.create_training_job(**request)
+    described = sm.describe_training_job(TrainingJobName="echoed-job")
+    assert_echoes(described, request, skip=("Tags", "SessionChainingConfig"))
+    # Not members of DescribeTrainingJob's answer.
+    assert "Tags" not in described and "SessionChainingConfig" not in described
+    # The defaults SageMaker adds stay.
+    assert described["OutputDataConfig"]["KmsKeyId"] == ""
+    assert described["EnableNetworkIsolation"] is False
+    assert described["EnableManagedSpotTraining"] is False
+
+
+def test_describe_transform_job_echoes_request_members_with_defaults(sm):
+    sm.create_model(
+        ModelName="m1",
+        PrimaryContainer={"Image": XGBOOST, "ModelDataUrl": MODEL_DATA},
+        ExecutionRoleArn=ROLE,
+    )
+    request = {
+        "TransformJobName": "echoed-transform",
+        "ModelName": "m1",
+        "BatchStrategy": "MultiRecord",
+        "Environment": {"A": "1"},
+        "TransformInput": {
+            "DataSource": {
+                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/in/"}
+            },
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        "TransformOutput": {
+            "S3OutputPath": f"s3://{BUCKET}/out",
+            "Accept": "text/csv",
+            "AssembleWith": "Line",
+        },
+        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        "DataProcessing": {"InputFilter": "$[1:]", "JoinSource": "None"},
+        "ExperimentConfig": {"ExperimentName": "exp"},
+        "Tags": [{"Key": "team", "Value": "ml"}],
+    }
+    sm.create_transform_job(**request)
+    described = sm.describe_transform_job(TransformJobName="echoed-transform")
+    assert_echoes(described, request, skip=("Tags",))
+    assert "Tags" not in described
+    assert described["TransformInput"]["CompressionType"] == "None"
+    assert described["MaxConcurrentTransforms"] == 1
+    assert described["MaxPayloadInMB"] == 6
+
+
+def test_describe_model_echoes_container_members(sm):
+    container = {
+        "Image": XGBOOST,
+        "ModelDataUrl": MODEL_DATA,
+        "Environment": {"SAGEMAKER_PROGRAM": "serve.py"},
+        "ContainerMetricsConfig": {"MetricsEndpoints": []},
+    }
+    request = {
+        "ModelName": "echoed-model",
+        "PrimaryContainer": container,
+        "ExecutionRoleArn": ROLE,
+        "VpcConfig": {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]},
+        "Tags": [{"Key": "team", "Value": "ml"}],
+    }
+    sm.create_model(**request)
+    described = sm.describe_model(ModelName="echoed-model")
+    assert_echoes(described, request, skip=("Tags",))
+    assert described["EnableNetworkIsolation"] is False
+    assert "Tags" not in described
+
+
+def test_describe_endpoint_config_echoes_variant_and_config_members(sm):
+    sm.create_model(
+        ModelName="m1",
+        PrimaryContainer={"Image": XGBOOST, "ModelDataUrl": MODEL_DATA},
+        ExecutionRoleArn=ROLE,
+    )
+    request = {
+        "EndpointConfigName": "echoed-config",
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "m1",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "VolumeSizeInGB": 4,
+                "AcceleratorPartitionLayouts": [{"AcceleratorPartitionTypes": []}],
+            }
+        ],
+        "CrossRegionTrafficConfig": {
+            "MaxInvocationsPerSecondPerInstance": 10,
+            "MaxCrossRegionPercentPerEndpoint": 50,
+        },
+        "KmsKeyId": "alias/mine",
+        "Tags": [{"Key": "team", "Value": "ml"}],
+    }
+    sm.create_endpoint_config(**request)
+    described = sm.describe_endpoint_config(EndpointConfigName="echoed-config")
+    assert_echoes(described, request, skip=("Tags",))
+    assert described["ProductionVariants"][0]["InitialVariantWeight"] == 1.0  # the default
+    assert "Tags" not in described
