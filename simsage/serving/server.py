@@ -204,7 +204,7 @@ class _Connection(socketserver.BaseRequestHandler):
                         return b"".join(parts)
             parts.append(self._read_exact(size))
             end = self.rfile.readline(3)
-            total += len(end)
+            total += size + len(end)
             if end not in (b"\r\n", b"\n"):
                 raise _BadRequest(400, "chunk data not followed by CRLF")
 
