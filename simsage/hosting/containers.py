@@ -6,7 +6,9 @@ the user's script when ``SAGEMAKER_PROGRAM`` is set; the scikit-learn image alwa
 the user's script. :func:`prepare_model` lays out an instance folder the way the
 container sees ``/opt/ml``: ``model.tar.gz`` extracted into ``model/`` through
 tarfile's ``data`` filter (nothing may leave the folder or link out of it) and an S3
-``SAGEMAKER_SUBMIT_DIRECTORY`` extracted into ``code/``. :class:`ServerProcess` starts
+``SAGEMAKER_SUBMIT_DIRECTORY`` extracted into ``code/``; together they must fit on the
+instance's ML storage volume (``VolumeSizeInGB``, 30 GB by default), checked from the
+archives' headers before anything is written. :class:`ServerProcess` starts
 ``python -m simsage.serving.server`` on a free 127.0.0.1 port and follows its stderr.
 
 Custom images would need a Docker engine; simsage refuses them with a reason instead

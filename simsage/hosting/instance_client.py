@@ -28,8 +28,9 @@ MAX_IDLE_PER_PORT = 64
 
 
 class Unreachable(ConnectionError):
-    """The instance could not be reached: nothing was answered on a fresh connection
-    (refused, reset or closed before any response byte)."""
+    """The instance gave no usable answer: refused, reset or closed on a fresh
+    connection, or its answer was cut off or malformed. The caller may try another
+    instance."""
 
 
 @dataclass
