@@ -141,7 +141,7 @@ def prepare_model(
             folder / "sourcedir.tar.gz",
             code_dir,
             budget - used,
-            f"{volume} (with the model)",
+            f"what the model leaves of {volume}",
             f"{SUBMIT_DIR_ENV} archive",
             remedy,
         )
