@@ -6,7 +6,9 @@ the user's script when ``SAGEMAKER_PROGRAM`` is set; the scikit-learn image alwa
 the user's script. :func:`prepare_model` lays out an instance folder the way the
 container sees ``/opt/ml``: ``model.tar.gz`` extracted into ``model/`` through
 tarfile's ``data`` filter (nothing may leave the folder or link out of it) and an S3
-``SAGEMAKER_SUBMIT_DIRECTORY`` extracted into ``code/``. :class:`ServerProcess` starts
+``SAGEMAKER_SUBMIT_DIRECTORY`` extracted into ``code/``; together they must fit on the
+instance's ML storage volume (``VolumeSizeInGB``, 30 GB by default), checked from the
+archives' headers before anything is written. :class:`ServerProcess` starts
 ``python -m simsage.serving.server`` on a free 127.0.0.1 port and follows its stderr.
 
 Custom images would need a Docker engine; simsage refuses them with a reason instead
@@ -28,7 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simsage.s3.backend import S3Backend
-from simsage.training.data import DataError, S3Object, download, extract_archive, split_uri
+from simsage.training.data import (
+    DEFAULT_VOLUME_GB,
+    GB,
+    ArchiveTooLarge,
+    DataError,
+    S3Object,
+    download,
+    extract_archive,
+    format_size,
+    split_uri,
+)
 from simsage.training.images import parse_image
 
 PROGRAM_ENV = "SAGEMAKER_PROGRAM"
@@ -78,39 +90,95 @@ def serving_plan(image_uri: str, environment: dict[str, str] | None) -> ServingP
 
 
 def prepare_model(
-    s3: S3Backend, model_data_url: str | None, plan: ServingPlan, folder: Path
+    s3: S3Backend,
+    model_data_url: str | None,
+    plan: ServingPlan,
+    folder: Path,
+    volume_gb: int | None = None,
+    remedy: str = "give the production variant a larger VolumeSizeInGB",
 ) -> dict[str, str]:
     """Lay out ``folder/model`` (and ``folder/code`` for an S3 submit directory).
+
+    Both archives share the instance's ML storage volume: together they may expand to
+    at most ``volume_gb`` GB, checked from the archives' headers before anything is
+    written (see :func:`simsage.training.data.extract_archive`).
+
+    Args:
+        volume_gb: the instance's volume (default 30 GB, SageMaker's default).
+        remedy: what the user can do when the model does not fit, for the message.
 
     Returns:
         The container environment, with ``SAGEMAKER_SUBMIT_DIRECTORY`` pointing at the
         local ``code`` folder when it named an S3 archive.
 
     Raises:
-        ContainerError: the artifact is missing or is not a readable tar archive.
+        ContainerError: the artifact is missing, is not a readable tar archive, or
+            does not fit on the volume.
     """
     model_dir = folder / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
     env = dict(plan.environment)
-    try:
-        if model_data_url:
-            _fetch_and_extract(s3, model_data_url, folder / "model.tar.gz", model_dir)
-        submit = env.get(SUBMIT_DIR_ENV, "")
-        if submit.startswith("s3://"):
-            code_dir = folder / "code"
-            _fetch_and_extract(s3, submit, folder / "sourcedir.tar.gz", code_dir)
-            env[SUBMIT_DIR_ENV] = str(code_dir)
-    except DataError as exc:
-        reason = str(exc).removeprefix("ClientError: ")
-        raise ContainerError(f"Failed to extract model data archive: {reason}") from None
+    budget = (volume_gb or DEFAULT_VOLUME_GB) * GB
+    volume = f"the instance's {volume_gb or DEFAULT_VOLUME_GB} GB ML storage volume"
+    used = 0
+    if model_data_url:
+        used = _fetch_and_extract(
+            s3,
+            model_data_url,
+            folder / "model.tar.gz",
+            model_dir,
+            budget,
+            volume,
+            "model data archive",
+            remedy,
+        )
+    submit = env.get(SUBMIT_DIR_ENV, "")
+    if submit.startswith("s3://"):
+        code_dir = folder / "code"
+        _fetch_and_extract(
+            s3,
+            submit,
+            folder / "sourcedir.tar.gz",
+            code_dir,
+            budget - used,
+            f"what the model leaves of {volume}",
+            f"{SUBMIT_DIR_ENV} archive",
+            remedy,
+        )
+        env[SUBMIT_DIR_ENV] = str(code_dir)
     return env
 
 
-def _fetch_and_extract(s3: S3Backend, uri: str, archive: Path, target: Path) -> None:
+def _fetch_and_extract(
+    s3: S3Backend,
+    uri: str,
+    archive: Path,
+    target: Path,
+    budget: int,
+    volume: str,
+    what: str,
+    remedy: str,
+) -> int:
+    """Download ``uri`` and extract it into ``target``; returns the expanded bytes."""
     bucket, key = split_uri(uri)
     try:
         download(s3, S3Object(bucket, key, archive.name), archive)
-        extract_archive(archive, target)
+        return extract_archive(archive, target, budget, volume, source=f'"{uri}"')
+    except ArchiveTooLarge as exc:
+        if exc.limit is None:
+            detail = f"it has more than {exc.limit_name} (files, folders and links)"
+        else:
+            detail = (
+                f"it expands to at least {format_size(exc.expanded)}, more than "
+                f"{exc.limit_name} holds ({format_size(exc.limit)})"
+            )
+        raise ContainerError(
+            f'Failed to extract {what} from URL "{uri}". The {what} is too large: {detail}. '
+            f"Please reduce the size of the {what} or {remedy}."
+        ) from None
+    except DataError as exc:
+        reason = str(exc).removeprefix("ClientError: ")
+        raise ContainerError(f"Failed to extract {what}: {reason}") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             archive.unlink()

@@ -69,6 +69,7 @@ class Variant:
     status_since: float | None = None
     resolved: float | None = None  # when the image was "resolved" (deployed)
     startup_timeout: float | None = None  # ContainerStartupHealthCheckTimeoutInSeconds
+    volume_size_in_gb: int | None = None  # VolumeSizeInGB (None: SageMaker's default)
 
     def describe(self, pending: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"VariantName": self.name}

@@ -124,6 +124,7 @@ class EndpointsAPI:
                     status="Creating",
                     status_since=now,
                     startup_timeout=spec.container_startup_health_check_timeout_in_seconds,
+                    volume_size_in_gb=spec.volume_size_in_gb,
                 )
             )
         return variants
@@ -204,6 +205,14 @@ class EndpointsAPI:
         endpoint = self._find(params["EndpointName"], request)
         self._require_in_service(endpoint)
         desired = params["DesiredWeightsAndCapacities"]
+        seen: set[str] = set()
+        for item in desired:
+            if item["VariantName"] in seen:
+                raise ValidationException(
+                    f'The variant name "{item["VariantName"]}" was non-unique within the '
+                    "request. Give each variant once in DesiredWeightsAndCapacities."
+                )
+            seen.add(item["VariantName"])
         unknown = [d["VariantName"] for d in desired if endpoint.variant(d["VariantName"]) is None]
         if unknown:
             raise ValidationException(

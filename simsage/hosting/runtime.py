@@ -8,14 +8,22 @@ Layer: data plane, in the caller's process. Each call:
 2. picks a variant (``TargetVariant``, or at random in proportion to the weights) and
    one of its ready instances (round robin);
 3. POSTs the body to the instance's ``/invocations`` over a kept-alive loopback
-   connection (one per thread and instance) with Content-Type, Accept and the
-   ``X-Amzn-SageMaker-*`` headers; the container has 60 s to answer
+   connection (:class:`~simsage.hosting.instance_client.InstancePool`: a connection the
+   server closed while idle is replaced transparently) with every header member of
+   botocore's InvokeEndpoint input (Content-Type, Accept, ``X-Amzn-SageMaker-*``: custom
+   attributes, session id, inference id …); the container has 60 s to answer
    (``SIMSAGE_INVOCATION_TIMEOUT_SECONDS`` shortens it for tests);
-4. answers Body, ContentType, InvokedProductionVariant and CustomAttributes, or the
-   errors SageMaker gives: ``ValidationError`` (400) for an unknown or not-in-service
-   endpoint, an unknown variant or a body over 6 MiB; ``ModelError`` (424) with
+4. answers Body, InvokedProductionVariant and the output's other header members the
+   container sent (ContentType, CustomAttributes, NewSessionId, ClosedSessionId), or
+   the errors SageMaker gives: ``ValidationError`` (400) for an unknown or
+   not-in-service endpoint, an unknown variant, a body over 6 MiB or a header value
+   that is not printable ASCII; ``ModelError`` (424) with
    OriginalStatusCode/OriginalMessage/LogStreamArn when the container answers an error
    or times out.
+
+Connections to instances that left the routing (replaced, scaled in, or their
+endpoint deleted) are closed when the routing is next read, and idle ones the server
+closed are closed within a second, so no socket lingers in CLOSE_WAIT.
 
 An instance that cannot be reached (it died, or is draining for an update or delete)
 is skipped and the request goes to another instance of the variant; if none is ready
@@ -25,22 +33,24 @@ that fails never takes the endpoint down.
 
 from __future__ import annotations
 
-import http.client
 import io
 import itertools
 import os
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.model import OperationModel
 from botocore.response import StreamingBody
 
 from simsage.errors import AWSError, ClientFault
 from simsage.hosting.capture import CaptureWriter
 from simsage.hosting.endpoint_configs import DataCapture
 from simsage.hosting.endpoint_state import SERVING, EndpointStore
+from simsage.hosting.instance_client import InstancePool, Unreachable
 from simsage.hosting.supervisor import ensure_supervisor, log_group
 from simsage.transport import Request
 from simsage.transport.constraints import ValidationErrors
@@ -50,15 +60,41 @@ DEFAULT_TIMEOUT = 60.0
 TIMEOUT_ENV = "SIMSAGE_INVOCATION_TIMEOUT_SECONDS"
 _NO_INSTANCE_POLL = 0.05
 
-# Request params → container headers, as SageMaker forwards them.
-_FORWARDED = (
-    ("ContentType", "Content-Type"),
-    ("Accept", "Accept"),
-    ("CustomAttributes", "X-Amzn-SageMaker-Custom-Attributes"),
-    ("TargetModel", "X-Amzn-SageMaker-Target-Model"),
-    ("InferenceId", "X-Amzn-SageMaker-Inference-Id"),
-    ("EnableExplanations", "X-Amzn-SageMaker-Enable-Explanations"),
-)
+# Output header members the router sets itself rather than take from the container.
+_OWN_OUTPUT_HEADERS = ("InvokedProductionVariant",)
+
+
+@dataclass(frozen=True)
+class _Headers:
+    """InvokeEndpoint's header members, read from botocore's model once."""
+
+    forwarded: tuple[tuple[str, str, str], ...]  # (member, header, pattern) sent on
+    answered: tuple[tuple[str, str], ...]  # (member, lower-case header) read back
+
+
+_headers_of: dict[OperationModel, _Headers] = {}
+
+
+def _headers(model: OperationModel) -> _Headers:
+    found = _headers_of.get(model)
+    if found is None:
+        forwarded = tuple(
+            (name, member.serialization["name"], member.metadata.get("pattern", ""))
+            for name, member in model.input_shape.members.items()
+            if member.serialization.get("location") == "header"
+        )
+        answered = tuple(
+            (name, member.serialization["name"].lower())
+            for name, member in model.output_shape.members.items()
+            if member.serialization.get("location") == "header" and name not in _OWN_OUTPUT_HEADERS
+        )
+        found = _headers_of[model] = _Headers(forwarded, answered)
+    return found
+
+
+# What an HTTP header value can carry as it is: printable ASCII and tabs (http.client
+# would raise UnicodeEncodeError on non-Latin-1 text and ValueError on line breaks).
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 class ValidationError(ClientFault):
@@ -86,10 +122,6 @@ class Route:
     counter: Any  # itertools.count for round robin
 
 
-class _Unreachable(Exception):
-    """The instance could not be reached (nothing was answered)."""
-
-
 class RuntimeService:
     """Answers ``sagemaker-runtime`` for one home. Inputs are checked against the
     model's constraints, reported as ``ValidationError`` as the runtime does."""
@@ -102,7 +134,7 @@ class RuntimeService:
         self.capture = CaptureWriter(home)
         self._routes: dict[str, Route] = {}
         self._routes_lock = threading.Lock()
-        self._local = threading.local()
+        self.pool = InstancePool()
 
     # -- the operation -------------------------------------------------------------------
     def invoke_endpoint(self, request: Request) -> dict[str, Any]:
@@ -117,7 +149,7 @@ class RuntimeService:
             )
         timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
         deadline = time.monotonic() + timeout
-        headers = {header: str(params[key]) for key, header in _FORWARDED if key in params}
+        headers = self._forwarded_headers(request)
         target = params.get("TargetVariant")
         tried: set[int] = set()
         while True:
@@ -130,9 +162,17 @@ class RuntimeService:
                 continue
             port = ports[next(route.counter) % len(ports)]
             try:
-                status, reply, reply_headers = self._send(port, body, headers, deadline)
-            except _Unreachable:
+                answer = self.pool.request(
+                    port,
+                    "POST",
+                    "/invocations",
+                    body,
+                    headers,
+                    max(deadline - time.monotonic(), 0.001),
+                )
+            except Unreachable:
                 tried.add(port)
+                self.pool.forget(port)
                 self._forget_route(name)
                 continue
             except TimeoutError:
@@ -140,6 +180,7 @@ class RuntimeService:
                     name, request, variant, 0, "", timed_out=True, timeout=timeout
                 ) from None
             break
+        status, reply, reply_headers = answer.status, answer.body, answer.headers
         if status >= 300:
             raise self._model_error(
                 name, request, variant, status, reply.decode("utf-8", "replace")
@@ -156,18 +197,56 @@ class RuntimeService:
             params.get("InferenceId"),
         )
         out: dict[str, Any] = {"Body": StreamingBody(io.BytesIO(reply), len(reply))}
-        if content_type:
-            out["ContentType"] = content_type
+        for member, header in _headers(request.model).answered:
+            value = reply_headers.get(header)
+            if value:
+                out[member] = value
         out["InvokedProductionVariant"] = variant
-        custom = reply_headers.get("x-amzn-sagemaker-custom-attributes")
-        if custom is not None:
-            out["CustomAttributes"] = custom
         return out
+
+    @staticmethod
+    def _forwarded_headers(request: Request) -> dict[str, str]:
+        """The container headers for the request's header members, as SageMaker
+        forwards them. A value that cannot go on the wire as it is (not printable
+        ASCII, which every one of these members' patterns requires) is refused here,
+        before any connection is touched.
+
+        Raises:
+            ValidationError: such a value, named as AWS names it.
+        """
+        params = request.params
+        headers: dict[str, str] = {}
+        problems = []
+        for member, header, pattern in _headers(request.model).forwarded:
+            if member not in params or params[member] is None:
+                continue
+            value = params[member]
+            value = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            if not _HEADER_VALUE.fullmatch(value):
+                rule = (
+                    f"Member must satisfy regular expression pattern: {pattern}"
+                    if pattern and pattern != ".*"
+                    else "Member must contain only printable ASCII characters"
+                )
+                problems.append(
+                    f"Value at '{member[:1].lower()}{member[1:]}' failed to satisfy "
+                    f"constraint: {rule}"
+                )
+                continue
+            headers[header] = value
+        if problems:
+            noun = "error" if len(problems) == 1 else "errors"
+            raise ValidationError(
+                f"{len(problems)} validation {noun} detected: " + "; ".join(problems)
+            )
+        return headers
 
     # -- routing -------------------------------------------------------------------------
     def _route(self, name: str, request: Request) -> Route:
         head = self.store.head(name)
         if head is None or head[0] != name or head[1] == "Deleting":
+            self._forget_route(name)
+            self._prune()  # the endpoint is gone: so are its connections
             raise ValidationError(f"Endpoint {name} of account {request.account_id} not found.")
         _, status, version = head
         if status not in SERVING:
@@ -199,11 +278,18 @@ class RuntimeService:
         )
         with self._routes_lock:
             self._routes[name] = route
+        self._prune()
         return route
 
     def _forget_route(self, name: str) -> None:
         with self._routes_lock:
             self._routes.pop(name, None)
+
+    def _prune(self) -> None:
+        """Close the connections to instances no route names any more."""
+        with self._routes_lock:
+            ports = {p for r in self._routes.values() for ps in r.instances.values() for p in ps}
+        self.pool.retain(ports)
 
     @staticmethod
     def _pick_variant(name: str, route: Route, target: str | None, request: Request) -> str:
@@ -246,52 +332,6 @@ class RuntimeService:
             f"No instance of variant {variant} of endpoint {name} is available; it is being "
             "replaced. Try your call again."
         )
-
-    # -- HTTP ------------------------------------------------------------------------------
-    def _connection(self, port: int, timeout: float) -> tuple[http.client.HTTPConnection, bool]:
-        pool = getattr(self._local, "pool", None)
-        if pool is None:
-            pool = self._local.pool = {}
-        connection = pool.get(port)
-        if connection is not None:
-            connection.timeout = timeout
-            if connection.sock is not None:
-                connection.sock.settimeout(timeout)
-            return connection, True
-        connection = pool[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        return connection, False
-
-    def _drop(self, port: int) -> None:
-        connection = self._local.pool.pop(port, None)
-        if connection is not None:
-            connection.close()
-
-    def _send(
-        self, port: int, body: bytes, headers: dict[str, str], deadline: float
-    ) -> tuple[int, bytes, dict[str, str]]:
-        """POST to one instance. A kept-alive connection the server closed is retried
-        once on a fresh one; an instance that refuses or drops the request raises
-        _Unreachable."""
-        for attempt in range(2):
-            timeout = max(deadline - time.monotonic(), 0.001)
-            connection, reused = self._connection(port, timeout)
-            try:
-                connection.request("POST", "/invocations", body, headers)
-                response = connection.getresponse()
-                reply = response.read()
-            except TimeoutError:
-                self._drop(port)
-                raise
-            except (OSError, http.client.HTTPException):
-                self._drop(port)
-                if reused and attempt == 0:
-                    continue
-                raise _Unreachable() from None
-            reply_headers = {k.lower(): v for k, v in response.getheaders()}
-            if response.will_close:
-                self._drop(port)
-            return response.status, reply, reply_headers
-        raise _Unreachable()
 
     def _model_error(
         self,

@@ -106,8 +106,8 @@ def remove_orphaned(store: EndpointStore, endpoint: Endpoint) -> None:
     """Kill what is left of an endpoint whose supervisor is gone and forget it."""
     for instance in store.instances(endpoint.name):
         kill_pid(instance.pid)
+    shutil.rmtree(endpoint.folder, ignore_errors=True)  # before the name can be reused
     store.remove(endpoint.name)
-    shutil.rmtree(endpoint.folder, ignore_errors=True)
 
 
 def kill_pid(pid: int) -> None:
@@ -382,7 +382,13 @@ class Supervisor:
     def _start_one(self, variant: Variant, plan, generation: int) -> Running:
         instance_id = "i-" + os.urandom(9).hex()[:17]
         folder = self.folder / instance_id
-        env = prepare_model(self.s3, variant.model_data_url, plan, folder)
+        try:
+            env = prepare_model(
+                self.s3, variant.model_data_url, plan, folder, variant.volume_size_in_gb
+            )
+        except ContainerError:
+            shutil.rmtree(folder, ignore_errors=True)  # no half-laid-out instance stays
+            raise
         stream = f"{variant.name}/{instance_id}"
         server = ServerProcess(
             plan, folder / "model", env, on_line=lambda text: self.log_lines.add(stream, text)
@@ -445,14 +451,15 @@ class Supervisor:
         self.store.change(self.name, fail, routing=True)
 
     def _delete(self, endpoint: Endpoint | None) -> None:
+        """Drain every instance, remove the endpoint's folder, then its row. The folder
+        goes first: once the row is gone the name may be taken again, and the new
+        endpoint's supervisor works in a folder of the same path. (The lock we hold
+        stays ours after its file is unlinked.)"""
         self._stop_all(list(self.running))
-        if endpoint is not None:
-            self.store.remove(self.name)
         self.log_lines.flush()
-        lock_path = self.folder / LOCK_NAME
-        for child in self.folder.iterdir() if self.folder.exists() else []:
-            if child != lock_path and child.name != "runner.log":
-                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
+        if endpoint is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.store.remove(self.name)
 
     def _log_supervisor(self, text: str) -> None:
         print(f"simsage-supervisor: {text}", file=sys.stderr, flush=True)

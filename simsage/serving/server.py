@@ -9,7 +9,10 @@ serves:
 - ``POST /invocations``: body, Content-Type, Accept and
   ``X-Amzn-SageMaker-Custom-Attributes`` go to the handler; the attributes come back
   in the response header of the same name unless the handler set it;
-- ``GET /execution-parameters``: 404, so batch transform uses its own defaults.
+- ``GET /execution-parameters``: in ``xgboost`` mode what the built-in XGBoost
+  container answers (``{"MaxConcurrentTransforms": <CPUs>, "BatchStrategy":
+  "MULTI_RECORD", "MaxPayloadInMB": 6}``); 404 in script mode, as the framework
+  containers answer, so batch transform uses its own defaults.
 
 Right after binding it prints ``simsage-serving: listening on 127.0.0.1:<port>`` to
 stderr (``--port 0`` picks a free port; launchers read the port from that line). With
@@ -24,19 +27,28 @@ requests in flight finish and exits 0.
 The protocol handling is deliberately small (keep-alive, Content-Length and chunked
 bodies, one ``sendall`` per response with TCP_NODELAY): the endpoint latency target
 is ~2 ms through boto3, and ``http.server``'s e-mail header parser and split writes
-cost more than the prediction itself.
+cost more than the prediction itself. It is strict where it must be: a body (every
+byte of a chunked one: sizes, data, trailers) may not pass ``MAX_BODY``, Content-Length
+and chunk sizes are plain digits of bounded length, anything else is answered 400/413
+and the connection closed; a connection idle for ``KEEPALIVE_SECONDS`` (60 s, the
+built-in XGBoost container's gunicorn ``keepalive``; ``SIMSAGE_SERVING_KEEPALIVE_SECONDS``
+overrides it) or a client that stalls that long mid-request is closed.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import multiprocessing
 import os
+import re
 import signal
 import socket
 import socketserver
 import sys
 import threading
+import time
 import traceback
 from http import HTTPStatus
 from typing import Any
@@ -47,6 +59,13 @@ PREFIX = "simsage-serving:"
 MAX_BODY = 100 * 1024 * 1024
 MAX_HEADER_LINE = 64 * 1024
 MAX_HEADERS = 200
+MAX_CHUNK_LINE = 4096  # a chunk-size line with its extensions
+KEEPALIVE_SECONDS = 60.0  # gunicorn "keepalive" of the built-in XGBoost container
+KEEPALIVE_ENV = "SIMSAGE_SERVING_KEEPALIVE_SECONDS"
+LINGER_SECONDS = 2.0  # after an error answer, how long unread request bytes are drained
+LINGER_BYTES = 16 * 1024 * 1024
+_HEX_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")  # 16 hex digits: up to 2**64 - 1
+_DECIMAL = re.compile(r"[0-9]{1,19}")
 _CUSTOM_ATTRIBUTES_LOWER = CUSTOM_ATTRIBUTES.lower()
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -84,6 +103,9 @@ class _Connection(socketserver.BaseRequestHandler):
 
     def setup(self) -> None:
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # Every read waits at most the keep-alive time: an idle connection, or a client
+        # stalled mid-request, is closed instead of holding a thread forever.
+        self.request.settimeout(self.server.keepalive)
         self.rfile = self.request.makefile("rb", buffering=65536)
         self.busy = False
         self.server.track(self, True)
@@ -97,7 +119,7 @@ class _Connection(socketserver.BaseRequestHandler):
         while True:
             try:
                 request_line = self.rfile.readline(MAX_HEADER_LINE + 1)
-            except OSError:
+            except OSError:  # includes the keep-alive timeout
                 return
             if not request_line:
                 return
@@ -117,13 +139,19 @@ class _Connection(socketserver.BaseRequestHandler):
             if not keep_alive or self.server.stopping:
                 return
 
+    def _read_line(self, limit: int, status: int, what: str) -> bytes:
+        line = self.rfile.readline(limit + 1)
+        if not line:
+            raise OSError("connection closed mid-request")
+        if len(line) > limit or not line.endswith(b"\n"):
+            raise _BadRequest(status, f"{what} longer than {limit} bytes")
+        return line
+
     def _read_headers(self) -> dict[str, str]:
         headers: dict[str, str] = {}
         for _ in range(MAX_HEADERS):
-            line = self.rfile.readline(MAX_HEADER_LINE + 1)
-            if len(line) > MAX_HEADER_LINE:
-                raise _BadRequest(431, "header line too long")
-            if line in (b"\r\n", b"\n", b""):
+            line = self._read_line(MAX_HEADER_LINE, 431, "header line")
+            if line in (b"\r\n", b"\n"):
                 return headers
             name, sep, value = line.decode("latin-1").partition(":")
             if not sep:
@@ -133,37 +161,52 @@ class _Connection(socketserver.BaseRequestHandler):
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         raise _BadRequest(431, "too many headers")
 
-    def _read_body(self, headers: dict[str, str]) -> bytes:
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            parts = []
-            total = 0
-            while True:
-                size_line = self.rfile.readline(MAX_HEADER_LINE + 1)
-                try:
-                    size = int(size_line.split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    raise _BadRequest(400, "malformed chunk size") from None
-                if size == 0:
-                    while self.rfile.readline(MAX_HEADER_LINE + 1) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(parts)
-                total += size
-                if total > MAX_BODY:
-                    raise _BadRequest(413, f"body larger than {MAX_BODY} bytes")
-                parts.append(self._read_exact(size))
-                self.rfile.readline(3)
+    def _read_body(self, headers: dict[str, str], version: str) -> bytes:
+        limit = self.server.max_body
+        coding = headers.get("transfer-encoding")
         length_text = headers.get("content-length")
-        if not length_text:
+        if coding is not None:
+            if length_text is not None:  # a smuggling vector (RFC 9112 6.1): refuse
+                raise _BadRequest(400, "both Transfer-Encoding and Content-Length")
+            if coding.strip().lower() != "chunked" or version != "HTTP/1.1":
+                raise _BadRequest(501, f"transfer coding {coding!r} is not supported")
+            return self._read_chunked(limit)
+        if length_text is None:
             return b""
-        try:
-            length = int(length_text)
-        except ValueError:
-            raise _BadRequest(400, "malformed Content-Length") from None
-        if length < 0:
+        if not _DECIMAL.fullmatch(length_text):
             raise _BadRequest(400, "malformed Content-Length")
-        if length > MAX_BODY:
-            raise _BadRequest(413, f"body larger than {MAX_BODY} bytes")
+        length = int(length_text)
+        if length > limit:
+            raise _BadRequest(413, f"body larger than {limit} bytes")
         return self._read_exact(length)
+
+    def _read_chunked(self, limit: int) -> bytes:
+        """A chunked body; every byte read for it (size lines, data, line ends,
+        trailers) counts against ``limit``, so no sequence of chunks can pass it."""
+        parts = []
+        total = 0
+        while True:
+            line = self._read_line(MAX_CHUNK_LINE, 400, "chunk-size line")
+            total += len(line)
+            size_text = line.split(b";", 1)[0].strip(b" \t\r\n")
+            if not _HEX_SIZE.fullmatch(size_text):
+                raise _BadRequest(400, "malformed chunk size")
+            size = int(size_text, 16)
+            if total + size > limit:
+                raise _BadRequest(413, f"body larger than {limit} bytes")
+            if size == 0:
+                while True:  # trailers, up to the empty line
+                    line = self._read_line(MAX_HEADER_LINE, 431, "trailer line")
+                    total += len(line)
+                    if total > limit:
+                        raise _BadRequest(413, f"body larger than {limit} bytes")
+                    if line in (b"\r\n", b"\n"):
+                        return b"".join(parts)
+            parts.append(self._read_exact(size))
+            end = self.rfile.readline(3)
+            total += size + len(end)
+            if end not in (b"\r\n", b"\n"):
+                raise _BadRequest(400, "chunk data not followed by CRLF")
 
     def _read_exact(self, size: int) -> bytes:
         data = self.rfile.read(size)
@@ -173,8 +216,10 @@ class _Connection(socketserver.BaseRequestHandler):
 
     def _one_request(self, request_line: bytes) -> bool:
         try:
+            if len(request_line) > MAX_HEADER_LINE:
+                raise _BadRequest(414, "request line too long")
             parts = request_line.decode("latin-1").split()
-            if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            if len(parts) != 3 or parts[2] not in ("HTTP/1.0", "HTTP/1.1"):
                 raise _BadRequest(400, "malformed request line")
             method, target, version = parts
             headers = self._read_headers()
@@ -184,16 +229,32 @@ class _Connection(socketserver.BaseRequestHandler):
             )
             if headers.get("expect", "").lower() == "100-continue":
                 self.request.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-            body = self._read_body(headers)
+            body = self._read_body(headers, version)
         except _BadRequest as exc:
             self.request.sendall(
                 _response_bytes(exc.status, str(exc).encode(), "text/plain", close=True)
             )
+            self._linger()
             return False
         close = not keep_alive or self.server.stopping
         path = target.split("?", 1)[0]
         self.request.sendall(self.server.dispatch(method, path, headers, body, close))
         return not close
+
+    def _linger(self) -> None:
+        """After an error answer: stop writing, then read (and drop) what the client
+        is still sending for a bounded while, so that closing does not reset the
+        connection before the client has read the answer."""
+        with contextlib.suppress(OSError):
+            self.request.shutdown(socket.SHUT_WR)
+            self.request.settimeout(0.5)
+            deadline = time.monotonic() + LINGER_SECONDS
+            dropped = 0
+            while time.monotonic() < deadline and dropped < LINGER_BYTES:
+                chunk = self.rfile.read1(65536)
+                if not chunk:
+                    return
+                dropped += len(chunk)
 
 
 class InferenceServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
@@ -205,17 +266,30 @@ class InferenceServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         The port to bind (0 picks a free one; see ``server_address``).
     host:
         Must be a loopback name: simsage servers never listen beyond the laptop.
+    keepalive:
+        Seconds a connection may stay idle (or stall mid-request) before it is closed.
+    max_body:
+        The largest request body accepted (413 beyond).
     """
 
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        keepalive: float = KEEPALIVE_SECONDS,
+        max_body: int = MAX_BODY,
+    ) -> None:
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError(f"the inference server binds 127.0.0.1 only, not {host!r}")
         super().__init__(("127.0.0.1", port), _Connection)
+        self.keepalive = keepalive
+        self.max_body = max_body
         self.handler: Handler | None = None
+        self.execution_parameters: dict[str, Any] | None = None
         self.stopping = False
         self.state_lock = threading.Lock()
         self._connections: set[_Connection] = set()
@@ -254,6 +328,11 @@ class InferenceServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
                 return _response_bytes(405, b"", None, {"Allow": "GET"}, close)
             status = 200 if self.handler is not None and not self.stopping else 503
             return _response_bytes(status, b"", None, None, close)
+        if path == "/execution-parameters" and self.execution_parameters is not None:
+            if method != "GET":
+                return _response_bytes(405, b"", None, {"Allow": "GET"}, close)
+            body = json.dumps(self.execution_parameters).encode()
+            return _response_bytes(200, body, "application/json", None, close)
         return _response_bytes(404, b"", None, None, close)
 
     def _invoke(self, headers: dict[str, str], body: bytes, close: bool) -> bytes:
@@ -288,6 +367,31 @@ def one_line(text: str) -> str:
     collapsed (the control plane reads the last stderr line)."""
     text = text.split("Stack trace:", 1)[0]
     return " ".join(text.split())
+
+
+def builtin_execution_parameters(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """What the built-in XGBoost container answers to ``GET /execution-parameters``:
+    one concurrent transform per CPU (its gunicorn worker count), MULTI_RECORD
+    mini-batches, and its largest payload (``MAX_CONTENT_LENGTH``, 6291456 bytes by
+    default) in whole MB."""
+    environ = os.environ if environ is None else environ
+    try:
+        max_content = int(environ.get("MAX_CONTENT_LENGTH") or 6 * 1024 * 1024)
+    except ValueError:
+        max_content = 6 * 1024 * 1024
+    return {
+        "MaxConcurrentTransforms": multiprocessing.cpu_count(),
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": max(max_content, 0) // (1024 * 1024),
+    }
+
+
+def _keepalive_seconds() -> float:
+    try:
+        value = float(os.environ.get(KEEPALIVE_ENV) or KEEPALIVE_SECONDS)
+    except ValueError:
+        return KEEPALIVE_SECONDS
+    return value if value > 0 else KEEPALIVE_SECONDS
 
 
 def build_handler(mode: str, model_dir: str, framework: str = "sklearn") -> Any:
@@ -343,10 +447,12 @@ def main(argv: list[str] | None = None) -> int:
     """Bind, load the model, serve until SIGTERM/SIGINT; return the exit status."""
     args = _parse_args(argv)
     try:
-        server = InferenceServer(args.port, args.host)
+        server = InferenceServer(args.port, args.host, keepalive=_keepalive_seconds())
     except OSError as exc:
         print(f"{PREFIX} cannot bind 127.0.0.1:{args.port}: {exc}", file=sys.stderr, flush=True)
         return 1
+    if args.mode == "xgboost":
+        server.execution_parameters = builtin_execution_parameters()
     port = server.server_address[1]
     print(f"{PREFIX} listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)
     stop = threading.Event()

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -205,15 +206,152 @@ def folder_has_files(folder: Path) -> bool:
     return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
 
 
-def extract_archive(archive: Path, folder: Path) -> None:
-    """Extract a tar(.gz) into ``folder``; members that would leave it (absolute paths,
-    ``..``, links pointing out, devices) are refused by tarfile's ``data`` filter."""
+GB = 1024**3
+DEFAULT_VOLUME_GB = 30  # the SDK's volume_size default; batch transform's fixed volume
+MAX_ARCHIVE_MEMBERS = 100_000  # far beyond any model or source tree; stops header bombs
+
+
+class ArchiveTooLarge(DataError):
+    """An archive expands beyond what its folder may hold.
+
+    Attributes:
+        expanded: the bytes its members declare (a lower bound when ``complete`` is
+            False: reading stopped as soon as the limit was passed).
+        members: how many members were read.
+        limit: the byte limit that was passed (None when the member count was).
+        limit_name: what the limit is, for messages (e.g. "the ML storage volume").
+    """
+
+    def __init__(
+        self,
+        message: str,
+        expanded: int,
+        members: int,
+        complete: bool,
+        limit: int | None,
+        limit_name: str,
+    ) -> None:
+        super().__init__(message)
+        self.expanded = expanded
+        self.members = members
+        self.complete = complete
+        self.limit = limit
+        self.limit_name = limit_name
+
+
+def format_size(size: int) -> str:
+    """Bytes for people: ``1.5 GB (1610612736 bytes)`` (GB = 1024**3, as SageMaker's
+    VolumeSizeInGB counts)."""
+    for unit, scale in (("GB", GB), ("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit} ({size} bytes)"
+    return f"{size} bytes"
+
+
+def extract_archive(
+    archive: Path,
+    folder: Path,
+    limit: int | None = DEFAULT_VOLUME_GB * GB,
+    limit_name: str | None = None,
+    source: str | None = None,
+    max_members: int = MAX_ARCHIVE_MEMBERS,
+) -> int:
+    """Extract a tar(.gz) into ``folder`` after checking it would fit.
+
+    Every member header is read and checked first, before anything is written: the
+    member count, the sum of the sizes the members declare (against ``limit`` and the
+    free space of the disk holding ``folder``), and tarfile's ``data`` filter
+    (absolute paths, ``..``, links pointing out, devices). Reading stops as soon as a
+    limit is passed, so a decompression bomb costs at most ``limit`` bytes of
+    decompression and no disk. Only then are the members extracted (through the
+    ``data`` filter again, which also checks links against what is on disk).
+
+    Args:
+        archive: the tar or tar.gz file.
+        folder: where the members go (created if missing).
+        limit: the most bytes the members may declare in total (None: no limit but
+            the free disk space).
+        limit_name: what ``limit`` is, for the failure message (e.g. "the instance's
+            ML storage volume"; default "the size limit").
+        source: how to name the archive in messages (default its file name).
+        max_members: the most members (files, folders, links) it may hold.
+
+    Returns:
+        The bytes the archive's files expanded to.
+
+    Raises:
+        ArchiveTooLarge: a limit was passed (nothing was written).
+        DataError: the archive is unreadable or has a member that would leave
+            ``folder`` (nothing was written).
+    """
+    name = source or archive.name
     folder.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive) as tar:
-            tar.extractall(folder, filter="data")
-    except (tarfile.TarError, OSError) as exc:
-        raise DataError(f"ClientError: Could not extract {archive.name}: {exc}") from None
+            members = _survey(tar, name, folder, limit, limit_name or "the size limit", max_members)
+            tar.extractall(folder, members=members, filter="data")
+    except ArchiveTooLarge:
+        raise
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"ClientError: Could not extract {name}: {exc}") from None
+    return sum(m.size for m in members if m.isreg())
+
+
+def _survey(
+    tar: tarfile.TarFile,
+    name: str,
+    folder: Path,
+    limit: int | None,
+    limit_name: str,
+    max_members: int,
+) -> list[tarfile.TarInfo]:
+    """Read and check every member header; raise before anything is written."""
+    free = shutil.disk_usage(folder).free
+    destination = os.path.realpath(folder)
+    members: list[tarfile.TarInfo] = []
+    total = 0
+    while True:
+        member = tar.next()
+        if member is None:
+            break
+        members.append(member)
+        if member.isreg():
+            total += member.size
+        if len(members) > max_members:
+            raise ArchiveTooLarge(
+                f"ClientError: {name} has more than {max_members} members (files, folders "
+                "and links); pack fewer files.",
+                total,
+                len(members),
+                False,
+                None,
+                f"{max_members} members",
+            )
+        if limit is not None and total > limit:
+            raise ArchiveTooLarge(
+                f"ClientError: {name} expands to at least {format_size(total)}: more than "
+                f"{limit_name} allows ({format_size(limit)}).",
+                total,
+                len(members),
+                False,
+                limit,
+                limit_name,
+            )
+        if total > free:
+            raise ArchiveTooLarge(
+                f"ClientError: {name} expands to at least {format_size(total)}: more than "
+                f"the {format_size(free)} free on the disk holding {folder}.",
+                total,
+                len(members),
+                False,
+                free,
+                "the free disk space",
+            )
+        try:
+            tarfile.data_filter(member, destination)
+        except tarfile.FilterError as exc:
+            raise DataError(f"ClientError: Could not extract {name}: {exc}") from None
+    return members
 
 
 def ensure_folders(root: Path, names: list[str]) -> None:

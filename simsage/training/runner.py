@@ -234,8 +234,15 @@ class Runner:
         bucket, key = data.split_uri(uri)
         archive = self.dir / "sourcedir.tar.gz"
         data.download(self.s3, data.S3Object(bucket, key, "sourcedir.tar.gz"), archive)
+        volume = self.spec["ResourceConfig"].get("VolumeSizeInGB") or data.DEFAULT_VOLUME_GB
         for host in self.hosts:
-            data.extract_archive(archive, host.root / "code")
+            data.extract_archive(
+                archive,
+                host.root / "code",
+                volume * data.GB,
+                f"the {volume} GB ML storage volume (ResourceConfig.VolumeSizeInGB)",
+                source=f"the sagemaker_submit_directory archive {uri}",
+            )
 
     def _checkpoint_dir(self, host: Host) -> Path:
         local = (self.spec.get("CheckpointConfig") or {}).get("LocalPath") or "/opt/ml/checkpoints"

@@ -44,8 +44,9 @@ class ResourceLimitExceeded(ClientFault):
 
 
 def effective_settings(spec: dict[str, Any]) -> dict[str, Any]:
-    """The settings a job runs with: the request's values, else SageMaker's defaults
-    (our containers answer 404 to ``/execution-parameters``, so the defaults apply)."""
+    """The settings a job runs with: the request's values, else SageMaker's defaults.
+    The runner then lets the container's ``/execution-parameters`` answer replace the
+    defaults the request left unset."""
     client = spec.get("ModelClientConfig") or {}
     transform_input = spec["TransformInput"]
     return {

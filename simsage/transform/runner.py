@@ -46,6 +46,7 @@ from simsage.hosting.containers import (
     prepare_model,
     serving_plan,
 )
+from simsage.hosting.instance_client import InstancePool
 from simsage.hosting.models import ModelStore, model_arn
 from simsage.logs.store import LogBuffer, LogStore
 from simsage.s3 import errors as s3_errors
@@ -62,6 +63,8 @@ FLUSH_EVERY = 1.0
 FAILURE_LIMIT = 1024
 MESSAGE_LIMIT = 300
 RETRY_DELAY = 0.2
+_STRATEGIES = {"MULTIRECORD": "MultiRecord", "SINGLERECORD": "SingleRecord"}
+TRANSFORM_VOLUME_GB = 30  # "the size of the storage volume is fixed at 30 GB" (DG)
 
 
 class ObjectFailed(Exception):
@@ -99,14 +102,13 @@ class _ObjectRun:
 
 
 class Instance:
-    """One emulated transform instance: its server, log streams and connections."""
+    """One emulated transform instance: its server and log streams."""
 
     def __init__(self, instance_id: str, stream: str) -> None:
         self.id = instance_id
         self.stream = stream
         self.data_log = f"{stream}/data-log"
         self.server: ServerProcess | None = None
-        self.local = threading.local()
 
 
 class Runner:
@@ -120,6 +122,7 @@ class Runner:
         self.s3 = S3Backend(home)
         self.logs = LogStore(home)
         self.instances: list[Instance] = []
+        self.pool = InstancePool()
         self.stop = threading.Event()
         self._done = threading.Event()  # set whenever an instance's worker ends
         self._finished = 0  # instances whose worker ended
@@ -149,6 +152,7 @@ class Runner:
             self._finish("Failed", f"InternalServerError: {exc}")
         finally:
             self.stop.set()
+            self.pool.close()
             for instance in self.instances:
                 if instance.server is not None:
                     instance.server.kill()
@@ -240,7 +244,17 @@ class Runner:
         try:
             plan = serving_plan(model.container.image, model.container.environment)
             folder = self.dir / "model"
-            env = prepare_model(self.s3, model.container.model_data_url, plan, folder)
+            env = prepare_model(
+                self.s3,
+                model.container.model_data_url,
+                plan,
+                folder,
+                TRANSFORM_VOLUME_GB,
+                remedy=(
+                    "host it on an endpoint with a larger VolumeSizeInGB (batch transform "
+                    "instances have a fixed 30 GB storage volume)"
+                ),
+            )
         except ContainerError as exc:
             raise ObjectFailed(f"ClientError: {exc}") from None
         env.update(self.spec.get("Environment") or {})
@@ -287,7 +301,8 @@ class Runner:
 
     def _execution_parameters(self, instance: Instance) -> None:
         """Ask the container for its batch settings. Precedence: the request, then the
-        container's answer, then SageMaker's defaults (simsage's servers answer 404)."""
+        container's answer, then SageMaker's defaults (the built-in XGBoost server
+        answers; script-mode servers answer 404, as the framework containers do)."""
         try:
             status, body, _ = self._request(instance, "GET", "/execution-parameters", None, {})
         except (OSError, http.client.HTTPException) as exc:
@@ -310,12 +325,10 @@ class Runner:
             settings["max_concurrent"] = max(1, min(int(answer["MaxConcurrentTransforms"]), 64))
         if "MaxPayloadInMB" not in spec and "MaxPayloadInMB" in answer:
             settings["max_payload_mb"] = max(0, min(int(answer["MaxPayloadInMB"]), 100))
-        strategy = answer.get("BatchStrategy")
-        if (
-            "BatchStrategy" not in spec
-            and settings["split_type"] != "None"
-            and strategy in ("SingleRecord", "MultiRecord")
-        ):
+        # Containers spell it as the environment does (MULTI_RECORD, the DG's example
+        # and the XGBoost container's answer); the API's spelling is accepted too.
+        strategy = _STRATEGIES.get(str(answer.get("BatchStrategy", "")).upper().replace("_", ""))
+        if "BatchStrategy" not in spec and settings["split_type"] != "None" and strategy:
             settings["batch_strategy"] = strategy
 
     # -- transforming --------------------------------------------------------------
@@ -560,24 +573,12 @@ class Runner:
         raise ObjectFailed(reason)
 
     def _request(self, instance: Instance, method: str, path: str, body, headers):
-        connection = getattr(instance.local, "connection", None)
-        if connection is None:
-            connection = http.client.HTTPConnection(
-                "127.0.0.1", instance.server.port, timeout=self.settings["timeout"]
-            )
-            instance.local.connection = connection
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            answer = response.read()
-        except BaseException:
-            connection.close()
-            instance.local.connection = None
-            raise
-        if response.will_close:
-            connection.close()
-            instance.local.connection = None
-        return response.status, answer, response.getheader("Content-Type")
+        """One request on a kept-alive connection to the instance (a connection the
+        server closed while idle is replaced without a retry being spent)."""
+        answer = self.pool.request(
+            instance.server.port, method, path, body, headers, self.settings["timeout"]
+        )
+        return answer.status, answer.body, answer.content_type
 
     # -- logs and state --------------------------------------------------------------
 

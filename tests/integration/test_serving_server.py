@@ -250,3 +250,135 @@ def test_script_without_model_fn_fails_to_load(tmp_path):
     last = server.proc.stderr.read().strip().splitlines()[-1]
     server.stop()
     assert last.startswith(PREFIX) and "model_fn" in last
+
+
+# -- strict HTTP: every body byte counted, malformed framing refused, idle closed ------
+
+
+class _Echo:
+    """A handler answering the body back; counts the requests that reached it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def invoke(self, body, content_type, accept, headers=None):
+        from simsage.serving.scoring import Response
+
+        self.calls += 1
+        return Response(body, content_type or "application/octet-stream")
+
+
+@pytest.fixture
+def small_server():
+    """An in-process server with a 1 KiB body limit and a 0.3 s keep-alive."""
+    from simsage.serving.server import InferenceServer
+
+    server = InferenceServer(0, keepalive=0.3, max_body=1024)
+    server.handler = _Echo()
+    loop = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    loop.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    server.drain(timeout=2)
+    loop.join(5)
+
+
+def _exchange(port: int, data: bytes) -> bytes:
+    """Send raw bytes and read until the server closes (a 10 s socket timeout fails
+    the test instead of hanging it)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        return received
+
+
+CHUNKED = b"POST /invocations HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def test_a_negative_chunk_size_is_refused_and_the_connection_closed(xgb_server):
+    # It used to be read as -1 and let a body grow past the 100 MiB limit (315 MB seen).
+    answer = _exchange(xgb_server.port, CHUNKED + b"-1\r\n" + b"x" * 65536)
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in answer
+    assert answer.endswith(b"malformed chunk size")
+    assert xgb_server.request("GET", "/ping")[0] == 200
+
+
+@pytest.mark.parametrize(
+    "size_line",
+    [b"-0\r\n", b"+10\r\n", b"0x10\r\n", b"1_0\r\n", b"\r\n", b"1 0\r\n", b"1" * 17 + b"\r\n"],
+)
+def test_chunk_sizes_are_plain_bounded_hex(small_server, size_line):
+    answer = _exchange(small_server.server_address[1], CHUNKED + size_line + b"0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert small_server.handler.calls == 0
+
+
+def test_chunks_adding_up_past_the_limit_are_413_and_never_reach_the_handler(small_server):
+    chunks = b"".join(b"c8\r\n" + b"y" * 200 + b"\r\n" for _ in range(10))  # 2000 bytes
+    answer = _exchange(small_server.server_address[1], CHUNKED + chunks + b"0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"Connection: close" in answer
+    assert small_server.handler.calls == 0
+
+
+def test_a_chunk_declared_past_the_limit_is_413_before_its_data(small_server):
+    answer = _exchange(small_server.server_address[1], CHUNKED + b"ffffffffffffffff\r\n")
+    assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def test_trailers_count_against_the_limit(small_server):
+    trailers = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"z" * 40) for i in range(50))
+    answer = _exchange(small_server.server_address[1], CHUNKED + b"0\r\n" + trailers + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert small_server.handler.calls == 0
+
+
+def test_chunked_bodies_within_the_limit_still_work(small_server):
+    body = b"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n"
+    request = CHUNKED.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    answer = _exchange(small_server.server_address[1], request + body)
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"\r\n\r\nabcde")
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        (b"Content-Length: +5\r\n", 400),
+        (b"Content-Length: 1_0\r\n", 400),
+        (b"Content-Length: -1\r\n", 400),
+        (b"Content-Length: 5\r\nContent-Length: 5\r\n", 400),
+        (b"Content-Length: 0x5\r\n", 400),
+        (b"Content-Length: 1025\r\n", 413),
+        (b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", 400),
+        (b"Transfer-Encoding: gzip, chunked\r\n", 501),
+    ],
+)
+def test_body_framing_is_strict(small_server, headers, status):
+    request = b"POST /invocations HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\nhello"
+    answer = _exchange(small_server.server_address[1], request)
+    assert answer.startswith(b"HTTP/1.1 %d " % status)
+    assert small_server.handler.calls == 0
+
+
+def test_idle_and_stalled_connections_are_closed(small_server):
+    port = small_server.server_address[1]
+    # Idle: after one answer the server closes the kept-alive connection by itself.
+    answer = _exchange(port, b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.count(b"HTTP/1.1") == 1
+    # Stalled mid-request: no answer, but the connection does not hold a thread forever.
+    assert _exchange(port, b"POST /invocations HTTP/1.1\r\nContent-Le") == b""
+    assert _exchange(port, b"POST /invocations HTTP/1.1\r\nContent-Length: 9\r\n\r\nabc") == b""
+    assert small_server.handler.calls == 0
+
+
+def test_execution_parameters_are_the_xgboost_containers(xgb_server, script_server):
+    status, body, response = xgb_server.request("GET", "/execution-parameters")
+    assert status == 200 and response.getheader("Content-Type") == "application/json"
+    assert json.loads(body) == {
+        "MaxConcurrentTransforms": os.cpu_count(),
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": 6,
+    }
+    assert script_server.request("GET", "/execution-parameters")[0] == 404

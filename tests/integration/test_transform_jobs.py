@@ -436,3 +436,90 @@ def test_cli_lists_describes_and_prints_the_logs_of_transform_jobs(env):
     assert "cli/rows.csv: completed" in logs.output
     info = runner.invoke(main, ["info"])
     assert "transform jobs:    1" in info.output and "models:            2" in info.output
+
+
+def _data_log(logs, job: str) -> list[str]:
+    streams = logs.describe_log_streams(logGroupName=GROUP, logStreamNamePrefix=f"{job}/")
+    data_log = next(
+        s["logStreamName"] for s in streams["logStreams"] if s["logStreamName"].endswith("data-log")
+    )
+    events = logs.get_log_events(logGroupName=GROUP, logStreamName=data_log, startFromHead=True)
+    return [e["message"] for e in events["events"]]
+
+
+def test_execution_parameters_fill_in_what_the_request_left_unset(env):
+    import os
+
+    s3, sm, logs, booster = env
+    rows = _rows(6, 4)
+    s3.put_object(Bucket=BUCKET, Key="params/rows.csv", Body=_csv(rows))
+    # The built-in XGBoost container answers GET /execution-parameters: its CPU count
+    # of concurrent transforms and MULTI_RECORD; the request leaves both unset.
+    _create(sm, "params", f"s3://{BUCKET}/params/", output="params")
+    # A request's own values win over the container's answer.
+    _create(
+        sm,
+        "params-own",
+        f"s3://{BUCKET}/params/",
+        output="params-own",
+        MaxConcurrentTransforms=1,
+        BatchStrategy="SingleRecord",
+    )
+    # A script-mode container answers 404: SageMaker's defaults apply.
+    s3.put_object(Bucket=BUCKET, Key="params-json/rows.jsonl", Body=b"[1, 2]\n[3, 4]\n")
+    _create(
+        sm,
+        "params-script",
+        f"s3://{BUCKET}/params-json/",
+        model="script",
+        output="params-script",
+        TransformInput={"ContentType": "application/jsonlines"},
+    )
+    for job in ("params", "params-own", "params-script"):
+        assert _wait(sm, job)["TransformJobStatus"] == "Completed", job
+    cpus = min(os.cpu_count(), 64)
+    answered = _data_log(logs, "params")
+    assert (
+        "[sagemaker logs]: GET /execution-parameters answered 200; "
+        f"MaxConcurrentTransforms={cpus}, MaxPayloadInMB=6, BatchStrategy=MULTI_RECORD"
+    ) in answered
+    assert any("params/rows.csv: completed" in m and "in 1 requests" in m for m in answered)
+    own = _data_log(logs, "params-own")
+    assert any(
+        "answered 200; MaxConcurrentTransforms=1, MaxPayloadInMB=6, BatchStrategy=SINGLE_RECORD"
+        in m
+        for m in own
+    )
+    assert any("params/rows.csv: completed" in m and "in 6 requests" in m for m in own)
+    assert any(
+        "answered 404; MaxConcurrentTransforms=1, MaxPayloadInMB=6" in m
+        for m in _data_log(logs, "params-script")
+    )
+    values = np.array(_read(s3, "params/rows.csv.out").decode().split(), dtype=np.float32)
+    np.testing.assert_allclose(values, _expected(booster, rows), rtol=1e-5)
+
+
+def test_a_model_larger_than_the_fixed_volume_fails_the_job_with_the_reason(env):
+    s3, sm, _, _ = env
+    info = tarfile.TarInfo("xgboost-model")
+    info.size = 31 * 1024**3  # more than batch transform's fixed 30 GB volume
+    s3.put_object(
+        Bucket=BUCKET, Key="models/huge.tar.gz", Body=gzip.compress(info.tobuf(tarfile.GNU_FORMAT))
+    )
+    uri = f"s3://{BUCKET}/models/huge.tar.gz"
+    sm.create_model(
+        ModelName="huge",
+        PrimaryContainer={"Image": XGBOOST, "ModelDataUrl": uri},
+        ExecutionRoleArn=ROLE,
+    )
+    s3.put_object(Bucket=BUCKET, Key="huge-in/rows.csv", Body=b"1,2,3\n")
+    _create(sm, "huge", f"s3://{BUCKET}/huge-in/", model="huge")
+    described = _wait(sm, "huge")
+    assert described["TransformJobStatus"] == "Failed"
+    reason = described["FailureReason"]
+    assert reason.startswith(
+        f'ClientError: Failed to extract model data archive from URL "{uri}". The model data '
+        "archive is too large: it expands to at least 31.0 GB"
+    )
+    assert "the instance's 30 GB ML storage volume" in reason
+    assert _keys(s3, "out/") == []
