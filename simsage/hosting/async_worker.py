@@ -7,7 +7,8 @@ instances have room for (MaxConcurrentInvocationsPerInstance each) and hands the
 thread pool. Each request:
 
 1. fails as expired if it waited longer than its RequestTTLSeconds;
-2. reads its input (the inline Body, or the InputLocation object, at most 1 GB);
+2. reads its input (the inline Body, or the InputLocation object, at most 1 GB, streamed
+   to the container rather than held in memory unless data capture needs its bytes);
 3. goes to a ready instance (a variant picked by weight, its instances in turn) with
    Content-Type, Accept, CustomAttributes and the inference id, and
    InvocationTimeoutSeconds to answer;
@@ -22,13 +23,16 @@ data-log``, and captured (DataCaptureConfig) like a real-time invocation.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import random
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from simsage.hosting.async_inference import (
     MAX_INPUT,
@@ -115,10 +119,10 @@ class AsyncWorker:
                     f"The request expired: it waited {age:.0f} seconds in the queue, longer "
                     f"than its RequestTTLSeconds ({item.ttl:.0f})."
                 )
-            body = self._input(item)
             running, variant = self._pick(endpoint)
             stream = f"{variant}/{running.instance.instance_id}/data-log"
-            status, reply, content_type = self._send(running, body, item)
+            with self._input(item, keep=endpoint.capture is not None) as (body, size):
+                status, reply, content_type = self._send(running, body, size, item)
             if status >= 300:
                 message = reply.decode("utf-8", "replace")[:MESSAGE_LIMIT]
                 account = endpoint.arn.split(":")[4]
@@ -132,7 +136,7 @@ class AsyncWorker:
                 endpoint.capture,
                 endpoint.name,
                 variant,
-                body,
+                body if isinstance(body, bytes) else b"",
                 item.headers.get("Content-Type"),
                 reply,
                 content_type,
@@ -154,9 +158,13 @@ class AsyncWorker:
             with self._lock:
                 self._in_flight -= 1
 
-    def _input(self, item: QueuedRequest) -> bytes:
+    @contextlib.contextmanager
+    def _input(self, item: QueuedRequest, keep: bool) -> Iterator[tuple[Any, int]]:
+        """The request body and its size: bytes (inline, or read when ``keep``), else
+        the open S3 object, which http.client streams."""
         if item.body is not None:
-            return item.body
+            yield item.body, len(item.body)
+            return
         assert item.input_location is not None
         try:
             bucket, key = s3_location(item.input_location, "InputLocation")
@@ -173,7 +181,7 @@ class AsyncWorker:
                     f"The input {item.input_location} is {obj.size} bytes; an asynchronous "
                     f"request may be at most {MAX_INPUT} bytes (1 GB)."
                 )
-            return stream.read()
+            yield (stream.read() if keep else stream), obj.size
 
     def _pick(self, endpoint: Endpoint):
         """A ready instance: a variant by weight, then its instances in turn."""
@@ -195,12 +203,13 @@ class AsyncWorker:
         instances = ready[name]
         return instances[next(self._turn) % len(instances)], name
 
-    def _send(self, running, body: bytes, item: QueuedRequest) -> tuple[int, bytes, str | None]:
+    def _send(self, running, body, size: int, item: QueuedRequest) -> tuple[int, bytes, str | None]:
         connection = http.client.HTTPConnection(
-            "127.0.0.1", running.instance.port, timeout=item.timeout
+            "127.0.0.1", running.instance.port, timeout=item.timeout, blocksize=1 << 20
         )
+        headers = {**item.headers, "Content-Length": str(size)}
         try:
-            connection.request("POST", "/invocations", body, item.headers)
+            connection.request("POST", "/invocations", body, headers)
             response = connection.getresponse()
             return response.status, response.read(), response.getheader("Content-Type")
         except TimeoutError:
