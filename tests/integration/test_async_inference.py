@@ -144,9 +144,10 @@ def test_async_outputs_failures_and_what_invoke_endpoint_answers(simsage_local, 
     assert "not an asynchronous" in excinfo.value.response["Error"]["Message"]
 
 
+# "sleep <s>" answers after <s> seconds, "wait:<path>" once the test creates <path>.
 SLOW = textwrap.dedent(
     """
-    import time
+    import os, time
 
     def model_fn(model_dir):
         return "slow"
@@ -154,6 +155,10 @@ SLOW = textwrap.dedent(
     def transform_fn(model, body, content_type, accept):
         if body.startswith(b"sleep"):
             time.sleep(float(body.split()[1]))
+        if body.startswith(b"wait:"):
+            deadline = time.time() + 20
+            while not os.path.exists(body[5:].decode()) and time.time() < deadline:
+                time.sleep(0.01)
         return b"done:" + body, "text/plain"
     """
 )
@@ -173,7 +178,7 @@ ENQUEUE = textwrap.dedent(
 )
 
 
-def test_the_queue_outlives_its_caller_and_the_supervisor(simsage_local):
+def test_the_queue_outlives_its_caller_and_the_supervisor(simsage_local, tmp_path):
     sm = deploy(
         simsage_local,
         "slow-queue",
@@ -195,8 +200,9 @@ def test_the_queue_outlives_its_caller_and_the_supervisor(simsage_local):
         return row[0] if row else None
 
     # Another process queues four requests and exits; one instance takes one at a time.
+    release = tmp_path / "release"
     requests = [
-        ["sleep 2", {"InferenceId": "busy"}],
+        [f"wait:{release}", {"InferenceId": "busy"}],
         ["first", {}],
         ["sleep 3", {"InvocationTimeoutSeconds": 1}],
         ["last", {"InferenceId": "the-last"}],
@@ -215,7 +221,7 @@ def test_the_queue_outlives_its_caller_and_the_supervisor(simsage_local):
     wait_for(lambda: state("busy") == "running")
 
     # A request that has waited past its RequestTTLSeconds (aged in the registry, as a
-    # minute in the queue would: "busy" holds the only instance meanwhile).
+    # minute in the queue would: "busy" holds the only instance until released).
     runtime = simsage_local.client("sagemaker-runtime")
     stale = runtime.invoke_endpoint_async(
         EndpointName="slow-queue", Body=b"stale", RequestTTLSeconds=60
@@ -233,13 +239,14 @@ def test_the_queue_outlives_its_caller_and_the_supervisor(simsage_local):
     os.kill(EndpointStore(home).find("slow-queue").supervisor_pid, signal.SIGKILL)
     wait_for(lambda: not any(pid_alive(p) for p in pids))  # instances follow their parent
     assert state("busy") == "running"  # claimed by the supervisor that died
+    release.touch()
     assert sm.describe_endpoint(EndpointName="slow-queue")["EndpointStatus"] == "InService"
 
     s3 = simsage_local.client("s3")
     assert read_when_there(s3, answers[1]["OutputLocation"]) == b"done:first"
     assert read_when_there(s3, answers[3]["OutputLocation"]) == b"done:last"
     assert answers[3]["OutputLocation"] == f"s3://{BUCKET}/slow/out/the-last.out"
-    assert read_when_there(s3, answers[0]["OutputLocation"]) == b"done:sleep 2"
+    assert read_when_there(s3, answers[0]["OutputLocation"]) == f"done:wait:{release}".encode()
 
     def error_of(answer) -> str:  # without S3FailurePath the error sits by the output
         return read_when_there(s3, answer["OutputLocation"][: -len(".out")] + "-error.out").decode()

@@ -40,7 +40,7 @@ def error(excinfo) -> tuple[str, str, int]:
 
 
 def test_cold_start_on_first_invoke_then_idle_stop_and_delete(simsage_local, artifact, monkeypatch):
-    monkeypatch.setenv(IDLE_ENV, "1")  # the supervisor inherits it
+    monkeypatch.setenv(IDLE_ENV, "2")  # the supervisor inherits it
     sm = deploy(
         simsage_local,
         "sls",
@@ -66,7 +66,7 @@ def test_cold_start_on_first_invoke_then_idle_stop_and_delete(simsage_local, art
     assert value > 0.5 and response["InvokedProductionVariant"] == "AllTraffic"
     (first,) = instances(simsage_local, "sls")
     assert pid_alive(first.pid)
-    wait_for(lambda: instances(simsage_local, "sls") == [])  # stopped after 1 s idle
+    wait_for(lambda: instances(simsage_local, "sls") == [])  # stopped after 2 s idle
     wait_for(lambda: not pid_alive(first.pid))
 
     assert score(runtime, "sls", "0.1,0.5,0.5")[0] < 0.5  # a second cold start
@@ -94,29 +94,32 @@ def test_cold_start_on_first_invoke_then_idle_stop_and_delete(simsage_local, art
     wait_for(lambda: not pid_alive(second.pid))
 
 
-SLOW = textwrap.dedent(
+# "wait:<path>" holds the request until the test creates <path> (at most 20 s).
+HOLD = textwrap.dedent(
     """
-    import time
+    import os, time
 
     def model_fn(model_dir):
-        return "slow"
+        return "hold"
 
     def transform_fn(model, body, content_type, accept):
-        if body == b"sleep":
-            time.sleep(3)
+        if body.startswith(b"wait:"):
+            deadline = time.time() + 20
+            while not os.path.exists(body[5:].decode()) and time.time() < deadline:
+                time.sleep(0.01)
         return b"done", "text/plain"
     """
 )
 
 
 def test_provisioned_concurrency_stays_warm_and_max_concurrency_throttles(
-    simsage_local, monkeypatch
+    simsage_local, monkeypatch, tmp_path
 ):
     monkeypatch.setenv(IDLE_ENV, "0.2")
     deploy(
         simsage_local,
         "warm",
-        {"warm-model": tar_gz({"code/inference.py": SLOW.encode()})},
+        {"warm-model": tar_gz({"code/inference.py": HOLD.encode()})},
         variants=[
             serverless("AllTraffic", "warm-model", MaxConcurrency=1, ProvisionedConcurrency=1)
         ],
@@ -130,22 +133,24 @@ def test_provisioned_concurrency_stays_warm_and_max_concurrency_throttles(
     assert runtime.invoke_endpoint(EndpointName="warm", Body=b"x")["Body"].read() == b"done"
 
     answers: list = []
+    release = tmp_path / "release"
+    held = f"wait:{release}".encode()
 
-    def sleep_request() -> None:
+    def held_request() -> None:
         client = simsage_local.client("sagemaker-runtime")
         while True:  # the probes below may hold the only slot for a moment
             try:
-                answers.append(client.invoke_endpoint(EndpointName="warm", Body=b"sleep"))
+                answers.append(client.invoke_endpoint(EndpointName="warm", Body=held))
                 return
             except ClientError as exc:
                 if error_code(exc)[0] != "ThrottlingException":
                     answers.append(exc)
                     return
 
-    slow = threading.Thread(target=sleep_request)
-    slow.start()
+    held_thread = threading.Thread(target=held_request)
+    held_thread.start()
     try:
-        # MaxConcurrency 1 is taken by the sleeping request: the next one is throttled.
+        # MaxConcurrency 1 is taken by the held request: the next one is throttled.
         def throttled() -> bool:
             try:
                 runtime.invoke_endpoint(EndpointName="warm", Body=b"x")
@@ -154,9 +159,10 @@ def test_provisioned_concurrency_stays_warm_and_max_concurrency_throttles(
                 return True
             return False
 
-        wait_for(throttled, timeout=3)
+        wait_for(throttled)
     finally:
-        slow.join()
+        release.touch()
+        held_thread.join()
     assert [a["Body"].read() for a in answers] == [b"done"]
     assert runtime.invoke_endpoint(EndpointName="warm", Body=b"x")["Body"].read() == b"done"
     assert [i.pid for i in instances(simsage_local, "warm")] == [warm.pid]  # still warm
