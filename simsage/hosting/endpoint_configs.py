@@ -2,9 +2,12 @@
 ListEndpointConfigs, DeleteEndpointConfig.
 
 An endpoint configuration lists the production variants an endpoint will run (each an
-existing model on InitialInstanceCount instances of InstanceType, taking a share of the
-traffic in proportion to InitialVariantWeight) and, optionally, how to capture its
-requests and responses. It is immutable once created.
+existing model on InitialInstanceCount instances of InstanceType, or serverless with a
+ServerlessConfig, taking a share of the traffic in proportion to InitialVariantWeight)
+and, optionally, how to capture its requests and responses and whether it serves
+asynchronous requests (AsyncInferenceConfig). It is immutable once created. The rules
+of serverless variants are in :mod:`simsage.hosting.serverless`, those of asynchronous
+endpoints in :mod:`simsage.hosting.async_inference`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from simsage.errors import ValidationException
+from simsage.hosting import async_inference, serverless
 from simsage.hosting.models import ModelStore, model_not_found
 from simsage.ids import arn, from_epoch
 from simsage.paging import Listing, list_page
@@ -34,13 +38,10 @@ DEFAULT_VARIANT_WEIGHT = 1.0
 
 # Request fields simsage does not emulate, with what to do instead.
 _UNSUPPORTED_CONFIG_FIELDS = {
-    "AsyncInferenceConfig": "simsage emulates real-time endpoints only",
     "ExplainerConfig": "simsage does not run SageMaker Clarify explainers",
     "ShadowProductionVariants": "simsage does not run shadow variants",
 }
 _UNSUPPORTED_VARIANT_FIELDS = {
-    "ServerlessConfig": "simsage emulates instance-based variants only; give "
-    "InstanceType and InitialInstanceCount instead",
     "InstancePools": "give one InstanceType instead",
 }
 
@@ -78,9 +79,10 @@ class ProductionVariant:
 
     variant_name: str
     model_name: str
-    instance_type: str
-    initial_instance_count: int
+    instance_type: str | None  # None for a serverless variant
+    initial_instance_count: int | None
     initial_variant_weight: float = DEFAULT_VARIANT_WEIGHT
+    serverless_config: dict[str, Any] | None = None
     provision_timeout_in_seconds: int | None = None
     accelerator_type: str | None = None
     core_dump_config: dict[str, Any] | None = None
@@ -98,9 +100,10 @@ class ProductionVariant:
         variant = cls(
             variant_name=spec["VariantName"],
             model_name=spec["ModelName"],
-            instance_type=spec["InstanceType"],
-            initial_instance_count=spec["InitialInstanceCount"],
+            instance_type=spec.get("InstanceType"),
+            initial_instance_count=spec.get("InitialInstanceCount"),
             initial_variant_weight=float(spec.get("InitialVariantWeight", DEFAULT_VARIANT_WEIGHT)),
+            serverless_config=copy.deepcopy(spec.get("ServerlessConfig")),
         )
         for wire, attribute in _ECHOED_VARIANT_FIELDS:
             if wire in spec:
@@ -108,13 +111,13 @@ class ProductionVariant:
         return variant
 
     def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "VariantName": self.variant_name,
-            "ModelName": self.model_name,
-            "InitialInstanceCount": self.initial_instance_count,
-            "InstanceType": self.instance_type,
-            "InitialVariantWeight": self.initial_variant_weight,
-        }
+        out: dict[str, Any] = {"VariantName": self.variant_name, "ModelName": self.model_name}
+        if self.serverless_config is None:
+            out["InitialInstanceCount"] = self.initial_instance_count
+            out["InstanceType"] = self.instance_type
+        out["InitialVariantWeight"] = self.initial_variant_weight
+        if self.serverless_config is not None:
+            out["ServerlessConfig"] = copy.deepcopy(self.serverless_config)
         for wire, attribute in _ECHOED_VARIANT_FIELDS:
             value = getattr(self, attribute)
             if value is not None:
@@ -186,6 +189,7 @@ class EndpointConfig:
     variants: list[ProductionVariant]
     created: float
     data_capture: DataCapture | None = None
+    async_inference: dict[str, Any] | None = None  # AsyncInferenceConfig, as given
     kms_key_id: str | None = None
     execution_role_arn: str | None = None
     vpc_config: dict[str, Any] | None = None
@@ -205,6 +209,8 @@ class EndpointConfig:
         }
         if self.data_capture is not None:
             out["DataCaptureConfig"] = self.data_capture.describe()
+        if self.async_inference is not None:
+            out["AsyncInferenceConfig"] = copy.deepcopy(self.async_inference)
         for wire, attribute in _ECHOED_CONFIG_FIELDS:
             value = getattr(self, attribute)
             if value is not None:
@@ -230,6 +236,7 @@ class EndpointConfig:
     def _from_row(cls, row: tuple) -> EndpointConfig:
         name, config_arn, region, body, created = row
         fields = json.loads(body)
+        fields.setdefault("async_inference", None)  # rows written before it existed
         fields["variants"] = [ProductionVariant(**v) for v in fields["variants"]]
         if fields["data_capture"] is not None:
             fields["data_capture"] = DataCapture(**fields["data_capture"])
@@ -306,10 +313,12 @@ class EndpointConfigsAPI:
         """Record an endpoint configuration.
 
         Raises:
-            ValidationException: an unsupported feature (serverless, async, shadow
-                variants, explainers), a repeated VariantName, a variant without
-                ModelName, InstanceType or InitialInstanceCount, a model that does not
-                exist, a DestinationS3Uri that is not s3://, or a name already taken.
+            ValidationException: an unsupported feature (shadow variants, explainers,
+                instance pools), a repeated VariantName, a variant without ModelName,
+                without InstanceType and InitialInstanceCount or ServerlessConfig (or
+                with both), a serverless or asynchronous configuration SageMaker
+                refuses, a model that does not exist, a DestinationS3Uri that is not
+                s3://, or a name already taken.
         """
         params = request.params
         name = params["EndpointConfigName"]
@@ -325,6 +334,11 @@ class EndpointConfigsAPI:
                     "ProductionVariants; each variant needs its own name."
                 )
             seen.add(variant.variant_name.lower())
+        if any(variant.serverless_config is not None for variant in variants):
+            serverless.validate_config(params)
+        async_config = None
+        if "AsyncInferenceConfig" in params:
+            async_config = async_inference.validate_config(params["AsyncInferenceConfig"])
         capture = None
         if "DataCaptureConfig" in params:
             capture = DataCapture.from_request(params["DataCaptureConfig"])
@@ -342,6 +356,7 @@ class EndpointConfigsAPI:
             created=self.home.clock.time(),
             data_capture=capture,
             spec=copy.deepcopy({k: v for k, v in params.items() if k != "Tags"}),
+            async_inference=async_config,
         )
         for wire, attribute in _ECHOED_CONFIG_FIELDS:
             if wire in params:
@@ -366,14 +381,18 @@ class EndpointConfigsAPI:
             raise ValidationException(f"Variant {label}: ModelName is required.")
         if self.models.find(spec["ModelName"]) is None:
             raise model_not_found(request.region, request.account_id, spec["ModelName"])
+        if "ServerlessConfig" in spec:
+            serverless.validate_variant(spec)
+            return ProductionVariant.from_request(spec)
         if not spec.get("InstanceType"):
             raise ValidationException(
-                f"Variant {label}: InstanceType is required for an instance-based variant."
+                f"Variant {label}: InstanceType is required for an instance-based variant "
+                "(or give ServerlessConfig for a serverless one)."
             )
         if "InitialInstanceCount" not in spec:
             raise ValidationException(
                 f"Variant {label}: InitialInstanceCount (at least 1) is required for an "
-                "instance-based variant."
+                "instance-based variant (or give ServerlessConfig for a serverless one)."
             )
         return ProductionVariant.from_request(spec)
 

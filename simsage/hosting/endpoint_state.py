@@ -57,7 +57,7 @@ class Variant:
 
     name: str
     model_name: str
-    instance_type: str
+    instance_type: str | None  # None for a serverless variant
     image: str
     model_data_url: str | None
     environment: dict[str, str]
@@ -70,6 +70,8 @@ class Variant:
     resolved: float | None = None  # when the image was "resolved" (deployed)
     startup_timeout: float | None = None  # ContainerStartupHealthCheckTimeoutInSeconds
     volume_size_in_gb: int | None = None  # VolumeSizeInGB (None: SageMaker's default)
+    serverless: dict[str, Any] | None = None  # desired ServerlessConfig (None: instances)
+    current_serverless: dict[str, Any] | None = None
 
     def describe(self, pending: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"VariantName": self.name}
@@ -84,10 +86,15 @@ class Variant:
         if self.current_weight is not None:
             out["CurrentWeight"] = self.current_weight
         out["DesiredWeight"] = self.desired_weight
-        if self.current_count is not None:
-            out["CurrentInstanceCount"] = self.current_count
-        out["DesiredInstanceCount"] = self.desired_count
-        if pending:
+        if self.serverless is not None:  # serverless variants have no instance counts
+            if self.current_serverless is not None:
+                out["CurrentServerlessConfig"] = copy.deepcopy(self.current_serverless)
+            out["DesiredServerlessConfig"] = copy.deepcopy(self.serverless)
+        else:
+            if self.current_count is not None:
+                out["CurrentInstanceCount"] = self.current_count
+            out["DesiredInstanceCount"] = self.desired_count
+        if pending and self.instance_type is not None:
             out["InstanceType"] = self.instance_type
         if self.status is not None:
             entry: dict[str, Any] = {"Status": self.status}
@@ -105,6 +112,7 @@ class Deployment:
     variants: list[Variant]
     capture: DataCapture | None
     started: float
+    async_config: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Deployment:
@@ -113,6 +121,7 @@ class Deployment:
             variants=[Variant(**v) for v in data["variants"]],
             capture=None if data["capture"] is None else DataCapture(**data["capture"]),
             started=data["started"],
+            async_config=data.get("async_config"),
         )
 
 
@@ -139,6 +148,7 @@ class Endpoint:
     supervisor_pid: int | None = None
     supervisor_started: float | None = None
     folder: str = ""
+    async_config: dict[str, Any] | None = None  # AsyncInferenceConfig (None: real-time)
 
     def variant(self, name: str) -> Variant | None:
         return next((v for v in self.variants if v.name == name), None)
@@ -160,6 +170,8 @@ class Endpoint:
         out["LastModifiedTime"] = from_epoch(self.modified)
         if self.deployment_config is not None:
             out["LastDeploymentConfig"] = copy.deepcopy(self.deployment_config)
+        if self.async_config is not None:
+            out["AsyncInferenceConfig"] = copy.deepcopy(self.async_config)
         if self.pending is not None:
             out["PendingDeploymentSummary"] = {
                 "EndpointConfigName": self.pending.config_name,
@@ -188,6 +200,7 @@ class Endpoint:
                 "pending": None if self.pending is None else asdict(self.pending),
                 "generation": self.generation,
                 "deployment_config": self.deployment_config,
+                "async_config": self.async_config,
             }
         )
 
@@ -210,6 +223,7 @@ class Endpoint:
             pending=None if data["pending"] is None else Deployment.from_dict(data["pending"]),
             generation=data["generation"],
             deployment_config=data["deployment_config"],
+            async_config=data.get("async_config"),
             revision=revision,
             routing_version=routing,
             supervisor_pid=pid,

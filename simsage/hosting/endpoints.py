@@ -9,6 +9,12 @@ what boto3's ``endpoint_deleted`` waiter waits for).
 
 Deleting an endpoint configuration or a model an endpoint uses is allowed, as on AWS:
 the endpoint keeps the snapshot it was deployed from.
+
+A serverless variant (:mod:`simsage.hosting.serverless`) has no instance counts: its
+capacity is its ServerlessConfig, which UpdateEndpointWeightsAndCapacities changes with
+ServerlessUpdateConfig. An endpoint cannot switch between serverless and instance-based
+variants by UpdateEndpoint, as on AWS. An asynchronous endpoint keeps its
+AsyncInferenceConfig (:mod:`simsage.hosting.async_inference`).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import copy
 from typing import Any
 
 from simsage.errors import ValidationException
+from simsage.hosting import serverless
 from simsage.hosting.endpoint_configs import EndpointConfig, EndpointConfigStore, config_not_found
 from simsage.hosting.endpoint_state import (
     Deployment,
@@ -89,6 +96,7 @@ class EndpointsAPI:
             capture=copy.deepcopy(config.data_capture),
             deployment_config=params.get("DeploymentConfig"),
             folder=str(self.home.path / "endpoints" / name.lower()),
+            async_config=copy.deepcopy(config.async_inference),
         )
         if not self.store.insert(endpoint):
             existing = self.store.find(name)
@@ -120,11 +128,13 @@ class EndpointsAPI:
                     model_data_url=model.container.model_data_url,
                     environment=dict(model.container.environment or {}),
                     desired_weight=spec.initial_variant_weight,
-                    desired_count=spec.initial_instance_count,
+                    desired_count=spec.initial_instance_count or 0,
                     status="Creating",
                     status_since=now,
-                    startup_timeout=spec.container_startup_health_check_timeout_in_seconds,
+                    startup_timeout=spec.container_startup_health_check_timeout_in_seconds
+                    or (serverless.STARTUP_TIMEOUT if spec.serverless_config else None),
                     volume_size_in_gb=spec.volume_size_in_gb,
+                    serverless=copy.deepcopy(spec.serverless_config),
                 )
             )
         return variants
@@ -170,6 +180,14 @@ class EndpointsAPI:
         config = self._config(params["EndpointConfigName"], request)
         now = self.home.clock.time()
         variants = self._variants(config, request, now)
+        was_serverless = any(v.serverless is not None for v in endpoint.variants)
+        if was_serverless != any(v.serverless is not None for v in variants):
+            kinds = ("serverless", "instance-based")
+            old, new = kinds if was_serverless else kinds[::-1]
+            raise ValidationException(
+                f'Cannot update endpoint "{endpoint.arn}" from {old} to {new} variants. '
+                f"Create a new endpoint with configuration {config.name} instead."
+            )
         capture = copy.deepcopy(config.data_capture)
         if params.get("RetainAllVariantProperties"):
             excluded = {
@@ -181,13 +199,15 @@ class EndpointsAPI:
                     continue
                 if "DesiredWeight" not in excluded:
                     variant.desired_weight = current.desired_weight
-                if "DesiredInstanceCount" not in excluded:
+                if "DesiredInstanceCount" not in excluded and variant.serverless is None:
                     variant.desired_count = current.desired_count
             if "DataCaptureConfig" not in excluded:
                 capture = endpoint.capture
         for variant in variants:
             variant.status = "Creating"
-        pending = Deployment(config.name, variants, capture, now)
+        pending = Deployment(
+            config.name, variants, capture, now, copy.deepcopy(config.async_inference)
+        )
 
         def start_update(ep: Endpoint) -> None:
             self._require_in_service(ep)
@@ -221,11 +241,12 @@ class EndpointsAPI:
                 f"[{', '.join(v.name for v in endpoint.variants)}]."
             )
         for item in desired:
-            if "DesiredWeight" not in item and "DesiredInstanceCount" not in item:
+            if not {"DesiredWeight", "DesiredInstanceCount", "ServerlessUpdateConfig"} & set(item):
                 raise ValidationException(
                     f"Variant {item['VariantName']}: give DesiredWeight, DesiredInstanceCount "
-                    "or both."
+                    "(ServerlessUpdateConfig for a serverless variant) or several of them."
                 )
+            _check_serverless_update(endpoint.variant(item["VariantName"]), item)
             if item.get("DesiredInstanceCount", 1) < 1:
                 raise ValidationException(
                     f"Variant {item['VariantName']}: DesiredInstanceCount must be at least 1."
@@ -239,6 +260,8 @@ class EndpointsAPI:
                 assert variant is not None
                 variant.desired_weight = float(item.get("DesiredWeight", variant.desired_weight))
                 variant.desired_count = item.get("DesiredInstanceCount", variant.desired_count)
+                if variant.serverless is not None and "ServerlessUpdateConfig" in item:
+                    variant.serverless = {**variant.serverless, **item["ServerlessUpdateConfig"]}
                 variant.status, variant.status_since = "Updating", now
             ep.status = "Updating"
 
@@ -260,6 +283,32 @@ class EndpointsAPI:
         if not supervisor_alive(endpoint):
             remove_orphaned(self.store, endpoint)
         return {}
+
+
+def _check_serverless_update(variant: Variant | None, item: dict[str, Any]) -> None:
+    """ServerlessUpdateConfig only for a serverless variant, DesiredInstanceCount only
+    for an instance-based one; ProvisionedConcurrency stays within MaxConcurrency."""
+    if variant is None:
+        return
+    if variant.serverless is None:
+        if "ServerlessUpdateConfig" in item:
+            raise ValidationException(
+                f"Variant {variant.name} is instance-based: ServerlessUpdateConfig applies to "
+                "serverless variants only; give DesiredInstanceCount instead."
+            )
+        return
+    if "DesiredInstanceCount" in item:
+        raise ValidationException(
+            f"Variant {variant.name} is serverless: it has no instances to count. Change its "
+            "capacity with ServerlessUpdateConfig (MaxConcurrency, ProvisionedConcurrency)."
+        )
+    merged = {**variant.serverless, **item.get("ServerlessUpdateConfig", {})}
+    provisioned = merged.get("ProvisionedConcurrency")
+    if provisioned is not None and provisioned > merged["MaxConcurrency"]:
+        raise ValidationException(
+            f"Variant {variant.name}: ProvisionedConcurrency ({provisioned}) must be less than "
+            f"or equal to MaxConcurrency ({merged['MaxConcurrency']})."
+        )
 
 
 def stop_endpoint_processes(home) -> None:

@@ -1,4 +1,6 @@
-"""The ``sagemaker-runtime`` API: InvokeEndpoint, routed to real instance processes.
+"""The ``sagemaker-runtime`` API: InvokeEndpoint, routed to real instance processes, and
+InvokeEndpointAsync (queued for the endpoint's supervisor: see
+:mod:`simsage.hosting.async_inference`).
 
 Layer: data plane, in the caller's process. Each call:
 
@@ -29,6 +31,11 @@ An instance that cannot be reached (it died, or is draining for an update or del
 is skipped and the request goes to another instance of the variant; if none is ready
 (the only one is being replaced) the call waits for one within the timeout. A request
 that fails never takes the endpoint down.
+
+A serverless endpoint (:mod:`simsage.hosting.serverless`) admits at most MaxConcurrency
+requests at once (``ThrottlingException`` beyond) and a request that finds no instance
+waits through a cold start. An asynchronous endpoint answers InvokeEndpoint with
+ValidationError: it takes InvokeEndpointAsync only.
 """
 
 from __future__ import annotations
@@ -46,11 +53,18 @@ from typing import Any
 from botocore.model import OperationModel
 from botocore.response import StreamingBody
 
-from simsage.errors import AWSError, ClientFault
+from simsage.hosting import async_inference, serverless
 from simsage.hosting.capture import CaptureWriter
 from simsage.hosting.endpoint_configs import DataCapture
 from simsage.hosting.endpoint_state import SERVING, EndpointStore
 from simsage.hosting.instance_client import InstancePool, Unreachable
+from simsage.hosting.runtime_errors import (
+    ModelError,
+    ServiceUnavailable,
+    ValidationError,
+    container_error_message,
+    timeout_message,
+)
 from simsage.hosting.supervisor import ensure_supervisor, log_group
 from simsage.transport import Request
 from simsage.transport.constraints import ValidationErrors
@@ -97,18 +111,7 @@ def _headers(model: OperationModel) -> _Headers:
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
-class ValidationError(ClientFault):
-    code = "ValidationError"
-
-
-class ModelError(ClientFault):
-    code = "ModelError"
-    status = 424
-
-
-class ServiceUnavailable(AWSError):
-    code = "ServiceUnavailable"
-    status = 503
+__all__ = ["ModelError", "RuntimeService", "ServiceUnavailable", "ValidationError"]
 
 
 @dataclass
@@ -120,6 +123,9 @@ class Route:
     instances: dict[str, list[int]]  # variant → ports of ready instances
     capture: DataCapture | None
     counter: Any  # itertools.count for round robin
+    serverless: dict[str, dict[str, Any]]  # variant → its ServerlessConfig
+    folder: str  # the endpoint's folder (the serverless admission files)
+    is_async: bool = False
 
 
 class RuntimeService:
@@ -135,12 +141,52 @@ class RuntimeService:
         self._routes: dict[str, Route] = {}
         self._routes_lock = threading.Lock()
         self.pool = InstancePool()
+        self.async_queue = async_inference.AsyncQueue(home.db)
 
-    # -- the operation -------------------------------------------------------------------
+    # -- the operations ------------------------------------------------------------------
     def invoke_endpoint(self, request: Request) -> dict[str, Any]:
+        """Route one request; a serverless variant's request first takes one of its
+        MaxConcurrency slots (held until the answer is back)."""
+        params = request.params
+        route = self._route(params["EndpointName"], request)
+        target = params.get("TargetVariant") or (route.variants[0][0] if route.variants else "")
+        config = route.serverless.get(target)
+        if config is None:
+            return self._invoke(request, route)
+        body = _body_bytes(params["Body"])
+        deadline = time.monotonic() + float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
+        with serverless.admission(
+            route.folder, params["EndpointName"], target, config, len(body), deadline
+        ):
+            return self._invoke(request, route, body)
+
+    def invoke_endpoint_async(self, request: Request) -> dict[str, Any]:
+        """Queue a request for an asynchronous endpoint (HTTP 202): see
+        :mod:`simsage.hosting.async_inference`."""
+        name = request.params["EndpointName"]
+        self._check_head(name, request)
+        endpoint = self.store.find(name)
+        if endpoint is None:
+            raise ValidationError(f"Endpoint {name} of account {request.account_id} not found.")
+        if endpoint.async_config is None:
+            raise ValidationError(
+                f"Endpoint {name} of account {request.account_id} is not an asynchronous "
+                "inference endpoint: call InvokeEndpoint, or deploy an endpoint "
+                "configuration with an AsyncInferenceConfig."
+            )
+        answer = async_inference.enqueue(
+            self.async_queue, endpoint.name, endpoint.async_config, request.params
+        )
+        ensure_supervisor(self.home, self.store, endpoint)
+        request.status = 202
+        return answer
+
+    def _invoke(
+        self, request: Request, first_route: Route | None, body: bytes | None = None
+    ) -> dict[str, Any]:
         params = request.params
         name = params["EndpointName"]
-        body = _body_bytes(params["Body"])
+        body = _body_bytes(params["Body"]) if body is None else body
         if len(body) > MAX_BODY:
             raise ValidationError(
                 f"Received payload of {len(body)} bytes; the maximum request body is "
@@ -153,7 +199,7 @@ class RuntimeService:
         target = params.get("TargetVariant")
         tried: set[int] = set()
         while True:
-            route = self._route(name, request)
+            route, first_route = first_route or self._route(name, request), None
             variant = self._pick_variant(name, route, target, request)
             ports = [p for p in route.instances.get(variant, ()) if p not in tried]
             if not ports:
@@ -242,7 +288,8 @@ class RuntimeService:
         return headers
 
     # -- routing -------------------------------------------------------------------------
-    def _route(self, name: str, request: Request) -> Route:
+    def _check_head(self, name: str, request: Request) -> int:
+        """The endpoint's routing version; raises ValidationError unless it serves."""
         head = self.store.head(name)
         if head is None or head[0] != name or head[1] == "Deleting":
             self._forget_route(name)
@@ -255,9 +302,22 @@ class RuntimeService:
                 f"status is {status}. Wait for InService (boto3's endpoint_in_service "
                 "waiter) before invoking it."
             )
+        return version
+
+    def _route(self, name: str, request: Request) -> Route:
+        version = self._check_head(name, request)
         route = self._routes.get(name)
-        if route is not None and route.version == version:
-            return route
+        if route is None or route.version != version:
+            route = self._load_route(name, request)
+        if route.is_async:
+            raise ValidationError(
+                f"Endpoint {name} of account {request.account_id} is an asynchronous "
+                "inference endpoint (AsyncInferenceConfig): invoke it with "
+                "InvokeEndpointAsync and read the answer from its OutputLocation."
+            )
+        return route
+
+    def _load_route(self, name: str, request: Request) -> Route:
         endpoint = self.store.find(name)
         if endpoint is None:
             raise ValidationError(f"Endpoint {name} of account {request.account_id} not found.")
@@ -275,6 +335,9 @@ class RuntimeService:
             instances=instances,
             capture=endpoint.capture,
             counter=itertools.count(random.randrange(1 << 16)),
+            serverless={v.name: v.serverless for v in endpoint.variants if v.serverless},
+            folder=endpoint.folder,
+            is_async=endpoint.async_config is not None,
         )
         with self._routes_lock:
             self._routes[name] = route
@@ -322,6 +385,16 @@ class RuntimeService:
         if endpoint is not None:
             ensure_supervisor(self.home, self.store, endpoint)
         version = endpoint.routing_version if endpoint else -1
+        found = endpoint.variant(variant) if endpoint is not None else None
+        if found is not None and found.serverless is not None:
+
+            def routing_changed() -> bool:
+                head = self.store.head(name)
+                return head is None or head[2] != version
+
+            serverless.await_cold_start(endpoint.folder, name, found, deadline, routing_changed)
+            self._forget_route(name)
+            return
         while time.monotonic() < deadline:
             self._forget_route(name)
             head = self.store.head(name)
@@ -347,18 +420,8 @@ class RuntimeService:
         group = log_group(name)
         stream_arn = f"arn:aws:logs:{region}:{account}:log-group:{group}"
         if timed_out:
-            text = (
-                "Your invocation timed out while waiting for a response from container "
-                f"primary (after {timeout:.0f} s). Review the latency metrics for each "
-                "container in Amazon CloudWatch, resolve the issue, and try again."
-            )
-            return ModelError(text, modeled_fields={"LogStreamArn": stream_arn})
-        kind = "client" if status < 500 else "server"
-        text = (
-            f'Received {kind} error ({status}) from primary with message "{message}". See '
-            f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-            f"#logEventViewer:group={group} in account {account} for more information."
-        )
+            return ModelError(timeout_message(timeout), modeled_fields={"LogStreamArn": stream_arn})
+        text = container_error_message(region, account, name, status, message)
         return ModelError(
             text,
             modeled_fields={

@@ -21,6 +21,13 @@ What it does, polling the registry every 0.1 s:
 - **Deleting**: drain every instance, then remove the endpoint from the registry.
 - An instance that dies, or fails its ``/ping`` health check three times in a row, is
   logged, taken out of the routing and replaced.
+- **Serverless variants** (:mod:`simsage.hosting.serverless`): creation proves the
+  container starts, then the :class:`~simsage.hosting.serverless.ServerlessKeeper`
+  starts an instance when a caller asks (a cold start) and stops it when idle; a dead
+  on-demand instance is not replaced (the next invocation starts one).
+- **Asynchronous endpoints** (:mod:`simsage.hosting.async_inference`): the
+  :class:`~simsage.hosting.async_worker.AsyncWorker` works through the queue; requests
+  an earlier supervisor was working on go back to the queue when this one starts.
 
 Instances are ``python -m simsage.serving.server`` processes in the supervisor's process
 group started with ``--exit-with-parent``: killing the supervisor (or its group) never
@@ -31,6 +38,7 @@ leaves an instance behind. Their output goes to the log group
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import os
 import shutil
@@ -43,6 +51,9 @@ from pathlib import Path
 
 from simsage.config import load_config
 from simsage.home import Home
+from simsage.hosting import runtime_errors
+from simsage.hosting.async_inference import AsyncQueue
+from simsage.hosting.async_worker import AsyncWorker
 from simsage.hosting.containers import (
     DEFAULT_STARTUP_TIMEOUT,
     ContainerError,
@@ -58,6 +69,7 @@ from simsage.hosting.endpoint_state import (
     Instance,
     Variant,
 )
+from simsage.hosting.serverless import ServerlessKeeper, is_provisioned
 from simsage.logs.store import LogBuffer, LogStore
 from simsage.s3.backend import S3Backend
 from simsage.training.supervise import LOCK_NAME, launch, runner_alive
@@ -70,7 +82,7 @@ HEALTH_CHECK_FAILURES = 3  # pings failed in a row before an instance is replace
 
 
 def log_group(endpoint: str) -> str:
-    return f"/aws/sagemaker/Endpoints/{endpoint}"
+    return runtime_errors.log_group(endpoint)
 
 
 def supervisor_alive(endpoint: Endpoint) -> bool:
@@ -106,6 +118,7 @@ def remove_orphaned(store: EndpointStore, endpoint: Endpoint) -> None:
     """Kill what is left of an endpoint whose supervisor is gone and forget it."""
     for instance in store.instances(endpoint.name):
         kill_pid(instance.pid)
+    AsyncQueue(store.db).drop(endpoint.name)
     shutil.rmtree(endpoint.folder, ignore_errors=True)  # before the name can be reused
     store.remove(endpoint.name)
 
@@ -183,6 +196,8 @@ class Supervisor:
         self.handled_revision = -1
         self.log_lines = LogBuffer(LogStore(home), log_group(name))
         self.log_lines.start(LOG_FLUSH_SECONDS)
+        self.serverless = ServerlessKeeper(self)
+        self.async_worker = AsyncWorker(self)
 
     # -- main loop ---------------------------------------------------------------------
     def run(self) -> None:
@@ -196,6 +211,7 @@ class Supervisor:
         except BlockingIOError:
             return  # another supervisor already keeps this endpoint
         self._forget_stale_instances()
+        AsyncQueue(self.home.db).requeue_running(self.name)
         registry = self.home.path / "state.db"
         registry_id = _inode(registry)
         checked = time.monotonic()
@@ -220,6 +236,7 @@ class Supervisor:
             self._delete(self.store.find(self.name))
         finally:
             health.close()
+            self.async_worker.close()
             self._stop_all(list(self.running), grace=2.0)
             self.log_lines.close()
 
@@ -233,7 +250,11 @@ class Supervisor:
 
     def _reconcile(self, endpoint: Endpoint) -> None:
         live = [r for r in self.running.values() if r.instance.generation == endpoint.generation]
-        if endpoint.status == "Creating" or (endpoint.status in SERVING and not live):
+        # Serverless variants run no instance while idle: only instance-based ones revive.
+        instance_based = any(v.serverless is None for v in endpoint.variants)
+        if endpoint.status == "Creating" or (
+            endpoint.status in SERVING and not live and instance_based
+        ):
             self._deploy_initial(endpoint)
             if endpoint.status == "Updating":
                 return  # revived mid-update: the update itself comes on the next turn
@@ -244,11 +265,21 @@ class Supervisor:
                 self._rescale(endpoint)
         else:
             self._replace_dead(endpoint)
+            self.serverless.tick(endpoint)
+            self.async_worker.tick(endpoint)
         self.handled_revision = endpoint.revision
 
     # -- deployments ---------------------------------------------------------------------
+    @staticmethod
+    def _count(variant: Variant, count: int) -> int:
+        """Instances to start for a deployment: a serverless variant starts one, which
+        proves its container starts (the keeper stops it again unless provisioned)."""
+        return 1 if variant.serverless is not None else count
+
     def _deploy_initial(self, endpoint: Endpoint) -> None:
-        wanted = [(v, v.current_count or v.desired_count) for v in endpoint.variants]
+        wanted = [
+            (v, self._count(v, v.current_count or v.desired_count)) for v in endpoint.variants
+        ]
         try:
             self._start(endpoint, wanted, endpoint.generation)
         except ContainerError as exc:
@@ -261,6 +292,7 @@ class Supervisor:
             for variant in ep.variants:
                 variant.current_weight = variant.desired_weight
                 variant.current_count = variant.current_count or variant.desired_count
+                variant.current_serverless = copy.deepcopy(variant.serverless)
                 variant.status, variant.status_since = None, None
                 variant.resolved = variant.resolved or now
             if ep.status == "Updating":  # revived mid-update: the update is still to do
@@ -268,13 +300,14 @@ class Supervisor:
             ep.status, ep.failure_reason = "InService", None
 
         self.store.change(self.name, serve, routing=True)
+        self.serverless.settle(endpoint)
 
     def _deploy_update(self, endpoint: Endpoint) -> None:
         assert endpoint.pending is not None
         pending = endpoint.pending
         generation = endpoint.generation + 1
         old = [key for key, r in self.running.items() if r.instance.generation != generation]
-        wanted = [(v, v.desired_count) for v in pending.variants]
+        wanted = [(v, self._count(v, v.desired_count)) for v in pending.variants]
         try:
             self._start(endpoint, wanted, generation)
         except ContainerError as exc:
@@ -294,20 +327,26 @@ class Supervisor:
             for variant in pending.variants:
                 variant.current_weight = variant.desired_weight
                 variant.current_count = variant.desired_count
+                variant.current_serverless = copy.deepcopy(variant.serverless)
                 variant.status, variant.status_since, variant.resolved = None, None, now
-            ep.variants, ep.config_name, ep.capture = (
+            ep.variants, ep.config_name, ep.capture, ep.async_config = (
                 pending.variants,
                 pending.config_name,
                 pending.capture,
+                pending.async_config,
             )
             ep.generation, ep.pending = generation, None
             ep.status, ep.failure_reason = "InService", None
 
-        self.store.change(self.name, switch, routing=True)
+        switched = self.store.change(self.name, switch, routing=True)
         self._stop_all(old)
+        if switched is not None:
+            self.serverless.settle(switched)
 
     def _rescale(self, endpoint: Endpoint) -> None:
         for variant in endpoint.variants:
+            if variant.serverless is not None:
+                continue  # the keeper follows its (new) ServerlessConfig
             mine = sorted(
                 (r for r in self.running.values() if r.instance.variant == variant.name),
                 key=lambda r: r.instance.started,
@@ -327,6 +366,11 @@ class Supervisor:
 
         def settle(ep: Endpoint) -> None:
             for variant in ep.variants:
+                if variant.serverless is not None:
+                    variant.current_weight = variant.desired_weight
+                    variant.current_serverless = copy.deepcopy(variant.serverless)
+                    variant.status, variant.status_since = None, None
+                    continue
                 count = sum(1 for r in self.running.values() if r.instance.variant == variant.name)
                 variant.current_weight = variant.desired_weight
                 variant.current_count = count
@@ -351,6 +395,8 @@ class Supervisor:
             variant = endpoint.variant(running.instance.variant)
             if variant is None or running.instance.generation != endpoint.generation:
                 continue
+            if variant.serverless is not None and not is_provisioned(variant):
+                continue  # on demand: the next invocation starts one
             try:
                 self._start(endpoint, [(variant, 1)], endpoint.generation)
             except ContainerError as exc:
@@ -367,6 +413,9 @@ class Supervisor:
                 stopped); Cancelled: the endpoint is being deleted.
         """
         started: list[Running] = []
+        wanted = [(variant, count) for variant, count in wanted if count > 0]
+        if not wanted:
+            return
         try:
             for variant, count in wanted:
                 plan = serving_plan(variant.image, variant.environment)
@@ -456,6 +505,7 @@ class Supervisor:
         endpoint's supervisor works in a folder of the same path. (The lock we hold
         stays ours after its file is unlinked.)"""
         self._stop_all(list(self.running))
+        AsyncQueue(self.home.db).drop(self.name)
         self.log_lines.flush()
         if endpoint is not None:
             shutil.rmtree(self.folder, ignore_errors=True)

@@ -122,11 +122,8 @@ def validate(spec: dict[str, Any]) -> None:
             f"simsage runs at most {MAX_INSTANCES} instances per transform job on one "
             f"machine; you asked for {count}."
         )
-    if spec.get("DataCaptureConfig"):
-        raise ValidationException(
-            "simsage does not emulate DataCaptureConfig for batch transform; remove it (the "
-            "job's outputs are in TransformOutput.S3OutputPath)."
-        )
+    if "DataCaptureConfig" in spec:
+        _s3_uri(spec["DataCaptureConfig"]["DestinationS3Uri"], "DataCaptureConfig.DestinationS3Uri")
     processing = spec.get("DataProcessing")
     if processing:
         dataprocessing.validate(

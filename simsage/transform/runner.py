@@ -17,7 +17,8 @@ and its instance's ``data-log`` stream, and the other objects go on.
 
 It ships container output to ``/aws/sagemaker/TransformJobs`` stream
 ``<job>/<instance-id>-<epoch>`` and per-object progress to ``…/data-log``, and honours
-StopTransformJob (in-flight work is abandoned, finished outputs stay).
+StopTransformJob (in-flight work is abandoned, finished outputs stay). A
+DataCaptureConfig is served by :mod:`simsage.transform.capture`.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from simsage.s3.backend import S3Backend
 from simsage.training import data, supervise
 from simsage.transform import records
 from simsage.transform.api import effective_settings
+from simsage.transform.capture import BatchCapture
 from simsage.transform.dataprocessing import RecordError, RecordProcessor
 from simsage.transform.jobs import TransformJobStore
 
@@ -129,6 +131,7 @@ class Runner:
         self.failures: dict[int, str] = {}  # object position -> reason
         self._failures_lock = threading.Lock()
         self.log_lines = LogBuffer(self.logs, LOG_GROUP)
+        self.capture = BatchCapture(self.s3, self.spec)
         transform_input = self.spec["TransformInput"]
         self.content_type = transform_input.get("ContentType")
         self.accept = self.spec["TransformOutput"].get("Accept")
@@ -161,6 +164,7 @@ class Runner:
     def _run(self) -> None:
         started = self.home.clock.time()
         self.jobs.update(self.job.name, started=started)
+        self.capture.begin(started)
         try:
             objects = self._objects()
             model_dir, plan, env = self._prepare_model()
@@ -206,6 +210,7 @@ class Runner:
         self._flush()
         if self.stop.is_set():
             return self._finish("Stopped")
+        capture_failure = self.capture.write([obj for _, obj in objects])
         if self.failures:
             first = min(self.failures)
             reason = self.failures[first]
@@ -214,6 +219,8 @@ class Runner:
                     f" ({len(self.failures) - 1} more object(s) failed; see the data-log streams)"
                 )
             return self._finish("Failed", reason)
+        if capture_failure:
+            return self._finish("Failed", capture_failure)
         self._finish("Completed")
 
     # -- preparing -----------------------------------------------------------------
@@ -510,11 +517,13 @@ class Runner:
         if self.processor is not None and self.processor.changes_output:
             outputs = records.response_records(body, len(batch.records))
             parts = [
-                self.processor.assemble(r, o) for r, o in zip(batch.records, outputs, strict=True)
+                self.capture.tag(self.processor.assemble(r, o), run.content_type or self.accept)
+                for r, o in zip(batch.records, outputs, strict=True)
             ]
             sep = b"\n" if line else b""
             spool.write(sep.join(parts) + sep)
             return
+        body = self.capture.tag(body, run.content_type or self.accept)
         spool.write(body)
         if line and body and not body.endswith(b"\n"):
             spool.write(b"\n")
@@ -531,6 +540,7 @@ class Runner:
             self.s3.put_object(bucket, key, spool, attrs)
         except s3_errors.S3Error as exc:
             raise ObjectFailed(f"could not write s3://{bucket}/{key}: {exc}") from None
+        self.capture.output_written(f"{obj.relative}.out")
 
     def _invoke(self, instance: Instance, body: bytes) -> tuple[bytes, str | None]:
         """POST one mini-batch, retrying connection failures and 5xx answers.

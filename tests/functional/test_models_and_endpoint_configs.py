@@ -295,11 +295,19 @@ def test_endpoint_config_needs_an_existing_model(sm):
             {
                 "VariantName": "A",
                 "ModelName": "m1",
+                "InstanceType": "ml.m5.large",
                 "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 1},
             }
         ],
     ],
-    ids=["same-name", "same-name-other-case", "no-type", "no-count", "no-model", "serverless"],
+    ids=[
+        "same-name",
+        "same-name-other-case",
+        "no-type",
+        "no-count",
+        "no-model",
+        "serverless-with-instances",
+    ],
 )
 def test_invalid_variants_are_refused(sm, bad):
     create_model(sm, "m1")
@@ -416,7 +424,7 @@ def test_model_data_in_another_region_is_refused(sm, simsage_local):
 @pytest.mark.parametrize(
     "changes",
     [
-        {"AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": f"s3://{BUCKET}/async"}}},
+        {"AsyncInferenceConfig": {"OutputConfig": {"S3FailurePath": f"s3://{BUCKET}/async"}}},
         {
             "DataCaptureConfig": {
                 "InitialSamplingPercentage": 10,
@@ -425,7 +433,7 @@ def test_model_data_in_another_region_is_refused(sm, simsage_local):
             }
         },
     ],
-    ids=["async", "capture-not-s3"],
+    ids=["async-without-output-path", "capture-not-s3"],
 )
 def test_unsupported_or_invalid_config_fields_are_refused(sm, changes):
     create_model(sm, "m1")

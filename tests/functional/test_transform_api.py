@@ -142,9 +142,9 @@ def wait(sm, name: str) -> dict:
             ["OutputFilter", "not a JSONPath"],
         ),
         (
-            {"DataCaptureConfig": {"DestinationS3Uri": f"s3://{BUCKET}/capture"}},
+            {"DataCaptureConfig": {"DestinationS3Uri": f"https://{BUCKET}/capture"}},
             "ValidationException",
-            ["DataCaptureConfig"],
+            ["DataCaptureConfig.DestinationS3Uri", "s3://"],
         ),
     ],
 )
@@ -230,6 +230,11 @@ def test_describe_echoes_the_request_with_defaults(sm):
             },
             ModelClientConfig={"InvocationsTimeoutInSeconds": 30},
             Environment={"A": "1"},
+            DataCaptureConfig={
+                "DestinationS3Uri": f"s3://{BUCKET}/capture",
+                "KmsKeyId": "alias/capture",
+                "GenerateInferenceId": True,
+            },
         )
     )
     described = sm.describe_transform_job(TransformJobName="echo")
@@ -242,6 +247,11 @@ def test_describe_echoes_the_request_with_defaults(sm):
         "InvocationsMaxRetries": 3,
     }
     assert described["Environment"] == {"A": "1"}
+    assert described["DataCaptureConfig"] == {
+        "DestinationS3Uri": f"s3://{BUCKET}/capture",
+        "KmsKeyId": "alias/capture",
+        "GenerateInferenceId": True,
+    }
     assert "BatchStrategy" not in described
     wait(sm, "echo")
 

@@ -523,3 +523,77 @@ def test_a_model_larger_than_the_fixed_volume_fails_the_job_with_the_reason(env)
     )
     assert "the instance's 30 GB ML storage volume" in reason
     assert _keys(s3, "out/") == []
+
+
+def _manifests(s3, prefix) -> list[list]:
+    keys = _keys(s3, prefix)
+    for key in keys:  # <prefix>yyyy/mm/dd/hh/<uuid>.json
+        parts = key[len(prefix) :].split("/")
+        assert [len(p) for p in parts[:4]] == [4, 2, 2, 2] and parts[4].endswith(".json")
+    return [json.loads(_read(s3, key)) for key in keys]
+
+
+def test_data_capture_writes_manifests_and_inference_ids(env):
+    s3, sm, _, booster = env
+    rows = {"a.csv": _rows(4, 20), "b.csv": _rows(3, 21)}
+    for name, part in rows.items():
+        s3.put_object(Bucket=BUCKET, Key=f"cap/in/{name}", Body=_csv(part))
+    objects = [{"id": i, "features": [i, 1]} for i in range(3)]
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="cap/json/o.jsonl",
+        Body="".join(json.dumps(o) + "\n" for o in objects).encode(),
+    )
+    capture = {"DestinationS3Uri": f"s3://{BUCKET}/cap/captured", "GenerateInferenceId": True}
+    _create(sm, "cap-csv", f"s3://{BUCKET}/cap/in/", output="cap/out", DataCaptureConfig=capture)
+    _create(
+        sm,
+        "cap-json",
+        f"s3://{BUCKET}/cap/json/o.jsonl",
+        model="script",
+        output="cap/json-out",
+        TransformInput={"ContentType": "application/jsonlines"},
+        TransformOutput={"Accept": "application/jsonlines"},
+        DataProcessing={"InputFilter": "$.features", "JoinSource": "Input"},
+        DataCaptureConfig={"DestinationS3Uri": f"s3://{BUCKET}/cap/json-captured/"}
+        | {"GenerateInferenceId": True},
+    )
+    described = _wait(sm, "cap-csv")
+    assert described["TransformJobStatus"] == "Completed", described.get("FailureReason")
+    assert described["DataCaptureConfig"] == capture
+    started = described["TransformStartTime"].strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    # Inference id and time: the last two columns of every CSV record, one id per record.
+    ids = []
+    for name, part in rows.items():
+        lines = [line.split(",") for line in _read(s3, f"cap/out/{name}.out").decode().splitlines()]
+        assert len(lines) == len(part) and all(len(line) == 3 for line in lines)
+        np.testing.assert_allclose(
+            np.array([line[0] for line in lines], dtype=np.float32),
+            _expected(booster, part),
+            rtol=1e-5,
+        )
+        assert {line[2] for line in lines} == {started}
+        ids += [line[1] for line in lines]
+    assert len(set(ids)) == len(ids) and all(len(i) == 36 for i in ids)
+
+    # Manifests of the inputs and the outputs, not copies of the data.
+    assert _manifests(s3, "cap/captured/input/") == [
+        [{"prefix": f"s3://{BUCKET}/cap/in/"}, "a.csv", "b.csv"]
+    ]
+    assert _manifests(s3, "cap/captured/output/") == [
+        [{"prefix": f"s3://{BUCKET}/cap/out/"}, "a.csv.out", "b.csv.out"]
+    ]
+
+    # JSON records get SageMakerInferenceId and SageMakerInferenceTime keys.
+    assert _wait(sm, "cap-json")["TransformJobStatus"] == "Completed"
+    joined = [
+        json.loads(line) for line in _read(s3, "cap/json-out/o.jsonl.out").decode().splitlines()
+    ]
+    assert [r["SageMakerOutput"] for r in joined] == [i + 1 for i in range(3)]
+    assert [r["id"] for r in joined] == [0, 1, 2]
+    assert len({r["SageMakerInferenceId"] for r in joined}) == 3
+    assert all(r["SageMakerInferenceTime"].endswith("Z") for r in joined)
+    assert _manifests(s3, "cap/json-captured/input/") == [
+        [{"prefix": f"s3://{BUCKET}/cap/json/o.jsonl"}, ""]
+    ]
