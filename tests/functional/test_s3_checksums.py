@@ -222,7 +222,12 @@ def _multipart(s3, key: str, algorithm: str | None, checksum_type: str | None = 
     for number, data in ((1, PART_1), (2, PART_2)):
         extra = {"ChecksumAlgorithm": algorithm} if algorithm else {}
         answer = s3.upload_part(
-            Bucket=BUCKET, Key=key, UploadId=started["UploadId"], PartNumber=number, Body=data, **extra
+            Bucket=BUCKET,
+            Key=key,
+            UploadId=started["UploadId"],
+            PartNumber=number,
+            Body=data,
+            **extra,
         )
         part = {"PartNumber": number, "ETag": answer["ETag"]}
         if algorithm:
@@ -437,7 +442,11 @@ def test_upload_part_copy_computes_the_uploads_checksum(s3):
         UploadId=upload_id,
         MultipartUpload={
             "Parts": [
-                {"PartNumber": 1, "ETag": copied["ETag"], "ChecksumCRC32C": copied["ChecksumCRC32C"]}
+                {
+                    "PartNumber": 1,
+                    "ETag": copied["ETag"],
+                    "ChecksumCRC32C": copied["ChecksumCRC32C"],
+                }
             ]
         },
     )
