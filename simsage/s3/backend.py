@@ -21,6 +21,7 @@ import io
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from simsage.s3 import checksums, errors
@@ -155,6 +156,17 @@ class S3Backend(UploadStore):
         if not conn.execute("SELECT 1 FROM s3_buckets WHERE name = ?", (name,)).fetchone():
             raise errors.NoSuchBucket(name)
 
+    @staticmethod
+    def _bucket_setting(conn, bucket: str, kind: str) -> Any | None:
+        row = conn.execute(
+            "SELECT b.name, s.value FROM s3_buckets b LEFT JOIN s3_bucket_settings s "
+            "ON s.bucket = b.name AND s.kind = ? WHERE b.name = ?",
+            (kind, bucket),
+        ).fetchone()
+        if row is None:
+            raise errors.NoSuchBucket(bucket)
+        return None if row[1] is None else json.loads(row[1])
+
     # -- objects -------------------------------------------------------------------
 
     _OBJECT_COLUMNS = (
@@ -234,10 +246,12 @@ class S3Backend(UploadStore):
         if_none_match: str | None = None,
         checksum: str = checksums.DEFAULT,
         expected_checksum: str | None = None,
+        encryption: Callable[[Any], dict[str, Any]] | None = None,
     ) -> StoredObject:
         """Store ``body`` (bytes or a stream) as ``bucket/key``, with its ``checksum``
         (an algorithm of :data:`simsage.s3.checksums.ALGORITHMS`) computed in the same
-        pass as the MD5 and kept in ``attrs["checksum"]``.
+        pass as the MD5 and kept in ``attrs["checksum"]``. ``encryption(rules)``, given
+        the bucket's encryption setting (None for the default), gives ``attrs["sse"]``.
 
         Raises:
             NoSuchBucket, BadDigest/InvalidDigest (Content-MD5), BadDigest (the
@@ -276,7 +290,11 @@ class S3Backend(UploadStore):
             bucket, key, size, md5.hexdigest(), self.clock.time(), storage_class, attrs, segments
         )
         try:
-            self._commit_object(obj, inline, if_match=if_match, if_none_match=if_none_match)
+            with self.db.write() as conn:
+                if encryption is not None:
+                    attrs["sse"] = encryption(self._bucket_setting(conn, bucket, "encryption"))
+                garbage = self._replace_row(conn, obj, inline, if_match, if_none_match)
+            self.blobs.delete(garbage)
         except BaseException:
             self.blobs.delete(blob for blob, _ in segments)
             raise
@@ -438,14 +456,7 @@ class S3Backend(UploadStore):
         Raises:
             NoSuchBucket.
         """
-        row = self.db.query_one(
-            "SELECT b.name, s.value FROM s3_buckets b LEFT JOIN s3_bucket_settings s "
-            "ON s.bucket = b.name AND s.kind = ? WHERE b.name = ?",
-            (kind, bucket),
-        )
-        if row is None:
-            raise errors.NoSuchBucket(bucket)
-        return None if row[1] is None else json.loads(row[1])
+        return self._bucket_setting(self.db.connection(), bucket, kind)
 
     def put_setting(self, bucket: str, kind: str, value: Any | None) -> None:
         """Store (or with None, remove) a bucket's ``kind`` configuration."""

@@ -70,23 +70,20 @@ def kms_key_arn(key_id: str | None, region: str, account_id: str) -> str:
     return f"arn:aws:kms:{region}:{account_id}:key/{key_id}"
 
 
-def for_object(
-    params: dict[str, Any], bucket_rules: list[dict[str, Any]] | None, region: str, account_id: str
-) -> dict[str, Any]:
-    """The encryption an upload or a copy gets: its own ``ServerSideEncryption`` (with
-    ``SSEKMSKeyId`` and ``BucketKeyEnabled``), else the bucket's default.
+def check_request(params: dict[str, Any]) -> None:
+    """Raise what S3 answers for an upload's or a copy's encryption params.
 
     Raises:
         InvalidArgument: an algorithm S3 does not have, or a KMS key without aws:kms.
     """
     requested = params.get("ServerSideEncryption")
-    key_id = params.get("SSEKMSKeyId")
     if requested is not None and requested not in ALGORITHMS:
         raise errors.InvalidArgument(
             "The encryption method specified is not supported",
             "x-amz-server-side-encryption",
             requested,
         )
+    key_id = params.get("SSEKMSKeyId")
     if key_id is not None and requested not in KMS:
         raise errors.InvalidArgument(
             "Server Side Encryption with AWS KMS managed key requires HTTP header "
@@ -94,6 +91,20 @@ def for_object(
             "x-amz-server-side-encryption-aws-kms-key-id",
             key_id,
         )
+
+
+def for_object(
+    params: dict[str, Any], bucket_rules: list[dict[str, Any]] | None, region: str, account_id: str
+) -> dict[str, Any]:
+    """The encryption an upload or a copy gets: its own ``ServerSideEncryption`` (with
+    ``SSEKMSKeyId`` and ``BucketKeyEnabled``), else the bucket's default.
+
+    Raises:
+        InvalidArgument: as :func:`check_request`.
+    """
+    check_request(params)
+    requested = params.get("ServerSideEncryption")
+    key_id = params.get("SSEKMSKeyId")
     rule = (bucket_rules or [DEFAULT_RULE])[0]
     default = rule.get("ApplyServerSideEncryptionByDefault") or {}
     if requested is None:

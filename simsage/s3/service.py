@@ -269,17 +269,25 @@ class S3Service(MultipartOperations, TaggingOperations, EncryptionOperations, At
         params = request.params
         check_key(params["Key"])
         wanted = checksums.requested(params, request.checksum_algorithm)
+        attrs = upload_attrs(request, with_encryption=False)
+
+        def encryption_of(bucket_rules):
+            # Resolved in the commit's transaction, which reads the bucket's default
+            # with the bucket row: no query of its own on the path of small PUTs.
+            return encryption.for_object(params, bucket_rules, request.region, request.account_id)
+
         obj = self.backend.put_object(
             params["Bucket"],
             params["Key"],
             params.get("Body"),
-            self._upload_attrs(request),
+            attrs,
             storage_class=params.get("StorageClass", "STANDARD"),
             content_md5=params.get("ContentMD5"),
             if_match=params.get("IfMatch"),
             if_none_match=params.get("IfNoneMatch"),
             checksum=wanted.algorithm or checksums.DEFAULT,
             expected_checksum=wanted.value,
+            encryption=encryption_of,
         )
         return {
             "ETag": quote_etag(obj.etag),

@@ -68,14 +68,17 @@ def metadata_attrs(params: dict[str, Any]) -> dict[str, Any]:
     return attrs
 
 
-def upload_attrs(request: Request, bucket_encryption) -> dict[str, Any]:
+def upload_attrs(request: Request, bucket_encryption=None, with_encryption=True) -> dict[str, Any]:
     """What PutObject and CreateMultipartUpload store with the object besides its bytes:
-    metadata, the encryption it gets and the tags of its ``Tagging`` header."""
+    metadata, the tags of its ``Tagging`` header and (``with_encryption``) the
+    encryption it gets, from the request or the bucket's ``bucket_encryption`` rules."""
     params = request.params
     attrs = metadata_attrs(params)
-    attrs["sse"] = encryption.for_object(
-        params, bucket_encryption, request.region, request.account_id
-    )
+    encryption.check_request(params)
+    if with_encryption:
+        attrs["sse"] = encryption.for_object(
+            params, bucket_encryption, request.region, request.account_id
+        )
     if params.get("Tagging"):
         attrs["tags"] = tagging.parse_header(params["Tagging"])
     return attrs
