@@ -16,25 +16,36 @@ Invariants:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import io
 import json
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
-from simsage.s3 import errors
+from simsage.s3 import checksums, errors
 from simsage.s3.names import etag_matches, prefix_upper_bound
+from simsage.s3.records import Bucket, ListedObject, ListPage, Part, StoredObject, Upload
 from simsage.s3.streams import SegmentReader
+from simsage.s3.uploads import MAX_PARTS, MIN_PART_SIZE, UploadStore, ensure_part_checksums
 from simsage.store.db import register_schema
 
 INLINE_MAX = 64 * 1024
-MIN_PART_SIZE = 5 * 1024 * 1024
-MAX_PARTS = 10000
 MAX_COPY_SIZE = 5 * 1024**3
+
+__all__ = [
+    "MAX_PARTS",
+    "MIN_PART_SIZE",
+    "Bucket",
+    "ListPage",
+    "ListedObject",
+    "Part",
+    "S3Backend",
+    "StoredObject",
+    "Upload",
+    "blob_referenced",
+]
 
 register_schema(
     """
@@ -45,94 +56,18 @@ register_schema(
         modified REAL NOT NULL, storage_class TEXT NOT NULL, attrs TEXT NOT NULL,
         segments TEXT NOT NULL, inline_id INTEGER,
         PRIMARY KEY (bucket, key)) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS s3_inline (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
-    CREATE TABLE IF NOT EXISTS s3_uploads (
-        upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL,
-        initiated REAL NOT NULL, storage_class TEXT NOT NULL, attrs TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS s3_uploads_by_key ON s3_uploads (bucket, key, initiated);
-    CREATE TABLE IF NOT EXISTS s3_parts (
-        upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, size INTEGER NOT NULL,
-        etag TEXT NOT NULL, modified REAL NOT NULL, blob TEXT NOT NULL,
-        PRIMARY KEY (upload_id, part_number)) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS s3_parts_by_blob ON s3_parts (blob)
+    CREATE TABLE IF NOT EXISTS s3_inline (id INTEGER PRIMARY KEY, data BLOB NOT NULL)
     """
 )
-
-
-@dataclass(frozen=True)
-class Bucket:
-    name: str
-    region: str
-    owner: str
-    created: float
-
-
-@dataclass
-class StoredObject:
-    """An object's registry row. ``etag`` is unquoted; ``attrs`` holds the system
-    metadata (content_type, cache_control …) and ``metadata`` (user metadata)."""
-
-    bucket: str
-    key: str
-    size: int
-    etag: str
-    modified: float
-    storage_class: str
-    attrs: dict[str, Any]
-    segments: list[tuple[str, int]]
-    inline: bytes | None = None
-
-    @property
-    def parts_count(self) -> int | None:
-        return len(self.segments) if "-" in self.etag else None
-
-    def part_range(self, part_number: int) -> tuple[int, int] | None:
-        """Inclusive byte range of part ``part_number`` (1-based), or None if absent."""
-        if self.parts_count is None:
-            return (0, self.size - 1) if part_number == 1 else None
-        if not 1 <= part_number <= len(self.segments):
-            return None
-        start = sum(size for _, size in self.segments[: part_number - 1])
-        return start, start + self.segments[part_number - 1][1] - 1
-
-
-@dataclass
-class Part:
-    part_number: int
-    size: int
-    etag: str
-    modified: float
-
-
-@dataclass
-class Upload:
-    upload_id: str
-    bucket: str
-    key: str
-    initiated: float
-    storage_class: str
-    attrs: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ListedObject:
-    """What a listing shows of an object."""
-
-    key: str
-    size: int
-    etag: str
-    modified: float
-    storage_class: str
-
-
-@dataclass
-class ListPage:
-    """One page of a listing: objects and common prefixes in S3 order."""
-
-    objects: list[ListedObject] = field(default_factory=list)
-    prefixes: list[str] = field(default_factory=list)
-    truncated: bool = False
-    last: str | None = None  # the last key or common prefix returned
+# A bucket's configurations (``tagging``, ``encryption`` …), one JSON document each:
+# a table of its own, so stores made before it get it on open, without a migration.
+register_schema(
+    """
+    CREATE TABLE IF NOT EXISTS s3_bucket_settings (
+        bucket TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (bucket, kind)) WITHOUT ROWID
+    """
+)
 
 
 def _read_up_to(stream, limit: int) -> bytes:
@@ -148,15 +83,16 @@ def _read_up_to(stream, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-class S3Backend:
+class S3Backend(UploadStore):
     """S3 state of one home. Every method is safe to call from many threads and
-    processes at once."""
+    processes at once. Multipart uploads are in :class:`~simsage.s3.uploads.UploadStore`."""
 
     def __init__(self, home) -> None:
         self.db = home.db
         self.blobs = home.blobs
         self.clock = home.clock
         self.ids = home.ids
+        ensure_part_checksums(self.db)
 
     # -- buckets -------------------------------------------------------------------
 
@@ -212,12 +148,24 @@ class S3Backend:
                 (name,),
             )
             conn.execute("DELETE FROM s3_uploads WHERE bucket = ?", (name,))
+            conn.execute("DELETE FROM s3_bucket_settings WHERE bucket = ?", (name,))
             conn.execute("DELETE FROM s3_buckets WHERE name = ?", (name,))
         self.blobs.delete(blobs)
 
     def _require_bucket(self, conn, name: str) -> None:
         if not conn.execute("SELECT 1 FROM s3_buckets WHERE name = ?", (name,)).fetchone():
             raise errors.NoSuchBucket(name)
+
+    @staticmethod
+    def _bucket_setting(conn, bucket: str, kind: str) -> Any | None:
+        row = conn.execute(
+            "SELECT b.name, s.value FROM s3_buckets b LEFT JOIN s3_bucket_settings s "
+            "ON s.bucket = b.name AND s.kind = ? WHERE b.name = ?",
+            (kind, bucket),
+        ).fetchone()
+        if row is None:
+            raise errors.NoSuchBucket(bucket)
+        return None if row[1] is None else json.loads(row[1])
 
     # -- objects -------------------------------------------------------------------
 
@@ -296,12 +244,19 @@ class S3Backend:
         content_md5: str | None = None,
         if_match: str | None = None,
         if_none_match: str | None = None,
+        checksum: str = checksums.DEFAULT,
+        expected_checksum: str | None = None,
+        encryption: Callable[[Any], dict[str, Any]] | None = None,
     ) -> StoredObject:
-        """Store ``body`` (bytes or a stream) as ``bucket/key``.
+        """Store ``body`` (bytes or a stream) as ``bucket/key``, with its ``checksum``
+        (an algorithm of :data:`simsage.s3.checksums.ALGORITHMS`) computed in the same
+        pass as the MD5 and kept in ``attrs["checksum"]``. ``encryption(rules)``, given
+        the bucket's encryption setting (None for the default), gives ``attrs["sse"]``.
 
         Raises:
-            NoSuchBucket, BadDigest/InvalidDigest (Content-MD5), PreconditionFailed
-            (If-Match / If-None-Match).
+            NoSuchBucket, BadDigest/InvalidDigest (Content-MD5), BadDigest (the
+            ``expected_checksum`` is not the bytes'), PreconditionFailed (If-Match /
+            If-None-Match).
         """
         if body is None:
             body = b""
@@ -309,24 +264,37 @@ class S3Backend:
         head = _read_up_to(stream, INLINE_MAX + 1)
         inline: bytes | None = None
         segments: list[tuple[str, int]] = []
+        digest = checksums.hasher(checksum)
         if len(head) <= INLINE_MAX:  # the commit's transaction checks the bucket
             inline, size = head, len(head)
             md5 = hashlib.md5(head, usedforsecurity=False)
+            digest.update(head)
+            checksums.check_md5(content_md5, md5)
+            value = checksums.encode(digest.digest())
+            checksums.verify(checksum, expected_checksum, value)
         else:
             self.get_bucket(bucket)  # before writing a large body for nothing
-            with self.blobs.writer() as writer:
+            with self.blobs.writer([digest]) as writer:
                 writer.write(head)
                 writer.write_from(stream)
                 md5, size = writer.md5, writer.size
-                _check_md5(content_md5, md5)
+                checksums.check_md5(content_md5, md5)
+                value = checksums.encode(digest.digest())
+                checksums.verify(checksum, expected_checksum, value)
                 segments = [(writer.finish(), size)]
-        if inline is not None:
-            _check_md5(content_md5, md5)
+        attrs = {
+            **attrs,
+            "checksum": {"algorithm": checksum, "type": checksums.FULL_OBJECT, "value": value},
+        }
         obj = StoredObject(
             bucket, key, size, md5.hexdigest(), self.clock.time(), storage_class, attrs, segments
         )
         try:
-            self._commit_object(obj, inline, if_match=if_match, if_none_match=if_none_match)
+            with self.db.write() as conn:
+                if encryption is not None:
+                    attrs["sse"] = encryption(self._bucket_setting(conn, bucket, "encryption"))
+                garbage = self._replace_row(conn, obj, inline, if_match, if_none_match)
+            self.blobs.delete(garbage)
         except BaseException:
             self.blobs.delete(blob for blob, _ in segments)
             raise
@@ -414,11 +382,15 @@ class S3Backend:
         key: str,
         attrs: dict[str, Any],
         storage_class: str,
+        checksum: str | None = None,
     ) -> StoredObject:
         """Copy ``source`` (a row read just before) to ``bucket/key`` with new attrs.
 
         A single-segment source shares its blob through a hard link; a multipart source
-        is rewritten as one blob, so the copy gets a plain MD5 ETag as S3 gives it.
+        is rewritten as one blob, so the copy gets a plain MD5 ETag as S3 gives it. The
+        copy keeps the source's checksum unless ``checksum`` names an algorithm to
+        compute; a rewritten multipart source gets a FULL_OBJECT checksum of its
+        algorithm, computed while it is rewritten.
         """
         if source.size > MAX_COPY_SIZE:
             raise errors.InvalidRequest(
@@ -426,15 +398,30 @@ class S3Backend:
                 f"copy source: {MAX_COPY_SIZE}"
             )
         self.get_bucket(bucket)
+        kept = source.checksum
+        if checksum is None and kept is not None and kept["type"] == checksums.FULL_OBJECT:
+            kept = {"algorithm": kept["algorithm"], "type": kept["type"], "value": kept["value"]}
+        else:
+            checksum = checksum or (kept or {}).get("algorithm") or checksums.DEFAULT
+            kept = None
+        digest = checksums.hasher(checksum) if kept is None else None
         inline, segments, etag = source.inline, [], source.etag
-        if inline is None:
-            if source.parts_count is None:
-                segments = [(self.blobs.clone(blob), size) for blob, size in source.segments]
-            else:
-                reader = self.open_object(source, 0, source.size)
-                with reader, self.blobs.writer() as writer:
-                    writer.write_from(reader)
-                    segments, etag = [(writer.finish(), writer.size)], writer.md5.hexdigest()
+        if inline is not None:
+            if digest is not None:
+                digest.update(inline)
+        elif source.parts_count is None and digest is None:
+            segments = [(self.blobs.clone(blob), size) for blob, size in source.segments]
+        else:
+            reader = self.open_object(source, 0, source.size)
+            with reader, self.blobs.writer([digest] if digest else []) as writer:
+                writer.write_from(reader)
+                segments, etag = [(writer.finish(), writer.size)], writer.md5.hexdigest()
+        attrs = dict(attrs)
+        attrs["checksum"] = kept or {
+            "algorithm": checksum,
+            "type": checksums.FULL_OBJECT,
+            "value": checksums.encode(digest.digest()),
+        }
         obj = StoredObject(
             bucket, key, source.size, etag, self.clock.time(), storage_class, attrs, segments
         )
@@ -444,6 +431,47 @@ class S3Backend:
             self.blobs.delete(blob for blob, _ in segments)
             raise
         return obj
+
+    def set_object_tags(self, bucket: str, key: str, tags: list[list[str]]) -> None:
+        """Replace an object's tags; its bytes, ETag and LastModified stay as they are.
+
+        Raises:
+            NoSuchBucket, NoSuchKey.
+        """
+        with self.db.write() as conn:
+            self._require_bucket(conn, bucket)
+            updated = conn.execute(
+                "UPDATE s3_objects SET attrs = json_set(attrs, '$.tags', json(?)) "
+                "WHERE bucket = ? AND key = ?",
+                (json.dumps(tags), bucket, key),
+            ).rowcount
+            if not updated:
+                raise errors.NoSuchKey(key)
+
+    # -- bucket settings -------------------------------------------------------------
+
+    def get_setting(self, bucket: str, kind: str) -> Any | None:
+        """A bucket's ``kind`` configuration (``tagging``, ``encryption``), or None.
+
+        Raises:
+            NoSuchBucket.
+        """
+        return self._bucket_setting(self.db.connection(), bucket, kind)
+
+    def put_setting(self, bucket: str, kind: str, value: Any | None) -> None:
+        """Store (or with None, remove) a bucket's ``kind`` configuration."""
+        with self.db.write() as conn:
+            self._require_bucket(conn, bucket)
+            if value is None:
+                conn.execute(
+                    "DELETE FROM s3_bucket_settings WHERE bucket = ? AND kind = ?", (bucket, kind)
+                )
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO s3_bucket_settings (bucket, kind, value) "
+                    "VALUES (?, ?, ?)",
+                    (bucket, kind, json.dumps(value)),
+                )
 
     def list_objects(
         self,
@@ -498,7 +526,8 @@ class S3Backend:
 
     def _object_rows(self, bucket, lower, inclusive, upper, limit) -> list[tuple]:
         sql = (
-            "SELECT key, size, etag, modified, storage_class "
+            "SELECT key, size, etag, modified, storage_class, "
+            "json_extract(attrs, '$.checksum.algorithm'), json_extract(attrs, '$.checksum.type') "
             f"FROM s3_objects WHERE bucket = ? AND key {'>=' if inclusive else '>'} ?"
         )
         params: list[Any] = [bucket, lower]
@@ -508,209 +537,6 @@ class S3Backend:
         sql += " ORDER BY key LIMIT ?"
         params.append(limit)
         return self.db.query(sql, params)
-
-    # -- multipart uploads ---------------------------------------------------------
-
-    def create_upload(
-        self, bucket: str, key: str, attrs: dict[str, Any], storage_class: str
-    ) -> Upload:
-        upload = Upload(self.ids.token(), bucket, key, self.clock.time(), storage_class, attrs)
-        with self.db.write() as conn:
-            self._require_bucket(conn, bucket)
-            conn.execute(
-                "INSERT INTO s3_uploads (upload_id, bucket, key, initiated, storage_class, attrs) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (upload.upload_id, bucket, key, upload.initiated, storage_class, json.dumps(attrs)),
-            )
-        return upload
-
-    def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload:
-        row = self.db.query_one(
-            "SELECT upload_id, bucket, key, initiated, storage_class, attrs FROM s3_uploads "
-            "WHERE upload_id = ? AND bucket = ? AND key = ?",
-            (upload_id, bucket, key),
-        )
-        if row is None:
-            self.get_bucket(bucket)
-            raise errors.NoSuchUpload(upload_id)
-        return Upload(*row[:5], json.loads(row[5]))
-
-    def upload_part(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        part_number: int,
-        body,
-        content_md5: str | None = None,
-    ) -> Part:
-        """Store one part (replacing an earlier upload of the same number)."""
-        _check_part_number(part_number)
-        self.get_upload(bucket, key, upload_id)
-        if body is None:
-            body = b""
-        stream = io.BytesIO(body) if isinstance(body, bytes | bytearray) else body
-        with self.blobs.writer() as writer:
-            writer.write_from(stream)
-            _check_md5(content_md5, writer.md5)
-            blob = writer.finish()
-        return self._commit_part(upload_id, bucket, key, part_number, blob, writer)
-
-    def upload_part_copy(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        part_number: int,
-        source: StoredObject,
-        start: int,
-        end: int,
-    ) -> Part:
-        """Store bytes ``[start, end]`` of ``source`` as a part."""
-        _check_part_number(part_number)
-        self.get_upload(bucket, key, upload_id)
-        reader = self.open_object(source, start, end + 1)
-        with reader, self.blobs.writer() as writer:
-            writer.write_from(reader)
-            blob = writer.finish()
-        return self._commit_part(upload_id, bucket, key, part_number, blob, writer)
-
-    def _commit_part(self, upload_id, bucket, key, part_number, blob, writer) -> Part:
-        part = Part(part_number, writer.size, writer.md5.hexdigest(), self.clock.time())
-        garbage = [blob]
-        with self.db.write() as conn:
-            if conn.execute(
-                "SELECT 1 FROM s3_uploads WHERE upload_id = ?", (upload_id,)
-            ).fetchone():
-                old = conn.execute(
-                    "SELECT blob FROM s3_parts WHERE upload_id = ? AND part_number = ?",
-                    (upload_id, part_number),
-                ).fetchone()
-                conn.execute(
-                    "INSERT OR REPLACE INTO s3_parts "
-                    "(upload_id, part_number, size, etag, modified, blob) VALUES (?, ?, ?, ?, ?, ?)",
-                    (upload_id, part_number, part.size, part.etag, part.modified, blob),
-                )
-                garbage = [old[0]] if old else []
-        self.blobs.delete(garbage)
-        if garbage == [blob]:  # aborted or completed while this part was being written
-            raise errors.NoSuchUpload(upload_id)
-        return part
-
-    def list_parts(self, upload_id: str) -> list[Part]:
-        rows = self.db.query(
-            "SELECT part_number, size, etag, modified FROM s3_parts WHERE upload_id = ? "
-            "ORDER BY part_number",
-            (upload_id,),
-        )
-        return [Part(*row) for row in rows]
-
-    def complete_upload(
-        self, bucket: str, key: str, upload_id: str, requested: list[tuple[int, str]]
-    ) -> StoredObject:
-        """Assemble the listed parts (in ascending order, ETags matching) into the object.
-
-        Raises:
-            MalformedXML (no parts), InvalidPartOrder, InvalidPart, EntityTooSmall,
-            NoSuchUpload, NoSuchBucket.
-        """
-        if not requested:
-            raise errors.MalformedXML("the request lists no parts")
-        numbers = [number for number, _ in requested]
-        if any(b <= a for a, b in zip(numbers, numbers[1:], strict=False)):
-            raise errors.InvalidPartOrder()
-        with self.db.write() as conn:
-            self._require_bucket(conn, bucket)
-            row = conn.execute(
-                "SELECT upload_id, bucket, key, initiated, storage_class, attrs FROM s3_uploads "
-                "WHERE upload_id = ? AND bucket = ? AND key = ?",
-                (upload_id, bucket, key),
-            ).fetchone()
-            if row is None:
-                raise errors.NoSuchUpload(upload_id)
-            upload = Upload(*row[:5], json.loads(row[5]))
-            stored = {
-                r[0]: r[1:]
-                for r in conn.execute(
-                    "SELECT part_number, size, etag, blob FROM s3_parts WHERE upload_id = ?",
-                    (upload_id,),
-                )
-            }
-            segments, digests = [], []
-            for i, (number, etag) in enumerate(requested):
-                part = stored.get(number)
-                if part is None or part[1] != etag.strip('"'):
-                    raise errors.InvalidPart(number, etag)
-                if i < len(requested) - 1 and part[0] < MIN_PART_SIZE:
-                    raise errors.EntityTooSmall(part[0], MIN_PART_SIZE, number, etag)
-                segments.append((part[2], part[0]))
-                digests.append(binascii.unhexlify(part[1]))
-            etag = f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(segments)}"
-            obj = StoredObject(
-                bucket,
-                key,
-                sum(size for _, size in segments),
-                etag,
-                self.clock.time(),
-                upload.storage_class,
-                upload.attrs,
-                segments,
-            )
-            used = {number for number in numbers}
-            garbage = [part[2] for number, part in stored.items() if number not in used]
-            conn.execute("DELETE FROM s3_parts WHERE upload_id = ?", (upload_id,))
-            conn.execute("DELETE FROM s3_uploads WHERE upload_id = ?", (upload_id,))
-            garbage += self._replace_row(conn, obj, None, None, None)
-        self.blobs.delete(garbage)
-        return obj
-
-    def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        with self.db.write() as conn:
-            self._require_bucket(conn, bucket)
-            if not conn.execute(
-                "SELECT 1 FROM s3_uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
-                (upload_id, bucket, key),
-            ).fetchone():
-                raise errors.NoSuchUpload(upload_id)
-            blobs = [
-                r[0]
-                for r in conn.execute("SELECT blob FROM s3_parts WHERE upload_id = ?", (upload_id,))
-            ]
-            conn.execute("DELETE FROM s3_parts WHERE upload_id = ?", (upload_id,))
-            conn.execute("DELETE FROM s3_uploads WHERE upload_id = ?", (upload_id,))
-        self.blobs.delete(blobs)
-
-    def list_uploads(self, bucket: str, prefix: str = "") -> list[Upload]:
-        """In-progress uploads under ``prefix``, by key then initiation time."""
-        self.get_bucket(bucket)
-        rows = self.db.query(
-            "SELECT upload_id, bucket, key, initiated, storage_class, attrs FROM s3_uploads "
-            "WHERE bucket = ? AND substr(key, 1, ?) = ? ORDER BY key, initiated, upload_id",
-            (bucket, len(prefix), prefix),
-        )
-        return [Upload(*row[:5], json.loads(row[5])) for row in rows]
-
-
-def _check_part_number(part_number: int) -> None:
-    if not 1 <= part_number <= MAX_PARTS:
-        raise errors.InvalidArgument(
-            "Part number must be an integer between 1 and 10000, inclusive",
-            "partNumber",
-            part_number,
-        )
-
-
-def _check_md5(content_md5: str | None, md5) -> None:
-    if content_md5 is None:
-        return
-    try:
-        expected = base64.b64decode(content_md5, validate=True)
-    except (binascii.Error, ValueError):
-        raise errors.InvalidDigest(content_md5) from None
-    if len(expected) != 16:
-        raise errors.InvalidDigest(content_md5)
-    if expected != md5.digest():
-        raise errors.BadDigest()
 
 
 # The sweep asks about every blob file. A scan of s3_objects per blob would make it

@@ -119,11 +119,14 @@ class EntityTooSmall(S3Error):
 class InvalidPart(S3Error):
     code = "InvalidPart"
 
-    def __init__(self, part_number: int, etag: str) -> None:
+    def __init__(self, part_number: int, etag: str, upload_id: str | None = None) -> None:
+        fields = {} if upload_id is None else {"UploadId": upload_id}
+        fields.update({"PartNumber": str(part_number), "ETag": etag.strip('"')})
+        # (S3's message has the two spaces after "found.")
         super().__init__(
-            "One or more of the specified parts could not be found. The part may not have "
+            "One or more of the specified parts could not be found.  The part may not have "
             "been uploaded, or the specified entity tag may not match the part's entity tag.",
-            error_fields={"PartNumber": str(part_number), "ETag": etag},
+            error_fields=fields,
         )
 
 
@@ -181,8 +184,10 @@ class MetadataTooLarge(S3Error):
 class BadDigest(S3Error):
     code = "BadDigest"
 
-    def __init__(self) -> None:
-        super().__init__("The Content-MD5 you specified did not match what we received.")
+    def __init__(
+        self, message: str = "The Content-MD5 you specified did not match what we received."
+    ) -> None:
+        super().__init__(message)
 
 
 class InvalidDigest(S3Error):
@@ -213,3 +218,28 @@ class InvalidLocationConstraint(S3Error):
             "The specified location-constraint is not valid",
             error_fields={"LocationConstraint": constraint},
         )
+
+
+class BadRequest(S3Error):
+    """S3's code for a tag set over its size limit."""
+
+    code = "BadRequest"
+
+
+class InvalidTag(S3Error):
+    code = "InvalidTag"
+
+    def __init__(self, message: str, key: str | None = None, value: str | None = None) -> None:
+        fields = {}
+        if key is not None:
+            fields["TagKey"] = key
+        if value is not None:
+            fields["TagValue"] = value
+        super().__init__(message, error_fields=fields)
+
+
+class NoSuchTagSet(S3Error):
+    code, status = "NoSuchTagSet", 404
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__("The TagSet does not exist", error_fields={"BucketName": bucket})

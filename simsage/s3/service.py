@@ -2,52 +2,48 @@
 
 One method per S3 operation (named as botocore names them, snake_case). Methods read
 the caller's params, call :class:`~simsage.s3.backend.S3Backend` and build exactly the
-members botocore's parser would produce from a real S3 response.
+members botocore's parser would produce from a real S3 response. This module answers
+buckets, objects and listings; multipart uploads, tags, bucket encryption and
+GetObjectAttributes are in the ``*_api`` modules mixed into :class:`S3Service`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime as dt
-import hashlib
 from typing import Any
-from urllib.parse import quote
 
 from botocore.response import StreamingBody
-from botocore.utils import parse_to_aware_datetime
 
 from simsage.ids import from_epoch
-from simsage.s3 import errors
+from simsage.s3 import checksums, encryption, errors, tagging
+from simsage.s3.attributes_api import AttributesOperations
 from simsage.s3.backend import S3Backend, StoredObject
+from simsage.s3.encryption_api import EncryptionOperations
 from simsage.s3.input_errors import S3InputErrors
+from simsage.s3.multipart_api import MultipartOperations
 from simsage.s3.names import (
     check_bucket_name,
     check_key,
     etag_matches,
-    parse_copy_range,
     parse_copy_source,
     parse_range,
     quote_etag,
 )
+from simsage.s3.shapes import SYSTEM_ATTRS as _SYSTEM_ATTRS
+from simsage.s3.shapes import checksum_members, metadata_attrs, upload_attrs
+from simsage.s3.shapes import decode_token as _decode_token
+from simsage.s3.shapes import encode_token as _encode_token
+from simsage.s3.shapes import owner as _owner
+from simsage.s3.shapes import seconds as _seconds
+from simsage.s3.shapes import timestamp as _timestamp
+from simsage.s3.shapes import url_encode as _url_encode
+from simsage.s3.tagging_api import TaggingOperations
 from simsage.transport import Request
 from simsage.transport.handler import http_date
 
-DEFAULT_CONTENT_TYPE = "binary/octet-stream"
-MAX_METADATA_BYTES = 2048
 MAX_DELETE_KEYS = 1000
 LEGACY_REGION = "us-east-1"
+_DIRECTIVES = ("COPY", "REPLACE")
 
-# Request/response members stored with an object, and their attr names.
-_SYSTEM_ATTRS = {
-    "ContentType": "content_type",
-    "ContentEncoding": "content_encoding",
-    "ContentDisposition": "content_disposition",
-    "ContentLanguage": "content_language",
-    "CacheControl": "cache_control",
-    "Expires": "expires",
-    "WebsiteRedirectLocation": "website_redirect_location",
-}
 _CONDITIONS = ("IfMatch", "IfNoneMatch", "IfModifiedSince", "IfUnmodifiedSince")
 # GetObject's Response* params override what the answer says.
 _RESPONSE_OVERRIDES = {
@@ -60,60 +56,11 @@ _RESPONSE_OVERRIDES = {
 }
 
 
-def _seconds(epoch: float) -> dt.datetime:
-    """S3 answers times to the whole second (Last-Modified is an HTTP date), so a time
-    read back from one call compares equal to the same time from another."""
-    return from_epoch(int(epoch))
-
-
-def _timestamp(value: Any) -> dt.datetime:
-    """A timestamp param as the caller gave it (aware or naive datetime, ISO-8601 or
-    HTTP-date string, epoch number), read as botocore reads it: naive means UTC."""
-    return parse_to_aware_datetime(value)
-
-
-def _owner(account_id: str) -> dict[str, str]:
-    canonical = hashlib.sha256(f"simsage:{account_id}".encode()).hexdigest()
-    return {"DisplayName": "simsage", "ID": canonical}
-
-
-def _attrs_from(params: dict[str, Any]) -> dict[str, Any]:
-    """The system metadata and user metadata an upload request carries."""
-    attrs: dict[str, Any] = {}
-    for member, name in _SYSTEM_ATTRS.items():
-        value = params.get(member)
-        if value is not None:
-            attrs[name] = _timestamp(value).timestamp() if member == "Expires" else value
-    attrs.setdefault("content_type", DEFAULT_CONTENT_TYPE)
-    metadata = {k.lower(): v for k, v in (params.get("Metadata") or {}).items()}
-    size = sum(len(k.encode()) + len(v.encode()) for k, v in metadata.items())
-    if size > MAX_METADATA_BYTES:
-        raise errors.MetadataTooLarge(size)
-    attrs["metadata"] = metadata
-    return attrs
-
-
 def _url_encoded(request: Request) -> bool:
     return request.params.get("EncodingType") == "url"
 
 
-def _url_encode(value: str) -> str:
-    """S3's ``EncodingType=url`` form of a key, prefix, delimiter or marker."""
-    return quote(value, safe="/")
-
-
-def _encode_token(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode("utf-8", "surrogatepass")).decode()
-
-
-def _decode_token(token: str, name: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode("utf-8", "surrogatepass")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise errors.InvalidArgument(f"The {name} provided is incorrect", name, token) from None
-
-
-class S3Service:
+class S3Service(MultipartOperations, TaggingOperations, EncryptionOperations, AttributesOperations):
     """Answers S3 operations for one home."""
 
     CHECK_INPUT = S3InputErrors()
@@ -130,6 +77,13 @@ class S3Service:
             raise errors.AccessDenied()
         return bucket
 
+    def _upload_attrs(self, request: Request) -> dict[str, Any]:
+        """Metadata, encryption (the request's, else the bucket's default) and tags."""
+        rules = None
+        if request.params.get("ServerSideEncryption") is None:
+            rules = self.backend.get_setting(request.params["Bucket"], "encryption")
+        return upload_attrs(request, rules)
+
     def _object_headers(self, request: Request, obj: StoredObject) -> dict[str, Any]:
         """The members GetObject/HeadObject answer for ``obj`` (whole object)."""
         out: dict[str, Any] = {
@@ -137,9 +91,11 @@ class S3Service:
             "LastModified": _seconds(obj.modified),
             "ContentLength": obj.size,
             "ETag": quote_etag(obj.etag),
-            "ServerSideEncryption": "AES256",
+            **encryption.members(obj.attrs.get("sse")),
             "Metadata": dict(obj.attrs.get("metadata", {})),
         }
+        if obj.tags:
+            out["TagCount"] = len(obj.tags)
         for member, name in _SYSTEM_ATTRS.items():
             value = obj.attrs.get(name)
             if value is not None:
@@ -199,7 +155,13 @@ class S3Service:
         if part_number is not None:
             span = obj.part_range(part_number)
             if span is None:
-                err = errors.S3Error("The requested partnumber is not satisfiable")
+                err = errors.S3Error(
+                    "The requested partnumber is not satisfiable",
+                    error_fields={
+                        "PartNumberRequested": str(part_number),
+                        "ActualPartCount": str(obj.parts_count or 1),
+                    },
+                )
                 err.code, err.status = "InvalidPartNumber", 416
                 raise err
             if obj.parts_count is not None:
@@ -212,6 +174,25 @@ class S3Service:
             out["ContentLength"] = end - start + 1 if obj.size else 0
             out["ContentRange"] = f"bytes {start}-{end}/{obj.size}"
         return span
+
+    @staticmethod
+    def _checksum_answer(request: Request, obj: StoredObject, span, out: dict[str, Any]) -> None:
+        """With ``ChecksumMode=ENABLED``: the stored checksum of what is read, if S3 has
+        one for it (the whole object, a range covering all of it, or a part of a
+        multipart object whose part checksums S3 kept; a partial range has none)."""
+        if request.params.get("ChecksumMode") is None:
+            return
+        part = request.params.get("PartNumber")
+        if part is not None and obj.parts_count is not None:
+            out.update(checksum_members(obj.checksum, part))
+        elif span is None or span == (0, obj.size - 1):
+            out.update(checksum_members(obj.checksum))
+
+    @staticmethod
+    def _check_checksum_mode(params: dict[str, Any]) -> None:
+        mode = params.get("ChecksumMode")
+        if mode is not None and mode.upper() != "ENABLED":
+            raise errors.InvalidRequest("Value for x-amz-checksum-mode header is invalid.")
 
     # -- buckets -------------------------------------------------------------------
 
@@ -290,20 +271,36 @@ class S3Service:
     def put_object(self, request: Request) -> dict[str, Any]:
         params = request.params
         check_key(params["Key"])
+        wanted = checksums.requested(params, request.checksum_algorithm)
+        attrs = upload_attrs(request, with_encryption=False)
+
+        def encryption_of(bucket_rules):
+            # Resolved in the commit's transaction, which reads the bucket's default
+            # with the bucket row: no query of its own on the path of small PUTs.
+            return encryption.for_object(params, bucket_rules, request.region, request.account_id)
+
         obj = self.backend.put_object(
             params["Bucket"],
             params["Key"],
             params.get("Body"),
-            _attrs_from(params),
+            attrs,
             storage_class=params.get("StorageClass", "STANDARD"),
             content_md5=params.get("ContentMD5"),
             if_match=params.get("IfMatch"),
             if_none_match=params.get("IfNoneMatch"),
+            checksum=wanted.algorithm or checksums.DEFAULT,
+            expected_checksum=wanted.value,
+            encryption=encryption_of,
         )
-        return {"ETag": quote_etag(obj.etag), "ServerSideEncryption": "AES256"}
+        return {
+            "ETag": quote_etag(obj.etag),
+            **checksum_members(obj.checksum),
+            **encryption.members(obj.attrs.get("sse")),
+        }
 
     @staticmethod
     def _check_read_request(params: dict[str, Any]) -> None:
+        S3Service._check_checksum_mode(params)
         if params.get("PartNumber") is not None and params.get("Range"):
             raise errors.InvalidRequest(
                 "Cannot specify both Range header and partNumber query parameter"
@@ -318,7 +315,9 @@ class S3Service:
             self._check_conditions(params, obj)
             out.clear()
             out.update(self._object_headers(request, obj))
-            return self._span(request, obj, out)
+            span = self._span(request, obj, out)
+            self._checksum_answer(request, obj, span, out)
+            return span
 
         obj, (start, end), stream = self.backend.read_object(params["Bucket"], params["Key"], plan)
         out["Body"] = StreamingBody(stream, end - start)
@@ -330,7 +329,7 @@ class S3Service:
         obj = self.backend.get_object(params["Bucket"], params["Key"], with_data=False)
         self._check_conditions(params, obj)
         out = self._object_headers(request, obj)
-        self._span(request, obj, out)
+        self._checksum_answer(request, obj, self._span(request, obj, out), out)
         return out
 
     def delete_object(self, request: Request) -> dict[str, Any]:
@@ -357,21 +356,54 @@ class S3Service:
     def copy_object(self, request: Request) -> dict[str, Any]:
         params = request.params
         check_key(params["Key"])
-        source = self._copy_source(params)
         directive = params.get("MetadataDirective", "COPY")
+        tag_directive = params.get("TaggingDirective", "COPY")
+        for name, value, header in (
+            ("metadata", directive, "x-amz-metadata-directive"),
+            ("tagging", tag_directive, "x-amz-tagging-directive"),
+        ):
+            if value not in _DIRECTIVES:
+                raise errors.InvalidArgument(f"Unknown {name} directive.", header, value)
+        source = self._copy_source(params)
         storage_class = params.get("StorageClass", "STANDARD")
         same_place = (source.bucket, source.key) == (params["Bucket"], params["Key"])
-        if same_place and directive == "COPY" and storage_class == source.storage_class:
+        changes = directive == "REPLACE" or storage_class != source.storage_class
+        changes = changes or any(
+            params.get(name) is not None
+            for name in ("WebsiteRedirectLocation", "ServerSideEncryption", "ChecksumAlgorithm")
+        )
+        if same_place and not changes:
             raise errors.InvalidRequest(
                 "This copy request is illegal because it is trying to copy an object to "
                 "itself without changing the object's metadata, storage class, website "
                 "redirect location or encryption attributes."
             )
-        attrs = _attrs_from(params) if directive == "REPLACE" else dict(source.attrs)
+        checksum = params.get("ChecksumAlgorithm")
+        if checksum is not None:
+            checksum = checksums.multipart_choice(checksum, None)[0]
+        if directive == "REPLACE":
+            attrs = metadata_attrs(params)
+        else:
+            attrs = dict(source.attrs)
+            # The redirect location of a copy is the request's, never the source's.
+            attrs.pop("website_redirect_location", None)
+            if params.get("WebsiteRedirectLocation") is not None:
+                attrs["website_redirect_location"] = params["WebsiteRedirectLocation"]
+        attrs.pop("tags", None)
+        if tag_directive == "COPY":
+            tags = source.tags
+        else:
+            tags = tagging.parse_header(params["Tagging"]) if params.get("Tagging") else []
+        if tags:
+            attrs["tags"] = tags
+        rules = None
+        if params.get("ServerSideEncryption") is None:
+            rules = self.backend.get_setting(params["Bucket"], "encryption")
+        attrs["sse"] = encryption.for_object(params, rules, request.region, request.account_id)
         for _ in range(3):
             try:
                 obj = self.backend.copy_object(
-                    source, params["Bucket"], params["Key"], attrs, storage_class
+                    source, params["Bucket"], params["Key"], attrs, storage_class, checksum
                 )
                 break
             except FileNotFoundError:  # the source was overwritten meanwhile: read it again
@@ -382,8 +414,9 @@ class S3Service:
             "CopyObjectResult": {
                 "ETag": quote_etag(obj.etag),
                 "LastModified": _seconds(obj.modified),
+                **checksum_members(obj.checksum),
             },
-            "ServerSideEncryption": "AES256",
+            **encryption.members(obj.attrs.get("sse")),
         }
 
     def _copy_source(self, params: dict[str, Any]) -> StoredObject:
@@ -429,6 +462,9 @@ class S3Service:
                     "Size": o.size,
                     "StorageClass": o.storage_class,
                 }
+                if o.checksum_algorithm:
+                    item["ChecksumAlgorithm"] = [o.checksum_algorithm]
+                    item["ChecksumType"] = o.checksum_type
                 if owner is not None:
                     item["Owner"] = owner
                 contents.append(item)
@@ -470,188 +506,4 @@ class S3Service:
         out["Marker"] = _url_encode(marker) if _url_encoded(request) else marker
         if page.truncated and request.params.get("Delimiter"):
             out["NextMarker"] = _url_encode(page.last) if _url_encoded(request) else page.last
-        return out
-
-    # -- multipart uploads ---------------------------------------------------------
-
-    def create_multipart_upload(self, request: Request) -> dict[str, Any]:
-        params = request.params
-        check_key(params["Key"])
-        upload = self.backend.create_upload(
-            params["Bucket"],
-            params["Key"],
-            _attrs_from(params),
-            params.get("StorageClass", "STANDARD"),
-        )
-        return {
-            "Bucket": upload.bucket,
-            "Key": upload.key,
-            "UploadId": upload.upload_id,
-            "ServerSideEncryption": "AES256",
-        }
-
-    def upload_part(self, request: Request) -> dict[str, Any]:
-        params = request.params
-        part = self.backend.upload_part(
-            params["Bucket"],
-            params["Key"],
-            params["UploadId"],
-            params["PartNumber"],
-            params.get("Body"),
-            content_md5=params.get("ContentMD5"),
-        )
-        return {"ETag": quote_etag(part.etag), "ServerSideEncryption": "AES256"}
-
-    def upload_part_copy(self, request: Request) -> dict[str, Any]:
-        params = request.params
-        source = self._copy_source(params)
-        if params.get("CopySourceRange"):
-            start, end = parse_copy_range(params["CopySourceRange"], source.size)
-        else:
-            start, end = 0, source.size - 1
-        for _ in range(3):
-            try:
-                part = self.backend.upload_part_copy(
-                    params["Bucket"],
-                    params["Key"],
-                    params["UploadId"],
-                    params["PartNumber"],
-                    source,
-                    start,
-                    end,
-                )
-                break
-            except FileNotFoundError:  # the source was overwritten meanwhile: read it again
-                source = self._copy_source(params)
-                if end >= source.size:
-                    raise errors.InvalidArgument(
-                        f"Range specified is not valid for source object of size: {source.size}",
-                        "x-amz-copy-source-range",
-                        params.get("CopySourceRange", ""),
-                    ) from None
-        else:
-            raise errors.InvalidRequest("The copy source kept changing; retry the copy.")
-        return {
-            "CopyPartResult": {
-                "ETag": quote_etag(part.etag),
-                "LastModified": _seconds(part.modified),
-            },
-            "ServerSideEncryption": "AES256",
-        }
-
-    def complete_multipart_upload(self, request: Request) -> dict[str, Any]:
-        params = request.params
-        parts = (params.get("MultipartUpload") or {}).get("Parts") or []
-        requested = [(p["PartNumber"], p["ETag"]) for p in parts]
-        obj = self.backend.complete_upload(
-            params["Bucket"], params["Key"], params["UploadId"], requested
-        )
-        return {
-            "Location": (
-                f"https://{obj.bucket}.s3.{request.region}.amazonaws.com/{quote(obj.key)}"
-            ),
-            "Bucket": obj.bucket,
-            "Key": obj.key,
-            "ETag": quote_etag(obj.etag),
-            "ServerSideEncryption": "AES256",
-        }
-
-    def abort_multipart_upload(self, request: Request) -> dict[str, Any]:
-        params = request.params
-        self.backend.abort_upload(params["Bucket"], params["Key"], params["UploadId"])
-        request.status = 204
-        return {}
-
-    def list_parts(self, request: Request) -> dict[str, Any]:
-        params = request.params
-        upload = self.backend.get_upload(params["Bucket"], params["Key"], params["UploadId"])
-        marker = params.get("PartNumberMarker") or 0
-        max_parts = min(params.get("MaxParts", 1000), 1000)
-        parts = [p for p in self.backend.list_parts(upload.upload_id) if p.part_number > marker]
-        truncated = len(parts) > max_parts
-        parts = parts[:max_parts]
-        owner = _owner(request.account_id)
-        out: dict[str, Any] = {
-            "Bucket": upload.bucket,
-            "Key": upload.key,
-            "UploadId": upload.upload_id,
-            "PartNumberMarker": marker,
-            "MaxParts": max_parts,
-            "IsTruncated": truncated,
-            "Initiator": owner,
-            "Owner": owner,
-            "StorageClass": upload.storage_class,
-        }
-        if parts:
-            out["Parts"] = [
-                {
-                    "PartNumber": p.part_number,
-                    "LastModified": _seconds(p.modified),
-                    "ETag": quote_etag(p.etag),
-                    "Size": p.size,
-                }
-                for p in parts
-            ]
-            out["NextPartNumberMarker"] = parts[-1].part_number
-        return out
-
-    def list_multipart_uploads(self, request: Request) -> dict[str, Any]:
-        params = request.params
-        prefix, delimiter = params.get("Prefix", ""), params.get("Delimiter", "")
-        key_marker, id_marker = params.get("KeyMarker", ""), params.get("UploadIdMarker", "")
-        max_uploads = min(params.get("MaxUploads", 1000), 1000)
-        uploads = self.backend.list_uploads(params["Bucket"], prefix)
-        if key_marker:
-            ids = [u.upload_id for u in uploads if u.key == key_marker]
-            if id_marker and id_marker in ids:
-                position = ids.index(id_marker) + 1
-                uploads = [
-                    u
-                    for u in uploads
-                    if u.key > key_marker or (u.key == key_marker and u.upload_id in ids[position:])
-                ]
-            else:
-                uploads = [u for u in uploads if u.key > key_marker]
-        owner = _owner(request.account_id)
-        entries, prefixes, truncated = [], [], False
-        last_key, last_id = None, None
-        for upload in uploads:
-            if len(entries) + len(prefixes) == max_uploads:
-                truncated = True
-                break
-            cut = upload.key.find(delimiter, len(prefix)) if delimiter else -1
-            if cut >= 0:
-                common = upload.key[: cut + len(delimiter)]
-                if not prefixes or prefixes[-1] != common:
-                    prefixes.append(common)
-                    last_key, last_id = common, None
-                continue
-            entries.append(
-                {
-                    "UploadId": upload.upload_id,
-                    "Key": upload.key,
-                    "Initiated": _seconds(upload.initiated),
-                    "StorageClass": upload.storage_class,
-                    "Owner": owner,
-                    "Initiator": owner,
-                }
-            )
-            last_key, last_id = upload.key, upload.upload_id
-        out: dict[str, Any] = {
-            "Bucket": params["Bucket"],
-            "KeyMarker": key_marker,
-            "UploadIdMarker": id_marker,
-            "Prefix": prefix,
-            "MaxUploads": max_uploads,
-            "IsTruncated": truncated,
-        }
-        if delimiter:
-            out["Delimiter"] = delimiter
-        if entries:
-            out["Uploads"] = entries
-        if prefixes:
-            out["CommonPrefixes"] = [{"Prefix": p} for p in prefixes]
-        if truncated:
-            out["NextKeyMarker"] = last_key or ""
-            out["NextUploadIdMarker"] = last_id or ""
         return out

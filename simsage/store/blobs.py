@@ -28,15 +28,17 @@ COPY_CHUNK = 8 * 1024 * 1024  # one read per boto3 part: fewer calls, hashing wi
 
 
 class BlobWriter:
-    """Writes one blob, computing its MD5 and size on the way. Use as a context
-    manager; :meth:`finish` renames the file into place and returns the blob id."""
+    """Writes one blob, computing its MD5, its size and any further ``digests`` (objects
+    with ``update``, such as S3's checksums) in the same pass over the bytes. Use as a
+    context manager; :meth:`finish` renames the file into place and returns the blob id."""
 
-    def __init__(self, store: BlobStore, blob_id: str) -> None:
+    def __init__(self, store: BlobStore, blob_id: str, digests: Iterable = ()) -> None:
         self._store = store
         self.blob_id = blob_id
         self.tmp_path = store.tmp_dir / f"{os.getpid()}-{blob_id}"
         self._file = open(self.tmp_path, "wb", buffering=0)  # noqa: SIM115 - closed in finish/abort
         self.md5 = hashlib.md5(usedforsecurity=False)
+        self.digests = tuple(digests)
         self.size = 0
         self._done = False
 
@@ -48,6 +50,8 @@ class BlobWriter:
         while written < len(view):
             written += self._file.write(view[written:])
         self.md5.update(view)
+        for digest in self.digests:
+            digest.update(view)
         self.size += len(view)
 
     def write_from(self, stream, limit: int | None = None) -> None:
@@ -107,8 +111,8 @@ class BlobStore:
             raise ValueError(f"not a blob id: {blob_id!r}")
         return self.root / blob_id[:2] / blob_id
 
-    def writer(self) -> BlobWriter:
-        return BlobWriter(self, self._new_id())
+    def writer(self, digests: Iterable = ()) -> BlobWriter:
+        return BlobWriter(self, self._new_id(), digests)
 
     def open(self, blob_id: str) -> io.BufferedReader:
         """Open a blob for reading (raises FileNotFoundError if it was deleted)."""

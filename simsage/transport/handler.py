@@ -40,6 +40,10 @@ _PARAMS_KEY = "simsage.params"
 class Request:
     """One call as a service sees it: the caller's params plus where the call was made.
 
+    ``checksum_algorithm`` is the algorithm botocore resolved for the request body's
+    checksum (``crc32`` by default for S3 uploads), whose value it would compute on the
+    way to the wire: the service sees the request as that header would announce it.
+
     A handler may set ``status`` (for example 206 for a ranged read) and ``headers``
     (extra HTTP headers that only live in ResponseMetadata).
     """
@@ -52,6 +56,7 @@ class Request:
     model: OperationModel
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    checksum_algorithm: str | None = None
 
 
 class Transport:
@@ -96,6 +101,7 @@ class Transport:
             region=context.get("client_region") or self.config.region,
             account_id=self.config.account_id,
             model=model,
+            checksum_algorithm=_checksum_algorithm(context),
         )
         try:
             method, check = self._method(service, model)
@@ -166,6 +172,13 @@ def _local_client_class(base_classes: list, **_: Any) -> None:
 
 def _capture(params: dict, context: dict, **_: Any) -> None:
     context[_PARAMS_KEY] = params
+
+
+def _checksum_algorithm(context: dict) -> str | None:
+    """The body checksum botocore resolved before ``before-call`` (it computes the value
+    only after it, on the way to the wire, which an in-process answer never takes)."""
+    algorithm = (context.get("checksum") or {}).get("request_algorithm")
+    return algorithm.get("algorithm") if isinstance(algorithm, dict) else None
 
 
 def _metadata(request: Request, status: int, headers: dict[str, str]) -> dict[str, Any]:

@@ -240,6 +240,33 @@ def test_missing_part_is_invalid_part(s3):
     assert error["PartNumber"] == "2"
 
 
+@pytest.mark.parametrize("dropped", ["PartNumber", "ETag"])
+def test_a_part_without_its_number_or_etag_is_malformed(s3, dropped):
+    upload_id = _start(s3)
+    part = _upload(s3, upload_id, 1, TAIL)
+    with pytest.raises(ClientError) as excinfo:
+        _complete(s3, upload_id, [{k: v for k, v in part.items() if k != dropped}])
+    code, status, error = _error(excinfo)
+    assert (code, status) == ("MalformedXML", 400)
+    assert error["Message"].startswith(
+        "The XML you provided was not well-formed or did not validate against our published schema"
+    )
+    _complete(s3, upload_id, [part])  # the upload survived the refused request
+
+
+def test_invalid_part_names_the_upload_part_and_etag(s3):
+    upload_id = _start(s3)
+    _upload(s3, upload_id, 1, TAIL)
+    with pytest.raises(ClientError) as excinfo:
+        _complete(s3, upload_id, [{"PartNumber": 1, "ETag": '"' + "0" * 32 + '"'}])
+    _, _, error = _error(excinfo)
+    assert (error["UploadId"], error["PartNumber"], error["ETag"]) == (upload_id, "1", "0" * 32)
+    assert error["Message"] == (
+        "One or more of the specified parts could not be found.  The part may not have been "
+        "uploaded, or the specified entity tag may not match the part's entity tag."
+    )
+
+
 def test_parts_out_of_order(s3):
     upload_id = _start(s3)
     part1 = _upload(s3, upload_id, 1, PART_A)
