@@ -12,8 +12,10 @@ the first bad value, with a code that depends on the value (observed S3 answers)
   ``x-amz-metadata-directive`` …): ``InvalidArgument`` naming the header;
 - a value inside the XML body: ``MalformedXML`` (the body does not follow S3's schema).
 
-``x-amz-request-payer`` and ``x-amz-checksum-mode`` are not checked: S3 acts only on
-the values it knows (``requester``, ``ENABLED``) and ignores others.
+``x-amz-request-payer`` is not checked: S3 acts only on the values it knows
+(``requester``) and ignores others. ``x-amz-checksum-mode``, the checksum algorithm and
+type headers and ``x-amz-object-attributes`` are checked by the operations themselves, which answer
+S3's own messages for them (the whole header value as ``ArgumentValue``).
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ class InvalidStorageClass(errors.S3Error):
 
 
 class S3InputErrors(InputErrors):
-    skip = frozenset({"RequestPayer", "ChecksumMode"})
+    skip = frozenset(
+        {"RequestPayer", "ChecksumMode", "ChecksumAlgorithm", "ChecksumType", "ObjectAttributes"}
+    )
 
     def error(self, violations: list[Violation]) -> errors.S3Error:
         first = violations[0]
