@@ -155,6 +155,39 @@ def make_local(client) -> None:
     creator = getattr(client, "_user_agent_creator", None)
     if creator is not None and not isinstance(creator, _FixedUserAgent):
         client._user_agent_creator = _FixedUserAgent(creator.to_string())
+    client._simsage_local = True
+    _keep_transfers_classic()
+
+
+_crt_guarded = False
+
+
+def _keep_transfers_classic() -> None:
+    """Keep boto3's transfer methods (``upload_file``, ``download_file`` …) of simsage
+    clients on the classic transfer manager, which calls the client's operations.
+
+    With awscrt installed (simsage needs it for S3's CRC32C/CRC64NVME checksums), boto3
+    switches to its CRT transfer manager on EC2 instance types awscrt is optimized for,
+    or when ``TransferConfig(preferred_transfer_client="crt")`` asks for it; that manager
+    talks HTTP itself, past botocore, where simsage cannot answer. boto3 falls back to the
+    classic manager when ``boto3.crt.is_crt_compatible_request`` says no: it says no for
+    simsage clients (and asks boto3 for every other client)."""
+    global _crt_guarded
+    if _crt_guarded:
+        return
+    _crt_guarded = True
+    try:
+        import boto3.crt
+    except ImportError:  # no awscrt, or a boto3 without CRT support: always classic
+        return
+    original = boto3.crt.is_crt_compatible_request
+
+    def is_crt_compatible_request(client, crt_s3_client):
+        if getattr(client, "_simsage_local", False):
+            return False
+        return original(client, crt_s3_client)
+
+    boto3.crt.is_crt_compatible_request = is_crt_compatible_request
 
 
 class _LocalClient:

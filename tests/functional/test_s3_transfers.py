@@ -200,3 +200,17 @@ def test_resource_upload_and_download_file(session, big_file, data, tmp_path):
     target = tmp_path / "res.bin"
     obj.download_file(str(target), Config=CONFIG)
     assert target.read_bytes() == data
+
+
+def test_transfers_stay_on_simsage_when_boto3_would_pick_its_crt_client(simsage_local, tmp_path):
+    """With awscrt installed, boto3 uses its CRT transfer manager (HTTP past botocore)
+    on optimized EC2 instances or when asked to; simsage clients keep the classic one."""
+    s3 = simsage_local.client("s3")
+    s3.create_bucket(Bucket="crt-bucket")
+    source = tmp_path / "payload.bin"
+    source.write_bytes(os.urandom(9 * 1024 * 1024))
+    config = TransferConfig(preferred_transfer_client="crt")
+    s3.upload_file(str(source), "crt-bucket", "payload.bin", Config=config)
+    target = tmp_path / "back.bin"
+    s3.download_file("crt-bucket", "payload.bin", str(target), Config=config)
+    assert target.read_bytes() == source.read_bytes()
