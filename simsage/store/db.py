@@ -6,7 +6,10 @@ Invariants:
 - writes run in ``BEGIN IMMEDIATE`` transactions, so writers from many threads and
   processes serialize on the database lock and readers never see half a change;
 - each concept registers its own schema (``CREATE … IF NOT EXISTS``), applied once per
-  process when the database is opened.
+  process when the database is opened;
+- a database SQLite finds damaged (``SQLITE_CORRUPT``, ``SQLITE_NOTADB``) raises
+  :class:`~simsage.store.errors.StoreDamaged`, which says how to repair it, wherever it
+  is found: at open, in a query or inside a write block.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from simsage.store.errors import index_damaged, is_damage
 
 _SCHEMAS: list[str] = []
 # Connections a forked child inherited from its parent (see Database.connection).
@@ -38,7 +43,15 @@ class Database:
         self._pid = os.getpid()
         self._applied = 0
         self._schema_lock = threading.Lock()
-        self._ensure_schema(self.connection())
+        try:
+            self._ensure_schema(self.connection())
+        except sqlite3.DatabaseError as exc:
+            self._raise_if_damage(exc)
+            raise
+
+    def _raise_if_damage(self, exc: sqlite3.DatabaseError) -> None:
+        if is_damage(exc):
+            raise index_damaged(self.path.parent, exc) from exc
 
     def connection(self) -> sqlite3.Connection:
         if self._pid != os.getpid():
@@ -81,8 +94,12 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: committed when the block ends, rolled back on error."""
-        with self._transaction(self.connection()) as conn:
-            yield conn
+        try:
+            with self._transaction(self.connection()) as conn:
+                yield conn
+        except sqlite3.DatabaseError as exc:
+            self._raise_if_damage(exc)
+            raise
 
     @staticmethod
     @contextmanager
@@ -100,10 +117,18 @@ class Database:
             raise
 
     def query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
-        return self.connection().execute(sql, params).fetchall()
+        try:
+            return self.connection().execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            self._raise_if_damage(exc)
+            raise
 
     def query_one(self, sql: str, params: tuple | list = ()) -> tuple | None:
-        return self.connection().execute(sql, params).fetchone()
+        try:
+            return self.connection().execute(sql, params).fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._raise_if_damage(exc)
+            raise
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
