@@ -168,11 +168,15 @@ def _check_index(exam: Examination, conn: sqlite3.Connection) -> None:
 def _check_objects(exam: Examination, conn: sqlite3.Connection, hash_bytes: bool) -> set[str]:
     """Check every object's bytes; returns the blob ids the rows name."""
     referenced: set[str] = set()
-    count = size = damaged = 0
+    objects = parts = size = damaged = 0
     for keeper in blob_keepers():
         referenced |= keeper.referenced_blobs(conn)
         for item in keeper.iter_stored(conn):
-            count, size = count + 1, size + item.size
+            size += item.size
+            if item.upload_part is None:
+                objects += 1
+            else:
+                parts += 1
             what = keeper.check(item, lambda blob: blob_path(exam.blobs.root, blob), hash_bytes)
             if what and keeper.still_stored(conn, item):  # not an overwrite racing the check
                 damaged += 1
@@ -182,7 +186,11 @@ def _check_objects(exam: Examination, conn: sqlite3.Connection, hash_bytes: bool
         exam.problems.append(Problem("object", f"… and {damaged - SHOWN} more damaged", False))
     checked = "lengths and MD5s checked" if hash_bytes else "lengths checked (--quick)"
     exam.facts.append(
-        ("objects", f"{count} objects and upload parts ({size_text(size)}); {checked}")
+        (
+            "objects",
+            f"{objects} objects and {parts} parts of uploads in progress ({size_text(size)}); "
+            f"{checked}",
+        )
     )
     return referenced
 
