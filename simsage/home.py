@@ -58,8 +58,8 @@ class Home:
         self.path.mkdir(parents=True, exist_ok=True)
         self.clock = clock or Clock()
         self.ids = ids or IdSource()
-        self.store_id = open_pairing(self.path, new_id=self.ids.hex)
-        self.db = Database(self.path / INDEX_NAME)
+        self.store_id, conn = open_pairing(self.path, new_id=self.ids.hex)
+        self.db = Database(self.path / INDEX_NAME, conn=conn)
         self._index_file = _file_key(self.path / INDEX_NAME)
         # Blobs are flushed and renamed before their commit, which survives any process
         # crash; SIMSAGE_FSYNC=1 also fsyncs them, for power-loss durability at a cost.

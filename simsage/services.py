@@ -34,9 +34,9 @@ def blob_referenced(home, blob_id: str) -> bool:
     return s3_blob_referenced(home.db, blob_id)
 
 
-# Concepts that keep bytes in the blob folder, by the module that accounts for them
-# (``referenced_blobs``, ``iter_stored``, ``check``, ``still_stored``: see
-# :mod:`simsage.s3.integrity`). ``simsage doctor`` asks each of them.
+# Concepts that keep bytes in the blob folder, by the module that accounts for them:
+# ``referenced_blobs``, ``iter_stored``, ``check``, ``still_stored``, ``index_problems``
+# and ``rebuild``, as :mod:`simsage.s3.integrity` has them. ``simsage doctor`` asks each.
 _BLOB_KEEPERS = ("simsage.s3.integrity",)
 
 

@@ -45,7 +45,9 @@ class DamagedObjectError(FlexibleChecksumError, AWSError):
     status = 500
     sender_fault = False
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str = "", *, error_msg: str | None = None) -> None:
+        # error_msg: how botocore's exceptions rebuild themselves when unpickled
+        message = message or error_msg or ""
         FlexibleChecksumError.__init__(self, error_msg=message)
         self.message = message
         self.error_fields: dict = {}

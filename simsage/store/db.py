@@ -34,15 +34,31 @@ def register_schema(ddl: str) -> None:
         _SCHEMAS.append(ddl)
 
 
+def _configured(conn: sqlite3.Connection) -> sqlite3.Connection:
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode: a commit survives a process crash; only the last
+    # transactions may be lost on power failure, and the file stays consistent.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=60000")
+    # Checkpoint (and fsync) the WAL every ~40 MB rather than every 4 MB: the
+    # fsyncs of checkpoints were half the cost of a small write.
+    conn.execute("PRAGMA wal_autocheckpoint=10000")
+    return conn
+
+
 class Database:
     """Thread-local connections to ``state.db`` with WAL and a generous busy timeout."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection | None = None) -> None:
+        """Open ``path``; ``conn``, an autocommit connection to it made by this thread
+        (the store-id check's), becomes this thread's connection rather than a second one."""
         self.path = path
         self._local = threading.local()
         self._pid = os.getpid()
         self._applied = 0
         self._schema_lock = threading.Lock()
+        if conn is not None:
+            self._local.conn = _configured(conn)
         try:
             self._ensure_schema(self.connection())
         except sqlite3.DatabaseError as exc:
@@ -65,15 +81,7 @@ class Database:
             self._pid = os.getpid()
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a commit survives a process crash; only the last
-            # transactions may be lost on power failure, and the file stays consistent.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=60000")
-            # Checkpoint (and fsync) the WAL every ~40 MB rather than every 4 MB: the
-            # fsyncs of checkpoints were half the cost of a small write.
-            conn.execute("PRAGMA wal_autocheckpoint=10000")
+            conn = _configured(sqlite3.connect(self.path, isolation_level=None, timeout=60.0))
             self._local.conn = conn
         # Not inside an open transaction (a read made within a write block): the schema
         # gets its own transaction, on the next call outside it.

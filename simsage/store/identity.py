@@ -97,15 +97,18 @@ class BlobFolderState:
         return f"the blob folder {self.root} belongs to store {self.store_id} and holds {holds}"
 
 
-def inspect_index(path: Path) -> IndexState:
-    """Look at ``state.db`` without creating or changing it."""
+def inspect_index(path: Path, keep: list | None = None) -> IndexState:
+    """Look at ``state.db`` without creating or changing it. With ``keep`` (a list), a
+    sound index's connection is appended to it, left open (autocommit), instead of
+    being closed: closing the last connection checkpoints and removes the WAL, which
+    costs more than the check itself."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
         return IndexState(path, "missing")
     uri = f"file:{urllib.parse.quote(str(path))}?mode=rw"
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=60.0)
+        conn = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None)
     except sqlite3.OperationalError:
         if not path.exists():
             return IndexState(path, "missing")
@@ -117,7 +120,7 @@ def inspect_index(path: Path) -> IndexState:
         rows: dict[str, str] = {}
         if "meta" in tables:
             rows = dict(conn.execute("SELECT name, value FROM meta").fetchall())
-        return IndexState(
+        state = IndexState(
             path,
             "sound",
             size=size,
@@ -126,11 +129,18 @@ def inspect_index(path: Path) -> IndexState:
             has_meta_rows=bool(rows),
         )
     except sqlite3.DatabaseError as exc:
+        conn.close()
         if not is_damage(exc):
             raise
         return IndexState(path, "unreadable", size=size, error=str(exc))
-    finally:
+    except BaseException:
         conn.close()
+        raise
+    if keep is None:
+        conn.close()
+    else:
+        keep.append(conn)
+    return state
 
 
 def inspect_blob_folder(root: Path, count: bool = False) -> BlobFolderState:
@@ -158,25 +168,29 @@ def home_lock(home: Path) -> Iterator[None]:
         yield
 
 
-def open_pairing(home: Path, new_id: Callable[[], str]) -> str:
+def open_pairing(home: Path, new_id: Callable[[], str]) -> tuple[str, sqlite3.Connection | None]:
     """Check that ``home``'s index and blob folder are one store's (creating the id of
-    a new or older store) and return the store id.
+    a new or older store). Returns the store id and, when the index was sound, the open
+    connection the check used (for :class:`~simsage.store.Database` to keep).
 
     Raises:
         StoreDamaged: they are not; nothing was modified.
     """
     with home_lock(home):
-        index = inspect_index(home / INDEX_NAME)
+        kept: list[sqlite3.Connection] = []
+        index = inspect_index(home / INDEX_NAME, keep=kept)
         blobs = inspect_blob_folder(home / BLOBS_NAME)
         if index.status == "sound" and index.store_id and index.store_id == blobs.store_id:
-            return index.store_id
+            return index.store_id, kept[0]
+        for conn in kept:
+            conn.close()
         problem = diagnose(index, blobs)
         if problem is not None:
             raise StoreDamaged(home, damage_message(home, problem))
         store_id = write_store_id(home, new_id(), replace_marker=False)
         if index.has_meta_rows:
             log.info("%s: store of an older simsage, now marked as store %s", home, store_id)
-        return store_id
+        return store_id, None
 
 
 def check_pairing(home: Path, store_id: str) -> None:
