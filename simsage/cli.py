@@ -372,6 +372,21 @@ def info() -> None:
         click.echo(f"{name + ':':<{width}} {value}")
 
 
+@main.command()
+@click.option("--repair", is_flag=True, help="Repair what can be repaired (stop simsage first).")
+@click.option("--quick", is_flag=True, help="Check blob lengths only, not their MD5s.")
+def doctor(repair: bool, quick: bool) -> None:
+    """Check the local store: index, blob files, objects' bytes, orphans, leftovers.
+
+    Exit status 1 while problems remain. --repair salvages a damaged index, pairs it
+    with the blob folder and moves blobs no row names into lost+found/; it deletes
+    nothing it cannot account for.
+    """
+    from simsage.doctor import run
+
+    raise click.exceptions.Exit(run(load_config(), repair, not quick, click.echo))
+
+
 def _sagemaker_counts() -> list[tuple[str, str]]:
     """How many training jobs, models, endpoints and transform jobs the store holds,
     counted through the same List calls as on AWS."""

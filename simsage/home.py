@@ -2,8 +2,14 @@
 the id source every service shares.
 
 ``Home.open(config)`` returns the same object for the same folder within a process, so
-all clients bound to one home share connections. Homes are cheap to open; the first
-open of the day also sweeps what crashed writers left behind.
+all clients bound to one home share connections. Homes are cheap to open.
+
+Opening first checks that the index and the blob folder carry the same store id
+(:mod:`simsage.store.identity`): a lost, emptied, damaged or foreign index raises
+:class:`~simsage.store.errors.StoreDamaged` (not cached, so the next open checks again,
+after a repair) and nothing is swept. A sound open removes the temp files of dead
+writers at once (one listing of ``blobs/tmp``); the first open of the day also sweeps
+the blobs no row names, after checking the pairing once more.
 """
 
 from __future__ import annotations
@@ -17,13 +23,12 @@ from pathlib import Path
 from simsage.config import Config
 from simsage.ids import Clock, IdSource
 from simsage.store import BlobStore, Database
-from simsage.store.db import register_schema
+from simsage.store.errors import StoreDamaged
+from simsage.store.identity import INDEX_NAME, check_pairing, damage_message, open_pairing
 
 SWEEP_INTERVAL = 24 * 3600
 
 log = logging.getLogger("simsage.home")
-
-register_schema("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
 
 _homes: dict[Path, Home] = {}
 # Called with a Home by Home.stop_everything(): each concept that starts processes
@@ -41,7 +46,11 @@ _homes_lock = threading.Lock()
 
 
 class Home:
-    """Shared state of one SIMSAGE_HOME. Construct through :meth:`open`."""
+    """Shared state of one SIMSAGE_HOME. Construct through :meth:`open`.
+
+    Raises:
+        StoreDamaged: the index does not match the blob folder, or is unreadable.
+    """
 
     def __init__(self, config: Config, clock: Clock | None = None, ids: IdSource | None = None):
         self.config = config
@@ -49,7 +58,9 @@ class Home:
         self.path.mkdir(parents=True, exist_ok=True)
         self.clock = clock or Clock()
         self.ids = ids or IdSource()
-        self.db = Database(self.path / "state.db")
+        self.store_id, conn = open_pairing(self.path, new_id=self.ids.hex)
+        self.db = Database(self.path / INDEX_NAME, conn=conn)
+        self._index_file = _file_key(self.path / INDEX_NAME)
         # Blobs are flushed and renamed before their commit, which survives any process
         # crash; SIMSAGE_FSYNC=1 also fsyncs them, for power-loss durability at a cost.
         self.blobs = BlobStore(
@@ -59,6 +70,10 @@ class Home:
         )
         self._services: dict[str, object] = {}
         self._services_lock = threading.Lock()
+        try:
+            self.blobs.reclaim_temp()
+        except OSError:  # housekeeping must never keep a home from opening
+            log.warning("reclaiming %s failed", self.blobs.tmp_dir, exc_info=True)
         self._sweep_if_due()
 
     @classmethod
@@ -100,8 +115,24 @@ class Home:
 
     def sweep(self, min_age: float = 600.0) -> int:
         """Remove what crashed writers left: temp files of dead processes and blobs no
-        row names that are older than ``min_age`` seconds. Returns how many files went."""
+        row names that are older than ``min_age`` seconds. Returns how many files went.
+
+        Raises:
+            StoreDamaged: the index on disk is no longer the one this home opened, or
+                the blob folder is no longer its own: then nothing is removed.
+        """
+        self.check_pairing()
         return self.blobs.sweep(self.blob_is_referenced, min_age=min_age)
+
+    def check_pairing(self) -> None:
+        """Raise StoreDamaged unless ``state.db`` on disk is still the file this home
+        opened and both it and the blob folder still carry this store's id."""
+        check_pairing(self.path, self.store_id)
+        if _file_key(self.path / INDEX_NAME) != self._index_file:
+            problem = (
+                f"the index {self.path / INDEX_NAME} was replaced while this process had it open"
+            )
+            raise StoreDamaged(self.path, damage_message(self.path, problem))
 
     def blob_is_referenced(self, blob_id: str) -> bool:
         from simsage.services import blob_referenced
@@ -118,3 +149,11 @@ class Home:
         with _homes_lock:
             if _homes.get(self.path) is self:
                 del _homes[self.path]
+
+
+def _file_key(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino

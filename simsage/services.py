@@ -39,3 +39,14 @@ def blob_referenced(home, blob_id: str) -> bool:
     from simsage.s3.backend import blob_referenced as s3_blob_referenced
 
     return s3_blob_referenced(home.db, blob_id)
+
+
+# Concepts that keep bytes in the blob folder, by the module that accounts for them:
+# ``referenced_blobs``, ``iter_stored``, ``check``, ``still_stored``, ``index_problems``
+# and ``rebuild``, as :mod:`simsage.s3.integrity` has them. ``simsage doctor`` asks each.
+_BLOB_KEEPERS = ("simsage.s3.integrity",)
+
+
+def blob_keepers() -> list:
+    """The modules that account for blobs (for ``simsage doctor``)."""
+    return [importlib.import_module(name) for name in _BLOB_KEEPERS]

@@ -5,17 +5,56 @@ A reader keeps reading the version it started with even if the object is overwri
 (and its blobs unlinked) meanwhile: the first segments are opened at once, and the rest
 (objects of hundreds of parts would need too many open files) are pinned by a private
 hard link each, opened and dropped as the read reaches them.
+
+Every blob's length is checked against the registry when it is opened or pinned (an
+``fstat``: no extra read), so a truncated or grown blob file is reported, never served
+short. Damage is :class:`DamagedObjectError`: raised while the reader is being built, it
+becomes the S3 error ``InternalError`` (500) before any byte is sent; found in the middle
+of a read, it reaches the caller from ``Body.read()`` as a botocore exception, of the
+family botocore raises for a body that fails its checksum (``FlexibleChecksumError``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from botocore.exceptions import FlexibleChecksumError
+
+from simsage.errors import AWSError
+from simsage.store.errors import doctor_command
+
 # Segments opened up front; later ones are pinned (see the module docstring).
 EAGER_OPEN_SEGMENTS = 64
+
+
+class DamagedObjectError(FlexibleChecksumError, AWSError):
+    """An object's stored bytes are not what its registry row says: a blob file is
+    missing, shorter or longer than recorded, or hashes to another MD5.
+
+    Both a botocore exception (what ``Body.read()`` raises mid-stream, like a body that
+    fails its checksum) and an :class:`~simsage.errors.AWSError` (what a request answers
+    when the damage is found before its answer: ``InternalError``, HTTP 500).
+    """
+
+    code = "InternalError"
+    status = 500
+    sender_fault = False
+
+    def __init__(self, message: str = "", *, error_msg: str | None = None) -> None:
+        # error_msg: how botocore's exceptions rebuild themselves when unpickled
+        message = message or error_msg or ""
+        FlexibleChecksumError.__init__(self, error_msg=message)
+        self.message = message
+        self.error_fields: dict = {}
+        self.modeled_fields: dict = {}
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class SegmentReader(io.RawIOBase):
@@ -27,9 +66,13 @@ class SegmentReader(io.RawIOBase):
         start, end: the byte range to expose.
         pinner: makes a private hard link to a blob id and returns its path (None where
             links are unsupported); the reader opens and removes it when it gets there.
+        damaged: builds the message of a :class:`DamagedObjectError` from what is wrong
+            (it names the object and says what to do).
     Raises:
         FileNotFoundError: a blob of ``segments`` is already gone (the object was
-            overwritten since its row was read); read the row again.
+            overwritten since its row was read, or the file was lost: the caller tells
+            which by reading the row again).
+        DamagedObjectError: a blob file's length is not the registry's.
     """
 
     def __init__(
@@ -39,17 +82,22 @@ class SegmentReader(io.RawIOBase):
         start: int,
         end: int,
         pinner: Callable[[str], Path | None] | None = None,
+        damaged: Callable[[str], str] = lambda what: f"A stored object is damaged: {what}",
     ) -> None:
         super().__init__()
         self._opener = opener
+        self._damaged = damaged
         self._remaining = end - start
-        # (blob id, offset within the blob, bytes to read from it) for the range
+        # (blob id, offset within the blob, bytes to read from it) for the range, and
+        # the blob's whole size as the registry has it
         self._plan: list[tuple[str, int, int]] = []
+        self._sizes: list[int] = []
         position = 0
         for blob_id, size in segments:
             lo, hi = max(start, position), min(end, position + size)
             if lo < hi:
                 self._plan.append((blob_id, lo - position, hi - lo))
+                self._sizes.append(size)
             position += size
         self._files: list[io.BufferedReader | None] = [None] * len(self._plan)
         self._pins: list[Path | None] = [None] * len(self._plan)
@@ -59,7 +107,9 @@ class SegmentReader(io.RawIOBase):
                 if i < EAGER_OPEN_SEGMENTS:
                     self._files[i] = self._open(i)
                 elif pinner is not None:
-                    self._pins[i] = pinner(blob_id)
+                    pin = self._pins[i] = pinner(blob_id)
+                    if pin is not None:
+                        self._check_size(i, pin.stat().st_size)
         except BaseException:
             self.close()
             raise
@@ -73,9 +123,36 @@ class SegmentReader(io.RawIOBase):
             pin.unlink()  # the open handle keeps the bytes
         else:
             handle = self._opener(blob_id)
-        if offset:
-            handle.seek(offset)
+        try:
+            self._check_size(i, os.fstat(handle.fileno()).st_size)
+            if offset:
+                handle.seek(offset)
+        except BaseException:
+            handle.close()
+            raise
         return handle
+
+    def _check_size(self, i: int, actual: int) -> None:
+        expected = self._sizes[i]
+        if actual != expected:
+            raise DamagedObjectError(
+                self._damaged(
+                    f"its blob file {self._plan[i][0]} holds {actual} bytes, "
+                    f"the registry says {expected}"
+                )
+            )
+
+    def _open_mid_read(self, i: int) -> io.BufferedReader:
+        try:
+            return self._open(i)
+        except FileNotFoundError:
+            # Only where hard links are unsupported (no pin): an overwrite or a loss.
+            raise DamagedObjectError(
+                self._damaged(
+                    f"its blob file {self._plan[i][0]} disappeared during the read (the object "
+                    "was overwritten or deleted meanwhile, or the file was removed); read it again"
+                )
+            ) from None
 
     def readable(self) -> bool:
         return True
@@ -86,12 +163,14 @@ class SegmentReader(io.RawIOBase):
         chunks: list[bytes] = []
         wanted = size
         while wanted > 0 and self._index < len(self._plan):
-            handle = self._files[self._index] or self._open(self._index)
+            handle = self._files[self._index] or self._open_mid_read(self._index)
             self._files[self._index] = handle
             blob_id, offset, left = self._plan[self._index]
             chunk = handle.read(min(wanted, left))
-            if not chunk:
-                raise OSError(f"blob {blob_id} is shorter than the registry says")
+            if not chunk:  # shrunk after it was opened: the length check could not see it
+                raise DamagedObjectError(
+                    self._damaged(f"its blob file {blob_id} ended {left} bytes early")
+                )
             chunks.append(chunk)
             wanted -= len(chunk)
             left -= len(chunk)
@@ -124,3 +203,50 @@ class SegmentReader(io.RawIOBase):
         self._files = [None] * len(getattr(self, "_files", ()))
         self._pins = [None] * len(self._files)
         super().close()
+
+
+def damage_describer(home: Path, name: str) -> Callable[[str], str]:
+    """Builds the message of a damaged object ``name`` (``s3://bucket/key``) of the
+    store at ``home``: what is wrong, and what to do."""
+
+    def describe(what: str) -> str:
+        return (
+            f"The object {name} is damaged in the store at {home}: {what}. Its bytes cannot "
+            f"be served as stored. Run `{doctor_command(home)}` to list every damaged "
+            "object, then upload this one again or delete it."
+        )
+
+    return describe
+
+
+def etag_of(digests: Sequence[bytes], multipart: bool) -> str:
+    """S3's ETag of bytes whose parts have these MD5 digests: the MD5 itself for a
+    single upload, the MD5 of the concatenated digests and ``-<parts>`` for multipart."""
+    if multipart:
+        return f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
+    return digests[0].hex() if len(digests) == 1 else ""
+
+
+def read_verified(
+    reader: io.RawIOBase,
+    segments: Sequence[tuple[str, int]],
+    etag: str,
+    damaged: Callable[[str], str],
+) -> bytes:
+    """All the bytes of an object read from ``reader`` (over all of ``segments``),
+    checked against its ``etag``.
+
+    Raises:
+        DamagedObjectError: they hash to something else.
+    """
+    chunks, digests = [], []
+    for _, size in segments:
+        chunk = reader.read(size)
+        chunks.append(chunk)
+        digests.append(hashlib.md5(chunk, usedforsecurity=False).digest())
+    actual = etag_of(digests, multipart="-" in etag)
+    if actual != etag:
+        raise DamagedObjectError(
+            damaged(f"its bytes hash to {actual or 'another value'}, not to its ETag {etag}")
+        )
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -7,24 +7,37 @@ A blob only becomes visible to readers when the registry commits a row naming it
 blobs are never modified afterwards, only unlinked, so a reader that opened one keeps
 reading the same bytes even if the object is overwritten meanwhile.
 
-Leftovers of crashed writers (temp files of dead processes, renamed blobs whose
-commit never happened) are swept by :meth:`BlobStore.sweep`. The temp folder also
-holds readers' pins (:meth:`BlobStore.pin`): hard links that keep an overwritten
-blob's bytes readable until the read reaches them.
+The temp folder holds two kinds of files, told apart by name:
+
+- ``<pid>-<id>``: a blob being written. Its writer holds an exclusive ``flock`` on it
+  for as long as it writes, so a temp file whose lock can be taken belongs to a dead
+  writer, whatever pid the system has given out since (:meth:`BlobStore.reclaim_temp`,
+  run on every open of the home, removes those);
+- ``pin-<pid>-<id>``: a reader's pin (:meth:`BlobStore.pin`), a hard link that keeps an
+  overwritten blob's bytes readable until the read reaches them. Pins are not held open
+  (that is their point), so they are kept while their pid is alive: a reused pid keeps
+  a dead reader's pin a little longer, never removes a live one.
+
+Renamed blobs whose commit never happened are removed by :meth:`BlobStore.sweep`,
+which the home runs only once the index is known to be this blob folder's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import os
-import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 COPY_CHUNK = 8 * 1024 * 1024  # one read per boto3 part: fewer calls, hashing without the GIL
+PIN_PREFIX = "pin-"
+# A writer creates its temp file, then locks it: a file whose lock is free is only taken
+# for a live writer's if it is this young (and its pid alive).
+TEMP_GRACE = 60.0
 
 
 class BlobWriter:
@@ -36,7 +49,15 @@ class BlobWriter:
         self._store = store
         self.blob_id = blob_id
         self.tmp_path = store.tmp_dir / f"{os.getpid()}-{blob_id}"
-        self._file = open(self.tmp_path, "wb", buffering=0)  # noqa: SIM115 - closed in finish/abort
+        self._file = open(self.tmp_path, "xb", buffering=0)  # noqa: SIM115 - closed in finish/abort
+        try:
+            # Held until the file is renamed or unlinked: the mark of a live writer. (It
+            # blocks only while a reclaimer looks at the new file and lets it go.)
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+        except BaseException:
+            self._file.close()
+            self.tmp_path.unlink()
+            raise
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.digests = tuple(digests)
         self.size = 0
@@ -71,10 +92,12 @@ class BlobWriter:
         """Flush, rename into place and return the blob id."""
         if self._store.durable:
             os.fsync(self._file.fileno())
-        self._file.close()
         final = self._store.path_of(self.blob_id)
         final.parent.mkdir(exist_ok=True)
+        # Renamed while still locked: a reclaimer never sees an unlocked temp file of a
+        # writer that is about to finish.
         os.replace(self.tmp_path, final)
+        self._file.close()
         self._done = True
         if self._store.durable:
             _fsync_dir(final.parent)
@@ -82,9 +105,9 @@ class BlobWriter:
 
     def abort(self) -> None:
         if not self._done:
-            self._file.close()
             with contextlib.suppress(FileNotFoundError):
                 self.tmp_path.unlink()
+            self._file.close()
             self._done = True
 
     def __enter__(self) -> BlobWriter:
@@ -106,10 +129,7 @@ class BlobStore:
         self._new_id = new_id
 
     def path_of(self, blob_id: str) -> Path:
-        # ids are ASCII alphanumerics we made: never a path separator, dot or user text
-        if len(blob_id) < 8 or not (blob_id.isascii() and blob_id.isalnum()):
-            raise ValueError(f"not a blob id: {blob_id!r}")
-        return self.root / blob_id[:2] / blob_id
+        return blob_path(self.root, blob_id)
 
     def writer(self, digests: Iterable = ()) -> BlobWriter:
         return BlobWriter(self, self._new_id(), digests)
@@ -133,14 +153,9 @@ class BlobStore:
         except FileNotFoundError:
             raise  # the source was deleted (overwritten meanwhile): the caller re-reads
         except OSError:
-            tmp = self.tmp_dir / f"{os.getpid()}-{new_id}"
-            try:
-                shutil.copyfile(self.path_of(blob_id), tmp)
-                os.replace(tmp, target)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-                raise
+            with self.open(blob_id) as source, BlobWriter(self, new_id) as writer:
+                writer.write_from(source)
+                writer.finish()
         return new_id
 
     def pin(self, blob_id: str) -> Path | None:
@@ -152,7 +167,7 @@ class BlobStore:
         Raises:
             FileNotFoundError: the blob is already gone.
         """
-        pin = self.tmp_dir / f"{os.getpid()}-{self._new_id()}"
+        pin = self.tmp_dir / f"{PIN_PREFIX}{os.getpid()}-{self._new_id()}"
         try:
             os.link(self.path_of(blob_id), pin)
         except FileNotFoundError:
@@ -166,27 +181,95 @@ class BlobStore:
             with contextlib.suppress(FileNotFoundError):
                 self.path_of(blob_id).unlink()
 
+    def reclaim_temp(self) -> int:
+        """Remove the temp files of dead writers and the pins of dead readers (one
+        listing of the temp folder: cheap enough for every open). Returns how many."""
+        return sum(_unlink(path) for path in self.dead_temp())
+
+    def dead_temp(self) -> list[Path]:
+        """Temp files whose writer (or pinning reader) is gone, for removal or report."""
+        return dead_temp_files(self.tmp_dir)
+
+    def blob_files(self) -> Iterator[Path]:
+        """Every file at a blob's place (``<id[:2]>/<id>``), committed or not."""
+        return iter_blob_files(self.root)
+
     def sweep(self, is_referenced: Callable[[str], bool], min_age: float = 600.0) -> int:
         """Remove temp files of dead writers and unreferenced blobs older than
         ``min_age`` seconds (younger ones may belong to a write about to commit).
-        Returns how many files were removed."""
-        removed = 0
-        for tmp in self.tmp_dir.iterdir():
-            pid = tmp.name.split("-", 1)[0]
-            if pid.isdigit() and not pid_alive(int(pid)):
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-                    removed += 1
+        Returns how many files were removed. Only for a blob folder whose index is
+        known to be its own: ``is_referenced`` is the only judge of a blob."""
+        removed = self.reclaim_temp()
         cutoff = time.time() - min_age
-        for folder in self.root.iterdir():
-            if folder == self.tmp_dir or not folder.is_dir():
-                continue
-            for blob in folder.iterdir():
-                with contextlib.suppress(FileNotFoundError):
-                    if blob.stat().st_mtime < cutoff and not is_referenced(blob.name):
-                        blob.unlink()
-                        removed += 1
+        for blob in self.blob_files():
+            with contextlib.suppress(FileNotFoundError):
+                if blob.stat().st_mtime < cutoff and not is_referenced(blob.name):
+                    blob.unlink()
+                    removed += 1
         return removed
+
+
+def blob_path(root: Path, blob_id: str) -> Path:
+    """Where blob ``blob_id`` lives under ``root``."""
+    # ids are ASCII alphanumerics we made: never a path separator, dot or user text
+    if len(blob_id) < 8 or not (blob_id.isascii() and blob_id.isalnum()):
+        raise ValueError(f"not a blob id: {blob_id!r}")
+    return root / blob_id[:2] / blob_id
+
+
+def dead_temp_files(tmp_dir: Path) -> list[Path]:
+    """Entries of the temp folder whose writer (or pinning reader) is gone."""
+    now = time.time()
+    try:
+        entries = list(tmp_dir.iterdir())
+    except FileNotFoundError:
+        return []
+    return [path for path in entries if _temp_is_dead(path, now)]
+
+
+def iter_blob_files(root: Path) -> Iterator[Path]:
+    """Files in the blob folders of ``root`` (every sub-folder but ``tmp``)."""
+    try:
+        folders = sorted(root.iterdir())
+    except FileNotFoundError:
+        return
+    for folder in folders:
+        if folder.name == "tmp" or not folder.is_dir():
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            yield from (blob for blob in sorted(folder.iterdir()) if blob.is_file())
+
+
+def _temp_is_dead(path: Path, now: float) -> bool:
+    """Whether a temp-folder entry belongs to a process that is gone (foreign names: no)."""
+    name = path.name
+    if name.startswith(PIN_PREFIX):
+        pid = name[len(PIN_PREFIX) :].split("-", 1)[0]
+        return pid.isdigit() and not pid_alive(int(pid))
+    pid = name.split("-", 1)[0]
+    if not pid.isdigit():
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # its writer holds the lock: alive, however old the file
+        young = now - os.fstat(fd).st_mtime < TEMP_GRACE
+        return not (young and pid_alive(int(pid)))
+    finally:
+        os.close(fd)
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _fsync_dir(path: Path) -> None:

@@ -6,7 +6,10 @@ Invariants:
 - writes run in ``BEGIN IMMEDIATE`` transactions, so writers from many threads and
   processes serialize on the database lock and readers never see half a change;
 - each concept registers its own schema (``CREATE … IF NOT EXISTS``), applied once per
-  process when the database is opened.
+  process when the database is opened;
+- a database SQLite finds damaged (``SQLITE_CORRUPT``, ``SQLITE_NOTADB``) raises
+  :class:`~simsage.store.errors.StoreDamaged`, which says how to repair it, wherever it
+  is found: at open, in a query or inside a write block.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from simsage.store.errors import index_damaged, is_damage
 
 _SCHEMAS: list[str] = []
 # Connections a forked child inherited from its parent (see Database.connection).
@@ -29,16 +34,40 @@ def register_schema(ddl: str) -> None:
         _SCHEMAS.append(ddl)
 
 
+def _configured(conn: sqlite3.Connection) -> sqlite3.Connection:
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode: a commit survives a process crash; only the last
+    # transactions may be lost on power failure, and the file stays consistent.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=60000")
+    # Checkpoint (and fsync) the WAL every ~40 MB rather than every 4 MB: the
+    # fsyncs of checkpoints were half the cost of a small write.
+    conn.execute("PRAGMA wal_autocheckpoint=10000")
+    return conn
+
+
 class Database:
     """Thread-local connections to ``state.db`` with WAL and a generous busy timeout."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection | None = None) -> None:
+        """Open ``path``; ``conn``, an autocommit connection to it made by this thread
+        (the store-id check's), becomes this thread's connection rather than a second one."""
         self.path = path
         self._local = threading.local()
         self._pid = os.getpid()
         self._applied = 0
         self._schema_lock = threading.Lock()
-        self._ensure_schema(self.connection())
+        if conn is not None:
+            self._local.conn = _configured(conn)
+        try:
+            self._ensure_schema(self.connection())
+        except sqlite3.DatabaseError as exc:
+            self._raise_if_damage(exc)
+            raise
+
+    def _raise_if_damage(self, exc: sqlite3.DatabaseError) -> None:
+        if is_damage(exc):
+            raise index_damaged(self.path.parent, exc) from exc
 
     def connection(self) -> sqlite3.Connection:
         if self._pid != os.getpid():
@@ -52,15 +81,7 @@ class Database:
             self._pid = os.getpid()
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a commit survives a process crash; only the last
-            # transactions may be lost on power failure, and the file stays consistent.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=60000")
-            # Checkpoint (and fsync) the WAL every ~40 MB rather than every 4 MB: the
-            # fsyncs of checkpoints were half the cost of a small write.
-            conn.execute("PRAGMA wal_autocheckpoint=10000")
+            conn = _configured(sqlite3.connect(self.path, isolation_level=None, timeout=60.0))
             self._local.conn = conn
         # Not inside an open transaction (a read made within a write block): the schema
         # gets its own transaction, on the next call outside it.
@@ -81,8 +102,12 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: committed when the block ends, rolled back on error."""
-        with self._transaction(self.connection()) as conn:
-            yield conn
+        try:
+            with self._transaction(self.connection()) as conn:
+                yield conn
+        except sqlite3.DatabaseError as exc:
+            self._raise_if_damage(exc)
+            raise
 
     @staticmethod
     @contextmanager
@@ -100,10 +125,18 @@ class Database:
             raise
 
     def query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
-        return self.connection().execute(sql, params).fetchall()
+        try:
+            return self.connection().execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            self._raise_if_damage(exc)
+            raise
 
     def query_one(self, sql: str, params: tuple | list = ()) -> tuple | None:
-        return self.connection().execute(sql, params).fetchone()
+        try:
+            return self.connection().execute(sql, params).fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._raise_if_damage(exc)
+            raise
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

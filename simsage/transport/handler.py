@@ -251,7 +251,10 @@ def error_response(request: Request, err: AWSError):
         # A HEAD response has no body, so botocore only knows the status line.
         error = {"Code": str(status), "Message": HTTPStatus(status).phrase}
     else:
-        error = {"Code": err.code, "Message": err.message, **err.error_fields}
+        code = err.code
+        if code == "InternalFailure" and request.service == "s3":
+            code = "InternalError"  # S3's own code for a server-side fault
+        error = {"Code": code, "Message": err.message, **err.error_fields}
         if request.model.metadata["protocol"] in ("query", "ec2"):
             error["Type"] = "Sender" if err.sender_fault else "Receiver"
     parsed: dict[str, Any] = {"Error": error, **err.modeled_fields}

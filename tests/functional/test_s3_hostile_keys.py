@@ -85,7 +85,8 @@ INVALID_BUCKETS = {
 }
 
 HOME_ENTRY = re.compile(
-    r"state\.db(-wal|-shm|-journal)?|blobs|blobs/tmp|blobs/[0-9a-f]{2}|blobs/[0-9a-f]{2}/[0-9a-f]{32}"
+    r"state\.db(-wal|-shm|-journal)?|store\.lock|blobs|blobs/store\.json|blobs/tmp"
+    r"|blobs/[0-9a-f]{2}|blobs/[0-9a-f]{2}/[0-9a-f]{32}"
 )
 
 

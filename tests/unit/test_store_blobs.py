@@ -1,9 +1,11 @@
 """The blob folder's promises: a blob appears at its final name only when complete, an
-aborted write leaves nothing, clones are independent, and the sweep removes exactly
-what crashed writers left behind."""
+aborted write leaves nothing, clones are independent, reclaiming removes exactly the
+temp files of dead writers (by their lock, whatever their pid) and pins of dead
+readers, and the sweep removes exactly what crashed writers left behind."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import itertools
@@ -191,3 +193,52 @@ def test_sweep_ignores_foreign_temp_names(store: BlobStore):
     odd.write_bytes(b"?")
     assert store.sweep(lambda blob_id: False, min_age=0) == 0
     assert odd.exists()
+
+
+def test_reclaim_judges_writers_by_their_lock_not_their_pid(store: BlobStore):
+    """A temp file is a dead writer's when its lock is free: an old unlocked file of a
+    pid that is alive again (reused) goes; a locked one stays whatever its name says."""
+    reused = store.tmp_dir / f"{os.getpid()}-{'a' * 32}"
+    reused.write_bytes(b"a killed writer's bytes; its pid now belongs to someone else")
+    age(reused, 3600)
+    just_created = store.tmp_dir / f"{os.getpid()}-{'b' * 32}"
+    just_created.write_bytes(b"")  # a writer between creating its file and locking it
+    dead = store.tmp_dir / f"{dead_pid()}-{'c' * 32}"
+    dead.write_bytes(b"killed")
+    locked = store.tmp_dir / f"{dead_pid()}-{'d' * 32}"  # a pid this process cannot see
+    locked.write_bytes(b"")
+    holder = open(locked, "rb")  # noqa: SIM115 - closed below
+    fcntl.flock(holder.fileno(), fcntl.LOCK_EX)
+    age(locked, 3600)
+    try:
+        assert store.reclaim_temp() == 2
+        assert not reused.exists() and not dead.exists()
+        assert just_created.exists() and locked.exists()
+    finally:
+        holder.close()
+    assert store.reclaim_temp() == 1  # its lock is free now
+    assert not locked.exists()
+
+
+def test_reclaim_keeps_the_pins_of_live_readers_and_drops_the_dead_ones(store: BlobStore):
+    with store.writer() as writer:
+        writer.write(b"an overwritten version a reader still reads")
+        blob = writer.finish()
+    live_pin = store.pin(blob)
+    assert live_pin.name.startswith("pin-")
+    age(live_pin, 3600)  # a long read: pins are never judged by age
+    dead_pin = store.tmp_dir / f"pin-{dead_pid()}-{'e' * 32}"
+    os.link(store.path_of(blob), dead_pin)
+    assert store.reclaim_temp() == 1
+    assert live_pin.exists() and not dead_pin.exists()
+
+
+def test_a_live_writer_survives_reclaims_and_finishes(store: BlobStore):
+    live = store.writer()
+    live.write(b"slow ")
+    age(live.tmp_path, 3600)  # a client that stalled for an hour
+    assert store.reclaim_temp() == 0
+    live.write(b"upload")
+    blob = live.finish()
+    assert store.path_of(blob).read_bytes() == b"slow upload"
+    assert list(store.tmp_dir.iterdir()) == []

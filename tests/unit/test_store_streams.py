@@ -1,18 +1,21 @@
-"""Reading objects made of blob segments: any byte range of the concatenation, and the
+"""Reading objects made of blob segments: any byte range of the concatenation, the
 version a read started with stays readable when the object is overwritten meanwhile,
-however many segments it has."""
+however many segments it has, and a blob that is not what the registry says (length,
+or MD5 where it is checked) is reported as damage, never served."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import os
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import FlexibleChecksumError
 
 from simsage.s3 import streams
-from simsage.s3.streams import SegmentReader
+from simsage.s3.streams import DamagedObjectError, SegmentReader, etag_of, read_verified
 from simsage.store import BlobStore
 
 
@@ -93,3 +96,60 @@ def test_a_blob_gone_before_the_read_starts_is_file_not_found(
     with pytest.raises(FileNotFoundError):
         reader(store, segments, 0, 300)
     assert list(store.tmp_dir.iterdir()) == []  # the pins made so far are removed
+
+
+@pytest.mark.parametrize("eager", [0, 64])
+@pytest.mark.parametrize("change", ["truncated", "grown"])
+def test_a_blob_of_another_length_than_the_registry_is_damage(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch, eager: int, change: str
+):
+    """Found when the reader is built (opened or pinned), before any byte is served."""
+    monkeypatch.setattr(streams, "EAGER_OPEN_SEGMENTS", eager)
+    segments, _ = make_segments(store, [100, 100])
+    with open(store.path_of(segments[1][0]), "r+b") as handle:
+        handle.truncate(40) if change == "truncated" else handle.write(b"x" * 101)
+    with pytest.raises(DamagedObjectError, match=f"blob file {segments[1][0]} holds"):
+        reader(store, segments, 0, 200)
+    assert list(store.tmp_dir.iterdir()) == []
+
+
+def test_a_blob_that_shrinks_during_a_read_is_a_botocore_error_not_a_bare_oserror(
+    store: BlobStore,
+):
+    segments, data = make_segments(store, [100_000, 1000])
+    stream = reader(store, segments, 0, 101_000)
+    assert stream.read(10) == data[:10]
+    os.truncate(store.path_of(segments[0][0]), 50_000)  # the open handle sees it
+    with pytest.raises(DamagedObjectError) as caught:
+        stream.read()
+    assert isinstance(caught.value, FlexibleChecksumError)  # botocore's own family
+    assert "ended 50000 bytes early" in str(caught.value)
+    stream.close()
+
+
+def test_a_ranged_read_that_skips_a_damaged_blob_is_served(store: BlobStore):
+    segments, data = make_segments(store, [100, 100])
+    os.truncate(store.path_of(segments[1][0]), 10)
+    with reader(store, segments, 20, 80) as stream:
+        assert stream.read() == data[20:80]
+
+
+@pytest.mark.parametrize("sizes", [[300], [200, 0, 100]])
+def test_read_verified_checks_the_etag_of_single_and_multipart_objects(
+    store: BlobStore, sizes: list[int]
+):
+    segments, data = make_segments(store, sizes)
+    digests = [
+        hashlib.md5(data[sum(sizes[:i]) : sum(sizes[: i + 1])]).digest() for i in range(len(sizes))
+    ]
+    etag = etag_of(digests, multipart=len(sizes) > 1)
+    with reader(store, segments, 0, len(data)) as stream:
+        assert read_verified(stream, segments, etag, str) == data
+    with open(store.path_of(segments[0][0]), "r+b") as handle:
+        handle.write(b"\0")  # same length, other bytes
+    with (
+        reader(store, segments, 0, len(data)) as stream,
+        pytest.raises(DamagedObjectError) as caught,
+    ):
+        read_verified(stream, segments, etag, lambda what: f"damaged: {what}")
+    assert f"not to its ETag {etag}" in str(caught.value)
