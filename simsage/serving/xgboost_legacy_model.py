@@ -22,13 +22,17 @@ inside the pickled Booster). :func:`parse` reads that format, as written by
 
 :func:`to_booster` turns a parsed model into an ``xgboost.Booster`` through the JSON
 model format, on a skeleton the installed xgboost writes itself (so its current layout
-is always right) filled with the old trees. Invariant: the converted model predicts what
-the old library predicted — same trees, splits, missing-value directions and leaf values,
-and the same base margin. Before 1.0 the file stores the base score already through the
+is always right) filled with the old trees. Invariant: the converted model holds the old
+model exactly — the same trees, splits, missing-value directions, leaf values and dart
+weights — so it predicts what the old library predicted up to float32 rounding: XGBoost 3
+adds the base margin before the trees, the old versions after them, which may change the
+last bits of a sum. Before 1.0 the file stores the base score already through the
 objective's link (the margin); XGBoost 3 stores it before the link, so the margin is
-mapped back through the inverse of XGBoost 3's own ``ProbToMargin`` (picking, among the
-nearest float32 values, one that maps to exactly the stored margin). Nodes the old pruner
-deleted, which the old format keeps in place, are dropped and the rest renumbered.
+mapped back through the inverse of the link, choosing among the nearest float32 scores
+the one the installed xgboost's own ``ProbToMargin`` maps closest to the stored margin
+(exactly for the default 0.5 and the identity links; a logit or log of neighbouring
+float32 scores can be further apart than one margin ulp). Nodes the old pruner deleted,
+which the old format keeps in place, are dropped and the rest renumbered.
 """
 
 from __future__ import annotations
@@ -198,7 +202,9 @@ def parse(raw: bytes) -> LegacyModel:
         _read_trees(reader, model)
     if extra_attrs:
         count = reader.u64("attributes")
-        for _ in range(min(count, 1 << 20)):
+        if count * 16 > len(reader.raw) - reader.pos:  # two lengths per pair at least
+            raise LegacyModelError(f"the model ends inside its {count} attributes")
+        for _ in range(count):
             key = reader.long_text("attribute name")
             model.attributes[key] = reader.long_text("attribute value")
     return model
@@ -275,7 +281,9 @@ def base_score(model: LegacyModel) -> float:
     if link is None:
         return float(margin)
     value = float(margin)
-    guess = np.float32(1.0 / (1.0 + math.exp(-value)) if link == "logit" else math.exp(value))
+    with np.errstate(over="ignore"):  # an absurd margin: the score saturates
+        wide = np.exp(-np.float64(value)) if link == "logit" else np.exp(np.float64(value))
+        guess = np.float32(1.0 / (1.0 + wide) if link == "logit" else wide)
     # float32 rounding of the score may move its margin by an ulp; ask the installed
     # xgboost (its compiled logf/log are what count) for the neighbours too.
     candidates = [guess]

@@ -22,7 +22,8 @@ from simsage.serving.xgboost_handler import ModelLoadError, XGBoostHandler, load
 DATA = Path(__file__).resolve().parents[1] / "data" / "xgboost_legacy"
 INPUTS = np.load(DATA / "inputs.npy")
 V090 = ["binary-logistic", "multi-softprob", "reg-linear", "count-poisson", "gblinear", "dart"]
-CASES = [("0.90", name) for name in V090]
+V12 = ["binary-logistic", "multi-softprob", "reg-linear"]
+CASES = [("0.90", name) for name in V090] + [("1.2.1", name) for name in V12]
 
 
 def fixture(version: str, name: str, suffix: str = ".pkl") -> bytes:
@@ -96,7 +97,7 @@ def test_converted_trees_are_exactly_the_old_trees(version, name):
 
 
 def test_binary_models_saved_with_save_model_load_like_the_pickle():
-    for version in ("0.90",):
+    for version in ("0.90", "1.2.1"):
         from_file = legacy.load(fixture(version, "reg-linear", ".model"))
         from_pickle = xgboost_pickle.load(fixture(version, "reg-linear"))
         np.testing.assert_array_equal(predict(from_file), predict(from_pickle))
