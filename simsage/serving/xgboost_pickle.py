@@ -89,7 +89,7 @@ class _InertUnpickler(pickle.Unpickler):
 def looks_like_pickle(raw: bytes) -> bool:
     """Protocol 2+ pickles start with PROTO; 0 and 1 with an opcode building a class
     reference, a tuple mark or an empty container."""
-    return raw[:1] == b"\x80" or raw[:2] in (b"cx", b"cc", b"c_", b"(c", b"(d", b"}q", b"]q")
+    return raw[:1] == b"\x80" or raw[:2] in (b"cx", b"cc", b"c_", b"(c", b"(d", b"(i", b"}q", b"]q")
 
 
 def load(raw: bytes) -> Any:

@@ -103,9 +103,16 @@ def test_binary_models_saved_with_save_model_load_like_the_pickle():
         np.testing.assert_array_equal(predict(from_file), predict(from_pickle))
 
 
-def test_a_python_2_style_pickle_loads():
-    booster = xgboost_pickle.load(fixture("0.90", "binary-logistic", ".protocol2.pkl"))
-    np.testing.assert_array_equal(predict(booster), expected("0.90", "binary-logistic"))
+@pytest.mark.parametrize(("name", "protocol"), [("binary-logistic", 2), ("gblinear", 0)])
+def test_python_2_style_pickles_load(name, protocol):
+    raw = fixture("0.90", name, f".protocol{protocol}.pkl")
+    assert xgboost_pickle.looks_like_pickle(raw)
+    np.testing.assert_array_equal(predict(xgboost_pickle.load(raw)), expected("0.90", name))
+
+
+def test_a_pickled_090_scikit_learn_wrapper_gives_its_booster():
+    booster = xgboost_pickle.load(fixture("0.90", "sklearn-classifier"))
+    np.testing.assert_array_equal(predict(booster), expected("0.90", "sklearn-classifier"))
 
 
 def test_early_stopping_keeps_the_best_iteration_as_the_container_served():

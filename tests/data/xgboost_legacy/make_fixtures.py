@@ -9,8 +9,9 @@ Run it with the *old* xgboost package on the path, one version at a time; it imp
 Each model is trained on the same seeded data and saved the way the SageMaker container
 of that era saved it: ``pickle.dump(booster)`` (protocol 3 under the 0.90/1.0 containers'
 Python 3.6, protocol 4 in the 1.2 container), and for ``reg-linear`` also
-``Booster.save_model`` (the binary format, no pickle); for ``binary-logistic`` under
-0.90 also protocol 2, the layout Python 2 pickles have. ``<name>.expected.npy`` holds what
+``Booster.save_model`` (the binary format, no pickle); under 0.90 also protocol 2
+(``binary-logistic``) and 0 (``gblinear``), the layouts of Python 2 pickles; and under 0.90 a pickled
+``XGBClassifier`` (``sklearn-classifier``), whose expected values are its Booster's. ``<name>.expected.npy`` holds what
 that container served for ``inputs.npy``: ``booster.predict(DMatrix(inputs),
 ntree_limit=best_ntree_limit)`` (its serve_utils.predict), computed by the old library
 itself, and ``<name>.margin.npy`` the same with ``output_margin=True``. gblinear is the exception: the old library refuses a tree limit for it, so its
@@ -128,16 +129,27 @@ def main() -> None:
             pickle.dump(booster, file, protocol=PROTOCOL)
         if save_binary:
             booster.save_model(str(out / f"{name}.model"))
-        if name == "binary-logistic" and VERSION.startswith("0."):
-            # Protocol 2 writes a bytearray as Python 2 did (__builtin__, latin-1 text).
-            with open(out / f"{name}.protocol2.pkl", "wb") as file:
-                pickle.dump(booster, file, protocol=2)
+        if VERSION.startswith("0.") and name in ("binary-logistic", "gblinear"):
+            # Protocols 2 and 0 write as Python 2 did (__builtin__ names, latin-1 text;
+            # protocol 0 through copy_reg._reconstructor).
+            protocol = 2 if name == "binary-logistic" else 0
+            with open(out / f"{name}.protocol{protocol}.pkl", "wb") as file:
+                pickle.dump(booster, file, protocol=protocol)
         limit = 0 if params.get("booster") == "gblinear" else booster.best_ntree_limit
         expected = booster.predict(xgboost.DMatrix(inputs), ntree_limit=limit)
         np.save(out / f"{name}.expected.npy", expected)
         margin = booster.predict(xgboost.DMatrix(inputs), ntree_limit=limit, output_margin=True)
         np.save(out / f"{name}.margin.npy", margin)
         summary[name] = {"rounds": rounds, "best_ntree_limit": booster.best_ntree_limit}
+    if VERSION.startswith("0."):
+        # A pickled scikit-learn wrapper (bring-your-own-model notebooks): its Booster.
+        wrapper = xgboost.XGBClassifier(n_estimators=4, max_depth=2, random_state=0)
+        wrapper.fit(train_x, labels(train_x, "binary", 11))
+        with open(out / "sklearn-classifier.pkl", "wb") as file:
+            pickle.dump(wrapper, file, protocol=PROTOCOL)
+        predicted = wrapper.get_booster().predict(xgboost.DMatrix(inputs))
+        np.save(out / "sklearn-classifier.expected.npy", predicted)
+        summary["sklearn-classifier"] = {"rounds": 4, "best_ntree_limit": 0}
     (out / "models.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
 
 
