@@ -1,5 +1,5 @@
 """Models of the SageMaker XGBoost containers before 1.3-1 (tests/data/xgboost_legacy:
-real models written by XGBoost 0.90 and 1.2.1 themselves, with what those versions
+real models written by XGBoost 0.90, 1.0.2 and 1.2.1 themselves, with what those versions
 predicted) loaded for serving by the installed XGBoost, and pickles read without
 running them."""
 
@@ -22,8 +22,8 @@ from simsage.serving.xgboost_handler import ModelLoadError, XGBoostHandler, load
 DATA = Path(__file__).resolve().parents[1] / "data" / "xgboost_legacy"
 INPUTS = np.load(DATA / "inputs.npy")
 V090 = ["binary-logistic", "multi-softprob", "reg-linear", "count-poisson", "gblinear", "dart"]
-V12 = ["binary-logistic", "multi-softprob", "reg-linear"]
-CASES = [("0.90", name) for name in V090] + [("1.2.1", name) for name in V12]
+V1 = ["binary-logistic", "multi-softprob", "reg-linear"]  # 1.0 writes no "binf", 1.2 does
+CASES = [("0.90", name) for name in V090] + [(v, name) for v in ("1.0.2", "1.2.1") for name in V1]
 
 
 def fixture(version: str, name: str, suffix: str = ".pkl") -> bytes:
@@ -97,7 +97,7 @@ def test_converted_trees_are_exactly_the_old_trees(version, name):
 
 
 def test_binary_models_saved_with_save_model_load_like_the_pickle():
-    for version in ("0.90", "1.2.1"):
+    for version in ("0.90", "1.0.2", "1.2.1"):
         from_file = legacy.load(fixture(version, "reg-linear", ".model"))
         from_pickle = xgboost_pickle.load(fixture(version, "reg-linear"))
         np.testing.assert_array_equal(predict(from_file), predict(from_pickle))

@@ -4,6 +4,7 @@ Run it with the *old* xgboost package on the path, one version at a time; it imp
 ``xgboost`` and writes ``<version>/`` next to this file:
 
     PYTHONPATH=<xgboost 0.90 python-package> python make_fixtures.py
+    PYTHONPATH=<xgboost 1.0.2 python-package> python make_fixtures.py
     PYTHONPATH=<xgboost 1.2.1 python-package> python make_fixtures.py
 
 Each model is trained on the same seeded data and saved the way the SageMaker container
