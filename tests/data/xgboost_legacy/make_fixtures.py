@@ -8,18 +8,22 @@ Run it with the *old* xgboost package on the path, one version at a time; it imp
     PYTHONPATH=<xgboost 1.2.1 python-package> python make_fixtures.py
 
 Each model is trained on the same seeded data and saved the way the SageMaker container
-of that era saved it: ``pickle.dump(booster)`` (protocol 3 under the 0.90/1.0 containers'
-Python 3.6, protocol 4 in the 1.2 container), and for ``reg-linear`` also
-``Booster.save_model`` (the binary format, no pickle); under 0.90 also protocol 2
-(``binary-logistic``) and 0 (``gblinear``), the layouts of Python 2 pickles; and under 0.90 a pickled
-``XGBClassifier`` (``sklearn-classifier``), whose expected values are its Booster's. ``<name>.expected.npy`` holds what
-that container served for ``inputs.npy``: ``booster.predict(DMatrix(inputs),
-ntree_limit=best_ntree_limit)`` (its serve_utils.predict), computed by the old library
-itself, and ``<name>.margin.npy`` the same with ``output_margin=True``. gblinear is the exception: the old library refuses a tree limit for it, so its
-expected values are the plain prediction.
+of that era saved it: ``pickle.dump(booster)``, protocol 3 under the 0.90 and 1.0
+containers' Python 3.6 and protocol 4 in the 1.2 container. ``reg-linear`` is also saved
+with ``Booster.save_model`` (the binary format, no pickle). Under 0.90 the script also
+writes protocol 2 (``binary-logistic``) and protocol 0 (``gblinear``), the layouts of
+Python 2 pickles, and a pickled ``XGBClassifier`` (``sklearn-classifier``), whose
+expected values are its Booster's.
 
-Only numpy and the old xgboost are needed; numpy ≥ 2 needs the old package's
-``np.array(..., copy=False)`` calls read as ``np.asarray(...)``.
+``<name>.expected.npy`` holds what that container served for ``inputs.npy``:
+``booster.predict(DMatrix(inputs), ntree_limit=best_ntree_limit)`` (its
+serve_utils.predict), computed by the old library itself. ``<name>.margin.npy`` is the
+same with ``output_margin=True``. gblinear is the exception: the old library refuses a
+tree limit for it, so its expected values are the plain prediction.
+
+Only numpy and the old xgboost are needed. Under numpy 2 the old packages' removed
+numpy spellings (``np.array(..., copy=False)``, ``np.cfloat``) must read as their
+current ones (``np.asarray(...)``, dropped).
 """
 
 from __future__ import annotations
