@@ -34,6 +34,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -768,8 +769,12 @@ def _write_failure(root: Path, message: str) -> None:
         pass
 
 
-def main() -> int:
-    """Entry point: run the job described by ``$SIMSAGE_OPT_ML``; returns the exit code."""
+def main(adapt: Callable[[JobConfig], JobConfig] | None = None) -> int:
+    """Entry point: run the job described by ``$SIMSAGE_OPT_ML``; returns the exit code.
+
+    ``adapt`` rewrites the job before it is validated (an image's own parameter
+    handling, e.g. :mod:`simsage.algorithms.xgboost_legacy`); it may raise UserError.
+    """
     _setup_process()
     raw_root = os.environ.get(OPT_ML_ENV)
     if not raw_root:
@@ -781,7 +786,8 @@ def main() -> int:
     root = Path(raw_root)
     logger.info("Running XGBoost Sagemaker in algorithm mode")
     try:
-        train(read_config(root))
+        job = read_config(root)
+        train(adapt(job) if adapt is not None else job)
     except UserError as error:
         logger.error("Reporting training FAILURE")
         logger.error("%s", error)
@@ -809,5 +815,10 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
+def run(adapt: Callable[[JobConfig], JobConfig] | None = None) -> None:
+    """Run the job as this module's ``__main__`` does, then leave the process."""
+    _exit_now(main(adapt))
+
+
 if __name__ == "__main__":
-    _exit_now(main())
+    run()

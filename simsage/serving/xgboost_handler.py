@@ -4,19 +4,24 @@ Invariants (CONTRACTS B): the model is every non-dot file in the model dir; infe
 CSV has no label column and an empty field is NaN; a missing Content-Type means
 libsvm; the order of checks is the container's — empty body (204), parse (415),
 predict (400 ``Unable to evaluate payload provided: …``), Accept (406).
+
+Model files: JSON/UBJSON (1.3-1 on); a pickled Booster, as the containers before 1.3-1
+saved it, read by :mod:`simsage.serving.xgboost_pickle` without running the pickle; or
+XGBoost's binary format of 0.72–1.2, converted by
+:mod:`simsage.serving.xgboost_legacy_model`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from simsage.serving import scoring
+from simsage.serving import scoring, xgboost_pickle
+from simsage.serving import xgboost_legacy_model as legacy_model
 from simsage.serving.scoring import (
     CSV,
     JSON,
@@ -39,30 +44,34 @@ class ModelLoadError(Exception):
 
 
 def _load_booster(path: Path) -> Any:
+    """One model file: JSON/UBJSON (1.3-1 on), else a pickled Booster (the containers
+    before 1.3-1, read without running the pickle), else the old binary format
+    (``save_model`` of XGBoost 0.72–1.2), converted for the installed xgboost."""
     import xgboost as xgb
 
     raw = path.read_bytes()
     booster = xgb.Booster()
     try:
-        # From a buffer xgboost sniffs JSON/UBJ/binary itself, without the "Unknown
-        # file format" warning it prints for an extension-less file name.
+        # From a buffer xgboost sniffs JSON/UBJ itself, without the "Unknown file
+        # format" warning it prints for an extension-less file name.
         booster.load_model(bytearray(raw))
         return booster
     except xgb.core.XGBoostError as exc:
-        error = exc
-    # Models from containers before 1.3-1 were pickled Boosters; the model dir is the
-    # user's own artefact, as in the real container.
+        reason = str(exc).split("Stack trace:", 1)[0].strip()
+    if xgboost_pickle.looks_like_pickle(raw):
+        try:
+            return xgboost_pickle.load(raw)
+        except xgboost_pickle.PickleError as exc:
+            if not legacy_model.looks_legacy(raw):
+                raise ModelLoadError(f"{path.name} is not an xgboost model: {exc}") from None
     try:
-        model = pickle.loads(raw)  # noqa: S301
-    except Exception:
-        reason = str(error).split("Stack trace:", 1)[0].strip()
-        raise ModelLoadError(f"{path.name} is not an xgboost model: {reason}") from error
-    if isinstance(model, xgb.Booster):
-        return model
-    get_booster = getattr(model, "get_booster", None)
-    if callable(get_booster):
-        return get_booster()
-    raise ModelLoadError(f"{path.name}: pickled {type(model).__name__} is not an xgboost model")
+        return legacy_model.load(raw)
+    except legacy_model.LegacyModelError as exc:
+        if legacy_model.looks_legacy(raw):
+            raise ModelLoadError(
+                f"{path.name} is an XGBoost binary model (before 1.3) that cannot be read: {exc}"
+            ) from None
+    raise ModelLoadError(f"{path.name} is not an xgboost model: {reason}")
 
 
 def load_models(model_dir: str | os.PathLike[str]) -> list[Any]:
@@ -167,6 +176,22 @@ def encode_predictions(preds: np.ndarray, accept: str, batch: bool) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in records).encode("utf-8")
 
 
+def _in_place(model: Any) -> bool:
+    """Whether ``model`` predicts from an array in place (gblinear cannot)."""
+    config = json.loads(model.save_config())
+    return config["learner"]["gradient_booster"]["name"] != "gblinear"
+
+
+def _predict(model: Any, in_place: bool, kind: str, data: Any) -> Any:
+    if kind == "csv" and in_place:
+        return model.inplace_predict(data, validate_features=False)
+    if kind == "csv":
+        import xgboost as xgb
+
+        data = xgb.DMatrix(data)
+    return model.predict(data, validate_features=False)
+
+
 class XGBoostHandler:
     """Scores requests with the Booster(s) of a model dir, as the built-in container.
 
@@ -189,6 +214,7 @@ class XGBoostHandler:
     def load(self) -> XGBoostHandler:
         """Load the model(s) now; raises ModelLoadError."""
         self.models_ = load_models(self.model_dir)
+        self.in_place_ = [_in_place(m) for m in self.models_]
         self.num_features_ = max(m.num_features() for m in self.models_)
         self.default_accept_ = self.environ.get(DEFAULT_ACCEPT_ENV) or CSV
         self.batch_ = bool(self.environ.get(BATCH_ENV))
@@ -198,10 +224,10 @@ class XGBoostHandler:
         """Run the model(s) on decoded data; raises ScoringError 400 on failure."""
         assert self.models_ is not None, "load() first"
         try:
-            if kind == "csv":
-                outputs = [m.inplace_predict(data, validate_features=False) for m in self.models_]
-            else:
-                outputs = [m.predict(data, validate_features=False) for m in self.models_]
+            outputs = [
+                _predict(m, in_place, kind, data)
+                for m, in_place in zip(self.models_, self.in_place_, strict=True)
+            ]
         except Exception as exc:  # xgboost raises XGBoostError, ValueError, TypeError…
             # xgboost appends a native stack trace; the first part is the message.
             reason = str(exc).split("\nStack trace:", 1)[0].strip()

@@ -19,7 +19,12 @@ from simsage.errors import ClientFault, ValidationException
 from simsage.ids import arn, from_epoch
 from simsage.paging import Listing, list_page
 from simsage.training import supervise
-from simsage.training.images import algorithm_module, builtin_metric_definitions, parse_image
+from simsage.training.images import (
+    BUILTIN_XGBOOST_ALGORITHMS,
+    algorithm_module,
+    builtin_metric_definitions,
+    parse_image,
+)
 from simsage.training.jobs import TERMINAL, TrainingJob, TrainingJobStore
 from simsage.transport import Request
 from simsage.transport.echo import echoed, merged
@@ -190,9 +195,11 @@ class TrainingAPI:
                 )
             _s3_uri(source["S3Uri"], f"Channel {name} S3Uri")
         image = parse_image(algorithm["TrainingImage"])
-        if image.framework == "xgboost" and algorithm_module(
-            image, spec.get("HyperParameters") or {}
-        ) == ("simsage.algorithms.xgboost_train"):
+        if (
+            image.framework == "xgboost"
+            and algorithm_module(image, spec.get("HyperParameters") or {})
+            in BUILTIN_XGBOOST_ALGORITHMS
+        ):
             extra = sorted(seen - {"train", "validation", "code"})
             if "train" not in seen:
                 raise ValidationException(

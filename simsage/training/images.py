@@ -16,7 +16,12 @@ _ECR = re.compile(
 )
 
 XGBOOST_REPOS = ("sagemaker-xgboost", "xgboost")
+# The legacy repository: XGBoost version "1" (alias "latest"), the 0.72-based algorithm.
+LEGACY_XGBOOST_REPO = "xgboost"
 SKLEARN_REPOS = ("sagemaker-scikit-learn",)
+XGBOOST_ALGORITHM = "simsage.algorithms.xgboost_train"
+LEGACY_XGBOOST_ALGORITHM = "simsage.algorithms.xgboost_legacy"
+BUILTIN_XGBOOST_ALGORITHMS = (XGBOOST_ALGORITHM, LEGACY_XGBOOST_ALGORITHM)
 
 
 @dataclass(frozen=True)
@@ -47,14 +52,17 @@ def algorithm_module(image: Image, hyperparameters: dict[str, str]) -> str | Non
 
     The XGBoost image runs its built-in algorithm unless the job names a user script
     (``sagemaker_program``), in which case it runs in script mode as the scikit-learn
-    image always does.
+    image always does. The legacy ``xgboost`` repository (0.72, which had no script
+    mode) runs the built-in algorithm with its own parameter handling.
     """
     if image.framework is None:
         return None
+    if image.repo == LEGACY_XGBOOST_REPO:
+        return LEGACY_XGBOOST_ALGORITHM
     if "sagemaker_program" in hyperparameters:
         return "simsage.algorithms.script_mode"
     if image.framework == "xgboost":
-        return "simsage.algorithms.xgboost_train"
+        return XGBOOST_ALGORITHM
     return "simsage.algorithms.script_mode"
 
 
@@ -62,7 +70,7 @@ def builtin_metric_definitions(image_uri: str, spec: dict) -> list[dict[str, str
     """The metric definitions a built-in algorithm brings along (empty for script mode
     and custom images, whose jobs give their own)."""
     module = algorithm_module(parse_image(image_uri), spec.get("HyperParameters") or {})
-    if module == "simsage.algorithms.xgboost_train":
+    if module in BUILTIN_XGBOOST_ALGORITHMS:
         from simsage.algorithms.xgboost_metrics import METRIC_DEFINITIONS
 
         return [dict(d) for d in METRIC_DEFINITIONS]

@@ -8,6 +8,7 @@ import numpy as np
 import xgboost
 
 IMAGE = "246618743249.dkr.ecr.us-west-2.amazonaws.com/sagemaker-xgboost:1.7-1"
+LEGACY_IMAGE = "433757028032.dkr.ecr.us-west-2.amazonaws.com/xgboost:1"  # XGBoost 0.72
 BUCKET = "xgb-jobs"
 
 
@@ -35,11 +36,11 @@ def _channel(name: str, prefix: str, sharded: bool = False) -> dict:
     }
 
 
-def _create(sm, name, hyperparameters, channels, count=1):
+def _create(sm, name, hyperparameters, channels, count=1, image=IMAGE):
     sm.create_training_job(
         TrainingJobName=name,
         RoleArn="arn:aws:iam::123456789012:role/R",
-        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
         HyperParameters=hyperparameters,
         InputDataConfig=channels,
         OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/models"},
@@ -56,6 +57,16 @@ def _wait(sm, name):
             return described
         time.sleep(0.05)
     raise AssertionError(f"{name} did not finish")
+
+
+def _log_messages(logs, job: str, host: str = "algo-1") -> list[str]:
+    stream = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{job}/{host}-"
+    )["logStreams"][0]["logStreamName"]
+    events = logs.get_log_events(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream, startFromHead=True
+    )["events"]
+    return [e["message"] for e in events]
 
 
 def _setup(simsage_local):
@@ -127,3 +138,28 @@ def test_distributed_training_over_sharded_data(simsage_local):
     assert described["BillableTimeInSeconds"] == described["TrainingTimeInSeconds"]  # per instance
     metrics = {m["MetricName"]: m["Value"] for m in described["FinalMetricDataList"]}
     assert metrics["validation:error"] < 0.2
+
+
+def test_legacy_image_trains_exact_on_two_hosts_with_the_approximate_method(simsage_local):
+    """The 0.72 container trained tree_method=exact on several hosts with its approximate
+    algorithm; XGBoost 3 refuses exact there, so the job runs approx and says so. Its
+    other 0.72 spellings (silent, reg:linear) are mapped and logged too."""
+    _, sm, logs = _setup(simsage_local)
+    hps = {
+        "num_round": "10",
+        "objective": "reg:linear",
+        "tree_method": "exact",
+        "silent": "1",
+        "eval_metric": "rmse",
+    }
+    channels = [_channel("train", "train/", sharded=True), _channel("validation", "validation/")]
+    _create(sm, "xgb-legacy", hps, channels, count=2, image=LEGACY_IMAGE)
+    described = _wait(sm, "xgb-legacy")
+    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+    metrics = {m["MetricName"]: m["Value"] for m in described["FinalMetricDataList"]}
+    assert metrics["validation:rmse"] < 0.45  # labels are 0/1: better than a constant
+    for host in ("algo-1", "algo-2"):
+        messages = _log_messages(logs, "xgb-legacy", host)
+        assert any("training with tree_method 'approx' on 2 hosts" in m for m in messages)
+        assert any("training with objective reg:squarederror" in m for m in messages)
+        assert any("silent=1 is verbosity=0" in m for m in messages)
