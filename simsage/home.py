@@ -25,6 +25,7 @@ from simsage.ids import Clock, IdSource
 from simsage.store import BlobStore, Database
 from simsage.store.errors import StoreDamaged
 from simsage.store.identity import INDEX_NAME, check_pairing, damage_message, open_pairing
+from simsage.store.repair import move_to_lost_and_found
 
 SWEEP_INTERVAL = 24 * 3600
 
@@ -114,15 +115,31 @@ class Home:
             log.warning("sweeping %s failed", self.blobs.root, exc_info=True)
 
     def sweep(self, min_age: float = 600.0) -> int:
-        """Remove what crashed writers left: temp files of dead processes and blobs no
-        row names that are older than ``min_age`` seconds. Returns how many files went.
+        """Clear what crashed writers left: temp files of dead processes are removed,
+        and blobs no row names that are older than ``min_age`` seconds are moved into
+        ``lost+found/<time>/`` with a listing, never deleted — a blob the index cannot
+        account for may still be someone's only copy (an index restored from an older
+        backup names fewer blobs than the folder holds). Returns how many files went.
 
         Raises:
             StoreDamaged: the index on disk is no longer the one this home opened, or
                 the blob folder is no longer its own: then nothing is removed.
         """
         self.check_pairing()
-        return self.blobs.sweep(self.blob_is_referenced, min_age=min_age)
+
+        def quarantine(orphans: list[Path]) -> None:
+            folder = move_to_lost_and_found(
+                self.path, orphans, "no index row named", by="the daily sweep"
+            )
+            if folder is not None:
+                log.warning(
+                    "simsage moved %d blob files no index row names into %s "
+                    "(delete the folder once you know you do not need them)",
+                    len(orphans),
+                    folder,
+                )
+
+        return self.blobs.sweep(self.blob_is_referenced, min_age=min_age, dispose=quarantine)
 
     def check_pairing(self) -> None:
         """Raise StoreDamaged unless ``state.db`` on disk is still the file this home

@@ -194,19 +194,31 @@ class BlobStore:
         """Every file at a blob's place (``<id[:2]>/<id>``), committed or not."""
         return iter_blob_files(self.root)
 
-    def sweep(self, is_referenced: Callable[[str], bool], min_age: float = 600.0) -> int:
-        """Remove temp files of dead writers and unreferenced blobs older than
-        ``min_age`` seconds (younger ones may belong to a write about to commit).
-        Returns how many files were removed. Only for a blob folder whose index is
-        known to be its own: ``is_referenced`` is the only judge of a blob."""
+    def sweep(
+        self,
+        is_referenced: Callable[[str], bool],
+        min_age: float = 600.0,
+        dispose: Callable[[list[Path]], None] | None = None,
+    ) -> int:
+        """Remove temp files of dead writers, and dispose of unreferenced blobs older
+        than ``min_age`` seconds (younger ones may belong to a write about to commit):
+        ``dispose(paths)`` moves them aside, or, without it, they are unlinked.
+        Returns how many files went. Only for a blob folder whose index is known to be
+        its own: ``is_referenced`` is the only judge of a blob."""
         removed = self.reclaim_temp()
         cutoff = time.time() - min_age
+        orphans = []
         for blob in self.blob_files():
             with contextlib.suppress(FileNotFoundError):
                 if blob.stat().st_mtime < cutoff and not is_referenced(blob.name):
+                    orphans.append(blob)
+        if dispose is not None:
+            dispose(orphans)
+        else:
+            for blob in orphans:
+                with contextlib.suppress(FileNotFoundError):
                     blob.unlink()
-                    removed += 1
-        return removed
+        return removed + len(orphans)
 
 
 def blob_path(root: Path, blob_id: str) -> Path:

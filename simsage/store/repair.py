@@ -106,13 +106,23 @@ def salvage_rows(damaged: Path, target: Path) -> Salvage:
 
 
 def _mend_header(path: Path) -> None:
-    """Restore the magic string and make SQLite take the page count from the file's
-    length rather than the header (it is only trusted when bytes 92-95 equal the
-    change counter at 24-27)."""
+    """Restore the magic string, drop a partial last page, and make SQLite take the page
+    count from the file's length rather than the header (it is only trusted when bytes
+    92-95 equal the change counter at 24-27).
+
+    A file cut in the middle of a page keeps that page's cell pointers but loses the
+    cell contents stored at the page's end: SQLite would read the cells it still points
+    at as rows of garbage rather than report them, so the partial page goes."""
     with open(path, "r+b") as handle:
         header = handle.read(100)
         if len(header) < 100:
             return
+        page_size = int.from_bytes(header[16:18], "big")
+        page_size = 65536 if page_size == 1 else page_size
+        if page_size >= 512 and page_size & (page_size - 1) == 0:
+            length = handle.seek(0, os.SEEK_END)
+            if length % page_size:
+                handle.truncate(length - length % page_size)
         if header[:16] != SQLITE_MAGIC:
             handle.seek(0)
             handle.write(SQLITE_MAGIC)
@@ -208,16 +218,18 @@ def looks_like(head: bytes) -> str:
     return "binary data"
 
 
-def move_to_lost_and_found(home: Path, blobs: list[Path], reason: str) -> Path | None:
+def move_to_lost_and_found(
+    home: Path, blobs: list[Path], reason: str, by: str = "`simsage doctor --repair`"
+) -> Path | None:
     """Move ``blobs`` into ``<home>/lost+found/<time>/`` and write its listing; returns
-    the folder (None if there was nothing to move)."""
+    the folder (None if there was nothing to move). ``by`` names who moved them."""
     if not blobs:
         return None
     folder = _free_name(home / LOST_AND_FOUND / stamp())
     folder.mkdir(parents=True)
     lines = [
         f"# Blob files of the store at {home} that {reason},",
-        f"# moved here by `simsage doctor --repair` on {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}.",
+        f"# moved here by {by} on {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}.",
         "# Each file holds the bytes of one object (or one part of a multipart upload).",
         "# Put one back with: simsage s3 cp <file> s3://<bucket>/<key>",
         "# file\tbytes\tmodified (UTC)\tlooks like\tfirst bytes",
