@@ -539,7 +539,10 @@ def _load_data(job: JobConfig, plan: Plan, data_format: str) -> tuple[Any, Any]:
             loaded.append(None)
             continue
         logger.info("File path %s of input files", job.channel_dir(name))
-        loaded.append(data.load_channel(job.channel_dir(name), data_format, csv_weights))
+        matrix = data.load_channel(job.channel_dir(name), data_format, csv_weights)
+        if matrix is not None:
+            data.check_labels(matrix.get_label(), name, plan.values, strict=name == "train")
+        loaded.append(matrix)
     return loaded[0], loaded[1]
 
 

@@ -48,9 +48,10 @@ from simsage.hosting.containers import (
 )
 from simsage.hosting.models import ModelStore, model_arn
 from simsage.logs.store import LogBuffer, LogStore
+from simsage.runtime import launcher
 from simsage.s3 import errors as s3_errors
 from simsage.s3.backend import S3Backend
-from simsage.training import data, supervise
+from simsage.training import data
 from simsage.transform import records
 from simsage.transform.api import effective_settings
 from simsage.transform.dataprocessing import RecordError, RecordProcessor
@@ -141,7 +142,7 @@ class Runner:
     # -- the whole job -------------------------------------------------------------
 
     def run(self) -> None:
-        lock = supervise.hold_lock(self.dir)
+        lock = launcher.hold_lock(self.dir)
         try:
             self._run()
         except Exception as exc:  # anything unexpected fails the job, with a reason
