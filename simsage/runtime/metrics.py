@@ -27,6 +27,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 QUEUE_LINES = 10000
@@ -135,11 +136,20 @@ class MetricReader:
             return {name: list(value) for name, value in self._latest.items()}
 
     def finish(self, timeout: float = 2.0) -> None:
-        """Match what is queued (waiting at most ``timeout`` s), then stop the child."""
+        """Match what is queued, then stop the child. It waits while the queue shrinks,
+        and at most ``timeout`` s without progress (a stuck pattern)."""
         if self._child is None:
             return
-        self._lines.put(None)
-        self._reader.join(timeout)
+        ended = False  # the end marker is queued: the child exits when it gets there
+        left, idle_since = self._lines.qsize(), time.monotonic()
+        while self._reader.is_alive() and time.monotonic() - idle_since < timeout:
+            if not ended:
+                with contextlib.suppress(queue.Full):
+                    self._lines.put_nowait(None)
+                    ended = True
+            self._reader.join(0.05)
+            if self._lines.qsize() < left:
+                left, idle_since = self._lines.qsize(), time.monotonic()
         if self._reader.is_alive():
             self.log(
                 "simsage: matching the log against MetricDefinitions did not keep up (a "

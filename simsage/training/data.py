@@ -120,8 +120,10 @@ def _manifest_objects(s3: S3Backend, bucket: str, key: str, uri: str) -> list[S3
     if not manifest:
         raise malformed("it is an empty array")
     first = manifest[0]
-    if not isinstance(first, dict) or "prefix" not in first:
+    if not isinstance(first, dict):
         raise malformed(f'its first element is {_kind(first)}, not an object with a "prefix"')
+    if "prefix" not in first:
+        raise malformed('its first element has no "prefix"')
     prefix = first["prefix"]
     if not isinstance(prefix, str) or not prefix.startswith("s3://") or len(prefix) <= 5:
         shown = json.dumps(prefix)[:200]
@@ -138,14 +140,14 @@ def _manifest_objects(s3: S3Backend, bucket: str, key: str, uri: str) -> list[S3
     return [S3Object(base_bucket, base + rel, rel) for rel in manifest[1:]]
 
 
-def safe_join(folder: Path, relative: str) -> Path:
+def safe_join(folder: Path, relative: str, what: str = "channel folder") -> Path:
     """``folder/relative`` — refusing anything that would land outside ``folder``
     (see :func:`simsage.runtime.paths.key_path`)."""
     try:
         return paths.key_path(folder, relative)
     except paths.PathError:
         raise DataError(
-            f"ClientError: The S3 key {relative!r} cannot be written inside the channel folder."
+            f"ClientError: The S3 key {relative!r} cannot be written inside the {what}."
         ) from None
 
 
@@ -232,7 +234,8 @@ def sync_down(s3: S3Backend, bucket: str, prefix: str, folder: Path) -> int:
         relative = key[len(prefix.rstrip("/") + "/") :] if prefix else key
         if not relative or relative.endswith("/"):
             continue
-        download(s3, S3Object(bucket, key, relative), safe_join(folder, relative))
+        target = safe_join(folder, relative, "checkpoint folder")
+        download(s3, S3Object(bucket, key, relative), target)
         count += 1
     return count
 

@@ -141,6 +141,7 @@ class Runner:
                     ),
                 )
             self.engine = docker_engine.DockerEngine(client, self.job.name)
+        print(f"simsage: training job {self.job.name}: downloading input data", flush=True)
         try:
             self._stage_inputs()
             self._stage_source()
@@ -354,9 +355,11 @@ class Runner:
                 )
             host.reader = threading.Thread(target=self._pump, args=(host,), daemon=True)
             host.reader.start()
-        self.jobs.update(
-            self.job.name, host_pids=[h.process.pid for h in self.hosts if h.process.pid]
-        )
+        pids = [h.process.pid for h in self.hosts if h.process.pid]
+        self.jobs.update(self.job.name, host_pids=pids)
+        # The runner's log says what it was doing (a dead runner's FailureReason quotes it).
+        print(f"simsage: training {module or image_uri} on {len(pids)} host(s), pids {pids}")
+        sys.stdout.flush()
         return self._supervise()
 
     def _wants_private_network(self, module: str) -> bool:
