@@ -155,6 +155,21 @@ def files(folder: Path, boundary: Path) -> Iterator[tuple[str, Path, os.stat_res
                 yield path.relative_to(folder).as_posix(), path, info
 
 
+def read_text(path: Path, boundary: Path, limit: int) -> str | None:
+    """The first ``limit`` bytes of a regular file the job wrote (its failure report), as
+    text; None if it is missing, not a regular file, a symlink, or reached through one."""
+    if not inside(path.parent, boundary):
+        return None
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+    except OSError:  # missing, or a symlink (ELOOP)
+        return None
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None  # a FIFO or device would block or never end
+        return handle.read(limit).decode("utf-8", "replace")
+
+
 def has_files(folder: Path, boundary: Path) -> bool:
     """Whether :func:`files` would yield anything."""
     return next(files(folder, boundary), None) is not None

@@ -538,12 +538,11 @@ class Runner:
 
     def _failure_reason(self, host: Host) -> str:
         for candidate in [host, *self.hosts]:
+            # Never through a symlink: the reason is shown to whoever describes the job.
             failure = candidate.root / "output" / "failure"
-            if failure.is_file():
-                text = failure.read_text(errors="replace").strip()
-                if text:
-                    text = text[:FAILURE_LIMIT]
-                    return text if _ERROR_TYPE.match(text) else "AlgorithmError: " + text
+            text = (paths.read_text(failure, self.dir, 64 * 1024) or "").strip()[:FAILURE_LIMIT]
+            if text:
+                return text if _ERROR_TYPE.match(text) else "AlgorithmError: " + text
         code = host.process.returncode
         lines = [line for line in host.tail if line.strip()][-5:]
         detail = "\n".join(lines) if lines else "(no output)"

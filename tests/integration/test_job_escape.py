@@ -76,3 +76,30 @@ def test_a_checkpoint_key_with_dot_dot_segments_fails_the_job(simsage_local, tmp
     )
     home = simsage_local.home
     assert not any(p.name == "outside.txt" for p in home.parent.rglob("outside.txt"))
+
+
+FAILURE_LINK = r"""
+import os, pathlib, sys
+
+failure = pathlib.Path(os.environ["SM_MODEL_DIR"]).parent / "output" / "failure"
+failure.symlink_to(pathlib.Path(os.environ["MY_SECRET"]) / "key.pem")
+print("failing with a linked report", flush=True)
+sys.exit(2)
+"""
+
+
+def test_a_failure_report_linked_out_of_the_job_folder_is_not_read(simsage_local, tmp_path):
+    secret = tmp_path / "outside"
+    secret.mkdir()
+    (secret / "key.pem").write_text("PRIVATE KEY")
+    training = Training(simsage_local)
+    training.put("code/failure-link.tar.gz", _tar_gz({"train.py": FAILURE_LINK.encode()}))
+    request = training.request("failure-link", Environment={"MY_SECRET": str(secret)})
+    request["HyperParameters"]["sagemaker_submit_directory"] = json.dumps(
+        f"s3://{BUCKET}/code/failure-link.tar.gz"
+    )
+    training.sm.create_training_job(**request)
+    done = training.wait("failure-link")
+    assert done["TrainingJobStatus"] == "Failed"
+    assert "PRIVATE KEY" not in done["FailureReason"]
+    assert done["FailureReason"].startswith("AlgorithmError: ")

@@ -6,13 +6,14 @@ every interface of their namespace) and on a running endpoint's processes."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from pathlib import Path
 
 import psutil
 import pytest
 from endpoint_helpers import deploy, xgboost_artifact
-from test_training_jobs import wait_until
+from test_training_jobs import BUCKET, Training, _tar_gz, wait_until
 from test_xgboost_jobs import _channel, _create, _setup
 
 from simsage.home import Home
@@ -73,16 +74,20 @@ def assert_reachable_from_this_machine_only(pids: list[int]) -> dict[int, list]:
     return seen
 
 
+def _private_network_or_skip() -> None:
+    network, why_not = PrivateNetwork.open()
+    if network is None:
+        pytest.skip(f"no private network on this machine: {why_not}")
+    network.close()
+
+
 def tree(pid: int) -> list[int]:
     parent = psutil.Process(pid)
     return [parent.pid, *(child.pid for child in parent.children(recursive=True))]
 
 
 def test_a_running_two_host_xgboost_job_listens_only_on_loopback(simsage_local):
-    network, why_not = PrivateNetwork.open()
-    if network is None:
-        pytest.skip(f"no private network on this machine: {why_not}")
-    network.close()
+    _private_network_or_skip()
     _, sm, _ = _setup(simsage_local)
     hyperparameters = {"num_round": "1000000", "objective": "binary:logistic", "max_depth": "2"}
     _create(sm, "xgb-sockets", hyperparameters, [_channel("train", "train/", True)], count=2)
@@ -124,3 +129,26 @@ def test_a_running_endpoint_listens_only_on_127_0_0_1(simsage_local):
         for connection in psutil.Process(pid).net_connections(kind="inet"):
             if connection.status == psutil.CONN_LISTEN:
                 assert connection.laddr.ip == "127.0.0.1", (pid, connection)
+
+
+INTERFACES = r"""
+import json, os, pathlib
+
+lines = pathlib.Path("/proc/net/dev").read_text().splitlines()[2:]
+names = sorted(line.split(":")[0].strip() for line in lines)
+(pathlib.Path(os.environ["SM_MODEL_DIR"]) / "interfaces.json").write_text(json.dumps(names))
+"""
+
+
+def test_network_isolation_leaves_a_job_only_loopback(simsage_local):
+    _private_network_or_skip()
+    training = Training(simsage_local)
+    training.put("code/interfaces.tar.gz", _tar_gz({"train.py": INTERFACES.encode()}))
+    request = training.request("isolated", EnableNetworkIsolation=True)
+    request["HyperParameters"]["sagemaker_submit_directory"] = json.dumps(
+        f"s3://{BUCKET}/code/interfaces.tar.gz"
+    )
+    training.sm.create_training_job(**request)
+    done = training.wait("isolated")
+    assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+    assert json.loads(training.model(done)["interfaces.json"]) == ["lo"]

@@ -117,3 +117,20 @@ def test_files_skips_symlinks_and_folders_reached_through_one(tmp_path):
     assert paths.has_files(folder, job)
     assert not paths.inside(tmp_path, job)
     assert os.path.isdir(job)
+
+
+def test_read_text_reads_regular_files_only(tmp_path):
+    job = tmp_path / "job"
+    output = job / "algo-1" / "output"
+    output.mkdir(parents=True)
+    (output / "failure").write_text("ClientError: bad data")
+    assert paths.read_text(output / "failure", job, 1024) == "ClientError: bad data"
+    assert paths.read_text(output / "failure", job, 6) == "Client"
+    (tmp_path / "secret").write_text("PRIVATE")
+    (output / "linked").symlink_to(tmp_path / "secret")
+    assert paths.read_text(output / "linked", job, 1024) is None
+    assert paths.read_text(output / "missing", job, 1024) is None
+    os.mkfifo(output / "fifo")
+    assert paths.read_text(output / "fifo", job, 1024) is None
+    (job / "algo-2").symlink_to(tmp_path)  # a parent replaced by a link out
+    assert paths.read_text(job / "algo-2" / "secret", job, 1024) is None
