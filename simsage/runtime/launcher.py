@@ -85,6 +85,7 @@ def launch(module: str, home: Path, name: str, folder: Path) -> int:
 def _reap(process: subprocess.Popen, folder: Path) -> None:
     code = process.wait()
     _write_exit(folder, {"pid": process.pid, "returncode": code, "by": "launcher"})
+    _reapers.pop(process.pid, None)  # the record is written: readers need not wait
 
 
 def _write_exit(folder: Path, record: dict) -> None:

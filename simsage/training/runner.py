@@ -330,8 +330,8 @@ class Runner:
             host.stream = f"{self.job.name}/{host.name}-{epoch}"
             self.logs.ensure_stream(LOG_GROUP, host.stream)
         self.metrics = MetricReader(self._metric_definitions(), log=self._job_log)
-        if module is not None and self._wants_private_network(module):
-            self._open_private_network()
+        if module is not None:
+            self._open_private_network(module)
         if module is None:
             processes = self.engine.start_hosts(
                 image_uri,
@@ -359,22 +359,17 @@ class Runner:
         self.jobs.update(self.job.name, host_pids=pids)
         # The runner's log says what it was doing (a dead runner's FailureReason quotes it).
         print(f"simsage: training {module or image_uri} on {len(pids)} host(s), pids {pids}")
-        sys.stdout.flush()
         return self._supervise()
 
-    def _wants_private_network(self, module: str) -> bool:
+    def _open_private_network(self, module: str) -> None:
         """Built-in distributed XGBoost (its workers listen on every interface) and jobs
         with EnableNetworkIsolation run their hosts in one loopback-only network."""
         distributed = module == XGBOOST_MODULE and len(self.hosts) > 1
-        return distributed or bool(self.spec.get("EnableNetworkIsolation"))
-
-    def _open_private_network(self) -> None:
+        if not (distributed or self.spec.get("EnableNetworkIsolation")):
+            return
         self.network, why_not = PrivateNetwork.open()
         if self.network is not None:
-            print(
-                f"simsage: the {len(self.hosts)} host(s) share a private network (loopback only)",
-                flush=True,
-            )
+            print(f"simsage: the {len(self.hosts)} host(s) share a loopback-only network")
             return
         self._job_log(
             f"simsage: could not give the hosts a private network ({why_not}); they run "
@@ -586,6 +581,8 @@ def _free_port() -> int:
 
 
 def main(argv: list[str]) -> int:
+    # runner.log is a file: line-buffered, so a runner that dies has said what it did.
+    sys.stdout.reconfigure(line_buffering=True)
     home_path, name = argv[1], argv[2]
     config = load_config().with_overrides(home=home_path, backend="local")
     home = Home.open(config)
