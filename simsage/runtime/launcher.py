@@ -12,7 +12,7 @@ outlives the process that created the job (as jobs do on AWS). Its folder holds:
 - ``runner.exit``: how the runner ended, as JSON ``{"pid", "returncode", "by"}``. The
   process that launched the runner reaps it from a thread and writes it (``by``:
   ``"launcher"``); a runner killed by a catchable signal writes it itself first (``by``:
-  ``"runner"``). When neither could (the launcher was gone and the runner got SIGKILL),
+  ``"runner"``, see :func:`record_how_it_ends`). When neither could (the launcher was gone and the runner got SIGKILL),
   there is no record and :func:`runner_failure` says the status is unknown.
 """
 
@@ -96,18 +96,20 @@ def _write_exit(folder: Path, record: dict) -> None:
 
 
 def hold_lock(folder: Path):
-    """Take the runner lock (called by the runner itself at start); returns the open file.
-
-    Also sets up what :func:`runner_failure` reads: faulthandler writes a crash's
-    traceback to the log, and SIGTERM, SIGHUP and SIGINT are recorded in
-    ``runner.exit`` before they end the process as they would have.
-    """
+    """Take the runner lock (called by the runner itself at start); returns the open file."""
     handle = open(folder / LOCK_NAME, "a+")  # noqa: SIM115 - held for the process's life
     fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+def record_how_it_ends(folder: Path) -> None:
+    """Set up, in a runner process's main thread, what :func:`runner_failure` reads:
+    faulthandler writes a crash's Python traceback to the log, and SIGTERM, SIGHUP and
+    SIGINT are recorded in ``runner.exit`` before they end the process as they would
+    have (process-wide state: runners call it from ``main``, never from a library)."""
     faulthandler.enable()
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(sig, lambda number, _frame: _die_of(folder, number))
-    return handle
 
 
 def _die_of(folder: Path, number: int) -> None:

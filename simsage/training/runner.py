@@ -586,7 +586,9 @@ def main(argv: list[str]) -> int:
     home_path, name = argv[1], argv[2]
     config = load_config().with_overrides(home=home_path, backend="local")
     home = Home.open(config)
-    Runner(home, name).run()
+    runner = Runner(home, name)
+    launcher.record_how_it_ends(runner.dir)
+    runner.run()
     return 0
 
 

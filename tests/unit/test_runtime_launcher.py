@@ -32,6 +32,7 @@ def runner_module(tmp_path, monkeypatch):
         "from simsage.runtime import launcher\n"
         "folder = Path(sys.argv[1])\n"
         "lock = launcher.hold_lock(folder)\n"
+        "launcher.record_how_it_ends(folder)\n"
         "print('staging inputs', flush=True)\n"
         "print('about to end: ' + sys.argv[2], flush=True)\n"
         "what = sys.argv[2]\n"
@@ -94,7 +95,9 @@ def test_a_runner_nobody_reaped_has_an_unknown_status(tmp_path):
     (folder / "runner.exit").write_text(json.dumps({"pid": 1, "returncode": 0}))
     assert "unknown exit status" in launcher.runner_failure(folder, 424242)
     (folder / "runner.log").write_text("")
-    assert launcher.runner_failure(folder, 424242).endswith("runner.log in the job folder is empty.")
+    assert launcher.runner_failure(folder, 424242).endswith(
+        "runner.log in the job folder is empty."
+    )
 
 
 def test_a_long_log_tail_is_cut_to_fit_the_failure_reason(tmp_path):
