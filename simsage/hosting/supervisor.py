@@ -59,14 +59,8 @@ from simsage.hosting.endpoint_state import (
     Variant,
 )
 from simsage.logs.store import LogBuffer, LogStore
-from simsage.runtime.launcher import (
-    LOCK_NAME,
-    LOG_NAME,
-    describe_exit,
-    exit_code,
-    launch,
-    runner_alive,
-)
+from simsage.runtime import launcher
+from simsage.runtime.launcher import LOCK_NAME, LOG_NAME
 from simsage.s3.backend import S3Backend
 
 POLL_SECONDS = 0.1
@@ -81,14 +75,18 @@ def log_group(endpoint: str) -> str:
 
 
 def supervisor_alive(endpoint: Endpoint) -> bool:
-    return runner_alive(
+    return launcher.runner_alive(
         Path(endpoint.folder), endpoint.supervisor_pid, endpoint.supervisor_started or 0.0
     )
 
 
 def launch_supervisor(home, store: EndpointStore, endpoint: Endpoint) -> None:
     """Start the endpoint's supervisor and record its pid."""
-    pid = launch("simsage.hosting.supervisor", home.path, endpoint.name, Path(endpoint.folder))
+    # Through the module: a test that patches launcher.launch for a while must not
+    # leave its stand-in bound here.
+    pid = launcher.launch(
+        "simsage.hosting.supervisor", home.path, endpoint.name, Path(endpoint.folder)
+    )
     started = time.time()
 
     def record(ep: Endpoint) -> None:
@@ -116,7 +114,7 @@ def _note_ended_supervisor(endpoint: Endpoint) -> None:
     if endpoint.supervisor_pid is None:
         return
     folder = Path(endpoint.folder)
-    how = describe_exit(exit_code(folder, endpoint.supervisor_pid))
+    how = launcher.describe_exit(launcher.exit_code(folder, endpoint.supervisor_pid))
     with contextlib.suppress(OSError), open(folder / LOG_NAME, "a") as log:
         log.write(
             f"simsage: the endpoint supervisor (pid {endpoint.supervisor_pid}) {how}; "
