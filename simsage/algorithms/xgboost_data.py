@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simsage.runtime.paths import PathError, host_path
+
 logger = logging.getLogger("simsage.algorithms.xgboost")
 
 CSV = "csv"
@@ -111,12 +113,12 @@ def read_config(root: Path) -> JobConfig:
 
 
 def _local_path(root: Path, local: str | None) -> Path:
-    """Where a container path (``/opt/ml/checkpoints``) lives under the host root."""
-    path = Path(local or "/opt/ml/checkpoints")
-    opt_ml = Path("/opt/ml")
-    if path == opt_ml or opt_ml in path.parents:
-        return root / path.relative_to(opt_ml)
-    return root / "external" / str(path).lstrip("/")
+    """Where a container path (``/opt/ml/checkpoints``) lives under the host root (the
+    runtime's mapping, so the algorithm and the runner agree)."""
+    try:
+        return host_path(root, local or "/opt/ml/checkpoints", "CheckpointConfig.LocalPath")
+    except PathError as error:
+        raise UserError(str(error)) from None
 
 
 def validate_channels(channels: dict[str, dict]) -> str:
@@ -319,6 +321,7 @@ def _pandas_csv(paths: list[Path], delimiter: str, csv_weights: bool) -> Any:
     first = 2 if csv_weights else 1
     if matrix.shape[1] < first:
         raise UserError("CSV data with csv_weights=1 needs a label and a weight column")
+    _require_numeric_labels(matrix[:, 0])
     try:
         return xgboost.DMatrix(
             matrix[:, first:],
@@ -441,6 +444,7 @@ def load_parquet(paths: list[Path]) -> Any:
             f"The parquet files of a channel have different numbers of columns: {widths}"
         )
     matrix = np.vstack(blocks)
+    _require_numeric_labels(matrix[:, 0])
     return xgboost.DMatrix(matrix[:, 1:], label=matrix[:, 0], nthread=-1)
 
 
@@ -469,3 +473,102 @@ def load_channel(channel_dir: Path, data_format: str, csv_weights: bool = False)
     else:
         dmatrix = load_parquet(paths)
     return dmatrix if dmatrix.num_row() > 0 else None
+
+
+# -- labels --------------------------------------------------------------------------------
+
+# What the label column may hold, per objective: (what it needs, the bad-value test). The
+# tests are xgboost's own checks (src/objective/*.cu, src/common/ranking_utils.h), made
+# before training so the reason names the column and the values instead of xgboost's
+# "base_score must be in (0,1)" (what a NaN label becomes in its text loader).
+_UNIT = ("labels in [0, 1] (label must be in [0,1] for logistic regression)", "unit")
+_LABEL_RULES: dict[str, tuple[str, str]] = {
+    "binary:logistic": _UNIT,
+    "binary:logitraw": _UNIT,
+    "reg:logistic": _UNIT,
+    "binary:hinge": ("labels in [0, 1]", "unit"),
+    "count:poisson": ("labels >= 0 (label must be nonnegative for Poisson regression)", "nonneg"),
+    "reg:tweedie": ("labels >= 0 (label must be nonnegative for Tweedie regression)", "nonneg"),
+    "reg:gamma": ("labels > 0 (label must be positive for gamma regression)", "positive"),
+    "reg:squaredlogerror": ("labels > -1 (so that log(label + 1) is defined)", "above-1"),
+    "rank:map": ("relevance labels 0 or 1 (map can only be used with binary labels)", "binary"),
+}
+_MAX_NDCG_RELEVANCE = 31  # with ndcg_exp_gain (the default), 2**label must stay exact
+_SHOWN = 5
+
+
+def _describe_values(bad: Any, total: int) -> str:
+    import numpy as np
+
+    distinct = np.unique(bad)  # sorted, one NaN for all of them
+    shown = ", ".join("NaN" if np.isnan(v) else f"{v:g}" for v in distinct[:_SHOWN].tolist())
+    more = ", ..." if distinct.size > _SHOWN else ""
+    return f"{bad.size} of {total} labels ({shown}{more})"
+
+
+def _not_numeric_message(labels: Any, where: str) -> str | None:
+    import numpy as np
+
+    bad = labels[~np.isfinite(labels)]
+    if not bad.size:
+        return None
+    return (
+        f"Label column (the first column){where} has {_describe_values(bad, labels.size)} "
+        "that are missing or not finite numbers: every row needs a numeric label; NaN and "
+        "infinity are never accepted."
+    )
+
+
+def _require_numeric_labels(labels: Any) -> None:
+    message = _not_numeric_message(labels, "")
+    if message:
+        raise UserError(message)
+
+
+def check_labels(labels: Any, channel: str, values: dict[str, Any], strict: bool) -> None:
+    """Check a channel's labels against the objective before training.
+
+    Args:
+        labels: the label column (``DMatrix.get_label()``).
+        channel: ``train`` or ``validation``, for the message.
+        values: the validated hyperparameters (``objective``, ``num_class``,
+            ``ndcg_exp_gain``).
+        strict: apply the objective's range (train); otherwise only what xgboost also
+            refuses for an evaluation set (NaN, and multi:* classes out of range).
+    Raises:
+        UserError: which values, how many, and what the objective needs.
+    """
+    import numpy as np
+
+    labels = np.asarray(labels, dtype=np.float64)
+    where = f" of the {channel} channel"
+    message = _not_numeric_message(labels, where)
+    if message:
+        raise UserError(message)
+    objective = str(values.get("objective", "reg:squarederror"))
+    needs, bad = None, None
+    if objective.startswith("multi:"):
+        classes = int(values.get("num_class") or 0)
+        needs = f"integer class labels in [0, {classes}) (num_class={classes})"
+        bad = labels[(labels < 0) | (labels >= classes) | (labels != np.floor(labels))]
+    elif strict and objective in _LABEL_RULES:
+        needs, test = _LABEL_RULES[objective]
+        outside = {
+            "unit": (labels < 0) | (labels > 1),
+            "nonneg": labels < 0,
+            "positive": labels <= 0,
+            "above-1": labels <= -1,
+            "binary": (labels != 0) & (labels != 1),
+        }[test]
+        bad = labels[outside]
+    elif strict and objective == "rank:ndcg" and values.get("ndcg_exp_gain", True):
+        needs = (
+            f"relevance labels <= {_MAX_NDCG_RELEVANCE} with the exponential gain "
+            "(or set ndcg_exp_gain=false)"
+        )
+        bad = labels[labels > _MAX_NDCG_RELEVANCE]
+    if bad is not None and bad.size:
+        raise UserError(
+            f"Label column (the first column){where} has {_describe_values(bad, labels.size)} "
+            f"that objective {objective} does not accept: it needs {needs}."
+        )

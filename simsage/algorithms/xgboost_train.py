@@ -15,7 +15,9 @@ With several hosts, every host trains on its own data with XGBoost's collective
 communication: the first host (sorted) runs ``xgboost.tracker.RabitTracker`` on
 127.0.0.1:``$SIMSAGE_TRACKER_PORT``, every host joins as a worker whose task id is its
 host name, and only the first host saves the model and prints the evaluation lines
-(rank 0, as in the real container).
+(rank 0, as in the real container). The workers' own listening sockets bind every
+interface (xgboost 3.x has no setting for their address), so the runner starts the hosts
+in a loopback-only network namespace (:mod:`simsage.runtime.network`).
 
 Start-up is kept lean: only the standard library is imported at module level, the slow
 scikit-learn import xgboost would do is blocked, and pandas/pyarrow are imported only
@@ -540,7 +542,10 @@ def _load_data(job: JobConfig, plan: Plan, data_format: str) -> tuple[Any, Any]:
             loaded.append(None)
             continue
         logger.info("File path %s of input files", job.channel_dir(name))
-        loaded.append(data.load_channel(job.channel_dir(name), data_format, csv_weights))
+        matrix = data.load_channel(job.channel_dir(name), data_format, csv_weights)
+        if matrix is not None:
+            data.check_labels(matrix.get_label(), name, plan.values, strict=name == "train")
+        loaded.append(matrix)
     return loaded[0], loaded[1]
 
 

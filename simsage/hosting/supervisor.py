@@ -4,7 +4,7 @@ Run as ``python -m simsage.hosting.supervisor <home> <endpoint>`` (the API start
 with :func:`launch_supervisor`). It outlives the process that created the endpoint, as
 endpoints do on AWS, and holds ``runner.lock`` in the endpoint folder for its whole
 life, so anyone can tell whether it still runs (see
-:func:`simsage.training.supervise.runner_alive`).
+:func:`simsage.runtime.launcher.runner_alive`).
 
 What it does, polling the registry every 0.1 s:
 
@@ -71,8 +71,9 @@ from simsage.hosting.endpoint_state import (
 )
 from simsage.hosting.serverless import ServerlessKeeper, is_provisioned
 from simsage.logs.store import LogBuffer, LogStore
+from simsage.runtime import launcher
+from simsage.runtime.launcher import LOCK_NAME, LOG_NAME
 from simsage.s3.backend import S3Backend
-from simsage.training.supervise import LOCK_NAME, launch, runner_alive
 
 POLL_SECONDS = 0.1
 DRAIN_GRACE = 30.0  # SIGTERM, then SIGKILL 30 s later, as SageMaker does
@@ -86,14 +87,18 @@ def log_group(endpoint: str) -> str:
 
 
 def supervisor_alive(endpoint: Endpoint) -> bool:
-    return runner_alive(
+    return launcher.runner_alive(
         Path(endpoint.folder), endpoint.supervisor_pid, endpoint.supervisor_started or 0.0
     )
 
 
 def launch_supervisor(home, store: EndpointStore, endpoint: Endpoint) -> None:
     """Start the endpoint's supervisor and record its pid."""
-    pid = launch("simsage.hosting.supervisor", home.path, endpoint.name, Path(endpoint.folder))
+    # Through the module: a test that patches launcher.launch for a while must not
+    # leave its stand-in bound here.
+    pid = launcher.launch(
+        "simsage.hosting.supervisor", home.path, endpoint.name, Path(endpoint.folder)
+    )
     started = time.time()
 
     def record(ep: Endpoint) -> None:
@@ -111,7 +116,22 @@ def ensure_supervisor(home, store: EndpointStore, endpoint: Endpoint) -> None:
             remove_orphaned(store, endpoint)
         return
     if endpoint.status in ("Creating", *SERVING) and not supervisor_alive(endpoint):
+        _note_ended_supervisor(endpoint)
         launch_supervisor(home, store, endpoint)
+
+
+def _note_ended_supervisor(endpoint: Endpoint) -> None:
+    """Say in the endpoint's runner.log how its previous supervisor ended (signal or exit
+    code, from the launcher's exit record) before a new one starts."""
+    if endpoint.supervisor_pid is None:
+        return
+    folder = Path(endpoint.folder)
+    how = launcher.describe_exit(launcher.exit_code(folder, endpoint.supervisor_pid))
+    with contextlib.suppress(OSError), open(folder / LOG_NAME, "a") as log:
+        log.write(
+            f"simsage: the endpoint supervisor (pid {endpoint.supervisor_pid}) {how}; "
+            "starting a new one\n"
+        )
 
 
 def remove_orphaned(store: EndpointStore, endpoint: Endpoint) -> None:

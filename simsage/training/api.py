@@ -18,7 +18,8 @@ from botocore.model import OperationModel
 from simsage.errors import ClientFault, ValidationException
 from simsage.ids import arn, from_epoch
 from simsage.paging import Listing, list_page
-from simsage.training import supervise
+from simsage.runtime import launcher, paths
+from simsage.runtime.metrics import MetricDefinitionError, compile_definitions
 from simsage.training.images import (
     BUILTIN_XGBOOST_ALGORITHMS,
     algorithm_module,
@@ -41,6 +42,15 @@ class ResourceInUse(ClientFault):
 
 class ResourceLimitExceeded(ClientFault):
     code = "ResourceLimitExceeded"
+
+
+def _container_path(value: str, where: str) -> None:
+    """A path inside the container that maps into the job folder: absolute, no '.' or
+    '..' segments (so it can never lead out of the folder)."""
+    try:
+        paths.container_path(value, where)
+    except paths.PathError as exc:
+        raise ValidationException(str(exc)) from None
 
 
 def _s3_uri(value: str, where: str) -> None:
@@ -111,7 +121,7 @@ class TrainingAPI:
         self.tags.set(job_arn, tags)
         if job_dir.exists():  # left by an earlier job of the same name in a reset registry
             shutil.rmtree(job_dir, ignore_errors=True)
-        pid = supervise.launch(RUNNER_MODULE, self.home.path, name, job_dir)
+        pid = launcher.launch(RUNNER_MODULE, self.home.path, name, job_dir)
         self.jobs.update(name, runner_pid=pid)
         return {"TrainingJobArn": job_arn}
 
@@ -161,12 +171,23 @@ class TrainingAPI:
                     "MaxWaitTimeInSeconds must be greater than or equal to MaxRuntimeInSeconds."
                 )
         _s3_uri(spec["OutputDataConfig"]["S3OutputPath"], "OutputDataConfig.S3OutputPath")
-        if spec.get("CheckpointConfig"):
-            _s3_uri(spec["CheckpointConfig"]["S3Uri"], "CheckpointConfig.S3Uri")
+        checkpoint = spec.get("CheckpointConfig")
+        if checkpoint:
+            _s3_uri(checkpoint["S3Uri"], "CheckpointConfig.S3Uri")
+            if checkpoint.get("LocalPath"):
+                _container_path(checkpoint["LocalPath"], "CheckpointConfig.LocalPath")
+        try:
+            compile_definitions(algorithm.get("MetricDefinitions") or [])
+        except MetricDefinitionError as exc:
+            raise ValidationException(str(exc)) from None
         default_mode = algorithm["TrainingInputMode"]
         seen: set[str] = set()
         for channel in spec.get("InputDataConfig") or []:
             name = channel["ChannelName"]
+            try:
+                paths.folder_name(name, "ChannelName")
+            except paths.PathError as exc:
+                raise ValidationException(str(exc)) from None
             if name in seen:
                 raise ValidationException(f"Channel names must be unique; {name!r} appears twice.")
             seen.add(name)
@@ -216,7 +237,7 @@ class TrainingAPI:
     def _current(self, name: str) -> TrainingJob:
         """The job, failed first if its runner is gone while it should be running."""
         job = self.jobs.get(name)
-        if not job.finished and not supervise.runner_alive(
+        if not job.finished and not launcher.runner_alive(
             Path(job.job_dir), job.runner_pid, job.created
         ):
             now = self.home.clock.time()
@@ -226,17 +247,13 @@ class TrainingAPI:
                 "Failed",
                 "Training job failed",
                 only_from=("InProgress", "Stopping"),
-                failure=(
-                    "InternalServerError: the simsage job runner "
-                    f"(pid {job.runner_pid}) exited before the job finished; "
-                    "see runner.log in the job folder."
-                ),
+                failure=launcher.runner_failure(Path(job.job_dir), job.runner_pid),
                 ended=now,
             )
             # The runner's algorithm processes run in their own sessions: without their
             # runner nobody reads their output or stops them, so end them too.
             for pid in job.host_pids if failed else []:
-                supervise.kill_group(pid)
+                launcher.kill_group(pid)
             job = self.jobs.get(name)
         return job
 

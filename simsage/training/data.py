@@ -14,8 +14,10 @@ import shutil
 import tarfile
 import zlib
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from typing import Any
 
+from simsage.runtime import paths
 from simsage.s3 import errors as s3_errors
 from simsage.s3.backend import S3Backend
 
@@ -85,38 +87,69 @@ def channel_objects(s3: S3Backend, source: dict, region: str, role: str) -> list
     return objects
 
 
+_MANIFEST_SHAPE = (
+    'a JSON array whose first element is {"prefix": "s3://bucket/prefix/"} and whose other '
+    "elements are object keys relative to that prefix"
+)
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    names.update({list: "an array", dict: "an object", type(None): "null"})
+    return names.get(type(value), type(value).__name__)
+
+
 def _manifest_objects(s3: S3Backend, bucket: str, key: str, uri: str) -> list[S3Object]:
+    """The objects a manifest file lists. Every malformed shape is a ClientError that
+    says which element is wrong and what the format is."""
     try:
         _, _, stream = s3.read_object(bucket, key)
         with stream:
             manifest = json.loads(stream.read())
     except (s3_errors.NoSuchKey, s3_errors.NoSuchBucket):
         raise DataError(f"ClientError: The manifest file {uri} does not exist.") from None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested too deep
         raise DataError(f"ClientError: The manifest file {uri} is not valid JSON: {exc}") from None
-    if (
-        not isinstance(manifest, list)
-        or not manifest
-        or not isinstance(manifest[0], dict)
-        or "prefix" not in manifest[0]
-        or not all(isinstance(entry, str) for entry in manifest[1:])
-    ):
-        raise DataError(
-            f'ClientError: The manifest file {uri} must be a JSON list starting with {{"prefix": '
-            '"s3://bucket/prefix/"} followed by relative keys.'
+
+    def malformed(problem: str) -> DataError:
+        return DataError(
+            f"ClientError: The manifest file {uri} must be {_MANIFEST_SHAPE}; {problem}."
         )
-    base_bucket, base = split_uri(manifest[0]["prefix"])
+
+    if not isinstance(manifest, list):
+        raise malformed(f"it is {_kind(manifest)}")
+    if not manifest:
+        raise malformed("it is an empty array")
+    first = manifest[0]
+    if not isinstance(first, dict):
+        raise malformed(f'its first element is {_kind(first)}, not an object with a "prefix"')
+    if "prefix" not in first:
+        raise malformed('its first element has no "prefix"')
+    prefix = first["prefix"]
+    if not isinstance(prefix, str) or not prefix.startswith("s3://") or len(prefix) <= 5:
+        shown = json.dumps(prefix)[:200]
+        raise malformed(f"its prefix {shown} is not an s3:// URI string")
+    for position, entry in enumerate(manifest[1:], start=2):
+        if not isinstance(entry, str):
+            shown = json.dumps(entry)[:100]
+            raise malformed(f"element {position} is {_kind(entry)} ({shown}), not a key string")
+        if not entry:
+            raise malformed(f"element {position} is an empty key")
+    if len(manifest) == 1:
+        raise malformed("it lists no keys after the prefix")
+    base_bucket, base = split_uri(prefix)
     return [S3Object(base_bucket, base + rel, rel) for rel in manifest[1:]]
 
 
-def safe_join(folder: Path, relative: str) -> Path:
-    """``folder/relative`` — refusing anything that would land outside ``folder``."""
-    parts = [p for p in PurePosixPath(relative).parts if p not in ("", ".", "/")]
-    if not parts or ".." in parts:
+def safe_join(folder: Path, relative: str, what: str = "channel folder") -> Path:
+    """``folder/relative`` — refusing anything that would land outside ``folder``
+    (see :func:`simsage.runtime.paths.key_path`)."""
+    try:
+        return paths.key_path(folder, relative)
+    except paths.PathError:
         raise DataError(
-            f"ClientError: The S3 key {relative!r} cannot be written inside the channel folder."
-        )
-    return folder.joinpath(*parts)
+            f"ClientError: The S3 key {relative!r} cannot be written inside the {what}."
+        ) from None
 
 
 def download(s3: S3Backend, obj: S3Object, target: Path) -> None:
@@ -146,30 +179,29 @@ def upload(s3: S3Backend, path: Path, bucket: str, key: str, content_type: str) 
         s3.put_object(bucket, key, body, {"content_type": content_type, "metadata": {}})
 
 
-def make_archive(folders: list[Path], target: Path) -> None:
+def make_archive(folders: list[Path], target: Path, within: Path) -> None:
     """A tar.gz of the folders' contents (members relative to each folder; a later
-    folder's file replaces an earlier one of the same name, as SageMaker merges hosts)."""
+    folder's file replaces an earlier one of the same name, as SageMaker merges hosts).
+    Only regular files are packed: symlinks are not followed (see
+    :func:`simsage.runtime.paths.files`; ``within`` is the job folder)."""
     members: dict[str, Path] = {}
     for folder in folders:
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.is_symlink():
-                members[path.relative_to(folder).as_posix()] = path
+        for relative, path, _ in paths.files(folder, within):
+            members[relative] = path
     with tarfile.open(target, "w:gz", compresslevel=6) as archive:
         for name, path in members.items():
-            archive.add(path, arcname=name, recursive=False)
+            try:
+                archive.add(path, arcname=name, recursive=False)
+            except FileNotFoundError:  # the algorithm removed it meanwhile
+                continue
 
 
-def sync_up(s3: S3Backend, folder: Path, bucket: str, prefix: str, seen: dict[str, tuple]) -> None:
-    """Upload files of ``folder`` that changed since the last sync (``seen`` remembers)."""
-    if not folder.is_dir():
-        return
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file():
-            continue
-        stat = path.stat()
-        relative = path.relative_to(folder).as_posix()
+def sync_up(
+    s3: S3Backend, folder: Path, bucket: str, prefix: str, seen: dict[str, tuple], within: Path
+) -> None:
+    """Upload the regular files of ``folder`` that changed since the last sync (``seen``
+    remembers); symlinks are not uploaded, as SageMaker does not follow them."""
+    for relative, path, stat in paths.files(folder, within):
         stamp = (stat.st_size, stat.st_mtime_ns)
         if seen.get(relative) == stamp:
             continue
@@ -186,6 +218,12 @@ def sync_up(s3: S3Backend, folder: Path, bucket: str, prefix: str, seen: dict[st
         seen[relative] = stamp
 
 
+def file_stamps(folder: Path, within: Path) -> dict[str, tuple]:
+    """``{relative path: (size, mtime)}`` of the folder's regular files (what
+    :func:`sync_up` compares)."""
+    return {rel: (st.st_size, st.st_mtime_ns) for rel, _, st in paths.files(folder, within)}
+
+
 def sync_down(s3: S3Backend, bucket: str, prefix: str, folder: Path) -> int:
     """Copy every object under ``prefix`` into ``folder``; returns how many."""
     try:
@@ -197,13 +235,14 @@ def sync_down(s3: S3Backend, bucket: str, prefix: str, folder: Path) -> int:
         relative = key[len(prefix.rstrip("/") + "/") :] if prefix else key
         if not relative or relative.endswith("/"):
             continue
-        download(s3, S3Object(bucket, key, relative), safe_join(folder, relative))
+        target = safe_join(folder, relative, "checkpoint folder")
+        download(s3, S3Object(bucket, key, relative), target)
         count += 1
     return count
 
 
-def folder_has_files(folder: Path) -> bool:
-    return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
+def folder_has_files(folder: Path, within: Path) -> bool:
+    return paths.has_files(folder, within)
 
 
 GB = 1024**3

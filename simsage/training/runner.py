@@ -30,8 +30,11 @@ from typing import Any
 from simsage.config import load_config
 from simsage.home import Home
 from simsage.logs.store import LogBuffer, LogStore
+from simsage.runtime import launcher, paths
+from simsage.runtime.metrics import MetricReader
+from simsage.runtime.network import PrivateNetwork
 from simsage.s3.backend import S3Backend
-from simsage.training import data, docker_engine, supervise
+from simsage.training import data, docker_engine
 from simsage.training.environment import training_env
 from simsage.training.images import algorithm_module, builtin_metric_definitions, parse_image
 from simsage.training.jobs import TrainingJob, TrainingJobStore
@@ -42,7 +45,8 @@ STOP_CHECK_EVERY = 0.25
 CHECKPOINT_SYNC_EVERY = 5.0
 FAILURE_LIMIT = 1024
 TAIL_LINES = 20
-OPT_ML = "/opt/ml"
+DEFAULT_CHECKPOINTS = "/opt/ml/checkpoints"
+XGBOOST_MODULE = "simsage.algorithms.xgboost_train"
 # A failure report that already names its kind keeps it (the XGBoost container reports
 # user errors as ClientError); anything else is an AlgorithmError.
 _ERROR_TYPE = re.compile(r"^(ClientError|AlgorithmError|InternalServerError|CapacityError): ")
@@ -77,14 +81,13 @@ class Runner:
         self.hosts: list[Host] = []
         self.engine: docker_engine.DockerEngine | None = None  # custom images only
         self.log_lines = LogBuffer(self.logs, LOG_GROUP)
-        self._metrics: dict[str, list[float]] = {}
-        self._metrics_dirty = False
-        self._patterns = [(d["Name"], re.compile(d["Regex"])) for d in self._metric_definitions()]
+        self.metrics: MetricReader | None = None  # started with the hosts
+        self.network: PrivateNetwork | None = None  # the hosts' private network, if any
 
     # -- the whole job -------------------------------------------------------------
 
     def run(self) -> None:
-        lock = supervise.hold_lock(self.dir)
+        lock = launcher.hold_lock(self.dir)
         try:
             self._run()
         except Exception as exc:  # anything unexpected fails the job, with a reason
@@ -92,6 +95,10 @@ class Runner:
             self._finish("Failed", "Failed", failure=f"InternalServerError: {exc}")
         finally:
             self._kill_all(signal.SIGKILL)
+            if self.metrics is not None:
+                self.metrics.close()
+            if self.network is not None:
+                self.network.close()
             if self.engine is not None:
                 self.engine.cleanup()
             lock.close()
@@ -104,8 +111,11 @@ class Runner:
         module = algorithm_module(image, hyperparameters)
         count = spec["ResourceConfig"]["InstanceCount"]
         self.hosts = [Host(f"algo-{i}", self.dir / f"algo-{i}") for i in range(1, count + 1)]
-        for host in self.hosts:
-            self._prepare_host(host)
+        try:
+            for host in self.hosts:
+                self._prepare_host(host)
+        except data.DataError as exc:
+            return self._finish("Failed", "Failed", failure=str(exc))
         self.jobs.transition(
             self.job.name,
             "InProgress",
@@ -131,6 +141,7 @@ class Runner:
                     ),
                 )
             self.engine = docker_engine.DockerEngine(client, self.job.name)
+        print(f"simsage: training job {self.job.name}: downloading input data", flush=True)
         try:
             self._stage_inputs()
             self._stage_source()
@@ -199,7 +210,7 @@ class Runner:
             (config / "checkpointconfig.json").write_text(
                 json.dumps(
                     {
-                        "LocalPath": checkpoint.get("LocalPath") or "/opt/ml/checkpoints",
+                        "LocalPath": checkpoint.get("LocalPath") or DEFAULT_CHECKPOINTS,
                         "S3Uri": checkpoint["S3Uri"],
                     }
                 )
@@ -245,11 +256,13 @@ class Runner:
             )
 
     def _checkpoint_dir(self, host: Host) -> Path:
-        local = (self.spec.get("CheckpointConfig") or {}).get("LocalPath") or "/opt/ml/checkpoints"
-        path = Path(local)
-        if path.is_absolute() and (path == Path(OPT_ML) or Path(OPT_ML) in path.parents):
-            return host.root / path.relative_to(OPT_ML)
-        return host.root / "external" / str(path).lstrip("/")
+        """The host folder of CheckpointConfig.LocalPath (checked at create time; a path
+        that would leave the host folder is refused here too)."""
+        local = (self.spec.get("CheckpointConfig") or {}).get("LocalPath") or DEFAULT_CHECKPOINTS
+        try:
+            return paths.host_path(host.root, local, "CheckpointConfig.LocalPath")
+        except paths.PathError as exc:
+            raise data.DataError(f"ClientError: {exc}") from None
 
     def _restore_checkpoints(self) -> None:
         checkpoint = self.spec.get("CheckpointConfig")
@@ -258,13 +271,9 @@ class Runner:
         bucket, prefix = data.split_uri(checkpoint["S3Uri"])
         for host in self.hosts:
             data.sync_down(self.s3, bucket, prefix, self._checkpoint_dir(host))
-        self._checkpoint_seen: list[dict] = [{} for _ in self.hosts]
-        for host, seen in zip(self.hosts, self._checkpoint_seen, strict=True):
-            folder = self._checkpoint_dir(host)
-            for path in folder.rglob("*"):
-                if path.is_file():
-                    stat = path.stat()
-                    seen[path.relative_to(folder).as_posix()] = (stat.st_size, stat.st_mtime_ns)
+        self._checkpoint_seen = [
+            data.file_stamps(self._checkpoint_dir(host), self.dir) for host in self.hosts
+        ]
 
     def _sync_checkpoints(self) -> None:
         checkpoint = self.spec.get("CheckpointConfig")
@@ -272,7 +281,7 @@ class Runner:
             return
         bucket, prefix = data.split_uri(checkpoint["S3Uri"])
         for host, seen in zip(self.hosts, self._checkpoint_seen, strict=True):
-            data.sync_up(self.s3, self._checkpoint_dir(host), bucket, prefix, seen)
+            data.sync_up(self.s3, self._checkpoint_dir(host), bucket, prefix, seen, self.dir)
 
     # -- training ------------------------------------------------------------------
 
@@ -313,8 +322,8 @@ class Runner:
         mounts: dict[Path, str] = {}
         local = (self.spec.get("CheckpointConfig") or {}).get("LocalPath")
         folder = self._checkpoint_dir(host)
-        if local and host.root / "external" in folder.parents:
-            mounts[folder] = local
+        if local and host.root / paths.EXTERNAL in folder.parents:
+            mounts[folder] = paths.container_path(local, "CheckpointConfig.LocalPath")
         return docker_engine.HostSpec(host.name, host.root, environment, mounts)
 
     def _train(self, module: str | None, image_uri: str) -> dict[str, Any]:
@@ -327,6 +336,9 @@ class Runner:
         for host in self.hosts:
             host.stream = f"{self.job.name}/{host.name}-{epoch}"
             self.logs.ensure_stream(LOG_GROUP, host.stream)
+        self.metrics = MetricReader(self._metric_definitions(), log=self._job_log)
+        if module is not None:
+            self._open_private_network(module)
         if module is None:
             processes = self.engine.start_hosts(
                 image_uri,
@@ -338,8 +350,9 @@ class Runner:
                 host.process = process
         for host in self.hosts:
             if module is not None:
+                command = [sys.executable, "-m", module]
                 host.process = subprocess.Popen(
-                    [sys.executable, "-m", module],
+                    self.network.command(command) if self.network else command,
                     cwd=host.root,
                     env=self._environment(host, extra),
                     stdin=subprocess.DEVNULL,
@@ -349,10 +362,33 @@ class Runner:
                 )
             host.reader = threading.Thread(target=self._pump, args=(host,), daemon=True)
             host.reader.start()
-        self.jobs.update(
-            self.job.name, host_pids=[h.process.pid for h in self.hosts if h.process.pid]
-        )
+        pids = [h.process.pid for h in self.hosts if h.process.pid]
+        self.jobs.update(self.job.name, host_pids=pids)
+        # The runner's log says what it was doing (a dead runner's FailureReason quotes it).
+        print(f"simsage: training {module or image_uri} on {len(pids)} host(s), pids {pids}")
         return self._supervise()
+
+    def _open_private_network(self, module: str) -> None:
+        """Built-in distributed XGBoost (its workers listen on every interface) and jobs
+        with EnableNetworkIsolation run their hosts in one loopback-only network."""
+        distributed = module == XGBOOST_MODULE and len(self.hosts) > 1
+        if not (distributed or self.spec.get("EnableNetworkIsolation")):
+            return
+        self.network, why_not = PrivateNetwork.open()
+        if self.network is not None:
+            print(f"simsage: the {len(self.hosts)} host(s) share a loopback-only network")
+            return
+        self._job_log(
+            f"simsage: could not give the hosts a private network ({why_not}); they run "
+            "in this machine's network, and XGBoost's workers listen on all its interfaces "
+            "while they train."
+        )
+
+    def _job_log(self, message: str) -> None:
+        """A line for runner.log and the first host's log stream (the user sees it)."""
+        print(message, flush=True)
+        if self.hosts and self.hosts[0].stream:
+            self.log_lines.add(self.hosts[0].stream, message)
 
     def _supervise(self) -> dict[str, Any]:
         deadline = (self.job.started or time.time()) + self.spec["StoppingCondition"][
@@ -400,6 +436,7 @@ class Runner:
             time.sleep(POLL)
         for host in self.hosts:
             host.reader.join(timeout=5)
+        self.metrics.finish()
         self._flush()
         self._sync_checkpoints()
         return {"stop": stop_reason if stop_reason != "failed" else None, "failed": failed}
@@ -411,29 +448,21 @@ class Runner:
             line = raw.decode("utf-8", "replace").rstrip("\r\n").replace("\t", "#011")
             now = time.time()
             host.tail.append(line)
-            for name, pattern in self._patterns:
-                match = pattern.search(line)
-                if match and match.groups():
-                    try:
-                        self._metrics[name] = [float(match.group(1)), now]
-                        self._metrics_dirty = True
-                    except ValueError:
-                        pass
+            self.metrics.feed(line, now)
             self.log_lines.add(host.stream, line, now)
         host.process.stdout.close()
 
     def _flush(self) -> None:
         self.log_lines.flush()
-        if self._metrics_dirty:
-            self._metrics_dirty = False
-            self.jobs.update(self.job.name, metrics=dict(self._metrics))
+        if self.metrics is not None and self.metrics.dirty:
+            self.jobs.update(self.job.name, metrics=self.metrics.latest())
 
     def _kill_all(self, sig: int) -> None:
         for host in self.hosts:
             if host.process is None or host.process.poll() is not None:
                 continue
             if isinstance(host.process, subprocess.Popen):
-                supervise.kill_group(host.process.pid, sig)
+                launcher.kill_group(host.process.pid, sig)
             else:  # a container: the engine signals it
                 host.process.send_signal(sig)
 
@@ -467,7 +496,7 @@ class Runner:
     def _finish_stopped(self) -> None:
         reason = self.jobs.get(self.job.name).stop or "Stopped"
         artifacts = None
-        if any(data.folder_has_files(h.root / "model") for h in self.hosts):
+        if any(data.folder_has_files(h.root / "model", self.dir) for h in self.hosts):
             try:
                 artifacts = self._upload_artifacts(required=False)
             except data.DataError:
@@ -495,28 +524,27 @@ class Runner:
         model_dirs = [h.root / "model" for h in self.hosts]
         if output.get("CompressionType") == "NONE":
             for folder in model_dirs:
-                data.sync_up(self.s3, folder, bucket, f"{base}/model", {})
+                data.sync_up(self.s3, folder, bucket, f"{base}/model", {}, self.dir)
             artifacts = f"s3://{bucket}/{base}/model/"
         else:
             archive = self.dir / "model.tar.gz"
-            data.make_archive(model_dirs, archive)
+            data.make_archive(model_dirs, archive, self.dir)
             data.upload(self.s3, archive, bucket, f"{base}/model.tar.gz", data.ARCHIVE_CONTENT_TYPE)
             archive.unlink()
             artifacts = f"s3://{bucket}/{base}/model.tar.gz"
         archive = self.dir / "output.tar.gz"
-        data.make_archive([h.root / "output" / "data" for h in self.hosts], archive)
+        data.make_archive([h.root / "output" / "data" for h in self.hosts], archive, self.dir)
         data.upload(self.s3, archive, bucket, f"{base}/output.tar.gz", data.ARCHIVE_CONTENT_TYPE)
         archive.unlink()
         return artifacts
 
     def _failure_reason(self, host: Host) -> str:
         for candidate in [host, *self.hosts]:
+            # Never through a symlink: the reason is shown to whoever describes the job.
             failure = candidate.root / "output" / "failure"
-            if failure.is_file():
-                text = failure.read_text(errors="replace").strip()
-                if text:
-                    text = text[:FAILURE_LIMIT]
-                    return text if _ERROR_TYPE.match(text) else "AlgorithmError: " + text
+            text = (paths.read_text(failure, self.dir, 64 * 1024) or "").strip()[:FAILURE_LIMIT]
+            if text:
+                return text if _ERROR_TYPE.match(text) else "AlgorithmError: " + text
         code = host.process.returncode
         lines = [line for line in host.tail if line.strip()][-5:]
         detail = "\n".join(lines) if lines else "(no output)"
@@ -560,10 +588,14 @@ def _free_port() -> int:
 
 
 def main(argv: list[str]) -> int:
+    # runner.log is a file: line-buffered, so a runner that dies has said what it did.
+    sys.stdout.reconfigure(line_buffering=True)
     home_path, name = argv[1], argv[2]
     config = load_config().with_overrides(home=home_path, backend="local")
     home = Home.open(config)
-    Runner(home, name).run()
+    runner = Runner(home, name)
+    launcher.record_how_it_ends(runner.dir)
+    runner.run()
     return 0
 
 

@@ -20,7 +20,7 @@ from simsage.errors import ClientFault, ValidationException
 from simsage.hosting.models import ModelStore, model_not_found
 from simsage.ids import arn, from_epoch
 from simsage.paging import Listing, list_page
-from simsage.training import supervise
+from simsage.runtime import launcher
 from simsage.transform import dataprocessing
 from simsage.transform.jobs import TransformJob, TransformJobStore
 from simsage.transport import Request
@@ -184,23 +184,19 @@ class TransformAPI:
         self.tags.set(job_arn, tags)
         if job_dir.exists():  # left by an earlier job of the same name in a reset registry
             shutil.rmtree(job_dir, ignore_errors=True)
-        pid = supervise.launch(RUNNER_MODULE, self.home.path, name, job_dir)
+        pid = launcher.launch(RUNNER_MODULE, self.home.path, name, job_dir)
         self.jobs.update(name, runner_pid=pid)
         return {"TransformJobArn": job_arn}
 
     def _current(self, job: TransformJob) -> TransformJob:
         """The job, failed first if its runner is gone while it should be running."""
-        if job.finished or supervise.runner_alive(Path(job.job_dir), job.runner_pid, job.created):
+        if job.finished or launcher.runner_alive(Path(job.job_dir), job.runner_pid, job.created):
             return job
         self.jobs.transition(
             job.name,
             "Failed",
             ("InProgress", "Stopping"),
-            failure=(
-                "InternalServerError: the simsage job runner "
-                f"(pid {job.runner_pid}) exited before the job finished; "
-                "see runner.log in the job folder."
-            ),
+            failure=launcher.runner_failure(Path(job.job_dir), job.runner_pid),
             ended=self.home.clock.time(),
         )
         return self.jobs.get(job.name)

@@ -157,7 +157,7 @@ def stop_transform_processes(home) -> None:
     """Kill the runner (and with it, its process group: the inference servers) of every
     unfinished transform job of ``home`` (the pytest fixture calls this through
     Home.stop_everything)."""
-    from simsage.training.supervise import kill_group
+    from simsage.runtime.launcher import kill_group
 
     for job in TransformJobStore(home).unfinished():
         if job.runner_pid:

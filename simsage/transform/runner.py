@@ -50,9 +50,10 @@ from simsage.hosting.containers import (
 from simsage.hosting.instance_client import InstancePool
 from simsage.hosting.models import ModelStore, model_arn
 from simsage.logs.store import LogBuffer, LogStore
+from simsage.runtime import launcher
 from simsage.s3 import errors as s3_errors
 from simsage.s3.backend import S3Backend
-from simsage.training import data, supervise
+from simsage.training import data
 from simsage.transform import records
 from simsage.transform.api import effective_settings
 from simsage.transform.capture import BatchCapture
@@ -147,7 +148,7 @@ class Runner:
     # -- the whole job -------------------------------------------------------------
 
     def run(self) -> None:
-        lock = supervise.hold_lock(self.dir)
+        lock = launcher.hold_lock(self.dir)
         try:
             self._run()
         except Exception as exc:  # anything unexpected fails the job, with a reason
@@ -620,7 +621,9 @@ def main(argv: list[str]) -> int:
     home_path, name = argv[1], argv[2]
     config = load_config().with_overrides(home=home_path, backend="local")
     home = Home.open(config)
-    Runner(home, name).run()
+    runner = Runner(home, name)
+    launcher.record_how_it_ends(runner.dir)
+    runner.run()
     return 0
 
 

@@ -29,7 +29,8 @@ import docker.errors
 import pytest
 
 from simsage.home import Home
-from simsage.training import docker_engine, supervise
+from simsage.runtime import launcher
+from simsage.training import docker_engine
 from simsage.training.docker_engine import (
     ContainerProcess,
     DockerEngine,
@@ -423,7 +424,7 @@ def docker_job(simsage_local, monkeypatch):
     sleeper = subprocess.Popen(["sleep", "120"], start_new_session=True)
     # The registry needs a live runner pid while the job is created; a sleeper stands in
     # (never this process: the fixture's teardown kills runner pids of unfinished jobs).
-    monkeypatch.setattr(supervise, "launch", lambda module, home, name, job_dir: sleeper.pid)
+    monkeypatch.setattr(launcher, "launch", lambda module, home, name, job_dir: sleeper.pid)
     s3 = simsage_local.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key="data/a.csv", Body=b"1,2\n")
