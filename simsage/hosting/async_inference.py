@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simsage.errors import ValidationException
-from simsage.hosting.runtime_errors import ValidationError
+from simsage.hosting.runtime_errors import ValidationError, body_bytes
 from simsage.store.db import register_schema
 
 register_schema(
@@ -297,7 +297,7 @@ def enqueue(
             "(the request inline, at most 128,000 bytes)."
         )
     if body is not None:
-        body = _body_bytes(body)
+        body = body_bytes(body)
         if len(body) > MAX_INLINE_BODY:
             raise ValidationError(
                 f"The inline Body is {len(body)} bytes; at most {MAX_INLINE_BODY} are allowed. "
@@ -330,14 +330,3 @@ def enqueue(
     if failure_location is not None:
         out["FailureLocation"] = failure_location
     return out
-
-
-def _body_bytes(body: Any) -> bytes:
-    if isinstance(body, bytes | bytearray | memoryview):
-        return bytes(body)
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    if hasattr(body, "read"):
-        data = body.read()
-        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    raise ValidationError("Body must be bytes, a string or a readable file object.")

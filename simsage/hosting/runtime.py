@@ -62,6 +62,7 @@ from simsage.hosting.runtime_errors import (
     ModelError,
     ServiceUnavailable,
     ValidationError,
+    body_bytes,
     container_error_message,
     timeout_message,
 )
@@ -153,7 +154,7 @@ class RuntimeService:
         config = route.serverless.get(target)
         if config is None:
             return self._invoke(request, route)
-        body = _body_bytes(params["Body"])
+        body = body_bytes(params["Body"])
         deadline = time.monotonic() + float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
         with serverless.admission(
             route.folder, params["EndpointName"], target, config, len(body), deadline
@@ -186,7 +187,7 @@ class RuntimeService:
     ) -> dict[str, Any]:
         params = request.params
         name = params["EndpointName"]
-        body = _body_bytes(params["Body"]) if body is None else body
+        body = body_bytes(params["Body"]) if body is None else body
         if len(body) > MAX_BODY:
             raise ValidationError(
                 f"Received payload of {len(body)} bytes; the maximum request body is "
@@ -430,16 +431,3 @@ class RuntimeService:
                 "LogStreamArn": stream_arn,
             },
         )
-
-
-def _body_bytes(body: Any) -> bytes:
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, bytearray | memoryview):
-        return bytes(body)
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    if hasattr(body, "read"):
-        data = body.read()
-        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    raise ValidationError("Body must be bytes, a string or a readable file object.")

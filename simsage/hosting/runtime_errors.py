@@ -10,6 +10,8 @@ requests.
 
 from __future__ import annotations
 
+from typing import Any
+
 from simsage.errors import AWSError, ClientFault
 
 
@@ -64,3 +66,21 @@ def timeout_message(seconds: float) -> str:
         f"(after {seconds:.0f} s). Review the latency metrics for each container in Amazon "
         "CloudWatch, resolve the issue, and try again."
     )
+
+
+def body_bytes(body: Any) -> bytes:
+    """A request's ``Body`` param as bytes (boto3 passes bytes, str or a file object).
+
+    Raises:
+        ValidationError: anything else.
+    """
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if hasattr(body, "read"):
+        data = body.read()
+        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    raise ValidationError("Body must be bytes, a string or a readable file object.")

@@ -100,7 +100,7 @@ class BlobWriter:
         self._file.close()
         self._done = True
         if self._store.durable:
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         return self.blob_id
 
     def abort(self) -> None:
@@ -284,7 +284,8 @@ def _unlink(path: Path) -> bool:
     return True
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """fsync a folder, so a rename or a new file in it survives a power loss."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from simsage.store.blobs import iter_blob_files
+from simsage.store.blobs import fsync_dir, iter_blob_files
 from simsage.store.db import register_schema
 from simsage.store.errors import StoreDamaged, doctor_command, is_damage
 
@@ -274,21 +274,13 @@ def write_store_id(home: Path, store_id: str, replace_marker: bool) -> str:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    _fsync_dir(root)
+    fsync_dir(root)
     found = inspect_blob_folder(root).store_id
     if found != store_id:
         raise StoreDamaged(
             home, damage_message(home, f"the blob folder {root} belongs to store {found}")
         )
     return store_id
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def size_text(count: int) -> str:
