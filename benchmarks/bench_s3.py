@@ -14,10 +14,22 @@ same run, on the same machine and disk (never as timed assertions in the test su
      - filesystem: open/write/close of a 1 KiB file, and reading it back.
    Targets: simsage >= 50% of the botocore floor's ops/s; simsage >= 5x moto's ops/s.
 2. Large transfer: a file of random bytes (200 MiB, 50 MiB with --quick) sent with
-   ``upload_file`` and fetched with ``download_file`` (boto3 defaults, so multipart),
-   best of a few runs, against ``shutil.copyfile`` of the same file on the same disk.
-   The downloaded file must hash the same as the original.
-   Target: each direction >= 40% of the copy's MB/s (1 MB = 10**6 bytes).
+   ``upload_file`` and fetched with ``download_file`` (boto3 defaults: 8 MiB parts, 10
+   threads, CRC32 asked for), best of a few interleaved runs, against two baselines on
+   the same disk, in the same runs:
+     - copy: ``shutil.copyfile`` of the file;
+     - hashing floor: what S3 must do with an upload's bytes, parts in parallel as
+       boto3 sends them: 10 threads each read one 8 MiB part of the file, hash it (MD5
+       for the ETag, and the CRC32 the SDK asks for) and write it to a file of its own
+       in the store's blob folder.
+   Every timed run starts from nothing at its destination (the copy's target and the
+   floor's files are removed, the uploaded object deleted, the download's target gone)
+   and with the previous case's writes on disk (``os.sync``), outside the timing. The
+   downloaded file must hash the same as the original. Peak memory: how far the RSS of a
+   fresh process rises during one more transfer each way (untimed), so that no earlier
+   run's memory hides it (Linux only).
+   Targets: upload >= 70% of the floor's MB/s, download >= 60% of the copy's
+   (1 MB = 10**6 bytes).
 3. Listing: 10,000 keys under one prefix (plus keys before and after it); listing all
    pages of ListObjectsV2 under the prefix with the paginator (1000 keys a page),
    best of a few runs. Target: <= 0.3 s.
@@ -35,9 +47,11 @@ import io
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -52,6 +66,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 BUCKET = "bench-bucket"
 SMALL = os.urandom(1024)
 MB = 10**6
+MIB = 1 << 20
 LIST_KEYS = 10_000
 LIST_PREFIX = "data/2024/"
 
@@ -189,6 +204,10 @@ def bench_small(work: Path, n: int, repeats: int) -> dict[str, tuple[float, floa
 # -- 2. large transfer --------------------------------------------------------------
 
 
+PART = 8 * 1024 * 1024  # boto3's multipart_chunksize
+THREADS = 10  # boto3's max_concurrency
+
+
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -197,31 +216,100 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def bench_large(client, work: Path, size: int, runs: int) -> dict:
-    """Best seconds for copy, upload and download of one file of ``size`` bytes."""
+def hashing_floor(source: Path, size: int, folder: Path) -> Callable[[], None]:
+    """Reading, hashing (MD5 and CRC32) and writing ``source`` part by part, in parallel."""
+
+    def part(number: int) -> None:
+        with open(source, "rb", buffering=0) as f:
+            f.seek(number * PART)
+            data = f.read(PART)
+        hashlib.md5(data, usedforsecurity=False).digest()
+        zlib.crc32(data)
+        with open(folder / f"floor-{number}", "wb", buffering=0) as f:
+            f.write(data)
+
+    def run() -> None:
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(part, range(-(-size // PART))))
+
+    return run
+
+
+# Run in a fresh process, so that memory an earlier transfer left to the allocator cannot
+# hide what this one needs: its RSS rise from just before the transfer to the peak.
+# (VmHWM, the peak of this process's memory map: ru_maxrss would start at the parent's.)
+_MEMORY_PROBE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import simsage
+
+def status(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field))
+
+client = simsage.boto3_session().client("s3")
+client.head_object(Bucket=sys.argv[3], Key=sys.argv[4])  # opens the home, loads S3
+before = status("VmRSS:")
+if sys.argv[2] == "upload":
+    client.upload_file(sys.argv[5], sys.argv[3], sys.argv[4])
+else:
+    client.download_file(sys.argv[3], sys.argv[4], sys.argv[5])
+print(status("VmHWM:") - before)
+"""
+
+
+def peak_rss_rise(direction: str, key: str, path: Path) -> int | None:
+    """Bytes the RSS of a fresh process rose by during one ``upload_file`` of ``path``
+    to ``key`` (or ``download_file`` of ``key`` to it); None where /proc is missing."""
+    if not Path("/proc/self/status").exists():
+        return None
+    checkout = str(Path(__file__).resolve().parents[1])
+    args = [checkout, direction, BUCKET, key, str(path)]
+    out = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE, *args], check=True, capture_output=True, text=True
+    )
+    return int(out.stdout.split()[-1])
+
+
+def bench_large(client, work: Path, blob_folder: Path, size: int, runs: int) -> dict:
+    """Best seconds of each case over ``runs`` interleaved runs, and peak memory."""
     source, copy, fetched = work / "large.bin", work / "large-copy.bin", work / "large-down.bin"
     with open(source, "wb") as f:
         for _ in range(size // (1 << 20)):
             f.write(os.urandom(1 << 20))
+    floor = hashing_floor(source, size, blob_folder)
 
-    def fresh(path: Path) -> None:
-        path.unlink(missing_ok=True)
+    def upload() -> None:
+        client.upload_file(str(source), BUCKET, "large.bin")
 
-    best = {"copy": float("inf"), "upload": float("inf"), "download": float("inf")}
+    def download() -> None:
+        client.download_file(BUCKET, "large.bin", str(fetched))
+
+    def fresh() -> None:  # every destination empty again, outside the timings
+        for path in (copy, fetched, *blob_folder.glob("floor-*")):
+            path.unlink(missing_ok=True)
+
+    def settled(fn: Callable[[], None]) -> float:
+        # The previous case's written pages reach the disk first, outside the timing:
+        # otherwise their writeback competes with whichever case runs next.
+        if hasattr(os, "sync"):
+            os.sync()
+        return timed(fn)
+
+    best = dict.fromkeys(("copy", "floor", "upload", "download"), float("inf"))
     for _ in range(runs):
-        fresh(copy)
-        best["copy"] = min(best["copy"], timed(lambda: shutil.copyfile(source, copy)))
-        best["upload"] = min(
-            best["upload"], timed(lambda: client.upload_file(str(source), BUCKET, "large.bin"))
-        )
-        fresh(fetched)
-        best["download"] = min(
-            best["download"],
-            timed(lambda: client.download_file(BUCKET, "large.bin", str(fetched))),
-        )
+        fresh()
+        best["copy"] = min(best["copy"], settled(lambda: shutil.copyfile(source, copy)))
+        best["floor"] = min(best["floor"], settled(floor))
+        client.delete_object(Bucket=BUCKET, Key="large.bin")
+        best["upload"] = min(best["upload"], settled(upload))
+        best["download"] = min(best["download"], settled(download))
     best["same"] = sha256(source) == sha256(fetched)
+    fresh()
+    best["upload rss"] = peak_rss_rise("upload", "large.bin", source)
+    best["download rss"] = peak_rss_rise("download", "large.bin", fetched)
     for path in (source, copy, fetched):
-        fresh(path)
+        path.unlink(missing_ok=True)
     return best
 
 
@@ -260,7 +348,7 @@ def main() -> None:
     args = parser.parse_args()
     n, repeats = (500, 3) if args.quick else (2000, 5)
     size = (50 if args.quick else 200) << 20
-    runs = 2 if args.quick else 3
+    runs = 3 if args.quick else 5
 
     with tempfile.TemporaryDirectory(prefix="simsage-bench-") as tmp:
         work = Path(tmp)
@@ -277,14 +365,26 @@ def main() -> None:
             )
 
         client = simsage.boto3_session().client("s3")
-        print(f"\n2. large transfer: {size >> 20} MiB, best of {runs} runs")
-        large = bench_large(client, work, size, runs)
-        copy_rate = size / large["copy"] / MB
-        print(f"   {'case':<16}{'seconds':>10}{'MB/s':>10}{'% of copy':>11}")
-        for case in ("copy", "upload", "download"):
+        print(f"\n2. large transfer: {size >> 20} MiB, best of {runs} interleaved runs")
+        # Where the store writes each blob before renaming it into place (the floor's
+        # files are foreign names there, which the store leaves alone).
+        blob_folder = work / "home" / "blobs" / "tmp"
+        large = bench_large(client, work, blob_folder, size, runs)
+        print(f"   {'case':<16}{'seconds':>10}{'MB/s':>10}{'% of copy':>11}{'% of floor':>12}")
+        for case in ("copy", "floor", "upload", "download"):
             rate = size / large[case] / MB
-            print(f"   {case:<16}{large[case]:>10.3f}{rate:>10.0f}{rate / copy_rate:>10.0%}")
+            copy_share, floor_share = large["copy"] / large[case], large["floor"] / large[case]
+            print(
+                f"   {case:<16}{large[case]:>10.3f}{rate:>10.0f}{copy_share:>10.0%}"
+                f"{floor_share:>12.0%}"
+            )
         print(f"   downloaded file equals the original (sha256): {large['same']}")
+        if large["upload rss"] is not None:
+            print(
+                f"   peak memory (RSS rise in a fresh process): upload "
+                f"{large['upload rss'] / MIB:.0f} MiB, download "
+                f"{large['download rss'] / MIB:.0f} MiB, for an object of {size >> 20} MiB"
+            )
 
         print(f"\n3. listing: {LIST_KEYS:,} keys under {LIST_PREFIX!r}, best of {runs + 2} runs")
         list_seconds, seen = bench_listing(client, runs + 2)
@@ -299,9 +399,10 @@ def main() -> None:
         rows.append(
             (moto / sim >= 5, f"{op}: simsage speed-up over moto", f"{moto / sim:.1f}x", ">= 5x")
         )
-    for case in ("upload", "download"):
-        share = large["copy"] / large[case]
-        rows.append((share >= 0.4, f"{case}: % of copy throughput", f"{share:.0%}", ">= 40%"))
+    share = large["floor"] / large["upload"]
+    rows.append((share >= 0.7, "upload: % of hashing floor", f"{share:.0%}", ">= 70%"))
+    share = large["copy"] / large["download"]
+    rows.append((share >= 0.6, "download: % of copy throughput", f"{share:.0%}", ">= 60%"))
     rows.append((large["same"], "download equals the original", "sha256", "same"))
     listed = list_seconds <= 0.3 and seen == LIST_KEYS
     rows.append(

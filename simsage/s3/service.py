@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.response import StreamingBody
-
 from simsage.ids import from_epoch
 from simsage.s3 import checksums, encryption, errors, tagging
 from simsage.s3.attributes_api import AttributesOperations
@@ -36,6 +34,7 @@ from simsage.s3.shapes import owner as _owner
 from simsage.s3.shapes import seconds as _seconds
 from simsage.s3.shapes import timestamp as _timestamp
 from simsage.s3.shapes import url_encode as _url_encode
+from simsage.s3.streams import ObjectBody
 from simsage.s3.tagging_api import TaggingOperations
 from simsage.transport import Request
 from simsage.transport.handler import http_date
@@ -320,7 +319,7 @@ class S3Service(MultipartOperations, TaggingOperations, EncryptionOperations, At
             return span
 
         obj, (start, end), stream = self.backend.read_object(params["Bucket"], params["Key"], plan)
-        out["Body"] = StreamingBody(stream, end - start)
+        out["Body"] = ObjectBody(stream, end - start)
         return out
 
     def head_object(self, request: Request) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Reading an object's bytes: a raw stream over its blob segments (or inline bytes),
-limited to a byte range, so bodies of any size stream without being held in memory.
+limited to a byte range, so bodies of any size stream without being held in memory, or
+go into a file without passing through Python at all (``copy_into``).
 
 A reader keeps reading the version it started with even if the object is overwritten
 (and its blobs unlinked) meanwhile: the first segments are opened at once, and the rest
@@ -24,12 +25,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from botocore.exceptions import FlexibleChecksumError
+from botocore.response import StreamingBody
 
 from simsage.errors import AWSError
+from simsage.store.blobs import RangeCopier
 from simsage.store.errors import doctor_command
 
 # Segments opened up front; later ones are pinned (see the module docstring).
 EAGER_OPEN_SEGMENTS = 64
+# Bytes per copy_file_range call of copy_into: the grain of its progress reports and of
+# its checks for cancellation.
+COPY_PIECE = 8 * 1024 * 1024
 
 
 class DamagedObjectError(FlexibleChecksumError, AWSError):
@@ -163,34 +169,88 @@ class SegmentReader(io.RawIOBase):
         chunks: list[bytes] = []
         wanted = size
         while wanted > 0 and self._index < len(self._plan):
-            handle = self._files[self._index] or self._open_mid_read(self._index)
-            self._files[self._index] = handle
-            blob_id, offset, left = self._plan[self._index]
+            handle, left = self._segment()
             chunk = handle.read(min(wanted, left))
-            if not chunk:  # shrunk after it was opened: the length check could not see it
-                raise DamagedObjectError(
-                    self._damaged(f"its blob file {blob_id} ended {left} bytes early")
-                )
+            if not chunk:
+                raise self._ended_early(left)
             chunks.append(chunk)
             wanted -= len(chunk)
-            left -= len(chunk)
-            self._plan[self._index] = (blob_id, offset, left)
-            if left == 0:
-                handle.close()
-                self._files[self._index] = None
-                self._index += 1
+            self._consumed(len(chunk))
         # One segment's read is returned as it is: no copy for the common case.
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        self._remaining -= len(data)
-        return data
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def readall(self) -> bytes:
         return self.read(max(self._remaining, 0))
 
     def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view) and self._index < len(self._plan):
+            handle, left = self._segment()
+            count = handle.readinto(view[filled : filled + min(len(view) - filled, left)])
+            if not count:
+                raise self._ended_early(left)
+            filled += count
+            self._consumed(count)
+        return filled
+
+    def copy_into(
+        self,
+        fd: int,
+        progress: Callable[[int], object] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> int:
+        """Copy the rest of the range into the file open at ``fd`` (from its position
+        on) inside the kernel where the system allows it (see
+        :class:`~simsage.store.blobs.RangeCopier`), with the checks :meth:`read` makes.
+
+        ``progress(n)`` is called after each piece of ``n`` bytes; between pieces the
+        copy stops once ``cancelled()`` says so. Returns the number of bytes copied.
+
+        Raises:
+            DamagedObjectError: a blob file ended early or went missing.
+            OSError: writing to ``fd`` failed.
+        """
+        copier = RangeCopier()
+        copied = 0
+        while self._index < len(self._plan):
+            if cancelled is not None and cancelled():
+                break
+            handle, left = self._segment()
+            position = handle.tell()
+            count = copier.copy(handle.fileno(), position, fd, min(left, COPY_PIECE))
+            if not count:
+                raise self._ended_early(left)
+            handle.seek(position + count)  # a read() after this goes on from here
+            copied += count
+            self._consumed(count)
+            if progress is not None:
+                progress(count)
+        return copied
+
+    def _segment(self) -> tuple[io.BufferedReader, int]:
+        """The open file of the segment the read has reached, and its bytes left."""
+        handle = self._files[self._index] or self._open_mid_read(self._index)
+        self._files[self._index] = handle
+        return handle, self._plan[self._index][2]
+
+    def _consumed(self, count: int) -> None:
+        """``count`` bytes of the current segment were read: move on."""
+        blob_id, offset, left = self._plan[self._index]
+        left -= count
+        self._plan[self._index] = (blob_id, offset, left)
+        self._remaining -= count
+        if left == 0:
+            self._files[self._index].close()
+            self._files[self._index] = None
+            self._index += 1
+
+    def _ended_early(self, left: int) -> DamagedObjectError:
+        # The file shrank after it was opened: the length check could not see it.
+        blob_id = self._plan[self._index][0]
+        return DamagedObjectError(
+            self._damaged(f"its blob file {blob_id} ended {left} bytes early")
+        )
 
     def close(self) -> None:
         for handle in getattr(self, "_files", ()):
@@ -203,6 +263,44 @@ class SegmentReader(io.RawIOBase):
         self._files = [None] * len(getattr(self, "_files", ()))
         self._pins = [None] * len(self._files)
         super().close()
+
+
+class ObjectBody(StreamingBody):
+    """GetObject's ``Body``: botocore's StreamingBody (the same reads and length check)
+    over an object's bytes, which can also copy the rest of them into a file without
+    them passing through Python (:meth:`copy_into`): simsage's transfer manager writes
+    ``download_file``'s target that way."""
+
+    def copy_into(
+        self,
+        fd: int,
+        progress: Callable[[int], object] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Write the rest of the body into the file open at ``fd`` (from its position
+        on); see :meth:`SegmentReader.copy_into`. Returns False when ``cancelled()``
+        stopped it before the end, True once every byte was written.
+
+        Raises:
+            DamagedObjectError: the stored bytes are damaged.
+            IncompleteReadError: fewer bytes than the body's length.
+            OSError: writing to ``fd`` failed.
+        """
+        raw = self._raw_stream
+        if isinstance(raw, SegmentReader):
+            self._amount_read += raw.copy_into(fd, progress, cancelled)
+        else:  # bytes held in memory (small objects): one write
+            while chunk := raw.read(COPY_PIECE):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
+                self._amount_read += len(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+        if cancelled is not None and cancelled():
+            return False
+        self._verify_content_length()
+        return True
 
 
 def damage_describer(home: Path, name: str) -> Callable[[str], str]:

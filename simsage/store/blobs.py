@@ -25,6 +25,7 @@ which the home runs only once the index is known to be this blob folder's.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import io
@@ -33,11 +34,28 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-COPY_CHUNK = 8 * 1024 * 1024  # one read per boto3 part: fewer calls, hashing without the GIL
+# Bytes per read of a body being written (and its MD5 and checksums, which release the
+# GIL for it): small enough to stay in the CPU cache from the write to the last hash (and
+# for boto3's 10 parts in flight to hold 20 MiB, not 80), large enough that the calls
+# cost nothing next to the hashing (2 MiB made 200 MiB uploads ~8% faster than 8 MiB).
+COPY_CHUNK = 2 * 1024 * 1024
 PIN_PREFIX = "pin-"
 # A writer creates its temp file, then locks it: a file whose lock is free is only taken
 # for a live writer's if it is this young (and its pid alive).
 TEMP_GRACE = 60.0
+# What a system says when it cannot copy between two files one way (another filesystem,
+# an old kernel, a file type it does not handle): the next way is tried.
+_COPY_REFUSED = frozenset(
+    {
+        errno.EXDEV,
+        errno.EINVAL,
+        errno.ENOSYS,
+        errno.EOPNOTSUPP,
+        errno.ENOTSUP,
+        errno.EBADF,
+        errno.ENOTSOCK,  # sendfile of systems that send files only to sockets (macOS)
+    }
+)
 
 
 class BlobWriter:
@@ -116,6 +134,62 @@ class BlobWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         # A block that ends without finish() (an error, or an early return) leaves no file.
         self.abort()
+
+
+class RangeCopier:
+    """Copies byte ranges between two open files inside the kernel where the system
+    allows it, so no byte passes through a Python object and the GIL is free meanwhile:
+    ``copy_file_range`` (page cache to page cache, or shared extents where the
+    filesystem can), else ``sendfile`` (any two files on Linux, such as two filesystems
+    ``copy_file_range`` will not span), else ``pread`` and ``write``.
+
+    One copier per copy job: it remembers the ways the system refused, so each refusal
+    costs one failed call."""
+
+    def __init__(self) -> None:
+        self._ways = [
+            way
+            for way, name in (
+                (_copy_file_range, "copy_file_range"),
+                (_sendfile, "sendfile"),
+                (_pread_write, "pread"),
+            )
+            if hasattr(os, name)
+        ]
+
+    def copy(self, source: int, offset: int, target: int, count: int) -> int:
+        """Copy up to ``count`` bytes from ``offset`` of file descriptor ``source`` to
+        ``target`` at its position (which advances; the source's does not move).
+        Returns the number copied: 0 only at the end of the source."""
+        while True:
+            try:
+                copied = self._ways[0](source, offset, target, count)
+            except OSError as exc:
+                if exc.errno not in _COPY_REFUSED or len(self._ways) == 1:
+                    raise
+                self._ways.pop(0)
+                continue
+            if copied or len(self._ways) == 1 or os.fstat(source).st_size <= offset:
+                return copied
+            # Nothing copied although the source goes on: a file this way does not
+            # handle (some kernels answer 0 rather than an error), not the end.
+            self._ways.pop(0)
+
+
+def _copy_file_range(source: int, offset: int, target: int, count: int) -> int:
+    return os.copy_file_range(source, target, count, offset)
+
+
+def _sendfile(source: int, offset: int, target: int, count: int) -> int:
+    return os.sendfile(target, source, offset, count)
+
+
+def _pread_write(source: int, offset: int, target: int, count: int) -> int:
+    data = memoryview(os.pread(source, min(count, COPY_CHUNK), offset))
+    written = 0
+    while written < len(data):  # a write may take less than it is given
+        written += os.write(target, data[written:])
+    return len(data)
 
 
 class BlobStore:

@@ -150,44 +150,18 @@ def make_local(client) -> None:
     """Skip the work a simsage client never needs because nothing goes on the wire:
     resolving the endpoint from the service's rule set (for S3 more than half of
     botocore's own time per call) and rebuilding the User-Agent header on every call.
-    Parameter building, validation and serialization stay botocore's."""
+    Parameter building, validation and serialization stay botocore's. boto3's managed
+    transfers of the client stay in-process and copy in the kernel
+    (:mod:`simsage.transport.transfers`)."""
     client._ruleset_resolver = None
     creator = getattr(client, "_user_agent_creator", None)
     if creator is not None and not isinstance(creator, _FixedUserAgent):
         client._user_agent_creator = _FixedUserAgent(creator.to_string())
     client._simsage_local = True
-    _keep_transfers_classic()
+    # Imported here: s3transfer only once a client exists (as boto3 itself does).
+    from simsage.transport.transfers import keep_transfers_local
 
-
-_crt_guarded = False
-
-
-def _keep_transfers_classic() -> None:
-    """Keep boto3's transfer methods (``upload_file``, ``download_file`` …) of simsage
-    clients on the classic transfer manager, which calls the client's operations.
-
-    With awscrt installed (simsage needs it for S3's CRC32C/CRC64NVME checksums), boto3
-    switches to its CRT transfer manager on EC2 instance types awscrt is optimized for,
-    or when ``TransferConfig(preferred_transfer_client="crt")`` asks for it; that manager
-    talks HTTP itself, past botocore, where simsage cannot answer. boto3 falls back to the
-    classic manager when ``boto3.crt.is_crt_compatible_request`` says no: it says no for
-    simsage clients (and asks boto3 for every other client)."""
-    global _crt_guarded
-    if _crt_guarded:
-        return
-    _crt_guarded = True
-    try:
-        import boto3.crt
-    except ImportError:  # no awscrt, or a boto3 without CRT support: always classic
-        return
-    original = boto3.crt.is_crt_compatible_request
-
-    def is_crt_compatible_request(client, crt_s3_client):
-        if getattr(client, "_simsage_local", False):
-            return False
-        return original(client, crt_s3_client)
-
-    boto3.crt.is_crt_compatible_request = is_crt_compatible_request
+    keep_transfers_local()
 
 
 class _LocalClient:

@@ -1,6 +1,9 @@
 """boto3's high-level S3 layer against simsage: the transfer manager (upload_file,
 download_file, upload_fileobj, download_fileobj, managed copy) above its multipart
-threshold, and the resource API (Bucket, Object, collections, batch delete)."""
+threshold, and the resource API (Bucket, Object, collections, batch delete).
+``download_file`` of a simsage client copies in the kernel (simsage.transport.transfers)
+and must keep what boto3's own download does: progress, the ETag guard, no file left
+behind on failure, and every other kind of target."""
 
 from __future__ import annotations
 
@@ -9,11 +12,16 @@ import io
 import os
 
 import boto3
+import boto3.s3.transfer
 import botocore.loaders
 import botocore.session
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+from s3transfer.exceptions import S3DownloadFailedError
+from s3transfer.manager import TransferManager
+
+from simsage.transport.transfers import LocalTransferManager
 
 # Parsed service models, shared by every test's clients (each test still gets fresh
 # sessions and clients, bound to its own SIMSAGE_HOME).
@@ -214,3 +222,83 @@ def test_transfers_stay_on_simsage_when_boto3_would_pick_its_crt_client(simsage_
     target = tmp_path / "back.bin"
     s3.download_file("crt-bucket", "payload.bin", str(target), Config=config)
     assert target.read_bytes() == source.read_bytes()
+
+
+# -- download_file of a simsage client: copied in the kernel ------------------------------
+
+
+@pytest.fixture
+def downloads(tmp_path):
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    return folder
+
+
+def leftovers(folder) -> list[str]:
+    """What is in ``folder`` (a download writes ``<target>.<random>`` first)."""
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_download_file_reports_progress_and_leaves_only_the_file(s3, big_file, data, downloads):
+    s3.upload_file(str(big_file), BUCKET, "big.bin", Config=CONFIG)
+    seen: list[int] = []
+    target = downloads / "down.bin"
+    s3.download_file(BUCKET, "big.bin", str(target), Config=CONFIG, Callback=seen.append)
+    assert target.read_bytes() == data
+    assert sum(seen) == SIZE and all(n > 0 for n in seen)
+    assert leftovers(downloads) == ["down.bin"]
+    # The resource API and S3Transfer go the same way.
+    s3transfer = boto3.s3.transfer.S3Transfer(s3)
+    s3transfer.download_file(BUCKET, "big.bin", str(downloads / "again.bin"))
+    assert (downloads / "again.bin").read_bytes() == data
+
+
+def test_download_file_of_an_object_overwritten_after_the_head_fails_cleanly(
+    session, s3, big_file, downloads
+):
+    """As s3transfer's ranged GETs do, the GET carries the HEAD's ETag: an overwrite in
+    between fails the download instead of mixing versions, and no file is left."""
+    s3.upload_file(str(big_file), BUCKET, "moving.bin", Config=CONFIG)
+    other = session.client("s3")
+
+    def overwrite(**_):
+        other.put_object(Bucket=BUCKET, Key="moving.bin", Body=b"new version")
+
+    s3.meta.events.register("before-parameter-build.s3.GetObject", overwrite)
+    with pytest.raises(S3DownloadFailedError, match="did not match expected ETag"):
+        s3.download_file(BUCKET, "moving.bin", str(downloads / "down.bin"), Config=CONFIG)
+    assert leftovers(downloads) == []
+
+
+def test_a_download_that_fails_midway_leaves_no_file(s3, big_file, downloads):
+    s3.upload_file(str(big_file), BUCKET, "big.bin", Config=CONFIG)
+
+    def fail(_count):
+        raise RuntimeError("the caller's callback failed")
+
+    with pytest.raises(RuntimeError, match="callback failed"):
+        s3.download_file(BUCKET, "big.bin", str(downloads / "down.bin"), Callback=fail)
+    assert leftovers(downloads) == []
+
+
+def test_downloads_s3transfer_writes_in_place_or_paces_still_work(s3, big_file, data, downloads):
+    s3.upload_file(str(big_file), BUCKET, "big.bin", Config=CONFIG)
+    s3.download_file(BUCKET, "big.bin", os.devnull)  # a device: written in place
+    paced = TransferConfig(max_bandwidth=10**10, multipart_chunksize=CHUNK)
+    s3.download_file(BUCKET, "big.bin", str(downloads / "paced.bin"), Config=paced)
+    assert (downloads / "paced.bin").read_bytes() == data
+
+
+def test_only_simsage_clients_get_the_local_transfer_manager(simsage_home):
+    """A plain boto3 client (what talks to AWS) keeps boto3's own manager."""
+    import simsage
+
+    local = simsage.boto3_session().client("s3")
+    plain = _session().client(
+        "s3", aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1"
+    )
+    create = boto3.s3.transfer.create_transfer_manager
+    with create(plain, TransferConfig()) as manager:
+        assert type(manager) is TransferManager
+    with create(local, TransferConfig()) as manager:
+        assert isinstance(manager, LocalTransferManager)

@@ -1,10 +1,12 @@
 """The blob folder's promises: a blob appears at its final name only when complete, an
 aborted write leaves nothing, clones are independent, reclaiming removes exactly the
 temp files of dead writers (by their lock, whatever their pid) and pins of dead
-readers, and the sweep removes exactly what crashed writers left behind."""
+readers, and the sweep removes exactly what crashed writers left behind. Ranges of a
+blob copy into another file the same bytes whichever way the system allows."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import io
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from simsage.store import BlobStore
+from simsage.store.blobs import RangeCopier
 
 
 @pytest.fixture
@@ -242,3 +245,79 @@ def test_a_live_writer_survives_reclaims_and_finishes(store: BlobStore):
     blob = live.finish()
     assert store.path_of(blob).read_bytes() == b"slow upload"
     assert list(store.tmp_dir.iterdir()) == []
+
+
+# -- copying ranges between files ----------------------------------------------------------
+
+
+def copy_all(copier: RangeCopier, source: Path, offset: int, target: Path, count: int) -> int:
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        total = 0
+        while total < count:
+            done = copier.copy(src.fileno(), offset + total, dst.fileno(), count - total)
+            if not done:
+                break
+            total += done
+    return total
+
+
+def refuse(monkeypatch: pytest.MonkeyPatch, name: str, code: int) -> list[int]:
+    """Make ``os.<name>`` fail with ``code``; returns the list its calls are counted in."""
+    calls: list[int] = []
+
+    def refused(*_args):
+        calls.append(1)
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, name, refused)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [[], ["copy_file_range"], ["copy_file_range", "sendfile"]],
+    ids=["copy_file_range", "sendfile", "pread-write"],
+)
+def test_range_copier_falls_back_where_the_system_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: list[str]
+):
+    """Another filesystem (EXDEV), an old kernel (ENOSYS) or a file type the call does not
+    take (EINVAL): the next way copies the same bytes, and the refused way is not tried
+    again for the rest of the job."""
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    source = tmp_path / "source"
+    source.write_bytes(data)
+    counts = [
+        refuse(monkeypatch, name, code)
+        for name, code in zip(refused, (errno.EXDEV, errno.EINVAL), strict=False)
+    ]
+    copier = RangeCopier()
+    assert copy_all(copier, source, 1000, tmp_path / "target", len(data) - 1000) == len(data) - 1000
+    assert (tmp_path / "target").read_bytes() == data[1000:]
+    assert all(len(calls) == 1 for calls in counts)
+    # past the end of the source: nothing, whichever way copies
+    assert copy_all(copier, source, len(data), tmp_path / "nothing", 10) == 0
+
+
+def test_range_copier_raises_real_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A full disk is not a refusal: it reaches the caller, with no other way tried."""
+    source = tmp_path / "source"
+    source.write_bytes(b"x" * 100)
+    refuse(monkeypatch, "copy_file_range", errno.ENOSPC)
+    sendfile_calls = refuse(monkeypatch, "sendfile", errno.EINVAL)
+    with pytest.raises(OSError) as caught:
+        copy_all(RangeCopier(), source, 0, tmp_path / "target", 100)
+    assert caught.value.errno == errno.ENOSPC
+    assert sendfile_calls == []
+
+
+def test_range_copier_does_not_take_a_silent_zero_for_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Some kernels answer copy_file_range with 0 for files they do not handle: while
+    the source goes on, that is a refusal (the next way copies), not its end."""
+    source = tmp_path / "source"
+    source.write_bytes(b"abcdef" * 1000)
+    monkeypatch.setattr(os, "copy_file_range", lambda *_args: 0)
+    assert copy_all(RangeCopier(), source, 6, tmp_path / "target", 6000) == 5994
+    assert (tmp_path / "target").read_bytes() == (b"abcdef" * 1000)[6:]

@@ -1,7 +1,8 @@
-"""Reading objects made of blob segments: any byte range of the concatenation, the
-version a read started with stays readable when the object is overwritten meanwhile,
-however many segments it has, and a blob that is not what the registry says (length,
-or MD5 where it is checked) is reported as damage, never served."""
+"""Reading objects made of blob segments: any byte range of the concatenation (read,
+readinto, or copied into a file in the kernel), the version a read started with stays
+readable when the object is overwritten meanwhile, however many segments it has, and a
+blob that is not what the registry says (length, or MD5 where it is checked) is reported
+as damage, never served."""
 
 from __future__ import annotations
 
@@ -12,10 +13,16 @@ import os
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import FlexibleChecksumError
+from botocore.exceptions import FlexibleChecksumError, IncompleteReadError
 
 from simsage.s3 import streams
-from simsage.s3.streams import DamagedObjectError, SegmentReader, etag_of, read_verified
+from simsage.s3.streams import (
+    DamagedObjectError,
+    ObjectBody,
+    SegmentReader,
+    etag_of,
+    read_verified,
+)
 from simsage.store import BlobStore
 
 
@@ -61,6 +68,81 @@ def test_small_reads_and_readinto_cross_segment_borders(store: BlobStore):
     stream.close()
     buffered = io.BufferedReader(reader(store, segments, 0, 21), buffer_size=4)
     assert buffered.read() == data
+
+
+def test_readinto_fills_the_buffer_across_segment_borders(store: BlobStore):
+    segments, data = make_segments(store, [7, 0, 7, 7])
+    stream = reader(store, segments, 3, 21)
+    buffer = bytearray(10)
+    assert stream.readinto(buffer) == 10 and bytes(buffer) == data[3:13]
+    assert stream.readinto(buffer) == 8 and bytes(buffer[:8]) == data[13:21]
+    assert stream.readinto(buffer) == 0
+
+
+def copied(stream, path: Path, **kwargs) -> bytes:
+    with open(path, "wb") as handle:
+        stream.copy_into(handle.fileno(), **kwargs)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("start,end", [(0, 60), (0, 0), (9, 10), (3, 27), (19, 41), (25, 60)])
+def test_copy_into_writes_any_range_into_a_file(
+    store: BlobStore, tmp_path: Path, start: int, end: int
+):
+    segments, data = make_segments(store, [10, 0, 15, 5, 30])
+    seen: list[int] = []
+    with reader(store, segments, start, end) as stream:
+        assert copied(stream, tmp_path / "out", progress=seen.append) == data[start:end]
+        assert stream.read() == b""
+    assert sum(seen) == end - start
+
+
+def test_copy_into_goes_on_from_where_a_read_stopped(
+    store: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(streams, "COPY_PIECE", 4)
+    segments, data = make_segments(store, [10, 10])
+    pieces: list[int] = []
+    with reader(store, segments, 0, 20) as stream:
+        head = stream.read(3)
+        assert head + copied(stream, tmp_path / "out", progress=pieces.append) == data
+    assert sum(pieces) == 17 and max(pieces) <= 4  # progress per piece
+
+
+def test_copy_into_stops_between_pieces_once_cancelled(
+    store: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(streams, "COPY_PIECE", 10)
+    segments, data = make_segments(store, [25])
+    seen: list[int] = []
+    with reader(store, segments, 0, 25) as stream:
+        out = copied(stream, tmp_path / "out", progress=seen.append, cancelled=lambda: bool(seen))
+        assert out == data[:10]
+        assert stream.read() == data[10:]  # what was not copied is still there to read
+
+
+def test_a_blob_that_shrinks_during_a_copy_is_damage(store: BlobStore, tmp_path: Path):
+    segments, _ = make_segments(store, [100_000, 1000])
+    with reader(store, segments, 0, 101_000) as stream:
+        os.truncate(store.path_of(segments[0][0]), 50_000)  # after it was opened
+        with pytest.raises(DamagedObjectError, match="ended 50000 bytes early"):
+            copied(stream, tmp_path / "out")
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_an_object_body_copies_into_a_file_and_checks_its_length(
+    store: BlobStore, tmp_path: Path, inline: bool
+):
+    segments, data = make_segments(store, [3000, 2000])
+    raw = io.BytesIO(data) if inline else reader(store, segments, 0, 5000)
+    body = ObjectBody(raw, 5000)
+    with open(tmp_path / "out", "wb") as handle:
+        assert body.copy_into(handle.fileno()) is True
+    assert (tmp_path / "out").read_bytes() == data
+    assert body.read() == b""
+    short = ObjectBody(io.BytesIO(data[:100]), 5000)  # fewer bytes than its length
+    with open(tmp_path / "short", "wb") as handle, pytest.raises(IncompleteReadError):
+        short.copy_into(handle.fileno())
 
 
 @pytest.mark.parametrize("eager", [0, 2, 64])
