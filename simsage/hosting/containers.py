@@ -22,13 +22,13 @@ import http.client
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simsage.runtime.python import child_environment, module_command
 from simsage.s3.backend import S3Backend
 from simsage.training.data import (
     DEFAULT_VOLUME_GB,
@@ -184,10 +184,6 @@ def _fetch_and_extract(
             archive.unlink()
 
 
-def _package_root() -> str:
-    return str(Path(__file__).resolve().parents[2])
-
-
 class ServerProcess:
     """One inference server process on a free 127.0.0.1 port.
 
@@ -217,14 +213,10 @@ class ServerProcess:
         env = dict(os.environ)
         env.pop("SIMSAGE_CHECK_OUTPUT", None)
         env.update(environment)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (_package_root(), os.environ.get("PYTHONPATH")) if p
-        )
+        env = child_environment(env)
         env["PYTHONUNBUFFERED"] = "1"
         argv = [
-            sys.executable,
-            "-m",
-            "simsage.serving.server",
+            *module_command("simsage.serving.server"),
             "--model-dir",
             str(model_dir),
             "--port",

@@ -25,11 +25,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
+from simsage.runtime.python import child_environment, module_command
 from simsage.store.blobs import pid_alive
 
 LOCK_NAME = "runner.lock"
@@ -55,15 +55,11 @@ def launch(module: str, home: Path, name: str, folder: Path) -> int:
     (folder / LOCK_NAME).touch()
     (folder / EXIT_NAME).unlink(missing_ok=True)
     log = open(folder / LOG_NAME, "ab")  # noqa: SIM115 - handed to the child
-    env = dict(os.environ)
+    env = child_environment()
     env.pop("SIMSAGE_CHECK_OUTPUT", None)
-    # The runner must import simsage even when it is not installed (a checkout on
-    # sys.path) and the creating process runs from another folder.
-    package_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", module, str(home), name],
+            module_command(module, str(home), name),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

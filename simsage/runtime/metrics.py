@@ -21,14 +21,14 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import queue
 import re
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
+
+from simsage.runtime.python import child_environment, module_command
 
 QUEUE_LINES = 10000
 LINE_LIMIT = 64 * 1024  # characters of a line matched (a log event is at most 256 KB)
@@ -104,14 +104,11 @@ class MetricReader:
         self._child: subprocess.Popen | None = None
         if not patterns:
             return
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         self._child = subprocess.Popen(
-            [sys.executable, "-m", "simsage.runtime.metrics"],
+            module_command("simsage.runtime.metrics"),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=env,
+            env=child_environment(),
             close_fds=True,
         )
         definitions_line = json.dumps([{"Name": n, "Regex": p.pattern} for n, p in patterns])

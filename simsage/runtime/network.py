@@ -35,6 +35,8 @@ import sys
 import time
 from pathlib import Path
 
+from simsage.runtime.python import child_environment, module_command
+
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 SIOCGIFFLAGS = 0x8913
@@ -56,16 +58,13 @@ class PrivateNetwork:
         """Create the namespace; returns ``(network, "")`` or ``(None, why not)``."""
         if not sys.platform.startswith("linux"):
             return None, f"network namespaces need Linux (this is {sys.platform})"
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         try:
             holder = subprocess.Popen(
-                [sys.executable, "-m", "simsage.runtime.network", "hold"],
+                module_command("simsage.runtime.network", "hold"),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                env=env,
+                env=child_environment(),
                 close_fds=True,
             )
         except OSError as exc:
@@ -86,16 +85,9 @@ class PrivateNetwork:
 
     def command(self, argv: list[str]) -> list[str]:
         """``argv`` run inside the namespace (same pid, same environment)."""
-        return [
-            sys.executable,
-            "-m",
-            "simsage.runtime.network",
-            "enter",
-            str(self.holder.pid),
-            str(self.namespace),
-            "--",
-            *argv,
-        ]
+        return module_command(
+            "simsage.runtime.network", "enter", str(self.holder.pid), str(self.namespace), "--"
+        ) + list(argv)
 
     def close(self) -> None:
         """Let the holder go (the namespace ends when its last host has ended)."""

@@ -33,6 +33,7 @@ from simsage.logs.store import LogBuffer, LogStore
 from simsage.runtime import launcher, paths
 from simsage.runtime.metrics import MetricReader
 from simsage.runtime.network import PrivateNetwork
+from simsage.runtime.python import child_environment, module_command
 from simsage.s3.backend import S3Backend
 from simsage.training import data, docker_engine
 from simsage.training.environment import training_env
@@ -301,11 +302,8 @@ class Runner:
         env["TRAINING_JOB_NAME"] = self.job.name
         env["TRAINING_JOB_ARN"] = self.job.arn
         env["PYTHONUNBUFFERED"] = "1"
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH")) if p
-        )
         env.update(extra)
-        return env
+        return child_environment(env)
 
     def _container_host(self, host: Host) -> docker_engine.HostSpec:
         """A host as the Docker engine runs it: SM_* for /opt/ml, and a bind mount for a
@@ -350,7 +348,7 @@ class Runner:
                 host.process = process
         for host in self.hosts:
             if module is not None:
-                command = [sys.executable, "-m", module]
+                command = module_command(module)
                 host.process = subprocess.Popen(
                     self.network.command(command) if self.network else command,
                     cwd=host.root,

@@ -188,6 +188,18 @@ class _Struct(_Node):
                 spec.node.check(item, here, spec, found)
 
 
+def _check_count(
+    maximum: int | None, value: Any, path: str, field: _Field, found: list[Violation]
+) -> None:
+    """A list's or map's number of items against the model's ``max``."""
+    if maximum is not None and len(value) > maximum:
+        found.append(
+            field.violation(
+                path, value, "items", f"Member must have length less than or equal to {maximum}"
+            )
+        )
+
+
 class _List(_Node):
     def __init__(self, maximum: int | None, item: _Node | None) -> None:
         self.maximum, self.item = maximum, item
@@ -195,15 +207,7 @@ class _List(_Node):
     def check(self, value: Any, path: str, field: _Field, found: list[Violation]) -> None:
         if not isinstance(value, list | tuple):
             return
-        if self.maximum is not None and len(value) > self.maximum:
-            found.append(
-                field.violation(
-                    path,
-                    value,
-                    "items",
-                    f"Member must have length less than or equal to {self.maximum}",
-                )
-            )
+        _check_count(self.maximum, value, path, field, found)
         if self.item is not None:
             for i, element in enumerate(value, start=1):
                 if element is not None:
@@ -217,15 +221,7 @@ class _Map(_Node):
     def check(self, value: Any, path: str, field: _Field, found: list[Violation]) -> None:
         if not isinstance(value, dict):
             return
-        if self.maximum is not None and len(value) > self.maximum:
-            found.append(
-                field.violation(
-                    path,
-                    value,
-                    "items",
-                    f"Member must have length less than or equal to {self.maximum}",
-                )
-            )
+        _check_count(self.maximum, value, path, field, found)
         for key, element in value.items():
             if self.key is not None:
                 self.key.check(key, f"{path}.key", field, found)
