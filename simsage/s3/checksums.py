@@ -145,13 +145,12 @@ def invalid_value(algorithm: str) -> errors.S3Error:
     return errors.InvalidRequest(f"Value for {header(algorithm)} header is invalid.")
 
 
+_MODEL_MEMBERS = tuple((name, member(name)) for name in MODEL_ALGORITHMS)
+
+
 def given_values(params: dict[str, Any]) -> list[tuple[str, str]]:
     """The ``(algorithm, value)`` pairs a request (or a part of one) carries."""
-    return [
-        (name, params[member(name)])
-        for name in MODEL_ALGORITHMS
-        if params.get(member(name)) is not None
-    ]
+    return [(name, value) for name, key in _MODEL_MEMBERS if (value := params.get(key)) is not None]
 
 
 @dataclass(frozen=True)

@@ -453,10 +453,16 @@ class S3Service(MultipartOperations, TaggingOperations, EncryptionOperations, At
         owner = _owner(request.account_id) if self._with_owner(request) else None
         if page.objects:
             contents = []
+            # Objects written together share their second: one datetime for each.
+            times: dict[int, Any] = {}
             for o in page.objects:
+                second = int(o.modified)
+                stamp = times.get(second)
+                if stamp is None:
+                    stamp = times[second] = _seconds(second)
                 item = {
                     "Key": enc(o.key),
-                    "LastModified": _seconds(o.modified),
+                    "LastModified": stamp,
                     "ETag": quote_etag(o.etag),
                     "Size": o.size,
                     "StorageClass": o.storage_class,

@@ -11,6 +11,7 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -109,8 +110,14 @@ def decode_token(token: str, name: str) -> str:
         raise errors.InvalidArgument(f"The {name} provided is incorrect", name, token) from None
 
 
+# What quote(value, safe="/") leaves as it is: most keys, which then skip its encoding.
+_URL_UNCHANGED = re.compile(r"[A-Za-z0-9_.~/-]*")
+
+
 def url_encode(value: str) -> str:
     """S3's ``EncodingType=url`` form of a key, prefix, delimiter or marker."""
+    if _URL_UNCHANGED.fullmatch(value):
+        return value  # a listing encodes every key: this is most of its time otherwise
     return quote(value, safe="/")
 
 

@@ -35,11 +35,7 @@ _UPLOAD_COLUMNS = "upload_id, bucket, key, initiated, storage_class, attrs"
 def ensure_part_checksums(db) -> None:
     """Stores made before parts had checksums get the column (nullable: their parts
     have none, and an upload they belong to completes without an object checksum)."""
-    if "checksums" in {row[1] for row in db.query("PRAGMA table_info(s3_parts)")}:
-        return
-    with db.write() as conn:  # another process may have added it meanwhile
-        if "checksums" not in {row[1] for row in conn.execute("PRAGMA table_info(s3_parts)")}:
-            conn.execute("ALTER TABLE s3_parts ADD COLUMN checksums TEXT")
+    db.add_columns("s3_parts", {"checksums": "TEXT"})
 
 
 register_schema(

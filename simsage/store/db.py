@@ -138,6 +138,24 @@ class Database:
             self._raise_if_damage(exc)
             raise
 
+    def add_columns(self, table: str, columns: dict[str, str], fill: str | None = None) -> None:
+        """Give a table made by an older simsage the nullable ``columns`` (name: type)
+        that its ``CREATE TABLE`` now has, and run ``fill`` (an UPDATE computing them
+        from what the rows hold) in the same transaction. A no-op once they exist."""
+
+        def missing(conn: sqlite3.Connection) -> list[str]:
+            present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            return [name for name in columns if name not in present]
+
+        if not missing(self.connection()):
+            return
+        with self.write() as conn:  # another process may have added them meanwhile
+            absent = missing(conn)
+            for name in absent:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {columns[name]}")
+            if absent and fill is not None:
+                conn.execute(fill)
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:

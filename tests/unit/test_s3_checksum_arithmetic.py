@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from simsage.s3 import checksums, errors
+from simsage.s3.backend import LISTING_COLUMNS, LISTING_FILL
 from simsage.s3.uploads import ensure_part_checksums
 from simsage.store import Database
 
@@ -87,5 +88,36 @@ def test_a_store_made_before_part_checksums_is_upgraded_in_place(tmp_path: Path)
         assert database.query("SELECT part_number, blob, checksums FROM s3_parts") == [
             (1, "blob0001", None)
         ]
+    finally:
+        database.close()
+
+
+def test_a_store_made_before_listing_columns_gets_them_filled_from_attrs(tmp_path: Path):
+    """Objects of an older store keep showing their checksum in listings once the
+    s3_objects table has the columns a listing reads."""
+    path = tmp_path / "state.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE s3_objects (
+            bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
+            modified REAL NOT NULL, storage_class TEXT NOT NULL, attrs TEXT NOT NULL,
+            segments TEXT NOT NULL, inline_id INTEGER,
+            PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+        INSERT INTO s3_objects VALUES ('b', 'with', 1, 'e', 0.0, 'STANDARD',
+            '{"checksum": {"algorithm": "CRC32", "type": "FULL_OBJECT", "value": "AAAAAA=="}}',
+            '[]', NULL);
+        INSERT INTO s3_objects VALUES ('b', 'without', 1, 'e', 0.0, 'STANDARD', '{}', '[]', NULL);
+        """
+    )
+    old.close()
+    database = Database(path)
+    try:
+        database.add_columns("s3_objects", LISTING_COLUMNS, LISTING_FILL)
+        database.add_columns("s3_objects", LISTING_COLUMNS, LISTING_FILL)  # done already
+        rows = database.query(
+            "SELECT key, checksum_algorithm, checksum_type FROM s3_objects ORDER BY key"
+        )
+        assert rows == [("with", "CRC32", "FULL_OBJECT"), ("without", None, None)]
     finally:
         database.close()
