@@ -59,6 +59,16 @@ class Request:
     checksum_algorithm: str | None = None
 
 
+def _signal_transferring(params: dict[str, Any]) -> None:
+    """Tell a streaming body that its bytes are now being sent, as botocore does when it
+    sends a request (its ``signal_transferring`` handler of ``request-created``): the
+    bodies of boto3's managed uploads count what is read from them only from then on,
+    so without this ``upload_file(Callback=...)`` would never report progress."""
+    signal = getattr(params.get("Body"), "signal_transferring", None)
+    if signal is not None:
+        signal()
+
+
 class Transport:
     """Answers the calls of every botocore emitter it is installed on, from one home."""
 
@@ -103,6 +113,7 @@ class Transport:
             model=model,
             checksum_algorithm=_checksum_algorithm(context),
         )
+        _signal_transferring(request.params)
         try:
             method, check = self._method(service, model)
             if check is not None:

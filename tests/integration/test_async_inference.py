@@ -237,7 +237,9 @@ def test_the_queue_outlives_its_caller_and_the_supervisor(simsage_local, tmp_pat
 
     pids = [i.pid for i in instances(simsage_local, "slow-queue")]
     os.kill(EndpointStore(home).find("slow-queue").supervisor_pid, signal.SIGKILL)
-    wait_for(lambda: not any(pid_alive(p) for p in pids))  # instances follow their parent
+    # Instances follow their parent once their requests end: "busy" holds its instance
+    # until its own 20 s deadline (the release comes later), so wait longer than that.
+    wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=45)
     assert state("busy") == "running"  # claimed by the supervisor that died
     release.touch()
     assert sm.describe_endpoint(EndpointName="slow-queue")["EndpointStatus"] == "InService"
