@@ -167,7 +167,7 @@ def test_legacy_image_trains_exact_on_two_hosts_with_the_approximate_method(sims
 
 def test_modern_image_fails_exact_on_two_hosts_at_once_with_xgboost_s_reason(simsage_local):
     """The 1.x containers run XGBoost's own check: exact does not train on several hosts.
-    Both hosts fail with XGBoost's message (none waits for a peer that has gone)."""
+    The job fails at once with XGBoost's message (no host waits for a peer that has gone)."""
     _, sm, logs = _setup(simsage_local)
     hps = {"num_round": "10", "objective": "binary:logistic", "tree_method": "exact"}
     _create(sm, "xgb-exact-two", hps, [_channel("train", "train/", sharded=True)], count=2)
@@ -175,7 +175,9 @@ def test_modern_image_fails_exact_on_two_hosts_at_once_with_xgboost_s_reason(sim
     assert described["TrainingJobStatus"] == "Failed"
     assert described["FailureReason"].startswith("ClientError: XGB train call failed")
     assert "doesn't support distributed training" in described["FailureReason"]
-    for host in ("algo-1", "algo-2"):
-        assert any(
-            "Reporting training FAILURE" in m for m in _log_messages(logs, "xgb-exact-two", host)
-        )
+    # The first host to fail reports it; the other may be stopped before it gets there.
+    reported = [
+        any("Reporting training FAILURE" in m for m in _log_messages(logs, "xgb-exact-two", host))
+        for host in ("algo-1", "algo-2")
+    ]
+    assert any(reported)
