@@ -36,7 +36,7 @@ def create_service(name: str, home):
 
 def blob_referenced(home, blob_id: str) -> bool:
     """Whether any registry row still names ``blob_id`` (used by the blob sweep)."""
-    from simsage.s3.backend import blob_referenced as s3_blob_referenced
+    from simsage.s3.integrity import blob_referenced as s3_blob_referenced
 
     return s3_blob_referenced(home.db, blob_id)
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,7 +49,6 @@ __all__ = [
     "S3Backend",
     "StoredObject",
     "Upload",
-    "blob_referenced",
 ]
 
 register_schema(
@@ -597,39 +594,3 @@ class S3Backend(UploadStore):
         sql += " ORDER BY key LIMIT ?"
         params.append(limit)
         return self.db.query(sql, params)
-
-
-# The sweep asks about every blob file. A scan of s3_objects per blob would make it
-# quadratic (hours on a large store), so a snapshot of every referenced id, taken at
-# most SNAPSHOT_SECONDS ago, answers "referenced"; "not referenced" is only ever
-# answered by the exact query, so a blob committed after the snapshot is never lost.
-SNAPSHOT_SECONDS = 30.0
-_snapshots: dict[object, tuple[float, frozenset[str]]] = {}
-_snapshots_lock = threading.Lock()
-
-
-def blob_referenced(db, blob_id: str) -> bool:
-    """Whether an object or a part names ``blob_id`` (for the blob sweep)."""
-    key = getattr(db, "path", db)
-    now = time.monotonic()
-    with _snapshots_lock:
-        taken, referenced = _snapshots.get(key, (-SNAPSHOT_SECONDS, frozenset()))
-        if now - taken >= SNAPSHOT_SECONDS:
-            referenced = _referenced_blobs(db)
-            _snapshots[key] = (now, referenced)
-    if blob_id in referenced:
-        return True
-    if db.query_one("SELECT 1 FROM s3_parts WHERE blob = ? LIMIT 1", (blob_id,)):
-        return True
-    pattern = f'%"{blob_id}"%'
-    return (
-        db.query_one("SELECT 1 FROM s3_objects WHERE segments LIKE ? LIMIT 1", (pattern,))
-        is not None
-    )
-
-
-def _referenced_blobs(db) -> frozenset[str]:
-    referenced = {row[0] for row in db.query("SELECT blob FROM s3_parts")}
-    for (segments,) in db.query("SELECT segments FROM s3_objects WHERE segments != '[]'"):
-        referenced.update(blob for blob, _ in json.loads(segments))
-    return frozenset(referenced)

@@ -7,7 +7,7 @@ its parts' MD5s, then ``-<parts>``). :func:`check` compares what is on disk with
 
 These functions read the registry through a plain ``sqlite3`` connection and never
 write: the doctor uses them on a store it has not opened (it may be one simsage refuses
-to open).
+to open). :func:`blob_referenced` answers the blob sweep of an open store the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +94,36 @@ def referenced_blobs(conn: sqlite3.Connection) -> set[str]:
         for (segments,) in conn.execute("SELECT segments FROM s3_objects WHERE segments != '[]'"):
             referenced.update(blob for blob, _ in json.loads(segments))
     return referenced
+
+
+# The sweep asks about every blob file. A scan of s3_objects per blob would make it
+# quadratic (hours on a large store), so a snapshot of every referenced id, taken at
+# most SNAPSHOT_SECONDS ago, answers "referenced"; "not referenced" is only ever
+# answered by the exact query, so a blob committed after the snapshot is never lost.
+SNAPSHOT_SECONDS = 30.0
+_snapshots: dict[object, tuple[float, frozenset[str]]] = {}
+_snapshots_lock = threading.Lock()
+
+
+def blob_referenced(db, blob_id: str) -> bool:
+    """Whether an object or a part names ``blob_id``, for the blob sweep of an open
+    store (``db``, a :class:`~simsage.store.Database`)."""
+    key = getattr(db, "path", db)
+    now = time.monotonic()
+    with _snapshots_lock:
+        taken, referenced = _snapshots.get(key, (-SNAPSHOT_SECONDS, frozenset()))
+        if now - taken >= SNAPSHOT_SECONDS:
+            referenced = frozenset(referenced_blobs(db.connection()))
+            _snapshots[key] = (now, referenced)
+    if blob_id in referenced:
+        return True
+    if db.query_one("SELECT 1 FROM s3_parts WHERE blob = ? LIMIT 1", (blob_id,)):
+        return True
+    pattern = f'%"{blob_id}"%'
+    return (
+        db.query_one("SELECT 1 FROM s3_objects WHERE segments LIKE ? LIMIT 1", (pattern,))
+        is not None
+    )
 
 
 def check(item: StoredBytes, path_of: Callable[[str], Path], hash_bytes: bool = True) -> str | None:

@@ -396,3 +396,50 @@ def _survey(
 def ensure_folders(root: Path, names: list[str]) -> None:
     for name in names:
         os.makedirs(root / name, exist_ok=True)
+
+
+def upload_artifacts(
+    s3: S3Backend,
+    output: dict[str, Any],
+    job_name: str,
+    host_roots: list[Path],
+    work: Path,
+    required: bool,
+) -> str | None:
+    """Upload a training job's model (``model.tar.gz``, or the files themselves with
+    ``CompressionType=NONE``) and ``output.tar.gz`` from every host's ``/opt/ml`` under
+    ``<S3OutputPath>/<job>/output/``; returns the model's S3 URI. Archives are built in
+    ``work``, which also bounds what may be read (no symlink leads out of it).
+
+    Returns None when the output bucket is missing and the upload is not ``required``.
+
+    Raises:
+        DataError: the output bucket does not exist (``required``).
+    """
+    bucket, prefix = split_uri(output["S3OutputPath"])
+    base = f"{prefix.rstrip('/')}/{job_name}/output".lstrip("/")
+    try:
+        s3.get_bucket(bucket)
+    except Exception:
+        if not required:
+            return None
+        raise DataError(
+            f"ClientError: Could not upload the model: the output bucket {bucket} "
+            f"(OutputDataConfig.S3OutputPath {output['S3OutputPath']}) does not exist."
+        ) from None
+    model_dirs = [root / "model" for root in host_roots]
+    if output.get("CompressionType") == "NONE":
+        for folder in model_dirs:
+            sync_up(s3, folder, bucket, f"{base}/model", {}, work)
+        artifacts = f"s3://{bucket}/{base}/model/"
+    else:
+        archive = work / "model.tar.gz"
+        make_archive(model_dirs, archive, work)
+        upload(s3, archive, bucket, f"{base}/model.tar.gz", ARCHIVE_CONTENT_TYPE)
+        archive.unlink()
+        artifacts = f"s3://{bucket}/{base}/model.tar.gz"
+    archive = work / "output.tar.gz"
+    make_archive([root / "output" / "data" for root in host_roots], archive, work)
+    upload(s3, archive, bucket, f"{base}/output.tar.gz", ARCHIVE_CONTENT_TYPE)
+    archive.unlink()
+    return artifacts

@@ -507,34 +507,14 @@ class Runner:
         self._finish("Stopped", reason, message=message, artifacts=artifacts)
 
     def _upload_artifacts(self, required: bool) -> str | None:
-        output = self.spec["OutputDataConfig"]
-        bucket, prefix = data.split_uri(output["S3OutputPath"])
-        base = f"{prefix.rstrip('/')}/{self.job.name}/output".lstrip("/")
-        try:
-            self.s3.get_bucket(bucket)
-        except Exception:
-            if not required:
-                return None
-            raise data.DataError(
-                f"ClientError: Could not upload the model: the output bucket {bucket} "
-                f"(OutputDataConfig.S3OutputPath {output['S3OutputPath']}) does not exist."
-            ) from None
-        model_dirs = [h.root / "model" for h in self.hosts]
-        if output.get("CompressionType") == "NONE":
-            for folder in model_dirs:
-                data.sync_up(self.s3, folder, bucket, f"{base}/model", {}, self.dir)
-            artifacts = f"s3://{bucket}/{base}/model/"
-        else:
-            archive = self.dir / "model.tar.gz"
-            data.make_archive(model_dirs, archive, self.dir)
-            data.upload(self.s3, archive, bucket, f"{base}/model.tar.gz", data.ARCHIVE_CONTENT_TYPE)
-            archive.unlink()
-            artifacts = f"s3://{bucket}/{base}/model.tar.gz"
-        archive = self.dir / "output.tar.gz"
-        data.make_archive([h.root / "output" / "data" for h in self.hosts], archive, self.dir)
-        data.upload(self.s3, archive, bucket, f"{base}/output.tar.gz", data.ARCHIVE_CONTENT_TYPE)
-        archive.unlink()
-        return artifacts
+        return data.upload_artifacts(
+            self.s3,
+            self.spec["OutputDataConfig"],
+            self.job.name,
+            [h.root for h in self.hosts],
+            self.dir,
+            required,
+        )
 
     def _failure_reason(self, host: Host) -> str:
         for candidate in [host, *self.hosts]:

@@ -58,6 +58,14 @@ from simsage.transform import records
 from simsage.transform.api import effective_settings
 from simsage.transform.capture import BatchCapture
 from simsage.transform.dataprocessing import RecordError, RecordProcessor
+from simsage.transform.instances import (
+    Instance,
+    ObjectFailed,
+    ObjectRun,
+    Stopped,
+    apply_execution_parameters,
+    object_uri,
+)
 from simsage.transform.jobs import TransformJobStore
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
@@ -66,52 +74,7 @@ FLUSH_EVERY = 1.0
 FAILURE_LIMIT = 1024
 MESSAGE_LIMIT = 300
 RETRY_DELAY = 0.2
-_STRATEGIES = {"MULTIRECORD": "MultiRecord", "SINGLERECORD": "SingleRecord"}
 TRANSFORM_VOLUME_GB = 30  # "the size of the storage volume is fixed at 30 GB" (DG)
-
-
-class ObjectFailed(Exception):
-    """One input object could not be transformed; the message says why."""
-
-
-class Stopped(Exception):
-    """StopTransformJob arrived."""
-
-
-def _uri(obj: data.S3Object) -> str:
-    return f"s3://{obj.bucket}/{obj.key}"
-
-
-class _ObjectRun:
-    """One input object on its way through an instance: its spool and progress."""
-
-    def __init__(self, position: int, obj: data.S3Object, spool) -> None:
-        self.position = position
-        self.obj = obj
-        self.spool = spool
-        self.count = 0  # records, when the splitter counted them
-        self.requests = 0
-        self.bytes = 0
-        self.outstanding = 0  # batches sent whose responses are not written yet
-        self.read_done = False
-        self.failed: str | None = None
-        self.content_type: str | None = None
-        self.closed = False
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.spool.close()
-
-
-class Instance:
-    """One emulated transform instance: its server and log streams."""
-
-    def __init__(self, instance_id: str, stream: str) -> None:
-        self.id = instance_id
-        self.stream = stream
-        self.data_log = f"{stream}/data-log"
-        self.server: ServerProcess | None = None
 
 
 class Runner:
@@ -317,7 +280,7 @@ class Runner:
             status, body = f"nothing ({exc})", b""
         if status == 200 and instance is self.instances[0]:
             with contextlib.suppress(ValueError, TypeError, AttributeError):
-                self._apply_execution_parameters(json.loads(body))
+                apply_execution_parameters(self.spec, self.settings, json.loads(body))
         s = self.settings
         strategy = (s["batch_strategy"] or "None").upper().replace("RECORD", "_RECORD")
         self._log(
@@ -326,18 +289,6 @@ class Runner:
             f"MaxConcurrentTransforms={s['max_concurrent']}, MaxPayloadInMB={s['max_payload_mb']}, "
             f"BatchStrategy={strategy}",
         )
-
-    def _apply_execution_parameters(self, answer: dict[str, Any]) -> None:
-        spec, settings = self.spec, self.settings
-        if not spec.get("MaxConcurrentTransforms") and "MaxConcurrentTransforms" in answer:
-            settings["max_concurrent"] = max(1, min(int(answer["MaxConcurrentTransforms"]), 64))
-        if "MaxPayloadInMB" not in spec and "MaxPayloadInMB" in answer:
-            settings["max_payload_mb"] = max(0, min(int(answer["MaxPayloadInMB"]), 100))
-        # Containers spell it as the environment does (MULTI_RECORD, the DG's example
-        # and the XGBoost container's answer); the API's spelling is accepted too.
-        strategy = _STRATEGIES.get(str(answer.get("BatchStrategy", "")).upper().replace("_", ""))
-        if "BatchStrategy" not in spec and settings["split_type"] != "None" and strategy:
-            settings["batch_strategy"] = strategy
 
     # -- transforming --------------------------------------------------------------
 
@@ -356,7 +307,7 @@ class Runner:
         objects, so small objects overlap as well as the batches of a large one;
         responses are written in input order as the oldest batch completes.
         """
-        window: deque[tuple[_ObjectRun, records.Batch, Future]] = deque()
+        window: deque[tuple[ObjectRun, records.Batch, Future]] = deque()
         limit = self.settings["max_concurrent"]
         with ThreadPoolExecutor(limit, thread_name_prefix=instance.id) as pool:
             try:
@@ -397,13 +348,13 @@ class Runner:
                         future.result()
                     run.close()
 
-    def _begin(self, instance: Instance, position: int, obj: data.S3Object) -> _ObjectRun:
+    def _begin(self, instance: Instance, position: int, obj: data.S3Object) -> ObjectRun:
         spool_dir = self.dir / "spool"
         spool_dir.mkdir(exist_ok=True)
-        self._log(instance.data_log, f"[sagemaker logs]: {_uri(obj)}: starting")
-        return _ObjectRun(position, obj, tempfile.TemporaryFile(dir=spool_dir))
+        self._log(instance.data_log, f"[sagemaker logs]: {object_uri(obj)}: starting")
+        return ObjectRun(position, obj, tempfile.TemporaryFile(dir=spool_dir))
 
-    def _batches(self, run: _ObjectRun):
+    def _batches(self, run: ObjectRun):
         """The object's mini-batches (input filter applied); errors as ObjectFailed."""
         settings = self.settings
         limit = records.payload_limit(settings["max_payload_mb"])
@@ -459,11 +410,11 @@ class Runner:
             self._fail(instance, run, f"InternalServerError: {exc}")
         self._maybe_complete(instance, run)
 
-    def _fail(self, instance: Instance, run: _ObjectRun, message: str) -> None:
+    def _fail(self, instance: Instance, run: ObjectRun, message: str) -> None:
         if run.failed:
             return
         run.failed = message
-        uri = _uri(run.obj)
+        uri = object_uri(run.obj)
         self._log(instance.data_log, f"[sagemaker logs]: {uri}: {message}")
         if message.startswith("InternalServerError: "):
             reason = f"InternalServerError: {uri}: {message.removeprefix('InternalServerError: ')}"
@@ -475,7 +426,7 @@ class Runner:
         with self._failures_lock:
             self.failures[run.position] = reason[:FAILURE_LIMIT]
 
-    def _maybe_complete(self, instance: Instance, run: _ObjectRun) -> None:
+    def _maybe_complete(self, instance: Instance, run: ObjectRun) -> None:
         """Store the object's output once every batch is written (never a failed one's)."""
         if not run.read_done or run.outstanding or run.closed:
             return
@@ -484,7 +435,7 @@ class Runner:
                 self._upload(run.obj, run.spool, run.content_type)
                 self._log(
                     instance.data_log,
-                    f"[sagemaker logs]: {_uri(run.obj)}: completed, {run.bytes} bytes in "
+                    f"[sagemaker logs]: {object_uri(run.obj)}: completed, {run.bytes} bytes in "
                     f"{run.requests} requests" + (f", {run.count} records" if run.count else ""),
                 )
         except ObjectFailed as exc:
@@ -510,7 +461,7 @@ class Runner:
         return records.Batch(body, batch.count, batch.records)
 
     def _write(
-        self, run: _ObjectRun, batch: records.Batch, body: bytes, content_type: str | None
+        self, run: ObjectRun, batch: records.Batch, body: bytes, content_type: str | None
     ) -> None:
         run.content_type = content_type or run.content_type
         spool = run.spool

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from simsage.config import load_config
 from simsage.home import Home
-from simsage.s3 import backend
+from simsage.s3 import integrity
 
 MIB = 1024 * 1024
 
@@ -72,11 +72,11 @@ def test_a_blob_committed_after_the_snapshot_is_still_referenced(simsage_local):
     s3 = simsage_local.client("s3")
     s3.create_bucket(Bucket="sweep")
     home = Home.open(load_config())
-    assert not backend.blob_referenced(home.db, "0" * 32)  # takes a snapshot
+    assert not integrity.blob_referenced(home.db, "0" * 32)  # takes a snapshot
     s3.put_object(Bucket="sweep", Key="later", Body=os.urandom(100_000))
     (segments,) = home.db.query_one("SELECT segments FROM s3_objects WHERE key = 'later'")
     (blob_id, _) = json.loads(segments)[0]
-    assert backend.blob_referenced(home.db, blob_id)
+    assert integrity.blob_referenced(home.db, blob_id)
     age_everything(simsage_local.home, 3600)
     assert home.sweep() == 0
     assert blob_id in blob_files(simsage_local.home)
