@@ -54,6 +54,11 @@ class Load:
     def failures(self) -> list:
         return [o for o in self.outcomes if isinstance(o, Exception)]
 
+    def answered(self, count: int = 4, timeout: float = 60.0) -> None:
+        """Wait until ``count`` invocations have been answered (a busy machine can take
+        longer than any fixed sleep to build the clients and send the first calls)."""
+        wait_for(lambda: sum(not isinstance(o, Exception) for o in self.outcomes) >= count, timeout)
+
 
 def wait_for(predicate, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
@@ -80,7 +85,7 @@ def test_instance_killed_under_load_is_replaced(simsage_local, artifact, count):
     before = instances(simsage_local, "sturdy")
     victim = before[0]
     with Load(simsage_local, "sturdy") as load:
-        time.sleep(0.3)
+        load.answered()
         os.kill(victim.pid, signal.SIGKILL)
         wait_for(
             lambda: (
@@ -158,7 +163,7 @@ def test_flood_of_malformed_payloads_gets_4xx_and_the_endpoint_stays_healthy(
 def test_delete_with_requests_in_flight_loses_nothing_silently(simsage_local, artifact):
     sm = deploy(simsage_local, "leaving", {"leaving-model": artifact})
     with Load(simsage_local, "leaving", threads=4) as load:
-        time.sleep(0.3)
+        load.answered()
         sm.delete_endpoint(EndpointName="leaving")
         sm.get_waiter("endpoint_deleted").wait(
             EndpointName="leaving", WaiterConfig={"Delay": 0.1, "MaxAttempts": 600}

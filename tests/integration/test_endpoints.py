@@ -264,12 +264,16 @@ def test_update_endpoint_switches_models_without_failed_requests(simsage_local, 
     for worker in workers:
         worker.start()
     try:
+        # blue must have answered before the update starts (a busy machine can take longer
+        # than the whole update to build the workers' clients)
+        wait_for(lambda: any(not isinstance(r, Exception) for r in results))
         sm.update_endpoint(EndpointName="blue", EndpointConfigName="green-config")
         assert sm.describe_endpoint(EndpointName="blue")["EndpointStatus"] == "Updating"
         pending = sm.describe_endpoint(EndpointName="blue").get("PendingDeploymentSummary")
         assert pending is None or pending["EndpointConfigName"] == "green-config"
         sm.get_waiter("endpoint_in_service").wait(EndpointName="blue", WaiterConfig=FAST_WAIT)
-        time.sleep(0.3)
+        answered = len(results)
+        wait_for(lambda: len(results) > answered + 2)  # green answers the last calls
     finally:
         done = True
         for worker in workers:
