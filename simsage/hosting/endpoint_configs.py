@@ -13,16 +13,23 @@ endpoints in :mod:`simsage.hosting.async_inference`.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from simsage.errors import ValidationException
 from simsage.hosting import async_inference, serverless
-from simsage.hosting.models import ModelStore, model_not_found
-from simsage.ids import arn, from_epoch
-from simsage.paging import Listing, list_page
+from simsage.ids import from_epoch
 from simsage.store.db import register_schema
+from simsage.store.models import ModelStore, model_not_found
+from simsage.store.registry import (
+    NAME_LISTING,
+    Kind,
+    ResourceTable,
+    already_exists,
+    could_not_find,
+    declare,
+    list_answer,
+)
 from simsage.transport import Request
 from simsage.transport.echo import echoed, merged
 
@@ -32,6 +39,14 @@ register_schema(
         name TEXT PRIMARY KEY COLLATE NOCASE, arn TEXT NOT NULL, region TEXT NOT NULL,
         body TEXT NOT NULL, created REAL NOT NULL)
     """
+)
+ENDPOINT_CONFIG = declare(
+    Kind(
+        "endpoint-config",
+        "hosting_endpoint_configs",
+        already_exists("endpoint configuration"),
+        could_not_find("endpoint configuration"),
+    )
 )
 
 DEFAULT_VARIANT_WEIGHT = 1.0
@@ -226,73 +241,36 @@ class EndpointConfig:
             "CreationTime": from_epoch(self.created),
         }
 
-    def _body(self) -> str:
-        body = asdict(self)
+
+def endpoint_config_arn(region: str, account_id: str, name: str) -> str:
+    """The ARN of endpoint configuration ``name`` (SageMaker lowercases the name)."""
+    return ENDPOINT_CONFIG.arn(region, account_id, name)
+
+
+def config_not_found(region: str, account_id: str, name: str) -> ValidationException:
+    return ENDPOINT_CONFIG.not_found(name, region, account_id)
+
+
+class EndpointConfigStore(ResourceTable[EndpointConfig]):
+    """Endpoint configuration rows of one home."""
+
+    kind = ENDPOINT_CONFIG
+    columns = ("name", "arn", "region", "body", "created")
+    json_columns = frozenset({"body"})
+
+    def to_row(self, config: EndpointConfig) -> tuple:
+        body = asdict(config)
         for key in ("name", "arn", "region", "created"):
             del body[key]
-        return json.dumps(body)
+        return config.name, config.arn, config.region, body, config.created
 
-    @classmethod
-    def _from_row(cls, row: tuple) -> EndpointConfig:
-        name, config_arn, region, body, created = row
-        fields = json.loads(body)
+    def from_row(self, row) -> EndpointConfig:
+        name, config_arn, region, fields, created = row
         fields.setdefault("async_inference", None)  # rows written before it existed
         fields["variants"] = [ProductionVariant(**v) for v in fields["variants"]]
         if fields["data_capture"] is not None:
             fields["data_capture"] = DataCapture(**fields["data_capture"])
-        return cls(name=name, arn=config_arn, region=region, created=created, **fields)
-
-
-def endpoint_config_arn(region: str, account_id: str, name: str) -> str:
-    """The ARN of endpoint configuration ``name`` (SageMaker lowercases the name)."""
-    return arn("sagemaker", region, account_id, f"endpoint-config/{name.lower()}")
-
-
-def config_not_found(region: str, account_id: str, name: str) -> ValidationException:
-    return ValidationException(
-        f'Could not find endpoint configuration "{endpoint_config_arn(region, account_id, name)}".'
-    )
-
-
-class EndpointConfigStore:
-    """Endpoint configuration rows of one home."""
-
-    _COLUMNS = "name, arn, region, body, created"
-
-    def __init__(self, home) -> None:
-        self.db = home.db
-
-    def insert(self, config: EndpointConfig) -> bool:
-        """Insert a new configuration; False if the name (any case) is taken."""
-        with self.db.write() as conn:
-            if conn.execute(
-                "SELECT 1 FROM hosting_endpoint_configs WHERE name = ?", (config.name,)
-            ).fetchone():
-                return False
-            conn.execute(
-                f"INSERT INTO hosting_endpoint_configs ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-                (config.name, config.arn, config.region, config._body(), config.created),
-            )
-        return True
-
-    def find(self, name: str) -> EndpointConfig | None:
-        """The configuration called ``name`` (any case), or None."""
-        row = self.db.query_one(
-            f"SELECT {self._COLUMNS} FROM hosting_endpoint_configs WHERE name = ?", (name,)
-        )
-        return None if row is None else EndpointConfig._from_row(row)
-
-    def all(self) -> list[EndpointConfig]:
-        rows = self.db.query(
-            f"SELECT {self._COLUMNS} FROM hosting_endpoint_configs ORDER BY created"
-        )
-        return [EndpointConfig._from_row(row) for row in rows]
-
-    def delete(self, name: str) -> bool:
-        """Remove the configuration; False if there was none."""
-        with self.db.write() as conn:
-            cursor = conn.execute("DELETE FROM hosting_endpoint_configs WHERE name = ?", (name,))
-        return cursor.rowcount > 0
+        return EndpointConfig(name=name, arn=config_arn, region=region, created=created, **fields)
 
 
 class EndpointConfigsAPI:
@@ -361,12 +339,7 @@ class EndpointConfigsAPI:
         for wire, attribute in _ECHOED_CONFIG_FIELDS:
             if wire in params:
                 setattr(config, attribute, copy.deepcopy(params[wire]))
-        if not self.configs.insert(config):
-            existing = self.configs.find(name)
-            taken = existing.arn if existing else new_arn
-            raise ValidationException(
-                f'Cannot create already existing endpoint configuration "{taken}".'
-            )
+        self.configs.create(config)
         self.tags.set(new_arn, params.get("Tags", []))
         return {"EndpointConfigArn": new_arn}
 
@@ -399,27 +372,18 @@ class EndpointConfigsAPI:
     def describe_endpoint_config(self, request: Request) -> dict[str, Any]:
         """Raises ValidationException ("Could not find endpoint configuration …")."""
         name = request.params["EndpointConfigName"]
-        config = self.configs.find(name)
-        if config is None:
-            raise config_not_found(request.region, request.account_id, name)
+        config = self.configs.get(name, request.region, request.account_id)
         return config.describe(echoed(request.model, "CreateEndpointConfig", config.spec or {}))
 
     def list_endpoint_configs(self, request: Request) -> dict[str, Any]:
-        page, token = list_page(
-            self.configs.all(), request.params, Listing(lambda c: c.name, lambda c: c.created)
-        )
-        out: dict[str, Any] = {"EndpointConfigs": [config.summary() for config in page]}
-        if token:
-            out["NextToken"] = token
-        return out
+        page, token = self.configs.page(request.params, NAME_LISTING)
+        return list_answer("EndpointConfigs", [config.summary() for config in page], token)
 
     def delete_endpoint_config(self, request: Request) -> dict[str, Any]:
         """Raises ValidationException for an unknown name. A configuration an endpoint
         uses may be deleted, as on AWS: the endpoint keeps its own snapshot."""
         name = request.params["EndpointConfigName"]
-        config = self.configs.find(name)
-        if config is None:
-            raise config_not_found(request.region, request.account_id, name)
+        config = self.configs.get(name, request.region, request.account_id)
         if not self.configs.delete(name):
             raise config_not_found(request.region, request.account_id, name)
         self.tags.forget(config.arn)

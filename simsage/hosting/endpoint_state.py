@@ -20,15 +20,15 @@ the endpoint configuration or the model later does not disturb it (as on AWS).
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from simsage.errors import ValidationException
 from simsage.hosting.endpoint_configs import DataCapture
-from simsage.ids import arn, from_epoch
+from simsage.ids import from_epoch
 from simsage.store.db import register_schema
+from simsage.store.registry import Kind, ResourceTable, already_exists, could_not_find, declare
 
 register_schema(
     """
@@ -43,6 +43,9 @@ register_schema(
         port INTEGER, state TEXT NOT NULL, started REAL NOT NULL,
         PRIMARY KEY (endpoint, instance_id))
     """
+)
+ENDPOINT = declare(
+    Kind("endpoint", "hosting_endpoints", already_exists("endpoint"), could_not_find("endpoint"))
 )
 
 # Statuses in which an endpoint serves traffic.
@@ -190,26 +193,64 @@ class Endpoint:
             "EndpointStatus": self.status,
         }
 
-    def _body(self) -> str:
-        return json.dumps(
-            {
-                "config_name": self.config_name,
-                "variants": [asdict(v) for v in self.variants],
-                "capture": None if self.capture is None else asdict(self.capture),
-                "failure_reason": self.failure_reason,
-                "pending": None if self.pending is None else asdict(self.pending),
-                "generation": self.generation,
-                "deployment_config": self.deployment_config,
-                "async_config": self.async_config,
-            }
+
+@dataclass
+class Instance:
+    """One running inference server of an endpoint variant."""
+
+    endpoint: str
+    instance_id: str
+    variant: str
+    generation: int
+    pid: int
+    port: int | None
+    state: str  # starting | ready | draining
+    started: float = field(default=0.0)
+
+
+def endpoint_arn(region: str, account_id: str, name: str) -> str:
+    """The ARN of endpoint ``name`` (SageMaker lowercases the name in it)."""
+    return ENDPOINT.arn(region, account_id, name)
+
+
+def endpoint_not_found(region: str, account_id: str, name: str) -> ValidationException:
+    return ENDPOINT.not_found(name, region, account_id)
+
+
+_INSTANCE_COLUMNS = "endpoint, instance_id, variant, generation, pid, port, state, started"
+
+
+class EndpointStore(ResourceTable[Endpoint]):
+    """Endpoint and instance rows of one home."""
+
+    kind = ENDPOINT
+    columns = (
+        "name", "arn", "region", "status", "body", "created", "modified", "revision",
+        "routing_version", "supervisor_pid", "supervisor_started", "folder",
+    )  # fmt: skip
+    json_columns = frozenset({"body"})
+
+    # -- endpoints -------------------------------------------------------------------
+    def to_row(self, endpoint: Endpoint) -> tuple:
+        return (
+            endpoint.name,
+            endpoint.arn,
+            endpoint.region,
+            endpoint.status,
+            _body(endpoint),
+            endpoint.created,
+            endpoint.modified,
+            endpoint.revision,
+            endpoint.routing_version,
+            endpoint.supervisor_pid,
+            endpoint.supervisor_started,
+            endpoint.folder,
         )
 
-    @classmethod
-    def _from_row(cls, row: tuple) -> Endpoint:
-        (name, endpoint_arn, region, status, body, created, modified, revision, routing,
+    def from_row(self, row) -> Endpoint:
+        (name, endpoint_arn, region, status, data, created, modified, revision, routing,
          pid, pid_started, folder) = row  # fmt: skip
-        data = json.loads(body)
-        return cls(
+        return Endpoint(
             name=name,
             arn=endpoint_arn,
             region=region,
@@ -230,83 +271,6 @@ class Endpoint:
             supervisor_started=pid_started,
             folder=folder,
         )
-
-
-@dataclass
-class Instance:
-    """One running inference server of an endpoint variant."""
-
-    endpoint: str
-    instance_id: str
-    variant: str
-    generation: int
-    pid: int
-    port: int | None
-    state: str  # starting | ready | draining
-    started: float = field(default=0.0)
-
-
-def endpoint_arn(region: str, account_id: str, name: str) -> str:
-    """The ARN of endpoint ``name`` (SageMaker lowercases the name in it)."""
-    return arn("sagemaker", region, account_id, f"endpoint/{name.lower()}")
-
-
-def endpoint_not_found(region: str, account_id: str, name: str) -> ValidationException:
-    return ValidationException(
-        f'Could not find endpoint "{endpoint_arn(region, account_id, name)}".'
-    )
-
-
-_COLUMNS = (
-    "name, arn, region, status, body, created, modified, revision, routing_version, "
-    "supervisor_pid, supervisor_started, folder"
-)
-_INSTANCE_COLUMNS = "endpoint, instance_id, variant, generation, pid, port, state, started"
-
-
-class EndpointStore:
-    """Endpoint and instance rows of one home."""
-
-    def __init__(self, home) -> None:
-        self.db = home.db
-        self.clock = home.clock
-
-    # -- endpoints -------------------------------------------------------------------
-    def insert(self, endpoint: Endpoint) -> bool:
-        """Insert a new endpoint; False if the name (any case) is taken."""
-        with self.db.write() as conn:
-            if conn.execute(
-                "SELECT 1 FROM hosting_endpoints WHERE name = ?", (endpoint.name,)
-            ).fetchone():
-                return False
-            conn.execute(
-                f"INSERT INTO hosting_endpoints ({_COLUMNS}) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    endpoint.name,
-                    endpoint.arn,
-                    endpoint.region,
-                    endpoint.status,
-                    endpoint._body(),
-                    endpoint.created,
-                    endpoint.modified,
-                    endpoint.revision,
-                    endpoint.routing_version,
-                    endpoint.supervisor_pid,
-                    endpoint.supervisor_started,
-                    endpoint.folder,
-                ),
-            )
-        return True
-
-    def find(self, name: str) -> Endpoint | None:
-        """The endpoint called ``name`` (any case), or None."""
-        row = self.db.query_one(f"SELECT {_COLUMNS} FROM hosting_endpoints WHERE name = ?", (name,))
-        return None if row is None else Endpoint._from_row(row)
-
-    def all(self) -> list[Endpoint]:
-        rows = self.db.query(f"SELECT {_COLUMNS} FROM hosting_endpoints ORDER BY created")
-        return [Endpoint._from_row(row) for row in rows]
 
     def head(self, name: str) -> tuple[str, str, int] | None:
         """(exact name, status, routing_version) — the router's per-call check."""
@@ -329,29 +293,26 @@ class EndpointStore:
         stored endpoint, or None if there is none.
         """
         with self.db.write() as conn:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM hosting_endpoints WHERE name = ?", (name,)
-            ).fetchone()
+            row = conn.execute(f"{self.select} WHERE name = ?", (name,)).fetchone()
             if row is None:
                 return None
-            endpoint = Endpoint._from_row(row)
+            endpoint = self.decode(row)
             mutate(endpoint)
             endpoint.modified = self.clock.time()
             endpoint.revision += int(revision)
             endpoint.routing_version += int(routing)
-            conn.execute(
-                "UPDATE hosting_endpoints SET status = ?, body = ?, modified = ?, revision = ?, "
-                "routing_version = ?, supervisor_pid = ?, supervisor_started = ? WHERE name = ?",
-                (
-                    endpoint.status,
-                    endpoint._body(),
-                    endpoint.modified,
-                    endpoint.revision,
-                    endpoint.routing_version,
-                    endpoint.supervisor_pid,
-                    endpoint.supervisor_started,
-                    endpoint.name,
-                ),
+            self.set(
+                conn,
+                endpoint.name,
+                {
+                    "status": endpoint.status,
+                    "body": _body(endpoint),
+                    "modified": endpoint.modified,
+                    "revision": endpoint.revision,
+                    "routing_version": endpoint.routing_version,
+                    "supervisor_pid": endpoint.supervisor_pid,
+                    "supervisor_started": endpoint.supervisor_started,
+                },
             )
         return endpoint
 
@@ -406,6 +367,20 @@ class EndpointStore:
                 [(state, name, i) for i in instance_ids],
             )
             _bump_routing(conn, name)
+
+
+def _body(endpoint: Endpoint) -> dict[str, Any]:
+    """The row's ``body``: the endpoint's configuration snapshot and deployment state."""
+    return {
+        "config_name": endpoint.config_name,
+        "variants": [asdict(v) for v in endpoint.variants],
+        "capture": None if endpoint.capture is None else asdict(endpoint.capture),
+        "failure_reason": endpoint.failure_reason,
+        "pending": None if endpoint.pending is None else asdict(endpoint.pending),
+        "generation": endpoint.generation,
+        "deployment_config": endpoint.deployment_config,
+        "async_config": endpoint.async_config,
+    }
 
 
 def _bump_routing(conn, name: str) -> None:

@@ -24,16 +24,14 @@ from typing import Any
 
 from simsage.errors import ValidationException
 from simsage.hosting import serverless
-from simsage.hosting.endpoint_configs import EndpointConfig, EndpointConfigStore, config_not_found
+from simsage.hosting.endpoint_configs import EndpointConfig, EndpointConfigStore
 from simsage.hosting.endpoint_state import (
     Deployment,
     Endpoint,
     EndpointStore,
     Variant,
     endpoint_arn,
-    endpoint_not_found,
 )
-from simsage.hosting.models import ModelStore, model_not_found
 from simsage.hosting.supervisor import (
     ensure_supervisor,
     kill_pid,
@@ -41,17 +39,12 @@ from simsage.hosting.supervisor import (
     remove_orphaned,
     supervisor_alive,
 )
-from simsage.paging import Listing, list_page
+from simsage.store.models import ModelStore, model_not_found
+from simsage.store.registry import STATUS_LISTING, list_answer
 from simsage.training.supervise import kill_group
 from simsage.transport import Request
 
 _RETAINABLE = ("DesiredInstanceCount", "DesiredWeight", "DataCaptureConfig")
-_LISTING = Listing(
-    name=lambda e: e.name,
-    created=lambda e: e.created,
-    modified=lambda e: e.modified,
-    status=lambda e: e.status,
-)
 
 
 class EndpointsAPI:
@@ -98,19 +91,13 @@ class EndpointsAPI:
             folder=str(self.home.path / "endpoints" / name.lower()),
             async_config=copy.deepcopy(config.async_inference),
         )
-        if not self.store.insert(endpoint):
-            existing = self.store.find(name)
-            taken = existing.arn if existing else new_arn
-            raise ValidationException(f'Cannot create already existing endpoint "{taken}".')
+        self.store.create(endpoint)
         self.tags.set(new_arn, params.get("Tags", []))
         launch_supervisor(self.home, self.store, endpoint)
         return {"EndpointArn": new_arn}
 
     def _config(self, name: str, request: Request) -> EndpointConfig:
-        config = self.configs.find(name)
-        if config is None:
-            raise config_not_found(request.region, request.account_id, name)
-        return config
+        return self.configs.get(name, request.region, request.account_id)
 
     def _variants(self, config: EndpointConfig, request: Request, now: float) -> list[Variant]:
         """Snapshot the configuration's variants with their models' containers."""
@@ -141,10 +128,7 @@ class EndpointsAPI:
 
     # -- read ----------------------------------------------------------------------------
     def _find(self, name: str, request: Request) -> Endpoint:
-        endpoint = self.store.find(name)
-        if endpoint is None:
-            raise endpoint_not_found(request.region, request.account_id, name)
-        return endpoint
+        return self.store.get(name, request.region, request.account_id)
 
     def describe_endpoint(self, request: Request) -> dict[str, Any]:
         name = request.params["EndpointName"]
@@ -153,11 +137,8 @@ class EndpointsAPI:
         return self._find(name, request).describe()
 
     def list_endpoints(self, request: Request) -> dict[str, Any]:
-        page, token = list_page(self.store.all(), request.params, _LISTING)
-        out: dict[str, Any] = {"Endpoints": [e.summary() for e in page]}
-        if token:
-            out["NextToken"] = token
-        return out
+        page, token = self.store.page(request.params, STATUS_LISTING)
+        return list_answer("Endpoints", [e.summary() for e in page], token)
 
     # -- update --------------------------------------------------------------------------
     def _require_in_service(self, endpoint: Endpoint) -> None:

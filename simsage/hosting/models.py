@@ -3,31 +3,21 @@
 A model names the container image and the model artifact (one ``.tar.gz`` in S3) an
 endpoint or transform job will serve. simsage serves single-container models only, and
 checks when the model is created that its artifact exists in simsage's S3 (AWS checks
-the same: "Could not find model data at …").
+the same: "Could not find model data at …"). The model's row is
+:class:`simsage.store.models.Model`, below hosting, as batch transform reads it too.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from simsage.errors import AWSError, ValidationException
-from simsage.ids import arn, from_epoch
-from simsage.paging import Listing, list_page
 from simsage.s3.backend import S3Backend
-from simsage.store.db import register_schema
+from simsage.store.models import Container, Model, ModelStore, model_arn, model_not_found
+from simsage.store.registry import NAME_LISTING, list_answer
 from simsage.transport import Request
 from simsage.transport.echo import echoed, merged
-
-register_schema(
-    """
-    CREATE TABLE IF NOT EXISTS hosting_models (
-        name TEXT PRIMARY KEY COLLATE NOCASE, arn TEXT NOT NULL, region TEXT NOT NULL,
-        body TEXT NOT NULL, created REAL NOT NULL)
-    """
-)
 
 # Container fields simsage does not emulate, with what to do instead.
 _UNSUPPORTED_CONTAINER_FIELDS = {
@@ -37,154 +27,7 @@ _UNSUPPORTED_CONTAINER_FIELDS = {
     "InferenceSpecificationName": "give Image and ModelDataUrl instead",
 }
 
-
-@dataclass
-class Container:
-    """One container definition of a model."""
-
-    image: str
-    model_data_url: str | None = None
-    environment: dict[str, str] | None = None
-    mode: str | None = None
-    container_hostname: str | None = None
-    image_config: dict[str, Any] | None = None
-    multi_model_config: dict[str, Any] | None = None
-
-    @classmethod
-    def from_request(cls, spec: dict[str, Any]) -> Container:
-        return cls(
-            image=spec["Image"],
-            model_data_url=spec.get("ModelDataUrl"),
-            environment=copy.deepcopy(spec.get("Environment")),
-            mode=spec.get("Mode"),
-            container_hostname=spec.get("ContainerHostname"),
-            image_config=copy.deepcopy(spec.get("ImageConfig")),
-            multi_model_config=copy.deepcopy(spec.get("MultiModelConfig")),
-        )
-
-    def describe(self) -> dict[str, Any]:
-        """The ContainerDefinition shape, with the fields the caller gave."""
-        out: dict[str, Any] = {"Image": self.image}
-        optional = (
-            ("ContainerHostname", self.container_hostname),
-            ("ImageConfig", self.image_config),
-            ("Mode", self.mode),
-            ("ModelDataUrl", self.model_data_url),
-            ("Environment", self.environment),
-            ("MultiModelConfig", self.multi_model_config),
-        )
-        for key, value in optional:
-            if value is not None:
-                out[key] = copy.deepcopy(value)
-        return out
-
-
-@dataclass
-class Model:
-    """A model's registry row. ``as_containers`` records whether the caller gave the
-    container as ``Containers`` (a one-element list) rather than ``PrimaryContainer``,
-    so describe answers in the same form."""
-
-    name: str
-    arn: str
-    region: str
-    container: Container
-    created: float
-    as_containers: bool = False
-    execution_role_arn: str | None = None
-    enable_network_isolation: bool = False
-    vpc_config: dict[str, Any] | None = None
-    inference_execution_config: dict[str, Any] | None = None
-    # The CreateModel request (without Tags), for what DescribeModel echoes of it.
-    spec: dict[str, Any] | None = None
-
-    def describe(self, echo: dict[str, Any] | None = None) -> dict[str, Any]:
-        """DescribeModel's answer: what simsage knows of the model, over ``echo`` (the
-        request members DescribeModel repeats, see :func:`simsage.transport.echo.echoed`)."""
-        out: dict[str, Any] = {"ModelName": self.name}
-        if self.as_containers:
-            out["Containers"] = [self.container.describe()]
-        else:
-            out["PrimaryContainer"] = self.container.describe()
-        if self.inference_execution_config is not None:
-            out["InferenceExecutionConfig"] = copy.deepcopy(self.inference_execution_config)
-        if self.execution_role_arn is not None:
-            out["ExecutionRoleArn"] = self.execution_role_arn
-        if self.vpc_config is not None:
-            out["VpcConfig"] = copy.deepcopy(self.vpc_config)
-        out["CreationTime"] = from_epoch(self.created)
-        out["ModelArn"] = self.arn
-        out["EnableNetworkIsolation"] = self.enable_network_isolation
-        return merged(out, echo or {})
-
-    def summary(self) -> dict[str, Any]:
-        """ListModels' entry."""
-        return {
-            "ModelName": self.name,
-            "ModelArn": self.arn,
-            "CreationTime": from_epoch(self.created),
-        }
-
-    def _body(self) -> str:
-        body = asdict(self)
-        for key in ("name", "arn", "region", "created"):
-            del body[key]
-        return json.dumps(body)
-
-    @classmethod
-    def _from_row(cls, row: tuple) -> Model:
-        name, model_arn, region, body, created = row
-        fields = json.loads(body)
-        fields["container"] = Container(**fields["container"])
-        return cls(name=name, arn=model_arn, region=region, created=created, **fields)
-
-
-def model_arn(region: str, account_id: str, name: str) -> str:
-    """The ARN of model ``name`` (SageMaker lowercases the name in it)."""
-    return arn("sagemaker", region, account_id, f"model/{name.lower()}")
-
-
-def model_not_found(region: str, account_id: str, name: str) -> ValidationException:
-    return ValidationException(f'Could not find model "{model_arn(region, account_id, name)}".')
-
-
-class ModelStore:
-    """Model rows of one home."""
-
-    _COLUMNS = "name, arn, region, body, created"
-
-    def __init__(self, home) -> None:
-        self.db = home.db
-
-    def insert(self, model: Model) -> bool:
-        """Insert a new model; False if the name (any case) is taken."""
-        with self.db.write() as conn:
-            if conn.execute(
-                "SELECT 1 FROM hosting_models WHERE name = ?", (model.name,)
-            ).fetchone():
-                return False
-            conn.execute(
-                f"INSERT INTO hosting_models ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?)",
-                (model.name, model.arn, model.region, model._body(), model.created),
-            )
-        return True
-
-    def find(self, name: str) -> Model | None:
-        """The model called ``name`` (any case), or None."""
-        row = self.db.query_one(
-            f"SELECT {self._COLUMNS} FROM hosting_models WHERE name = ?", (name,)
-        )
-        return None if row is None else Model._from_row(row)
-
-    def all(self) -> list[Model]:
-        rows = self.db.query(f"SELECT {self._COLUMNS} FROM hosting_models ORDER BY created")
-        return [Model._from_row(row) for row in rows]
-
-    def delete(self, name: str) -> bool:
-        """Remove the model; False if there was none."""
-        with self.db.write() as conn:
-            cursor = conn.execute("DELETE FROM hosting_models WHERE name = ?", (name,))
-        return cursor.rowcount > 0
+__all__ = ["Container", "Model", "ModelStore", "ModelsAPI", "model_arn", "model_not_found"]
 
 
 class ModelsAPI:
@@ -224,10 +67,7 @@ class ModelsAPI:
             inference_execution_config=copy.deepcopy(params.get("InferenceExecutionConfig")),
             spec=copy.deepcopy({k: v for k, v in params.items() if k != "Tags"}),
         )
-        if not self.models.insert(model):
-            existing = self.models.find(name)
-            taken = existing.arn if existing else new_arn
-            raise ValidationException(f'Cannot create already existing model "{taken}".')
+        self.models.create(model)
         self.tags.set(new_arn, params.get("Tags", []))
         return {"ModelArn": new_arn}
 
@@ -279,26 +119,18 @@ class ModelsAPI:
 
     def describe_model(self, request: Request) -> dict[str, Any]:
         """Raises ValidationException ("Could not find model …") for an unknown name."""
-        name = request.params["ModelName"]
-        model = self.models.find(name)
-        if model is None:
-            raise model_not_found(request.region, request.account_id, name)
-        return model.describe(echoed(request.model, "CreateModel", model.spec or {}))
+        model = self.models.get(request.params["ModelName"], request.region, request.account_id)
+        return merged(model.describe(), echoed(request.model, "CreateModel", model.spec or {}))
 
     def list_models(self, request: Request) -> dict[str, Any]:
-        page, token = list_page(
-            self.models.all(), request.params, Listing(lambda m: m.name, lambda m: m.created)
-        )
-        out: dict[str, Any] = {"Models": [model.summary() for model in page]}
-        if token:
-            out["NextToken"] = token
-        return out
+        page, token = self.models.page(request.params, NAME_LISTING)
+        return list_answer("Models", [model.summary() for model in page], token)
 
     def delete_model(self, request: Request) -> dict[str, Any]:
         """Raises ValidationException ("Could not find model …") for an unknown name."""
         name = request.params["ModelName"]
-        model = self.models.find(name)
-        if model is None or not self.models.delete(name):
+        model = self.models.get(name, request.region, request.account_id)
+        if not self.models.delete(name):
             raise model_not_found(request.region, request.account_id, name)
         self.tags.forget(model.arn)
         return {}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from simsage.errors import ClientFault, ValidationException
+from simsage.errors import ValidationException
 from simsage.paging import keyset_page
 from simsage.store.db import register_schema
+from simsage.store.registry import ResourceLimitExceeded, resource_exists
 from simsage.transport import Request
 
 MAX_TAGS = 50
@@ -18,19 +19,6 @@ register_schema(
         PRIMARY KEY (arn, key)) WITHOUT ROWID
     """
 )
-
-# ARN resource type -> (table, column holding the ARN) of resources that can be tagged.
-_TAGGABLE = {
-    "training-job": ("training_jobs", "arn"),
-    "model": ("hosting_models", "arn"),
-    "endpoint-config": ("hosting_endpoint_configs", "arn"),
-    "transform-job": ("transform_jobs", "arn"),
-    "endpoint": ("hosting_endpoints", "arn"),
-}
-
-
-class ResourceLimitExceeded(ClientFault):
-    code = "ResourceLimitExceeded"
 
 
 class TagsAPI:
@@ -68,16 +56,8 @@ class TagsAPI:
         )
 
     def _require(self, arn: str) -> None:
-        resource = arn.split(":", 5)[-1] if arn.count(":") >= 5 else ""
-        kind = resource.split("/", 1)[0]
-        target = _TAGGABLE.get(kind)
-        if (
-            target is None
-            or self.db.query_one(
-                f"SELECT 1 FROM {target[0]} WHERE lower({target[1]}) = lower(?)", (arn,)
-            )
-            is None
-        ):
+        """Every resource kind of the registry (:mod:`simsage.store.registry`) is taggable."""
+        if not resource_exists(self.db, arn):
             raise ValidationException(f"Resource {arn} not found.")
 
     def add_tags(self, request: Request) -> dict[str, Any]:

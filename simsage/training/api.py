@@ -15,18 +15,18 @@ from typing import Any
 
 from botocore.model import OperationModel
 
-from simsage.errors import ClientFault, ValidationException
-from simsage.ids import arn, from_epoch
-from simsage.paging import Listing, list_page
+from simsage.errors import ValidationException
+from simsage.ids import from_epoch
 from simsage.runtime import launcher, paths
 from simsage.runtime.metrics import MetricDefinitionError, compile_definitions
+from simsage.store.registry import STATUS_LISTING, ResourceLimitExceeded, list_answer
 from simsage.training.images import (
     BUILTIN_XGBOOST_ALGORITHMS,
     algorithm_module,
     builtin_metric_definitions,
     parse_image,
 )
-from simsage.training.jobs import TERMINAL, TrainingJob, TrainingJobStore
+from simsage.training.jobs import TERMINAL, TRAINING_JOB, TrainingJob, TrainingJobStore
 from simsage.transport import Request
 from simsage.transport.echo import echoed, merged
 
@@ -34,14 +34,6 @@ DEFAULT_MAX_RUNTIME = 86400
 MAX_RUNTIME_LIMIT = 28 * 86400
 MAX_INSTANCES = 16
 RUNNER_MODULE = "simsage.training.runner"
-
-
-class ResourceInUse(ClientFault):
-    code = "ResourceInUse"
-
-
-class ResourceLimitExceeded(ClientFault):
-    code = "ResourceLimitExceeded"
 
 
 def _container_path(value: str, where: str) -> None:
@@ -79,9 +71,7 @@ class TrainingAPI:
         spec = copy.deepcopy(request.params)
         self._validate(spec)
         name = spec["TrainingJobName"]
-        job_arn = arn(
-            "sagemaker", request.region, request.account_id, f"training-job/{name.lower()}"
-        )
+        job_arn = TRAINING_JOB.arn(request.region, request.account_id, name)
         spec.setdefault("StoppingCondition", {}).setdefault(
             "MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME
         )
@@ -112,12 +102,7 @@ class TrainingAPI:
             runner_pid=None,
             job_dir=str(job_dir),
         )
-        if not self.jobs.insert(job):
-            existing = self.jobs.get(name)
-            raise ResourceInUse(
-                "Training job names must be unique within an AWS account and region, and a "
-                f"training job with this name already exists ({existing.arn})"
-            )
+        self.jobs.create(job)
         self.tags.set(job_arn, tags)
         if job_dir.exists():  # left by an earlier job of the same name in a reset registry
             shutil.rmtree(job_dir, ignore_errors=True)
@@ -264,11 +249,10 @@ class TrainingAPI:
     def list_training_jobs(self, request: Request) -> dict[str, Any]:
         jobs = [self._current(job.name) if not job.finished else job for job in self.jobs.all()]
         params = request.params
-        page, token = list_page(jobs, params, _LISTING, also=_other_filters(params))
-        out: dict[str, Any] = {"TrainingJobSummaries": [summary(job) for job in page]}
-        if token:
-            out["NextToken"] = token
-        return out
+        page, token = self.jobs.page(
+            params, STATUS_LISTING, items=jobs, also=_other_filters(params)
+        )
+        return list_answer("TrainingJobSummaries", [summary(job) for job in page], token)
 
     def stop_training_job(self, request: Request) -> dict[str, Any]:
         job = self._current(request.params["TrainingJobName"])
@@ -285,14 +269,6 @@ class TrainingAPI:
             stop="Stopped",
         )
         return {}
-
-
-_LISTING = Listing(
-    name=lambda j: j.name,
-    created=lambda j: j.created,
-    modified=lambda j: j.modified,
-    status=lambda j: j.status,
-)
 
 
 def _other_filters(params: dict[str, Any]):

@@ -14,11 +14,17 @@ SecondaryStatusTransitions and opens a new one, in one transaction.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from simsage.errors import ValidationException
 from simsage.store.db import register_schema
+from simsage.store.registry import (
+    Kind,
+    ResourceTable,
+    declare,
+    job_name_taken,
+    requested_not_found,
+)
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 
@@ -34,9 +40,8 @@ register_schema(
     """
 )
 
-_COLUMNS = (
-    "name, arn, region, spec, status, secondary, transitions, failure, created, started, "
-    "ended, modified, artifacts, metrics, runner_pid, host_pids, stop, job_dir"
+TRAINING_JOB = declare(
+    Kind("training-job", "training_jobs", job_name_taken("training job"), requested_not_found)
 )
 
 
@@ -68,70 +73,27 @@ class TrainingJob:
     def finished(self) -> bool:
         return self.status in TERMINAL
 
-    @classmethod
-    def from_row(cls, row: tuple) -> TrainingJob:
-        values = list(row)
-        for i in (3, 6, 13, 15):  # spec, transitions, metrics, host_pids
-            values[i] = json.loads(values[i])
-        return cls(*values)
+
+def not_found():
+    return TRAINING_JOB.not_found("")
 
 
-def not_found() -> ValidationException:
-    return ValidationException("Requested resource not found.")
+class TrainingJobStore(ResourceTable[TrainingJob]):
+    """Reads and changes training job rows of one home. The columns are the fields of
+    :class:`TrainingJob`, in order."""
 
+    kind = TRAINING_JOB
+    columns = tuple(f.name for f in fields(TrainingJob))
+    json_columns = frozenset({"spec", "transitions", "metrics", "host_pids"})
 
-class TrainingJobStore:
-    """Reads and changes training job rows of one home."""
+    def to_row(self, job: TrainingJob) -> tuple:
+        return tuple(getattr(job, column) for column in self.columns)
 
-    def __init__(self, home) -> None:
-        self.db = home.db
-        self.clock = home.clock
-
-    def insert(self, job: TrainingJob) -> bool:
-        """Insert a new job; False if the name (any case) is taken."""
-        with self.db.write() as conn:
-            if conn.execute("SELECT 1 FROM training_jobs WHERE name = ?", (job.name,)).fetchone():
-                return False
-            conn.execute(
-                f"INSERT INTO training_jobs ({_COLUMNS}) VALUES ({', '.join('?' * 18)})",
-                (
-                    job.name,
-                    job.arn,
-                    job.region,
-                    json.dumps(job.spec),
-                    job.status,
-                    job.secondary,
-                    json.dumps(job.transitions),
-                    job.failure,
-                    job.created,
-                    job.started,
-                    job.ended,
-                    job.modified,
-                    job.artifacts,
-                    json.dumps(job.metrics),
-                    job.runner_pid,
-                    json.dumps(job.host_pids),
-                    job.stop,
-                    job.job_dir,
-                ),
-            )
-        return True
-
-    def get(self, name: str) -> TrainingJob:
-        row = self.db.query_one(f"SELECT {_COLUMNS} FROM training_jobs WHERE name = ?", (name,))
-        if row is None:
-            raise not_found()
-        return TrainingJob.from_row(row)
-
-    def all(self) -> list[TrainingJob]:
-        rows = self.db.query(f"SELECT {_COLUMNS} FROM training_jobs ORDER BY created")
-        return [TrainingJob.from_row(row) for row in rows]
+    def from_row(self, row) -> TrainingJob:
+        return TrainingJob(*row)
 
     def unfinished(self) -> list[TrainingJob]:
-        rows = self.db.query(
-            f"SELECT {_COLUMNS} FROM training_jobs WHERE status IN ('InProgress', 'Stopping')"
-        )
-        return [TrainingJob.from_row(row) for row in rows]
+        return self.where("status IN ('InProgress', 'Stopping')")
 
     def update(self, name: str, **fields: Any) -> None:
         """Set plain fields (no status change)."""
@@ -153,7 +115,7 @@ class TrainingJobStore:
         """
         return self._update(name, (status, secondary, message), only_from, fields)
 
-    def _update(self, name, change, only_from, fields) -> bool:
+    def _update(self, name, change, only_from, changes) -> bool:
         now = self.clock.time()
         with self.db.write() as conn:
             row = conn.execute(
@@ -176,13 +138,7 @@ class TrainingJobStore:
                     if new_status in TERMINAL:
                         entry["EndTime"] = now
                     transitions.append(entry)
-                values.update(
-                    status=new_status, secondary=new_secondary, transitions=json.dumps(transitions)
-                )
-            for key, value in fields.items():
-                values[key] = json.dumps(value) if key in ("metrics", "host_pids") else value
-            assignments = ", ".join(f"{key} = ?" for key in values)
-            conn.execute(
-                f"UPDATE training_jobs SET {assignments} WHERE name = ?", (*values.values(), name)
-            )
+                values.update(status=new_status, secondary=new_secondary, transitions=transitions)
+            values.update(changes)
+            self.set(conn, name, values)
         return True

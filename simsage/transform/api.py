@@ -16,13 +16,13 @@ from typing import Any
 
 from botocore.model import OperationModel
 
-from simsage.errors import ClientFault, ValidationException
-from simsage.hosting.models import ModelStore, model_not_found
-from simsage.ids import arn, from_epoch
-from simsage.paging import Listing, list_page
+from simsage.errors import ValidationException
+from simsage.ids import from_epoch
 from simsage.runtime import launcher
+from simsage.store.models import ModelStore
+from simsage.store.registry import STATUS_LISTING, ResourceLimitExceeded, list_answer
 from simsage.transform import dataprocessing
-from simsage.transform.jobs import TransformJob, TransformJobStore
+from simsage.transform.jobs import TRANSFORM_JOB, TransformJob, TransformJobStore
 from simsage.transport import Request
 from simsage.transport.echo import echoed, merged
 
@@ -33,14 +33,6 @@ DEFAULT_INVOCATION_TIMEOUT = 600
 DEFAULT_INVOCATION_RETRIES = 3
 MAX_INSTANCES = 16
 MAX_CONCURRENT = 64
-
-
-class ResourceInUse(ClientFault):
-    code = "ResourceInUse"
-
-
-class ResourceLimitExceeded(ClientFault):
-    code = "ResourceLimitExceeded"
 
 
 def effective_settings(spec: dict[str, Any]) -> dict[str, Any]:
@@ -152,12 +144,9 @@ class TransformAPI:
     def create_transform_job(self, request: Request) -> dict[str, Any]:
         spec = copy.deepcopy(request.params)
         name = spec["TransformJobName"]
-        if self.models.find(spec["ModelName"]) is None:
-            raise model_not_found(request.region, request.account_id, spec["ModelName"])
+        self.models.get(spec["ModelName"], request.region, request.account_id)
         validate(spec)
-        job_arn = arn(
-            "sagemaker", request.region, request.account_id, f"transform-job/{name.lower()}"
-        )
+        job_arn = TRANSFORM_JOB.arn(request.region, request.account_id, name)
         tags = spec.pop("Tags", [])
         now = self.home.clock.time()
         job_dir = self.home.path / "jobs" / "transform" / name
@@ -175,12 +164,7 @@ class TransformAPI:
             runner_pid=None,
             job_dir=str(job_dir),
         )
-        if not self.jobs.insert(job):
-            existing = self.jobs.get(name)
-            raise ResourceInUse(
-                "Transform job names must be unique within an AWS account and region, and a "
-                f"transform job with this name already exists ({existing.arn})"
-            )
+        self.jobs.create(job)
         self.tags.set(job_arn, tags)
         if job_dir.exists():  # left by an earlier job of the same name in a reset registry
             shutil.rmtree(job_dir, ignore_errors=True)
@@ -207,11 +191,8 @@ class TransformAPI:
 
     def list_transform_jobs(self, request: Request) -> dict[str, Any]:
         jobs = [self._current(job) for job in self.jobs.all()]
-        page, token = list_page(jobs, request.params, _LISTING)
-        out: dict[str, Any] = {"TransformJobSummaries": [summary(job) for job in page]}
-        if token:
-            out["NextToken"] = token
-        return out
+        page, token = self.jobs.page(request.params, STATUS_LISTING, items=jobs)
+        return list_answer("TransformJobSummaries", [summary(job) for job in page], token)
 
     def stop_transform_job(self, request: Request) -> dict[str, Any]:
         job = self._current(self.jobs.get(request.params["TransformJobName"]))
@@ -223,14 +204,6 @@ class TransformAPI:
             )
         self.jobs.transition(job.name, "Stopping", ("InProgress",))
         return {}
-
-
-_LISTING = Listing(
-    name=lambda j: j.name,
-    created=lambda j: j.created,
-    modified=lambda j: j.modified,
-    status=lambda j: j.status,
-)
 
 
 def summary(job: TransformJob) -> dict[str, Any]:

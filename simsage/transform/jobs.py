@@ -11,12 +11,17 @@ statuses it may leave).
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
-from simsage.errors import ValidationException
 from simsage.store.db import register_schema
+from simsage.store.registry import (
+    Kind,
+    ResourceTable,
+    declare,
+    job_name_taken,
+    requested_not_found,
+)
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 
@@ -31,8 +36,8 @@ register_schema(
     """
 )
 
-_COLUMNS = "name, arn, region, spec, status, failure, created, started, ended, modified, " + (
-    "runner_pid, job_dir"
+TRANSFORM_JOB = declare(
+    Kind("transform-job", "transform_jobs", job_name_taken("transform job"), requested_not_found)
 )
 
 
@@ -58,64 +63,27 @@ class TransformJob:
     def finished(self) -> bool:
         return self.status in TERMINAL
 
-    @classmethod
-    def from_row(cls, row: tuple) -> TransformJob:
-        values = list(row)
-        values[3] = json.loads(values[3])
-        return cls(*values)
+
+def not_found():
+    return TRANSFORM_JOB.not_found("")
 
 
-def not_found() -> ValidationException:
-    return ValidationException("Requested resource not found.")
+class TransformJobStore(ResourceTable[TransformJob]):
+    """Reads and changes transform job rows of one home. The columns are the fields of
+    :class:`TransformJob`, in order."""
 
+    kind = TRANSFORM_JOB
+    columns = tuple(f.name for f in fields(TransformJob))
+    json_columns = frozenset({"spec"})
 
-class TransformJobStore:
-    """Reads and changes transform job rows of one home."""
+    def to_row(self, job: TransformJob) -> tuple:
+        return tuple(getattr(job, column) for column in self.columns)
 
-    def __init__(self, home) -> None:
-        self.db = home.db
-        self.clock = home.clock
-
-    def insert(self, job: TransformJob) -> bool:
-        """Insert a new job; False if the name (any case) is taken."""
-        with self.db.write() as conn:
-            if conn.execute("SELECT 1 FROM transform_jobs WHERE name = ?", (job.name,)).fetchone():
-                return False
-            conn.execute(
-                f"INSERT INTO transform_jobs ({_COLUMNS}) VALUES ({', '.join('?' * 12)})",
-                (
-                    job.name,
-                    job.arn,
-                    job.region,
-                    json.dumps(job.spec),
-                    job.status,
-                    job.failure,
-                    job.created,
-                    job.started,
-                    job.ended,
-                    job.modified,
-                    job.runner_pid,
-                    job.job_dir,
-                ),
-            )
-        return True
-
-    def get(self, name: str) -> TransformJob:
-        """The job called ``name`` (any case); raises ValidationException if none."""
-        row = self.db.query_one(f"SELECT {_COLUMNS} FROM transform_jobs WHERE name = ?", (name,))
-        if row is None:
-            raise not_found()
-        return TransformJob.from_row(row)
-
-    def all(self) -> list[TransformJob]:
-        rows = self.db.query(f"SELECT {_COLUMNS} FROM transform_jobs ORDER BY created")
-        return [TransformJob.from_row(row) for row in rows]
+    def from_row(self, row) -> TransformJob:
+        return TransformJob(*row)
 
     def unfinished(self) -> list[TransformJob]:
-        rows = self.db.query(
-            f"SELECT {_COLUMNS} FROM transform_jobs WHERE status IN ('InProgress', 'Stopping')"
-        )
-        return [TransformJob.from_row(row) for row in rows]
+        return self.where("status IN ('InProgress', 'Stopping')")
 
     def status(self, name: str) -> str:
         row = self.db.query_one("SELECT status FROM transform_jobs WHERE name = ?", (name,))
@@ -146,10 +114,7 @@ class TransformJobStore:
                 raise not_found()
             if only_from is not None and row[0] not in only_from:
                 return False
-            assignments = ", ".join(f"{key} = ?" for key in values)
-            conn.execute(
-                f"UPDATE transform_jobs SET {assignments} WHERE name = ?", (*values.values(), name)
-            )
+            self.set(conn, name, values)
         return True
 
 

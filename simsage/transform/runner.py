@@ -48,11 +48,11 @@ from simsage.hosting.containers import (
     serving_plan,
 )
 from simsage.hosting.instance_client import InstancePool
-from simsage.hosting.models import ModelStore, model_arn
 from simsage.logs.store import LogBuffer, LogStore
 from simsage.runtime import launcher
 from simsage.s3 import errors as s3_errors
 from simsage.s3.backend import S3Backend
+from simsage.store.models import ModelStore, model_arn
 from simsage.training import data
 from simsage.transform import records
 from simsage.transform.api import effective_settings
