@@ -1,5 +1,8 @@
-"""A SIMSAGE_HOME opened in this process: the registry, the blob folder, the clock and
-the id source every service shares.
+"""A SIMSAGE_HOME opened in this process: the store handle (the registry, the blob
+folder, the clock and the id source every service shares).
+
+Layer: store. The services answering each AWS API for a home, and what stops the
+processes a home started, are :mod:`simsage.services`'s, not the store's.
 
 ``Home.open(config)`` returns the same object for the same folder within a process, so
 all clients bound to one home share connections. Homes are cheap to open.
@@ -32,17 +35,6 @@ SWEEP_INTERVAL = 24 * 3600
 log = logging.getLogger("simsage.home")
 
 _homes: dict[Path, Home] = {}
-# Called with a Home by Home.stop_everything(): each concept that starts processes
-# (jobs, endpoints) registers how to stop the ones that belong to a home.
-_stop_hooks: list = []
-
-
-def on_stop_everything(hook) -> None:
-    """Register ``hook(home)``, run by :meth:`Home.stop_everything`."""
-    if hook not in _stop_hooks:
-        _stop_hooks.append(hook)
-
-
 _homes_lock = threading.Lock()
 
 
@@ -69,8 +61,9 @@ class Home:
             new_id=self.ids.hex,
             durable=os.environ.get("SIMSAGE_FSYNC") == "1",
         )
-        self._services: dict[str, object] = {}
-        self._services_lock = threading.Lock()
+        # Objects the layers above attach to this home and drop with it (the service
+        # registry keeps the home's service objects here); the store never reads them.
+        self.attached: dict[str, object] = {}
         try:
             self.blobs.reclaim_temp()
         except OSError:  # housekeeping must never keep a home from opening
@@ -85,20 +78,6 @@ class Home:
             if home is None:
                 home = _homes[config.home] = cls(config)
             return home
-
-    def service(self, name: str):
-        """The service object answering ``name`` (``s3``, ``sts`` …) for this home, or None."""
-        service = self._services.get(name)
-        if service is None:
-            from simsage.services import create_service
-
-            with self._services_lock:
-                service = self._services.get(name)
-                if service is None:
-                    service = create_service(name, self)
-                    if service is not None:
-                        self._services[name] = service
-        return service
 
     def _sweep_if_due(self) -> None:
         row = self.db.query_one("SELECT value FROM meta WHERE name = 'last_sweep'")
@@ -152,14 +131,17 @@ class Home:
             raise StoreDamaged(self.path, damage_message(self.path, problem))
 
     def blob_is_referenced(self, blob_id: str) -> bool:
+        # The concepts that keep blobs are the service registry's to name.
         from simsage.services import blob_referenced
 
         return blob_referenced(self, blob_id)
 
     def stop_everything(self) -> None:
-        """Stop every process this home started (jobs, endpoint instances …)."""
-        for hook in list(_stop_hooks):
-            hook(self)
+        """Stop every process this home started (jobs, endpoint instances …): a
+        shorthand for :func:`simsage.services.stop_everything`."""
+        from simsage.services import stop_everything
+
+        stop_everything(self)
 
     def close(self) -> None:
         self.db.close()

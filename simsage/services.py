@@ -1,4 +1,10 @@
-"""Which simsage module answers which AWS service (by botocore's service name).
+"""The service registry: which simsage module answers which AWS service (by
+botocore's service name), the service objects of each open home, and what stops the
+processes a home's services started.
+
+Layer: between the transport (which asks :func:`service` for the object answering a
+call) and the concepts; the store handle (:class:`simsage.home.Home`) knows nothing of
+services.
 
 A service class answers each operation with the snake_case method of its name and
 declares ``CHECK_INPUT``, how it reports input that breaks the model's constraints
@@ -10,6 +16,7 @@ codes); the transport checks every call against the model before the method runs
 from __future__ import annotations
 
 import importlib
+import threading
 
 # service name (botocore's) -> "module:Class"; the class is built with the Home.
 _SERVICES = {
@@ -32,6 +39,44 @@ def create_service(name: str, home):
         return None
     module_name, class_name = target.split(":")
     return getattr(importlib.import_module(module_name), class_name)(home)
+
+
+_instances_lock = threading.Lock()
+
+
+def service(home, name: str):
+    """The service object answering ``name`` (``s3``, ``sts`` …) for ``home`` (made on
+    first use, then shared by every client of the home), or None if simsage has none.
+    They are kept in ``home.attached``, so they go when the home goes (the service
+    objects refer to their home: a registry of its own would keep every home alive)."""
+    made = home.attached.get("services")
+    found = made.get(name) if made is not None else None
+    if found is None:
+        with _instances_lock:
+            made = home.attached.setdefault("services", {})
+            found = made.get(name)
+            if found is None:
+                found = create_service(name, home)
+                if found is not None:
+                    made[name] = found
+    return found
+
+
+# Each concept that starts processes (jobs, endpoints) registers how to stop the ones
+# that belong to a home (its service module registers when imported).
+_stop_hooks: list = []
+
+
+def on_stop_everything(hook) -> None:
+    """Register ``hook(home)``, run by :func:`stop_everything`."""
+    if hook not in _stop_hooks:
+        _stop_hooks.append(hook)
+
+
+def stop_everything(home) -> None:
+    """Stop every process ``home`` started (jobs, endpoint instances …)."""
+    for hook in list(_stop_hooks):
+        hook(home)
 
 
 def blob_referenced(home, blob_id: str) -> bool:

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from simsage.errors import ValidationException
-from simsage.home import on_stop_everything
 from simsage.hosting.endpoint_configs import EndpointConfigsAPI
 from simsage.hosting.endpoints import EndpointsAPI, stop_endpoint_processes
 from simsage.hosting.models import ModelsAPI
 from simsage.sagemaker.tags import TagsAPI
+from simsage.services import on_stop_everything
 from simsage.training.api import TrainingAPI
 from simsage.training.supervise import stop_training_processes
 from simsage.transform.api import TransformAPI

@@ -26,6 +26,7 @@ from botocore import xform_name
 from botocore.awsrequest import AWSResponse
 from botocore.model import OperationModel
 
+from simsage import services
 from simsage.config import Config
 from simsage.errors import AWSError, NotEmulated
 from simsage.transport.constraints import input_check
@@ -138,7 +139,7 @@ class Transport:
         key = (service, model.name)
         found = self._methods.get(key)
         if found is None:
-            handler = self.home.service(service)
+            handler = services.service(self.home, service)
             method = getattr(handler, xform_name(model.name), None) if handler else None
             if method is None:
                 raise NotEmulated(service, model.name)

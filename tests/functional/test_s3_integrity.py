@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError
 
+from simsage import services
 from simsage.config import load_config
 from simsage.home import Home
 from simsage.s3.backend import VERIFY_MAX
@@ -140,7 +141,7 @@ def test_a_range_away_from_a_damaged_part_is_served(s3, simsage_local):
 
 
 def test_an_overwrite_racing_a_read_is_retried_not_reported(s3, simsage_local):
-    backend = Home.open(load_config()).service("s3").backend
+    backend = services.service(Home.open(load_config()), "s3").backend
     s3.put_object(Bucket=BUCKET, Key="moving", Body=b"1" * 200_000)
     old = backend.get_object(BUCKET, "moving")
     s3.put_object(Bucket=BUCKET, Key="moving", Body=b"2" * 200_000)  # unlinks old's blob
