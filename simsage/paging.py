@@ -6,8 +6,11 @@ Tokens are keyset positions: a token names the sort key of the last item a page
 ended on, and the next page starts strictly after it. So items created or deleted
 between two calls never make a page repeat or skip an item that was there before
 (an offset would shift). The token is opaque to callers (base64 of JSON) and is
-checked: one simsage did not make, or made for another sort, is refused with the
-caller's error.
+checked: one simsage did not make, or made for another listing (another resource kind,
+another sort, another resource's tags), is refused with the caller's error. This is the
+one token format of every simsage List call that answers a ``NextToken`` (SageMaker's,
+and CloudWatch Logs' ``nextToken`` with Logs' own error); S3's continuation tokens are
+S3's own (:mod:`simsage.s3.shapes`: a key, as S3 answers ``InvalidArgument``).
 
 :func:`list_page` is the SageMaker List* semantics (ListTrainingJobs, ListModels,
 ListEndpoints …). As AWS documents for ListTrainingJobs ("the MaxResults number of
@@ -123,6 +126,7 @@ def list_page(
     listing: Listing,
     *,
     also: Callable[[T], bool] | None = None,
+    kind: str = "",
 ) -> tuple[list[T], str | None]:
     """Select, sort, page and filter ``items`` as SageMaker's List* calls do.
 
@@ -133,6 +137,7 @@ def list_page(
             SortOrder (default Descending), MaxResults (default 10), NextToken (page),
             NameContains, StatusEquals (filter the page).
         also: another filter of the page (an operation's own ``…Equals`` members).
+        kind: what is listed (``model`` …): a token of another listing is refused.
 
     Returns:
         The page's matching items, and the token for the next page (None on the last).
@@ -171,7 +176,7 @@ def list_page(
         params.get("NextToken"),
         ValidationException,
         descending=descending,
-        scope=(sort_by, order),
+        scope=(kind, sort_by, order),
     )
     contains = params.get("NameContains")
     status = params.get("StatusEquals")

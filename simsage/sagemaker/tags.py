@@ -75,6 +75,7 @@ class TagsAPI:
             request.params.get("MaxResults", MAX_TAGS),
             request.params.get("NextToken"),
             ValidationException,
+            scope=("tags", arn.lower()),  # a token of another resource's tags is refused
         )
         out: dict[str, Any] = {"Tags": [{"Key": key, "Value": value} for _, key, value in rows]}
         if token:

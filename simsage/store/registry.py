@@ -253,7 +253,8 @@ class ResourceTable(Generic[T]):
     ) -> tuple[list[T], str | None]:
         """One page of a List* call over ``items`` (default: every resource), with
         SageMaker's filters, sorting and token (:func:`simsage.paging.list_page`)."""
-        return list_page(self.all() if items is None else items, params, listing, also=also)
+        chosen = self.all() if items is None else items
+        return list_page(chosen, params, listing, also=also, kind=self.kind.arn_type)
 
 
 def list_answer(member: str, entries: list[dict[str, Any]], token: str | None) -> dict[str, Any]:

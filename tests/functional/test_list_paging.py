@@ -258,3 +258,37 @@ def test_list_tags_pages(sm):
         for t in page["Tags"]
     ]
     assert keys == [f"k{i:02d}" for i in range(50)]
+
+
+def test_a_token_of_one_listing_is_refused_by_another(sm):
+    """One token format for every SageMaker List, bound to what it lists: a ListModels
+    token given to ListEndpointConfigs (or any other List) is the ValidationException
+    SageMaker answers, not a page of the wrong listing."""
+    for name in ["m-1", "m-2"]:
+        create_model(sm, name)
+        sm.create_endpoint_config(
+            EndpointConfigName=f"c-{name}",
+            ProductionVariants=[
+                {
+                    "VariantName": "v",
+                    "ModelName": name,
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 1,
+                }
+            ],
+        )
+    token = sm.list_models(MaxResults=1)["NextToken"]
+    assert [m["ModelName"] for m in sm.list_models(MaxResults=1, NextToken=token)["Models"]] == [
+        "m-1"
+    ]
+    for call in (
+        sm.list_endpoint_configs,
+        sm.list_endpoints,
+        sm.list_training_jobs,
+        sm.list_transform_jobs,
+    ):
+        with pytest.raises(ClientError) as info:
+            call(MaxResults=1, NextToken=token)
+        error = info.value.response["Error"]
+        assert error["Code"] == "ValidationException", call
+        assert error["Message"] == f"Invalid pagination token: {token}"
