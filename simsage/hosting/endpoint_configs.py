@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from simsage.errors import ValidationException
@@ -31,7 +32,7 @@ from simsage.store.registry import (
     list_answer,
 )
 from simsage.transport import Request
-from simsage.transport.echo import echoed, merged
+from simsage.transport.echo import described
 
 register_schema(
     """
@@ -60,37 +61,12 @@ _UNSUPPORTED_VARIANT_FIELDS = {
     "InstancePools": "give one InstanceType instead",
 }
 
-# Variant fields echoed as given: (wire name, ProductionVariant attribute).
-_ECHOED_VARIANT_FIELDS = (
-    ("VariantInstanceProvisionTimeoutInSeconds", "provision_timeout_in_seconds"),
-    ("AcceleratorType", "accelerator_type"),
-    ("CoreDumpConfig", "core_dump_config"),
-    ("VolumeSizeInGB", "volume_size_in_gb"),
-    ("ModelDataDownloadTimeoutInSeconds", "model_data_download_timeout_in_seconds"),
-    (
-        "ContainerStartupHealthCheckTimeoutInSeconds",
-        "container_startup_health_check_timeout_in_seconds",
-    ),
-    ("EnableSSMAccess", "enable_ssm_access"),
-    ("ManagedInstanceScaling", "managed_instance_scaling"),
-    ("RoutingConfig", "routing_config"),
-    ("InferenceAmiVersion", "inference_ami_version"),
-    ("CapacityReservationConfig", "capacity_reservation_config"),
-)
-
-# Configuration fields echoed as given: (wire name, EndpointConfig attribute).
-_ECHOED_CONFIG_FIELDS = (
-    ("KmsKeyId", "kms_key_id"),
-    ("ExecutionRoleArn", "execution_role_arn"),
-    ("VpcConfig", "vpc_config"),
-    ("EnableNetworkIsolation", "enable_network_isolation"),
-    ("MetricsConfig", "metrics_config"),
-)
-
 
 @dataclass
 class ProductionVariant:
-    """One variant: a model, its instances and its share of the traffic."""
+    """One variant: a model, its instances and its share of the traffic: the members
+    an endpoint acts on. Describe echoes the variant's other members from the stored
+    request (:func:`simsage.transport.echo.echoed`)."""
 
     variant_name: str
     model_name: str
@@ -98,17 +74,8 @@ class ProductionVariant:
     initial_instance_count: int | None
     initial_variant_weight: float = DEFAULT_VARIANT_WEIGHT
     serverless_config: dict[str, Any] | None = None
-    provision_timeout_in_seconds: int | None = None
-    accelerator_type: str | None = None
-    core_dump_config: dict[str, Any] | None = None
     volume_size_in_gb: int | None = None
-    model_data_download_timeout_in_seconds: int | None = None
     container_startup_health_check_timeout_in_seconds: int | None = None
-    enable_ssm_access: bool | None = None
-    managed_instance_scaling: dict[str, Any] | None = None
-    routing_config: dict[str, Any] | None = None
-    inference_ami_version: str | None = None
-    capacity_reservation_config: dict[str, Any] | None = None
 
     @classmethod
     def from_request(cls, spec: dict[str, Any]) -> ProductionVariant:
@@ -119,10 +86,11 @@ class ProductionVariant:
             initial_instance_count=spec.get("InitialInstanceCount"),
             initial_variant_weight=float(spec.get("InitialVariantWeight", DEFAULT_VARIANT_WEIGHT)),
             serverless_config=copy.deepcopy(spec.get("ServerlessConfig")),
+            volume_size_in_gb=spec.get("VolumeSizeInGB"),
+            container_startup_health_check_timeout_in_seconds=spec.get(
+                "ContainerStartupHealthCheckTimeoutInSeconds"
+            ),
         )
-        for wire, attribute in _ECHOED_VARIANT_FIELDS:
-            if wire in spec:
-                setattr(variant, attribute, copy.deepcopy(spec[wire]))
         return variant
 
     def describe(self) -> dict[str, Any]:
@@ -133,10 +101,6 @@ class ProductionVariant:
         out["InitialVariantWeight"] = self.initial_variant_weight
         if self.serverless_config is not None:
             out["ServerlessConfig"] = copy.deepcopy(self.serverless_config)
-        for wire, attribute in _ECHOED_VARIANT_FIELDS:
-            value = getattr(self, attribute)
-            if value is not None:
-                out[wire] = copy.deepcopy(value)
         return out
 
 
@@ -205,18 +169,13 @@ class EndpointConfig:
     created: float
     data_capture: DataCapture | None = None
     async_inference: dict[str, Any] | None = None  # AsyncInferenceConfig, as given
-    kms_key_id: str | None = None
-    execution_role_arn: str | None = None
-    vpc_config: dict[str, Any] | None = None
-    enable_network_isolation: bool | None = None
-    metrics_config: dict[str, Any] | None = None
-    # The CreateEndpointConfig request (without Tags), for what Describe echoes of it.
+    # The CreateEndpointConfig request (without Tags), for what Describe echoes of it
+    # (KmsKeyId, VpcConfig, a variant's RoutingConfig … : the model's to say).
     spec: dict[str, Any] | None = None
 
-    def describe(self, echo: dict[str, Any] | None = None) -> dict[str, Any]:
-        """DescribeEndpointConfig's answer: what simsage knows of the configuration, over
-        ``echo`` (the request members the answer repeats, see
-        :func:`simsage.transport.echo.echoed`)."""
+    def describe(self) -> dict[str, Any]:
+        """What simsage knows of the configuration, in DescribeEndpointConfig's shape
+        (the API adds what the answer echoes of the request)."""
         out: dict[str, Any] = {
             "EndpointConfigName": self.name,
             "EndpointConfigArn": self.arn,
@@ -226,12 +185,8 @@ class EndpointConfig:
             out["DataCaptureConfig"] = self.data_capture.describe()
         if self.async_inference is not None:
             out["AsyncInferenceConfig"] = copy.deepcopy(self.async_inference)
-        for wire, attribute in _ECHOED_CONFIG_FIELDS:
-            value = getattr(self, attribute)
-            if value is not None:
-                out[wire] = copy.deepcopy(value)
         out["CreationTime"] = from_epoch(self.created)
-        return merged(out, echo or {})
+        return out
 
     def summary(self) -> dict[str, Any]:
         """ListEndpointConfigs' entry."""
@@ -240,6 +195,10 @@ class EndpointConfig:
             "EndpointConfigArn": self.arn,
             "CreationTime": from_epoch(self.created),
         }
+
+
+_CONFIG_FIELDS = {f.name for f in dataclass_fields(EndpointConfig)}
+_VARIANT_FIELDS = {f.name for f in dataclass_fields(ProductionVariant)}
 
 
 def endpoint_config_arn(region: str, account_id: str, name: str) -> str:
@@ -267,7 +226,14 @@ class EndpointConfigStore(ResourceTable[EndpointConfig]):
     def from_row(self, row) -> EndpointConfig:
         name, config_arn, region, fields, created = row
         fields.setdefault("async_inference", None)  # rows written before it existed
-        fields["variants"] = [ProductionVariant(**v) for v in fields["variants"]]
+        # Rows written before Describe echoed the request kept echoed members as fields
+        # of their own: they are read past (such a row's Describe repeats only the
+        # members simsage acts on).
+        fields = {k: v for k, v in fields.items() if k in _CONFIG_FIELDS}
+        fields["variants"] = [
+            ProductionVariant(**{k: v for k, v in variant.items() if k in _VARIANT_FIELDS})
+            for variant in fields["variants"]
+        ]
         if fields["data_capture"] is not None:
             fields["data_capture"] = DataCapture(**fields["data_capture"])
         return EndpointConfig(name=name, arn=config_arn, region=region, created=created, **fields)
@@ -336,9 +302,6 @@ class EndpointConfigsAPI:
             spec=copy.deepcopy({k: v for k, v in params.items() if k != "Tags"}),
             async_inference=async_config,
         )
-        for wire, attribute in _ECHOED_CONFIG_FIELDS:
-            if wire in params:
-                setattr(config, attribute, copy.deepcopy(params[wire]))
         self.configs.create(config)
         self.tags.set(new_arn, params.get("Tags", []))
         return {"EndpointConfigArn": new_arn}
@@ -373,7 +336,7 @@ class EndpointConfigsAPI:
         """Raises ValidationException ("Could not find endpoint configuration …")."""
         name = request.params["EndpointConfigName"]
         config = self.configs.get(name, request.region, request.account_id)
-        return config.describe(echoed(request.model, "CreateEndpointConfig", config.spec or {}))
+        return described(config.describe(), request.model, config.spec)
 
     def list_endpoint_configs(self, request: Request) -> dict[str, Any]:
         page, token = self.configs.page(request.params, NAME_LISTING)

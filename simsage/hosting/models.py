@@ -17,7 +17,7 @@ from simsage.s3.backend import S3Backend
 from simsage.store.models import Container, Model, ModelStore, model_arn, model_not_found
 from simsage.store.registry import NAME_LISTING, list_answer
 from simsage.transport import Request
-from simsage.transport.echo import echoed, merged
+from simsage.transport.echo import described
 
 # Container fields simsage does not emulate, with what to do instead.
 _UNSUPPORTED_CONTAINER_FIELDS = {
@@ -120,7 +120,7 @@ class ModelsAPI:
     def describe_model(self, request: Request) -> dict[str, Any]:
         """Raises ValidationException ("Could not find model …") for an unknown name."""
         model = self.models.get(request.params["ModelName"], request.region, request.account_id)
-        return merged(model.describe(), echoed(request.model, "CreateModel", model.spec or {}))
+        return described(model.describe(), request.model, model.spec)
 
     def list_models(self, request: Request) -> dict[str, Any]:
         page, token = self.models.page(request.params, NAME_LISTING)

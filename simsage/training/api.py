@@ -28,7 +28,7 @@ from simsage.training.images import (
 )
 from simsage.training.jobs import TERMINAL, TRAINING_JOB, TrainingJob, TrainingJobStore
 from simsage.transport import Request
-from simsage.transport.echo import echoed, merged
+from simsage.transport.echo import described
 
 DEFAULT_MAX_RUNTIME = 86400
 MAX_RUNTIME_LIMIT = 28 * 86400
@@ -307,7 +307,7 @@ def describe(job: TrainingJob, model: OperationModel) -> dict[str, Any]:
         "CreationTime": from_epoch(job.created),
         "LastModifiedTime": from_epoch(job.modified),
     }
-    merged(out, echoed(model, "CreateTrainingJob", spec))
+    described(out, model, spec)
     # SageMaker answers an empty KmsKeyId when the request named none (the SDK's
     # Estimator.attach reads it unconditionally).
     out["OutputDataConfig"].setdefault("KmsKeyId", "")

@@ -24,7 +24,7 @@ from simsage.store.registry import STATUS_LISTING, ResourceLimitExceeded, list_a
 from simsage.transform import dataprocessing
 from simsage.transform.jobs import TRANSFORM_JOB, TransformJob, TransformJobStore
 from simsage.transport import Request
-from simsage.transport.echo import echoed, merged
+from simsage.transport.echo import described
 
 RUNNER_MODULE = "simsage.transform.runner"
 DEFAULT_MAX_PAYLOAD_MB = 6
@@ -249,7 +249,7 @@ def describe(job: TransformJob, model: OperationModel) -> dict[str, Any]:
             "InvocationsTimeoutInSeconds": settings["timeout"],
             "InvocationsMaxRetries": settings["retries"],
         }
-    merged(out, echoed(model, "CreateTransformJob", spec))
+    described(out, model, spec)
     if job.failure:
         out["FailureReason"] = job.failure
     if job.started is not None:

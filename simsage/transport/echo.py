@@ -9,7 +9,10 @@ the stored request. The plan is computed once per operation pair.
 
 The resource then lays its own state and the defaults AWS adds over the echo with
 :func:`merged` (an explicit value wins; the echo fills in what the resource does not
-describe itself).
+describe itself). :func:`described` does both for a Describe whose resource was made by
+the Create of the same noun (DescribeModel ← CreateModel), which every SageMaker
+resource simsage keeps is: a resource then stores its request and describes only the
+state it acts on, never a hand list of members to repeat.
 """
 
 from __future__ import annotations
@@ -44,6 +47,20 @@ def echoed(describe: OperationModel, create: str, params: dict[str, Any]) -> dic
         target = describe.output_shape
         plan = _plans[key] = _plan(source, target, set()) if source and target else {}
     return _apply(plan, params)
+
+
+def described(
+    answer: dict[str, Any], describe: OperationModel, params: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``answer`` (a resource's own state, in ``describe``'s output shape) with what it
+    lacks filled in from the stored Create request ``params`` (None: nothing stored).
+
+    The Create operation is the Describe's noun made by ``Create`` (DescribeTrainingJob
+    → CreateTrainingJob)."""
+    if not params:
+        return answer
+    create = "Create" + describe.name.removeprefix("Describe")
+    return merged(answer, echoed(describe, create, params))
 
 
 def merged(answer: dict[str, Any], echo: dict[str, Any]) -> dict[str, Any]:

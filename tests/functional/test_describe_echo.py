@@ -174,3 +174,78 @@ def test_describe_endpoint_config_echoes_variant_and_config_members(sm):
     assert_echoes(described, request, skip=("Tags",))
     assert described["ProductionVariants"][0]["InitialVariantWeight"] == 1.0  # the default
     assert "Tags" not in described
+
+
+def test_describe_endpoint_config_echoes_members_no_field_of_simsage_holds(sm):
+    """The members simsage only records (no field of its own holds them: routing,
+    scaling, SSM, timeouts, VPC, isolation, metrics) come back from the stored request."""
+    sm.create_model(
+        ModelName="m2",
+        PrimaryContainer={"Image": XGBOOST, "ModelDataUrl": MODEL_DATA},
+        ExecutionRoleArn=ROLE,
+    )
+    request = {
+        "EndpointConfigName": "recorded-config",
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "m2",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "VariantInstanceProvisionTimeoutInSeconds": 1800,
+                "ModelDataDownloadTimeoutInSeconds": 600,
+                "ContainerStartupHealthCheckTimeoutInSeconds": 120,
+                "VolumeSizeInGB": 8,
+                "EnableSSMAccess": False,
+                "ManagedInstanceScaling": {
+                    "Status": "ENABLED",
+                    "MinInstanceCount": 1,
+                    "MaxInstanceCount": 2,
+                },
+                "RoutingConfig": {"RoutingStrategy": "RANDOM"},
+            }
+        ],
+        "ExecutionRoleArn": ROLE,
+        "VpcConfig": {"SecurityGroupIds": ["sg-12345678"], "Subnets": ["subnet-12345678"]},
+        "EnableNetworkIsolation": True,
+        "MetricsConfig": {"EnableEnhancedMetrics": True},
+    }
+    sm.create_endpoint_config(**request)
+    answer = sm.describe_endpoint_config(EndpointConfigName="recorded-config")
+    assert_echoes(answer, request)
+
+
+def test_an_endpoint_config_row_from_before_the_stored_request_still_reads(sm):
+    """A row written when echoed members were fields of their own (no stored request)
+    is read past those fields: it describes and lists, never a traceback."""
+    import json
+
+    from simsage.config import load_config
+    from simsage.home import Home
+
+    sm.create_model(
+        ModelName="m3",
+        PrimaryContainer={"Image": XGBOOST, "ModelDataUrl": MODEL_DATA},
+        ExecutionRoleArn=ROLE,
+    )
+    variant = {
+        "VariantName": "AllTraffic",
+        "ModelName": "m3",
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+    }
+    sm.create_endpoint_config(EndpointConfigName="old-config", ProductionVariants=[variant])
+    db = Home.open(load_config()).db
+    (body,) = db.query_one("SELECT body FROM hosting_endpoint_configs WHERE name = 'old-config'")
+    old = json.loads(body)
+    old.pop("spec")
+    old["kms_key_id"] = None
+    old["variants"][0].update(accelerator_type=None, routing_config={"RoutingStrategy": "RANDOM"})
+    with db.write() as conn:
+        conn.execute(
+            "UPDATE hosting_endpoint_configs SET body = ? WHERE name = 'old-config'",
+            (json.dumps(old),),
+        )
+    answer = sm.describe_endpoint_config(EndpointConfigName="old-config")
+    assert answer["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
+    assert sm.list_endpoint_configs()["EndpointConfigs"][0]["EndpointConfigName"] == "old-config"
