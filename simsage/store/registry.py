@@ -222,11 +222,12 @@ class ResourceTable(Generic[T]):
 
     def all(self) -> list[T]:
         """Every resource of the kind, oldest first."""
-        return self.where("1 ORDER BY created")
+        return [self.decode(row) for row in self.db.query(f"{self.select} ORDER BY created")]
 
     def where(self, condition: str, args: Sequence[Any] = ()) -> list[T]:
-        """The resources a SQL ``condition`` on the columns selects."""
-        return [self.decode(row) for row in self.db.query(f"{self.select} WHERE {condition}", args)]
+        """The resources a SQL ``condition`` on the columns selects, oldest first."""
+        rows = self.db.query(f"{self.select} WHERE {condition} ORDER BY created", args)
+        return [self.decode(row) for row in rows]
 
     def delete(self, name: str) -> bool:
         """Remove the resource; False if there was none."""
