@@ -74,10 +74,6 @@ class TrainingJob:
         return self.status in TERMINAL
 
 
-def not_found():
-    return TRAINING_JOB.not_found("")
-
-
 class TrainingJobStore(ResourceTable[TrainingJob]):
     """Reads and changes training job rows of one home. The columns are the fields of
     :class:`TrainingJob`, in order."""
@@ -122,7 +118,7 @@ class TrainingJobStore(ResourceTable[TrainingJob]):
                 "SELECT status, secondary, transitions FROM training_jobs WHERE name = ?", (name,)
             ).fetchone()
             if row is None:
-                raise not_found()
+                raise self.kind.not_found(name)
             status, secondary, transitions = row[0], row[1], json.loads(row[2])
             if only_from is not None and status not in only_from:
                 return False

@@ -64,10 +64,6 @@ class TransformJob:
         return self.status in TERMINAL
 
 
-def not_found():
-    return TRANSFORM_JOB.not_found("")
-
-
 class TransformJobStore(ResourceTable[TransformJob]):
     """Reads and changes transform job rows of one home. The columns are the fields of
     :class:`TransformJob`, in order."""
@@ -88,7 +84,7 @@ class TransformJobStore(ResourceTable[TransformJob]):
     def status(self, name: str) -> str:
         row = self.db.query_one("SELECT status FROM transform_jobs WHERE name = ?", (name,))
         if row is None:
-            raise not_found()
+            raise self.kind.not_found(name)
         return row[0]
 
     def update(self, name: str, **fields: Any) -> None:
@@ -111,7 +107,7 @@ class TransformJobStore(ResourceTable[TransformJob]):
                 "SELECT status FROM transform_jobs WHERE name = ?", (name,)
             ).fetchone()
             if row is None:
-                raise not_found()
+                raise self.kind.not_found(name)
             if only_from is not None and row[0] not in only_from:
                 return False
             self.set(conn, name, values)
