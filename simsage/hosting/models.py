@@ -62,9 +62,6 @@ class ModelsAPI:
             created=self.home.clock.time(),
             as_containers=as_containers,
             execution_role_arn=params.get("ExecutionRoleArn"),
-            enable_network_isolation=params.get("EnableNetworkIsolation", False),
-            vpc_config=copy.deepcopy(params.get("VpcConfig")),
-            inference_execution_config=copy.deepcopy(params.get("InferenceExecutionConfig")),
             spec=copy.deepcopy({k: v for k, v in params.items() if k != "Tags"}),
         )
         self.models.create(model)
@@ -120,7 +117,9 @@ class ModelsAPI:
     def describe_model(self, request: Request) -> dict[str, Any]:
         """Raises ValidationException ("Could not find model …") for an unknown name."""
         model = self.models.get(request.params["ModelName"], request.region, request.account_id)
-        return described(model.describe(), request.model, model.spec)
+        answer = described(model.describe(), request.model, model.spec)
+        answer.setdefault("EnableNetworkIsolation", False)  # SageMaker's default
+        return answer
 
     def list_models(self, request: Request) -> dict[str, Any]:
         page, token = self.models.page(request.params, NAME_LISTING)

@@ -10,7 +10,7 @@ hosting's (:mod:`simsage.hosting.models`).
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from simsage.ids import from_epoch
@@ -30,15 +30,12 @@ MODEL = declare(Kind("model", "hosting_models", already_exists("model"), could_n
 
 @dataclass
 class Container:
-    """One container definition of a model."""
+    """A model's container, as far as serving it goes: the image, the artifact and the
+    environment. DescribeModel echoes its other members from the stored request."""
 
     image: str
     model_data_url: str | None = None
     environment: dict[str, str] | None = None
-    mode: str | None = None
-    container_hostname: str | None = None
-    image_config: dict[str, Any] | None = None
-    multi_model_config: dict[str, Any] | None = None
 
     @classmethod
     def from_request(cls, spec: dict[str, Any]) -> Container:
@@ -46,26 +43,15 @@ class Container:
             image=spec["Image"],
             model_data_url=spec.get("ModelDataUrl"),
             environment=copy.deepcopy(spec.get("Environment")),
-            mode=spec.get("Mode"),
-            container_hostname=spec.get("ContainerHostname"),
-            image_config=copy.deepcopy(spec.get("ImageConfig")),
-            multi_model_config=copy.deepcopy(spec.get("MultiModelConfig")),
         )
 
     def describe(self) -> dict[str, Any]:
-        """The ContainerDefinition shape, with the fields the caller gave."""
+        """The ContainerDefinition members simsage acts on (those the caller gave)."""
         out: dict[str, Any] = {"Image": self.image}
-        optional = (
-            ("ContainerHostname", self.container_hostname),
-            ("ImageConfig", self.image_config),
-            ("Mode", self.mode),
-            ("ModelDataUrl", self.model_data_url),
-            ("Environment", self.environment),
-            ("MultiModelConfig", self.multi_model_config),
-        )
-        for key, value in optional:
-            if value is not None:
-                out[key] = copy.deepcopy(value)
+        if self.model_data_url is not None:
+            out["ModelDataUrl"] = self.model_data_url
+        if self.environment is not None:
+            out["Environment"] = copy.deepcopy(self.environment)
         return out
 
 
@@ -82,29 +68,22 @@ class Model:
     created: float
     as_containers: bool = False
     execution_role_arn: str | None = None
-    enable_network_isolation: bool = False
-    vpc_config: dict[str, Any] | None = None
-    inference_execution_config: dict[str, Any] | None = None
-    # The CreateModel request (without Tags), for what DescribeModel echoes of it.
+    # The CreateModel request (without Tags), for what DescribeModel echoes of it
+    # (VpcConfig, InferenceExecutionConfig, a container's Mode … : the model's to say).
     spec: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
-        """What simsage knows of the model, in DescribeModel's shape (without the
-        members only echoed from the request)."""
+        """What simsage knows of the model, in DescribeModel's shape (the API adds what
+        the answer echoes of the request, and SageMaker's defaults)."""
         out: dict[str, Any] = {"ModelName": self.name}
         if self.as_containers:
             out["Containers"] = [self.container.describe()]
         else:
             out["PrimaryContainer"] = self.container.describe()
-        if self.inference_execution_config is not None:
-            out["InferenceExecutionConfig"] = copy.deepcopy(self.inference_execution_config)
         if self.execution_role_arn is not None:
             out["ExecutionRoleArn"] = self.execution_role_arn
-        if self.vpc_config is not None:
-            out["VpcConfig"] = copy.deepcopy(self.vpc_config)
         out["CreationTime"] = from_epoch(self.created)
         out["ModelArn"] = self.arn
-        out["EnableNetworkIsolation"] = self.enable_network_isolation
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -114,6 +93,10 @@ class Model:
             "ModelArn": self.arn,
             "CreationTime": from_epoch(self.created),
         }
+
+
+_MODEL_FIELDS = {f.name for f in fields(Model)}
+_CONTAINER_FIELDS = {f.name for f in fields(Container)}
 
 
 def model_arn(region: str, account_id: str, name: str) -> str:
@@ -140,6 +123,12 @@ class ModelStore(ResourceTable[Model]):
         return model.name, model.arn, model.region, body, model.created
 
     def from_row(self, row) -> Model:
-        name, arn, region, fields, created = row
-        fields["container"] = Container(**fields["container"])
-        return Model(name=name, arn=arn, region=region, created=created, **fields)
+        name, arn, region, body, created = row
+        # Rows written before Describe echoed the request kept echoed members as fields
+        # of their own: they are read past.
+        body = {k: v for k, v in body.items() if k in _MODEL_FIELDS}
+        container = body["container"]
+        body["container"] = Container(
+            **{k: container[k] for k in container if k in _CONTAINER_FIELDS}
+        )
+        return Model(name=name, arn=arn, region=region, created=created, **body)

@@ -144,6 +144,30 @@ def test_describe_model_echoes_container_members(sm):
     assert "Tags" not in described
 
 
+def test_describe_model_echoes_members_no_field_of_simsage_holds(sm):
+    """A model given as Containers, with network isolation, an inference execution
+    config and container members simsage only records, describes them all back."""
+    request = {
+        "ModelName": "recorded-model",
+        "Containers": [
+            {
+                "Image": XGBOOST,
+                "ModelDataUrl": MODEL_DATA,
+                "Mode": "SingleModel",
+                "ContainerHostname": "primary",
+                "ImageConfig": {"RepositoryAccessMode": "Platform"},
+            }
+        ],
+        "InferenceExecutionConfig": {"Mode": "Serial"},
+        "ExecutionRoleArn": ROLE,
+        "EnableNetworkIsolation": True,
+    }
+    sm.create_model(**request)
+    described = sm.describe_model(ModelName="recorded-model")
+    assert_echoes(described, request)
+    assert "PrimaryContainer" not in described
+
+
 def test_describe_endpoint_config_echoes_variant_and_config_members(sm):
     sm.create_model(
         ModelName="m1",
@@ -215,9 +239,10 @@ def test_describe_endpoint_config_echoes_members_no_field_of_simsage_holds(sm):
     assert_echoes(answer, request)
 
 
-def test_an_endpoint_config_row_from_before_the_stored_request_still_reads(sm):
-    """A row written when echoed members were fields of their own (no stored request)
-    is read past those fields: it describes and lists, never a traceback."""
+def test_rows_from_before_the_stored_request_still_read(sm):
+    """Model and configuration rows written when echoed members were fields of their
+    own (no stored request) are read past those fields: they describe and list, never
+    a traceback."""
     import json
 
     from simsage.config import load_config
@@ -246,6 +271,16 @@ def test_an_endpoint_config_row_from_before_the_stored_request_still_reads(sm):
             "UPDATE hosting_endpoint_configs SET body = ? WHERE name = 'old-config'",
             (json.dumps(old),),
         )
+    (body,) = db.query_one("SELECT body FROM hosting_models WHERE name = 'm3'")
+    old = json.loads(body)
+    old.pop("spec")
+    old.update(vpc_config=None, enable_network_isolation=False)
+    old["container"].update(mode="SingleModel", image_config=None)
+    with db.write() as conn:
+        conn.execute("UPDATE hosting_models SET body = ? WHERE name = 'm3'", (json.dumps(old),))
     answer = sm.describe_endpoint_config(EndpointConfigName="old-config")
     assert answer["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
+    model = sm.describe_model(ModelName="m3")
+    assert model["PrimaryContainer"]["ModelDataUrl"] == MODEL_DATA
+    assert model["EnableNetworkIsolation"] is False
     assert sm.list_endpoint_configs()["EndpointConfigs"][0]["EndpointConfigName"] == "old-config"
