@@ -18,7 +18,7 @@ from botocore.model import OperationModel
 from simsage.errors import ClientFault, ValidationException
 from simsage.ids import arn, from_epoch
 from simsage.paging import Listing, list_page
-from simsage.runtime import launcher, paths
+from simsage.runtime import launcher, paths, processes
 from simsage.runtime.metrics import MetricDefinitionError, compile_definitions
 from simsage.training.images import (
     BUILTIN_XGBOOST_ALGORITHMS,
@@ -253,7 +253,7 @@ class TrainingAPI:
             # The runner's algorithm processes run in their own sessions: without their
             # runner nobody reads their output or stops them, so end them too.
             for pid in job.host_pids if failed else []:
-                launcher.kill_group(pid)
+                processes.kill_tree(pid)
             job = self.jobs.get(name)
         return job
 
