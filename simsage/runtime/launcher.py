@@ -1,7 +1,7 @@
 """Starting detached runners, telling whether they still run, and saying why one ended.
 
-Layer: runtime, shared by the training and transform job runners and the endpoint
-supervisors. A runner is ``python -m <module> <home> <name>`` in its own session, so it
+Layer: runtime, shared by every job kind's runner (:class:`simsage.runtime.job.JobProcess`)
+and the API modules that start and describe them. A runner is ``python -m <module> <home> <name>`` in its own session, so it
 outlives the process that created the job (as jobs do on AWS). Its folder holds:
 
 - ``runner.lock``: the runner holds an exclusive lock on it for its whole life. The lock
@@ -149,7 +149,7 @@ def record_how_it_ends(folder: Path) -> None:
 def _die_of(folder: Path, number: int) -> None:
     _write_exit(folder, {"pid": os.getpid(), "returncode": -number, "by": "runner"})
     signal.signal(number, signal.SIG_DFL)
-    os.kill(os.getpid(), number)
+    signal.raise_signal(number)
 
 
 def runner_alive(folder: Path, pid: int | None, created: float) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 
 import psutil
 
@@ -90,9 +91,25 @@ def _send(targets: list[psutil.Process], sig: int) -> None:
             target.send_signal(sig)
 
 
-def _signal_group(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+def _signal_group(pid: int, sig: int) -> bool:
+    try:
         os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _outside_group(targets: list[psutil.Process], group: int) -> list[psutil.Process]:
+    """The targets not in process group ``group`` (those the group's signal missed),
+    so no process gets a signal twice."""
+    outside = []
+    for target in targets:
+        try:
+            if os.getpgid(target.pid) != group:
+                outside.append(target)
+        except ProcessLookupError:
+            continue
+    return outside
 
 
 def signal_tree(
@@ -116,9 +133,11 @@ def signal_tree(
         return []
     root = process(pid, started_by, created)
     targets = _tree(root) if root is not None else []
-    if group and (root is not None or (started_by is None and created is None)):
-        _signal_group(pid, sig)
-    _send(targets, sig)
+    signalled = group and (root is not None or (started_by is None and created is None))
+    if signalled and _signal_group(pid, sig):
+        _send(_outside_group(targets, pid), sig)
+    else:
+        _send(targets, sig)
     return targets
 
 
@@ -133,6 +152,27 @@ def kill_tree(
     signal_tree(pid, signal.SIGKILL, started_by, group, created)
 
 
+def _ended(target: psutil.Process) -> bool:
+    try:
+        return target.status() == psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return True
+
+
+def wait_ended(targets: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to ``timeout`` seconds for every process of ``targets`` to end; returns
+    those still running. A process that ended counts even before its parent reaps it,
+    and nothing is reaped here (a parent's Popen still gets its child's exit status)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    left = [t for t in targets if not _ended(t)]
+    while left and time.monotonic() < deadline:
+        time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
+        delay = min(delay * 2, 0.1)
+        left = [t for t in left if not _ended(t)]
+    return left
+
+
 def terminate_tree(
     pid: int | None,
     grace: float,
@@ -140,18 +180,14 @@ def terminate_tree(
     group: bool = True,
 ) -> bool:
     """SIGTERM the tree of ``pid``, wait up to ``grace`` seconds for all of it to end,
-    then SIGKILL what is left. Returns whether it ended within the grace period.
-
-    Not for a child this process started with :class:`subprocess.Popen` and will wait
-    for: waiting here reaps it, and Popen would no longer see its exit status (signal
-    such a child with :func:`signal_tree` and wait through Popen).
-    """
+    then SIGKILL what is left. Returns whether it ended within the grace period."""
     targets = signal_tree(pid, signal.SIGTERM, started_by, group)
-    _, left = psutil.wait_procs(targets, timeout=grace)
+    left = wait_ended(targets, grace)
     if not left:
         return True
-    if group and pid:
-        _signal_group(pid, signal.SIGKILL)
-    _send(left, signal.SIGKILL)
-    psutil.wait_procs(left, timeout=5.0)
+    if group and pid and _signal_group(pid, signal.SIGKILL):
+        _send(_outside_group(left, pid), signal.SIGKILL)
+    else:
+        _send(left, signal.SIGKILL)
+    wait_ended(left, 5.0)
     return False
