@@ -17,9 +17,9 @@ as ``python -m <its module> <home> <name>``. The base gives it:
   :class:`Shutdown` ends the job's processes the way SageMaker does (SIGTERM to each
   process tree, :func:`stop_grace` seconds, then SIGKILL) without blocking the loop that
   keeps shipping logs meanwhile;
-- **failure reasons**: :func:`failure_reason` keeps a reason that names its kind
-  (``ClientError:``, ``AlgorithmError:`` …) and prefixes one that does not, within
-  FailureReason's 1024 characters;
+- **failure reasons**: :func:`failure_reason` keeps a report that names its kind
+  (``ClientError:``, ``AlgorithmError:`` …) and prefixes one that does not (the
+  report's first 1024 characters, FailureReason's limit); :func:`clip` bounds a reason;
 - **log shipping**: :attr:`JobProcess.log_lines` buffers lines for the kind's
   CloudWatch Logs group (:attr:`JobProcess.log_group`); :func:`ship_output` reads a
   process's output as SageMaker's log agent does (tabs as ``#011``); metrics come from
@@ -44,14 +44,8 @@ from pathlib import Path
 
 from simsage.runtime import launcher
 
-IN_PROGRESS, COMPLETED, FAILED, STOPPING, STOPPED = (
-    "InProgress",
-    "Completed",
-    "Failed",
-    "Stopping",
-    "Stopped",
-)
-ACTIVE = (IN_PROGRESS, STOPPING)  # the statuses a runner may still move a job from
+STOPPING = "Stopping"
+ACTIVE = ("InProgress", STOPPING)  # the statuses a runner may still move a job from
 STOP_CHECK_EVERY = 0.25  # seconds between two reads of the registry for a stop request
 FAILURE_LIMIT = 1024  # FailureReason's length limit in the service model
 # A failure report that already names its kind keeps it (the XGBoost container reports

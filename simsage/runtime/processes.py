@@ -159,6 +159,13 @@ def _ended(target: psutil.Process) -> bool:
         return True
 
 
+def running(pid: int | None) -> bool:
+    """Whether ``pid`` still runs: unlike :func:`alive`, a process that ended and waits
+    for its parent to reap it (a zombie) counts as ended."""
+    found = process(pid)
+    return found is not None and not _ended(found)
+
+
 def wait_ended(targets: list[psutil.Process], timeout: float) -> list[psutil.Process]:
     """Wait up to ``timeout`` seconds for every process of ``targets`` to end; returns
     those still running. A process that ended counts even before its parent reaps it,

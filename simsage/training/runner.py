@@ -29,6 +29,7 @@ from typing import Any
 
 from simsage.runtime import paths, processes, staging
 from simsage.runtime.job import (
+    ACTIVE,
     FAILURE_LIMIT,
     JobProcess,
     Shutdown,
@@ -542,7 +543,7 @@ class Runner(JobProcess):
             status,
             secondary,
             message or messages.get(status, status),
-            only_from=("InProgress", "Stopping"),
+            only_from=ACTIVE,
             **fields,
         )
 

@@ -105,3 +105,11 @@ def test_kill_runner_leaves_a_process_that_is_not_the_recorded_runner(tmp_path, 
     )
     launcher.kill_runner(tmp_path, other.pid)
     _wait(lambda: other.poll() is not None)
+
+
+def test_a_process_that_ended_unreaped_is_alive_but_not_running(spawn):
+    process = spawn("pass")
+    _wait(lambda: not processes.running(process.pid))
+    assert processes.alive(process.pid)  # a zombie: its pid is still taken
+    process.wait(10)
+    assert not processes.alive(process.pid)
