@@ -27,8 +27,8 @@ import uuid
 from datetime import UTC, datetime
 
 from simsage.hosting.endpoint_configs import DataCapture
+from simsage.runtime.staging import split_uri
 from simsage.s3.backend import S3Backend
-from simsage.training.data import split_uri
 
 log = logging.getLogger("simsage.hosting.capture")
 

@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simsage.runtime.python import child_environment, module_command
-from simsage.s3.backend import S3Backend
-from simsage.training.data import (
+from simsage.runtime.staging import (
     DEFAULT_VOLUME_GB,
     GB,
     ArchiveTooLarge,
@@ -41,6 +40,7 @@ from simsage.training.data import (
     format_size,
     split_uri,
 )
+from simsage.s3.backend import S3Backend
 from simsage.training.images import parse_image
 
 PROGRAM_ENV = "SAGEMAKER_PROGRAM"
@@ -101,7 +101,7 @@ def prepare_model(
 
     Both archives share the instance's ML storage volume: together they may expand to
     at most ``volume_gb`` GB, checked from the archives' headers before anything is
-    written (see :func:`simsage.training.data.extract_archive`).
+    written (see :func:`simsage.runtime.staging.extract_archive`).
 
     Args:
         volume_gb: the instance's volume (default 30 GB, SageMaker's default).

@@ -34,14 +34,13 @@ from simsage.hosting.endpoint_state import (
 )
 from simsage.hosting.supervisor import (
     ensure_supervisor,
-    kill_pid,
+    kill_endpoint_processes,
     launch_supervisor,
     remove_orphaned,
     supervisor_alive,
 )
 from simsage.store.models import ModelStore, model_not_found
 from simsage.store.registry import STATUS_LISTING, list_answer
-from simsage.training.supervise import kill_group
 from simsage.transport import Request
 
 _RETAINABLE = ("DesiredInstanceCount", "DesiredWeight", "DataCaptureConfig")
@@ -297,7 +296,4 @@ def stop_endpoint_processes(home) -> None:
     calls this through Home.stop_everything)."""
     store = EndpointStore(home)
     for endpoint in store.all():
-        if endpoint.supervisor_pid:
-            kill_group(endpoint.supervisor_pid)
-        for instance in store.instances(endpoint.name):
-            kill_pid(instance.pid)
+        kill_endpoint_processes(store, endpoint)

@@ -10,7 +10,7 @@ Layer: data plane, in the caller's process. Each call:
 2. picks a variant (``TargetVariant``, or at random in proportion to the weights) and
    one of its ready instances (round robin);
 3. POSTs the body to the instance's ``/invocations`` over a kept-alive loopback
-   connection (:class:`~simsage.hosting.instance_client.InstancePool`: a connection the
+   connection (:class:`~simsage.runtime.instance_client.InstancePool`: a connection the
    server closed while idle is replaced transparently) with every header member of
    botocore's InvokeEndpoint input (Content-Type, Accept, ``X-Amzn-SageMaker-*``: custom
    attributes, session id, inference id …); the container has 60 s to answer
@@ -57,7 +57,6 @@ from simsage.hosting import async_inference, serverless
 from simsage.hosting.capture import CaptureWriter
 from simsage.hosting.endpoint_configs import DataCapture
 from simsage.hosting.endpoint_state import SERVING, EndpointStore
-from simsage.hosting.instance_client import InstancePool, Unreachable
 from simsage.hosting.runtime_errors import (
     ModelError,
     ServiceUnavailable,
@@ -67,6 +66,7 @@ from simsage.hosting.runtime_errors import (
     timeout_message,
 )
 from simsage.hosting.supervisor import ensure_supervisor, log_group
+from simsage.runtime.instance_client import InstancePool, Unreachable
 from simsage.transport import Request
 from simsage.transport.constraints import ValidationErrors
 

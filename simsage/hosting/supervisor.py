@@ -1,10 +1,13 @@
 """The endpoint supervisor: one detached process per endpoint that keeps its instances.
 
 Run as ``python -m simsage.hosting.supervisor <home> <endpoint>`` (the API starts it
-with :func:`launch_supervisor`). It outlives the process that created the endpoint, as
-endpoints do on AWS, and holds ``runner.lock`` in the endpoint folder for its whole
-life, so anyone can tell whether it still runs (see
-:func:`simsage.runtime.launcher.runner_alive`).
+with :func:`launch_supervisor`). It is a :class:`~simsage.runtime.job.JobProcess`: it
+outlives the process that created the endpoint, as endpoints do on AWS, and holds the
+lease (``runner.lock`` in the endpoint folder) for its whole life, so anyone can tell
+whether it still runs (see :func:`simsage.runtime.launcher.runner_alive`); a second
+supervisor of the same endpoint leaves at once. Unlike a job runner, a supervisor that
+meets a bug crashes (the next call that finds the endpoint without one starts another)
+rather than failing the endpoint.
 
 What it does, polling the registry every 0.1 s:
 
@@ -39,7 +42,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import fcntl
 import os
 import shutil
 import sys
@@ -49,8 +51,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from simsage.config import load_config
-from simsage.home import Home
 from simsage.hosting import runtime_errors
 from simsage.hosting.async_inference import AsyncQueue
 from simsage.hosting.async_worker import AsyncWorker
@@ -70,9 +70,9 @@ from simsage.hosting.endpoint_state import (
     Variant,
 )
 from simsage.hosting.serverless import ServerlessKeeper, is_provisioned
-from simsage.logs.store import LogBuffer, LogStore
-from simsage.runtime import launcher
-from simsage.runtime.launcher import LOCK_NAME, LOG_NAME
+from simsage.runtime import launcher, processes
+from simsage.runtime.job import JobProcess
+from simsage.runtime.launcher import LOG_NAME
 from simsage.s3.backend import S3Backend
 
 POLL_SECONDS = 0.1
@@ -137,15 +137,25 @@ def _note_ended_supervisor(endpoint: Endpoint) -> None:
 def remove_orphaned(store: EndpointStore, endpoint: Endpoint) -> None:
     """Kill what is left of an endpoint whose supervisor is gone and forget it."""
     for instance in store.instances(endpoint.name):
-        kill_pid(instance.pid)
+        kill_instance(instance)
     AsyncQueue(store.db).drop(endpoint.name)
     shutil.rmtree(endpoint.folder, ignore_errors=True)  # before the name can be reused
     store.remove(endpoint.name)
 
 
-def kill_pid(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, 9)
+def kill_instance(instance: Instance) -> None:
+    """SIGKILL an instance recorded in the registry (and what its server started),
+    unless its pid now belongs to a process started after it (a reused pid). Instances
+    share their supervisor's process group: the group is not signalled."""
+    processes.kill_tree(instance.pid, started_by=instance.started, group=False)
+
+
+def kill_endpoint_processes(store: EndpointStore, endpoint: Endpoint) -> None:
+    """SIGKILL an endpoint's supervisor (its process group included) and every instance
+    it recorded."""
+    launcher.kill_runner(Path(endpoint.folder), endpoint.supervisor_pid)
+    for instance in store.instances(endpoint.name):
+        kill_instance(instance)
 
 
 def _inode(path: Path) -> int | None:
@@ -206,36 +216,49 @@ class Cancelled(Exception):
     """The endpoint was deleted while instances were starting."""
 
 
-class Supervisor:
+class Supervisor(JobProcess):
+    kind = "endpoint supervisor"
+    exclusive = True  # the first supervisor keeps the endpoint; another leaves at once
+    records_signals = False
+
     def __init__(self, home, name: str) -> None:
-        self.home = home
-        self.name = name
         self.store = EndpointStore(home)
+        endpoint = self.store.find(name)
+        super().__init__(home, name, Path(endpoint.folder) if endpoint else None, log_group(name))
         self.s3 = S3Backend(home)
         self.running: dict[str, Running] = {}
         self.handled_revision = -1
-        self.log_lines = LogBuffer(LogStore(home), log_group(name))
         self.log_lines.start(LOG_FLUSH_SECONDS)
         self.serverless = ServerlessKeeper(self)
         self.async_worker = AsyncWorker(self)
+        self._health: _HealthChecker | None = None
+
+    # -- the job process's hooks ---------------------------------------------------------
+    def status(self) -> str | None:
+        endpoint = self.store.find(self.name)
+        return endpoint.status if endpoint else None
+
+    def fail(self, reason: str) -> None:
+        self._fail(reason)
+
+    def failed_unexpectedly(self, exc: Exception) -> None:
+        raise exc  # crash: ensure_supervisor starts a new supervisor when one is needed
+
+    def cleanup(self) -> None:
+        if self._health is not None:
+            self._health.close()
+        self.async_worker.close()
+        self._stop_all(list(self.running), grace=2.0)
+        self.log_lines.close()
 
     # -- main loop ---------------------------------------------------------------------
-    def run(self) -> None:
-        endpoint = self.store.find(self.name)
-        if endpoint is None:
-            return
-        self.folder = Path(endpoint.folder)
-        lock = open(self.folder / LOCK_NAME, "a+")  # noqa: SIM115 - held for life
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return  # another supervisor already keeps this endpoint
+    def work(self) -> None:
         self._forget_stale_instances()
         AsyncQueue(self.home.db).requeue_running(self.name)
         registry = self.home.path / "state.db"
         registry_id = _inode(registry)
         checked = time.monotonic()
-        health = _HealthChecker(self)
+        self._health = _HealthChecker(self)
         try:
             while True:
                 if time.monotonic() - checked > 1.0:  # the home was deleted: stop serving
@@ -254,17 +277,12 @@ class Supervisor:
                 time.sleep(POLL_SECONDS)
         except Cancelled:
             self._delete(self.store.find(self.name))
-        finally:
-            health.close()
-            self.async_worker.close()
-            self._stop_all(list(self.running), grace=2.0)
-            self.log_lines.close()
 
     def _forget_stale_instances(self) -> None:
         """Instances recorded by an earlier supervisor of this endpoint: kill and forget."""
         stale = self.store.instances(self.name)
         for instance in stale:
-            kill_pid(instance.pid)
+            kill_instance(instance)
         if stale:
             self.store.drop_instances(self.name, [i.instance_id for i in stale])
 
@@ -535,13 +553,5 @@ class Supervisor:
         print(f"simsage-supervisor: {text}", file=sys.stderr, flush=True)
 
 
-def main(argv: list[str]) -> int:
-    home_path, name = argv[1], argv[2]
-    config = load_config().with_overrides(home=home_path, backend="local")
-    home = Home.open(config)
-    Supervisor(home, name).run()
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(Supervisor.main(sys.argv))

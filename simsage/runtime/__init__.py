@@ -1,18 +1,34 @@
 """The job runtime: what every job kind (training, transform, endpoints, and processing
 next) shares on the data-plane side of simsage, below the services.
 
-This package is the seed of the shared job runtime (see DESIGN.md): the next issue moves
-the runner lifecycle, the ``/opt/ml`` tree and S3 staging here. Today it holds:
+A job kind is an API module (request → row in the registry → :func:`launcher.launch`)
+plus a :class:`~simsage.runtime.job.JobProcess` subclass run as ``python -m <module>
+<home> <name>``; everything below is shared:
 
-- :mod:`simsage.runtime.paths`: container paths and S3 keys mapped into a job folder,
-  refusing anything that would leave it; walking a folder without following symlinks.
-- :mod:`simsage.runtime.launcher`: detached runners, their lock-file liveness, and why a
-  runner that died ended (exit code or signal, and the last lines of its log).
-- :mod:`simsage.runtime.network`: a private network namespace (loopback only) for the
-  hosts of a job.
+- :mod:`simsage.runtime.job`: the job process — the runner's life (``main`` and the
+  ``run`` template: lease, work, failure of a runner bug, cleanup), stop requests,
+  :class:`~simsage.runtime.job.Shutdown` (SIGTERM, grace, SIGKILL), failure reasons,
+  log shipping.
+- :mod:`simsage.runtime.launcher`: starting runners detached, their lock-file lease and
+  liveness, and why a runner that died ended (exit code or signal, last log lines).
+- :mod:`simsage.runtime.processes`: processes through psutil — alive (a reused pid is
+  not taken for the recorded process), signalling and ending a whole tree.
+- :mod:`simsage.runtime.staging`: S3 staging — channels in (prefixes, manifests,
+  sharding), checkpoints both ways, model and output archives out, archives extracted
+  within a volume.
+- :mod:`simsage.runtime.instance_client`: kept-alive HTTP connections to inference
+  server instances (endpoint invocation and batch transform).
 - :mod:`simsage.runtime.metrics`: MetricDefinitions checked and matched against log
   lines in a separate process, so no regular expression can stall a runner.
+- :mod:`simsage.runtime.paths`: container paths and S3 keys mapped into a job folder,
+  refusing anything that would leave it; walking a folder without following symlinks.
+- :mod:`simsage.runtime.network`: a private network namespace (loopback only) for the
+  hosts of a job.
+- :mod:`simsage.runtime.python`: starting simsage's own modules in child processes.
 
-Services import from here; nothing here imports a service. Modules stay importable with
-the standard library only (runners and algorithm processes import them at start-up).
+Services import from here; nothing here imports a service's internals: the job kinds'
+rows are reached only through the hooks their runners fill in, and the runtime writes
+only to the stores below it (S3's backend for staging, the log store for log lines). Modules import the
+standard library and psutil only at start-up (runners and algorithm processes import
+them), never boto3 or the ML libraries.
 """

@@ -1,7 +1,7 @@
 """Starting detached runners, telling whether they still run, and saying why one ended.
 
-Layer: runtime, shared by the training and transform job runners and the endpoint
-supervisors. A runner is ``python -m <module> <home> <name>`` in its own session, so it
+Layer: runtime, shared by every job kind's runner (:class:`simsage.runtime.job.JobProcess`)
+and the API modules that start and describe them. A runner is ``python -m <module> <home> <name>`` in its own session, so it
 outlives the process that created the job (as jobs do on AWS). Its folder holds:
 
 - ``runner.lock``: the runner holds an exclusive lock on it for its whole life. The lock
@@ -9,11 +9,15 @@ outlives the process that created the job (as jobs do on AWS). Its folder holds:
   unlike a pid it cannot be reused.
 - ``runner.log``: the runner's stdout and stderr (faulthandler included: a crash leaves
   its Python traceback there).
+- ``runner.start``: the runner's pid and its creation time, as JSON ``{"pid",
+  "create_time"}``, written at launch: a runner pid read back later is checked against
+  it, so a reused pid is never taken for the runner (nor signalled as it).
 - ``runner.exit``: how the runner ended, as JSON ``{"pid", "returncode", "by"}``. The
   process that launched the runner reaps it from a thread and writes it (``by``:
   ``"launcher"``); a runner killed by a catchable signal writes it itself first (``by``:
-  ``"runner"``, see :func:`record_how_it_ends`). When neither could (the launcher was gone and the runner got SIGKILL),
-  there is no record and :func:`runner_failure` says the status is unknown.
+  ``"runner"``, see :func:`record_how_it_ends`). When neither could (the launcher was
+  gone and the runner got SIGKILL), there is no record and :func:`runner_failure` says
+  the status is unknown.
 """
 
 from __future__ import annotations
@@ -29,12 +33,13 @@ import threading
 import time
 from pathlib import Path
 
+from simsage.runtime import processes
 from simsage.runtime.python import child_environment, module_command
-from simsage.store.blobs import pid_alive
 
 LOCK_NAME = "runner.lock"
 LOG_NAME = "runner.log"
 EXIT_NAME = "runner.exit"
+START_NAME = "runner.start"
 STARTUP_GRACE = 30.0  # seconds a new runner may take to take its lock
 REAP_WAIT = 2.0  # seconds to wait for this process's own reaper to write the record
 TAIL_LINES = 5
@@ -54,6 +59,7 @@ def launch(module: str, home: Path, name: str, folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / LOCK_NAME).touch()
     (folder / EXIT_NAME).unlink(missing_ok=True)
+    (folder / START_NAME).unlink(missing_ok=True)
     log = open(folder / LOG_NAME, "ab")  # noqa: SIM115 - handed to the child
     env = child_environment()
     env.pop("SIMSAGE_CHECK_OUTPUT", None)
@@ -69,6 +75,7 @@ def launch(module: str, home: Path, name: str, folder: Path) -> int:
         )
     finally:
         log.close()
+    _write_record(folder, START_NAME, {"pid": process.pid, "create_time": _birth(process.pid)})
     # Reap it when it ends (so it never lingers as a zombie) and say how it ended.
     reaper = threading.Thread(
         target=_reap, args=(process, folder), name=f"reap-{process.pid}", daemon=True
@@ -84,17 +91,48 @@ def _reap(process: subprocess.Popen, folder: Path) -> None:
     _reapers.pop(process.pid, None)  # the record is written: readers need not wait
 
 
+def _birth(pid: int) -> float | None:
+    return processes.create_time(pid)
+
+
 def _write_exit(folder: Path, record: dict) -> None:
-    temporary = folder / f".{EXIT_NAME}.{record['pid']}.tmp"
+    _write_record(folder, EXIT_NAME, record)
+
+
+def _write_record(folder: Path, name: str, record: dict) -> None:
+    temporary = folder / f".{name}.{record['pid']}.tmp"
     with contextlib.suppress(OSError):  # the folder may be gone (a deleted endpoint)
         temporary.write_text(json.dumps({**record, "time": time.time()}))
-        os.replace(temporary, folder / EXIT_NAME)
+        os.replace(temporary, folder / name)
 
 
-def hold_lock(folder: Path):
-    """Take the runner lock (called by the runner itself at start); returns the open file."""
+def _read_record(folder: Path, name: str, pid: int | None) -> dict | None:
+    try:
+        record = json.loads((folder / name).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or pid is None or record.get("pid") != pid:
+        return None  # an earlier runner's record
+    return record
+
+
+def runner_created(folder: Path, pid: int | None) -> float | None:
+    """The creation time recorded at launch for runner ``pid`` (None: no record)."""
+    record = _read_record(folder, START_NAME, pid)
+    created = record.get("create_time") if record else None
+    return created if isinstance(created, (int, float)) else None
+
+
+def hold_lock(folder: Path, wait: bool = True):
+    """Take the runner lock (called by the runner itself at start); returns the open
+    file, held until it is closed. With ``wait=False``, returns None at once when
+    another process holds it."""
     handle = open(folder / LOCK_NAME, "a+")  # noqa: SIM115 - held for the process's life
-    fcntl.flock(handle, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
     return handle
 
 
@@ -111,7 +149,7 @@ def record_how_it_ends(folder: Path) -> None:
 def _die_of(folder: Path, number: int) -> None:
     _write_exit(folder, {"pid": os.getpid(), "returncode": -number, "by": "runner"})
     signal.signal(number, signal.SIG_DFL)
-    os.kill(os.getpid(), number)
+    signal.raise_signal(number)
 
 
 def runner_alive(folder: Path, pid: int | None, created: float) -> bool:
@@ -126,13 +164,17 @@ def runner_alive(folder: Path, pid: int | None, created: float) -> bool:
         except BlockingIOError:
             return True
         fcntl.flock(handle, fcntl.LOCK_UN)
-    return pid is not None and time.time() - created < STARTUP_GRACE and pid_alive(pid)
+    return (
+        pid is not None
+        and time.time() - created < STARTUP_GRACE
+        and processes.alive(pid, created=runner_created(folder, pid))
+    )
 
 
-def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
-    """Signal a process group led by ``pid`` (ignoring ones already gone)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
+def kill_runner(folder: Path, pid: int | None) -> None:
+    """SIGKILL a runner, what it started and its process group, unless ``pid`` is no
+    longer that runner (see ``runner.start``)."""
+    processes.kill_tree(pid, created=runner_created(folder, pid))
 
 
 # -- why a runner ended ------------------------------------------------------------------
@@ -144,12 +186,9 @@ def exit_code(folder: Path, pid: int | None) -> int | None:
     reaper = _reapers.get(pid) if pid is not None else None
     if reaper is not None:
         reaper.join(REAP_WAIT)  # the lock is freed a moment before wait() returns
-    try:
-        record = json.loads((folder / EXIT_NAME).read_text())
-    except (OSError, ValueError):
+    record = _read_record(folder, EXIT_NAME, pid)
+    if record is None:
         return None
-    if not isinstance(record, dict) or record.get("pid") != pid:
-        return None  # an earlier runner's record
     code = record.get("returncode")
     return code if isinstance(code, int) else None
 

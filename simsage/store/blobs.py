@@ -34,6 +34,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+import psutil
+
 # Bytes per read of a body being written (and its MD5 and checksums, which release the
 # GIL for it): small enough to stay in the CPU cache from the write to the last hash (and
 # for boto3's 10 parts in flight to hold 20 MiB, not 80), large enough that the calls
@@ -331,7 +333,7 @@ def _temp_is_dead(path: Path, now: float) -> bool:
     name = path.name
     if name.startswith(PIN_PREFIX):
         pid = name[len(PIN_PREFIX) :].split("-", 1)[0]
-        return pid.isdigit() and not pid_alive(int(pid))
+        return pid.isdigit() and not psutil.pid_exists(int(pid))
     pid = name.split("-", 1)[0]
     if not pid.isdigit():
         return False
@@ -345,7 +347,7 @@ def _temp_is_dead(path: Path, now: float) -> bool:
         except BlockingIOError:
             return False  # its writer holds the lock: alive, however old the file
         young = now - os.fstat(fd).st_mtime < TEMP_GRACE
-        return not (young and pid_alive(int(pid)))
+        return not (young and psutil.pid_exists(int(pid)))
     finally:
         os.close(fd)
 
@@ -365,14 +367,3 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists (a zombie counts until reaped)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -17,7 +17,7 @@ from botocore.model import OperationModel
 
 from simsage.errors import ValidationException
 from simsage.ids import from_epoch
-from simsage.runtime import launcher, paths
+from simsage.runtime import launcher, paths, processes
 from simsage.runtime.metrics import MetricDefinitionError, compile_definitions
 from simsage.store.registry import STATUS_LISTING, ResourceLimitExceeded, list_answer
 from simsage.training.images import (
@@ -238,7 +238,7 @@ class TrainingAPI:
             # The runner's algorithm processes run in their own sessions: without their
             # runner nobody reads their output or stops them, so end them too.
             for pid in job.host_pids if failed else []:
-                launcher.kill_group(pid)
+                processes.kill_tree(pid)
             job = self.jobs.get(name)
         return job
 

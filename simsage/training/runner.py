@@ -1,12 +1,14 @@
 """The training job runner: one detached process per job (``python -m
 simsage.training.runner <home> <job>``), started by CreateTrainingJob.
 
-It plays SageMaker's part around the container: builds each host's ``/opt/ml``-shaped
-folder (config files, channel data, checkpoints), starts the algorithm process of every
-host with the training environment, ships their output to the log store and reads
-metrics from it, enforces StopTrainingJob and MaxRuntimeInSeconds (SIGTERM, a grace
-period, SIGKILL of the process group), then packs ``model/`` into model.tar.gz and
-``output/data`` into output.tar.gz in S3 and records the outcome.
+Layer: training (data plane), a :class:`~simsage.runtime.job.JobProcess` (the lease,
+stop requests, the SIGTERM-grace-SIGKILL shutdown, failure reasons and log shipping are
+the runtime's). What is training's own: it builds each host's ``/opt/ml``-shaped folder
+(config files, channel data, checkpoints), starts the algorithm process of every host
+with the training environment, reads metrics from their output, enforces
+StopTrainingJob and MaxRuntimeInSeconds, then packs ``model/`` into model.tar.gz and
+``output/data`` into output.tar.gz in S3 and records the outcome with its
+SecondaryStatus.
 
 It imports only what it needs (no boto3, no ML libraries) to start fast.
 """
@@ -15,47 +17,42 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-import traceback
 from collections import deque
 from pathlib import Path
 from typing import Any
 
-from simsage.config import load_config
-from simsage.home import Home
-from simsage.logs.store import LogBuffer, LogStore
-from simsage.runtime import launcher, paths
+from simsage.runtime import paths, processes, staging
+from simsage.runtime.job import (
+    ACTIVE,
+    FAILURE_LIMIT,
+    JobProcess,
+    Shutdown,
+    failure_reason,
+    ship_output,
+    stop_grace,
+)
 from simsage.runtime.metrics import MetricReader
 from simsage.runtime.network import PrivateNetwork
 from simsage.runtime.python import child_environment, module_command
 from simsage.s3.backend import S3Backend
-from simsage.training import data, docker_engine
+from simsage.training import docker_engine
 from simsage.training.environment import training_env
 from simsage.training.images import algorithm_module, builtin_metric_definitions, parse_image
 from simsage.training.jobs import TrainingJob, TrainingJobStore
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 POLL = 0.02
-STOP_CHECK_EVERY = 0.25
 CHECKPOINT_SYNC_EVERY = 5.0
-FAILURE_LIMIT = 1024
+FAILED_HOST_GRACE = 5.0  # one host failed: the others get this long after SIGTERM
 TAIL_LINES = 20
 DEFAULT_CHECKPOINTS = "/opt/ml/checkpoints"
 XGBOOST_MODULE = "simsage.algorithms.xgboost_train"
-# A failure report that already names its kind keeps it (the XGBoost container reports
-# user errors as ClientError); anything else is an AlgorithmError.
-_ERROR_TYPE = re.compile(r"^(ClientError|AlgorithmError|InternalServerError|CapacityError): ")
-
-
-def stop_grace() -> float:
-    """Seconds between SIGTERM and SIGKILL (SageMaker waits 120 s)."""
-    return float(os.environ.get("SIMSAGE_STOP_GRACE_SECONDS", "120"))
 
 
 class Host:
@@ -70,41 +67,40 @@ class Host:
         self.reader: threading.Thread | None = None
 
 
-class Runner:
-    def __init__(self, home: Home, name: str) -> None:
-        self.home = home
+class Runner(JobProcess):
+    kind = "training job"
+    log_group = LOG_GROUP
+
+    def __init__(self, home, name: str) -> None:
         self.jobs = TrainingJobStore(home)
         self.job: TrainingJob = self.jobs.get(name)
         self.spec: dict[str, Any] = self.job.spec
         self.dir = Path(self.job.job_dir)
+        super().__init__(home, name, self.dir)
         self.s3 = S3Backend(home)
-        self.logs = LogStore(home)
         self.hosts: list[Host] = []
         self.engine: docker_engine.DockerEngine | None = None  # custom images only
-        self.log_lines = LogBuffer(self.logs, LOG_GROUP)
         self.metrics: MetricReader | None = None  # started with the hosts
         self.network: PrivateNetwork | None = None  # the hosts' private network, if any
 
-    # -- the whole job -------------------------------------------------------------
+    # -- the job process's hooks -----------------------------------------------------
 
-    def run(self) -> None:
-        lock = launcher.hold_lock(self.dir)
-        try:
-            self._run()
-        except Exception as exc:  # anything unexpected fails the job, with a reason
-            traceback.print_exc()
-            self._finish("Failed", "Failed", failure=f"InternalServerError: {exc}")
-        finally:
-            self._kill_all(signal.SIGKILL)
-            if self.metrics is not None:
-                self.metrics.close()
-            if self.network is not None:
-                self.network.close()
-            if self.engine is not None:
-                self.engine.cleanup()
-            lock.close()
+    def status(self) -> str | None:
+        return self.jobs.get(self.job.name).status
 
-    def _run(self) -> None:
+    def fail(self, reason: str) -> None:
+        self._finish("Failed", "Failed", failure=reason)
+
+    def cleanup(self) -> None:
+        self._kill_all(signal.SIGKILL)
+        if self.metrics is not None:
+            self.metrics.close()
+        if self.network is not None:
+            self.network.close()
+        if self.engine is not None:
+            self.engine.cleanup()
+
+    def work(self) -> None:
         spec = self.spec
         algorithm = spec["AlgorithmSpecification"]
         hyperparameters = spec.get("HyperParameters") or {}
@@ -115,7 +111,7 @@ class Runner:
         try:
             for host in self.hosts:
                 self._prepare_host(host)
-        except data.DataError as exc:
+        except staging.DataError as exc:
             return self._finish("Failed", "Failed", failure=str(exc))
         self.jobs.transition(
             self.job.name,
@@ -126,7 +122,7 @@ class Runner:
             started=self.home.clock.time(),
         )
         self.job = self.jobs.get(self.job.name)
-        if self._stopping():
+        if self.stopping():
             return self._finish_stopped()
         if module is None:  # a custom image: only a Docker engine can run it
             client, why_not = docker_engine.connect()
@@ -149,7 +145,7 @@ class Runner:
             self._restore_checkpoints()
             if self.engine is not None:
                 self.engine.ensure_image(image.uri)
-        except (data.DataError, docker_engine.EngineError) as exc:
+        except (staging.DataError, docker_engine.EngineError) as exc:
             return self._finish("Failed", "Failed", failure=str(exc))
         if not self.jobs.transition(
             self.job.name,
@@ -169,7 +165,7 @@ class Runner:
 
     def _prepare_host(self, host: Host) -> None:
         root = host.root
-        data.ensure_folders(
+        staging.ensure_folders(
             root,
             ["input/config", "input/data", "model", "output/data", "output/intermediate", "code"],
         )
@@ -220,14 +216,10 @@ class Runner:
     def _stage_inputs(self) -> None:
         role = self.spec.get("RoleArn", "")
         for channel in self.spec.get("InputDataConfig") or []:
-            source = channel["DataSource"]["S3DataSource"]
-            objects = data.channel_objects(self.s3, source, self.job.region, role)
-            sharded = source.get("S3DataDistributionType") == "ShardedByS3Key"
-            for index, host in enumerate(self.hosts):
-                mine = objects[index :: len(self.hosts)] if sharded else objects
-                folder = host.root / "input" / "data" / channel["ChannelName"]
-                for obj in mine:
-                    data.download(self.s3, obj, data.safe_join(folder, obj.relative))
+            folders = [h.root / "input" / "data" / channel["ChannelName"] for h in self.hosts]
+            staging.stage_channel(
+                self.s3, channel["DataSource"]["S3DataSource"], self.job.region, role, folders
+            )
 
     def _stage_source(self) -> None:
         """Extract the script-mode source (``sagemaker_submit_directory``) into each
@@ -240,18 +232,18 @@ class Runner:
         except ValueError:
             uri = raw
         if not isinstance(uri, str) or not uri.startswith("s3://"):
-            raise data.DataError(
+            raise staging.DataError(
                 f"ClientError: sagemaker_submit_directory must be an s3:// URI of a tar.gz; got {raw}"
             )
-        bucket, key = data.split_uri(uri)
+        bucket, key = staging.split_uri(uri)
         archive = self.dir / "sourcedir.tar.gz"
-        data.download(self.s3, data.S3Object(bucket, key, "sourcedir.tar.gz"), archive)
-        volume = self.spec["ResourceConfig"].get("VolumeSizeInGB") or data.DEFAULT_VOLUME_GB
+        staging.download(self.s3, staging.S3Object(bucket, key, "sourcedir.tar.gz"), archive)
+        volume = self.spec["ResourceConfig"].get("VolumeSizeInGB") or staging.DEFAULT_VOLUME_GB
         for host in self.hosts:
-            data.extract_archive(
+            staging.extract_archive(
                 archive,
                 host.root / "code",
-                volume * data.GB,
+                volume * staging.GB,
                 f"the {volume} GB ML storage volume (ResourceConfig.VolumeSizeInGB)",
                 source=f"the sagemaker_submit_directory archive {uri}",
             )
@@ -263,26 +255,26 @@ class Runner:
         try:
             return paths.host_path(host.root, local, "CheckpointConfig.LocalPath")
         except paths.PathError as exc:
-            raise data.DataError(f"ClientError: {exc}") from None
+            raise staging.DataError(f"ClientError: {exc}") from None
 
     def _restore_checkpoints(self) -> None:
         checkpoint = self.spec.get("CheckpointConfig")
         if not checkpoint:
             return
-        bucket, prefix = data.split_uri(checkpoint["S3Uri"])
+        bucket, prefix = staging.split_uri(checkpoint["S3Uri"])
         for host in self.hosts:
-            data.sync_down(self.s3, bucket, prefix, self._checkpoint_dir(host))
+            staging.sync_down(self.s3, bucket, prefix, self._checkpoint_dir(host))
         self._checkpoint_seen = [
-            data.file_stamps(self._checkpoint_dir(host), self.dir) for host in self.hosts
+            staging.file_stamps(self._checkpoint_dir(host), self.dir) for host in self.hosts
         ]
 
     def _sync_checkpoints(self) -> None:
         checkpoint = self.spec.get("CheckpointConfig")
         if not checkpoint:
             return
-        bucket, prefix = data.split_uri(checkpoint["S3Uri"])
+        bucket, prefix = staging.split_uri(checkpoint["S3Uri"])
         for host, seen in zip(self.hosts, self._checkpoint_seen, strict=True):
-            data.sync_up(self.s3, self._checkpoint_dir(host), bucket, prefix, seen, self.dir)
+            staging.sync_up(self.s3, self._checkpoint_dir(host), bucket, prefix, seen, self.dir)
 
     # -- training ------------------------------------------------------------------
 
@@ -393,8 +385,8 @@ class Runner:
             "MaxRuntimeInSeconds"
         ]
         stop_reason: str | None = None
-        kill_at: float | None = None
-        next_stop_check = next_sync = 0.0
+        shutdown = Shutdown(self._kill_all)
+        next_sync = 0.0
         failed: Host | None = None
         while True:
             now = time.time()
@@ -415,18 +407,15 @@ class Runner:
                         only_from=("InProgress",),
                         stop=stop_reason,
                     )
-                elif now >= next_stop_check:
-                    next_stop_check = now + STOP_CHECK_EVERY
-                    if self._stopping():
-                        stop_reason = self.jobs.get(self.job.name).stop or "Stopped"
+                elif self.stop_requested(now):
+                    stop_reason = self.jobs.get(self.job.name).stop or "Stopped"
                 if stop_reason is None and failed is not None:
                     stop_reason = "failed"  # one host failed: end the others
                 if stop_reason is not None:
-                    self._kill_all(signal.SIGTERM)
-                    kill_at = now + (stop_grace() if stop_reason != "failed" else 5.0)
-            if kill_at is not None and now >= kill_at:
-                self._kill_all(signal.SIGKILL)
-                kill_at = None
+                    shutdown.begin(
+                        stop_grace() if stop_reason != "failed" else FAILED_HOST_GRACE, now
+                    )
+            shutdown.tick(now)
             if now >= next_sync:
                 next_sync = now + CHECKPOINT_SYNC_EVERY
                 self._sync_checkpoints()
@@ -440,14 +429,15 @@ class Runner:
         return {"stop": stop_reason if stop_reason != "failed" else None, "failed": failed}
 
     def _pump(self, host: Host) -> None:
-        """Copy a host's output to the log store (tabs shown as ``#011`` as SageMaker's
-        log agent writes them) and match the metric definitions on each line."""
-        for raw in host.process.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\r\n").replace("\t", "#011")
-            now = time.time()
+        """Copy a host's output to the log store and match the metric definitions on
+        each line."""
+
+        def take(line: str, now: float) -> None:
             host.tail.append(line)
             self.metrics.feed(line, now)
             self.log_lines.add(host.stream, line, now)
+
+        ship_output(host.process.stdout, take)
         host.process.stdout.close()
 
     def _flush(self) -> None:
@@ -460,12 +450,10 @@ class Runner:
             if host.process is None or host.process.poll() is not None:
                 continue
             if isinstance(host.process, subprocess.Popen):
-                launcher.kill_group(host.process.pid, sig)
+                # Each host runs in its own session: its group holds all it started.
+                processes.signal_tree(host.process.pid, sig)
             else:  # a container: the engine signals it
                 host.process.send_signal(sig)
-
-    def _stopping(self) -> bool:
-        return self.jobs.get(self.job.name).status == "Stopping"
 
     def _metric_definitions(self) -> list[dict[str, str]]:
         algorithm = self.spec["AlgorithmSpecification"]
@@ -487,17 +475,17 @@ class Runner:
         )
         try:
             artifacts = self._upload_artifacts(required=True)
-        except data.DataError as exc:
+        except staging.DataError as exc:
             return self._finish("Failed", "Failed", failure=str(exc))
         self._finish("Completed", "Completed", artifacts=artifacts)
 
     def _finish_stopped(self) -> None:
         reason = self.jobs.get(self.job.name).stop or "Stopped"
         artifacts = None
-        if any(data.folder_has_files(h.root / "model", self.dir) for h in self.hosts):
+        if any(staging.folder_has_files(h.root / "model", self.dir) for h in self.hosts):
             try:
                 artifacts = self._upload_artifacts(required=False)
-            except data.DataError:
+            except staging.DataError:
                 artifacts = None
         message = (
             "Training job stopped: MaxRuntimeInSeconds exceeded"
@@ -507,7 +495,7 @@ class Runner:
         self._finish("Stopped", reason, message=message, artifacts=artifacts)
 
     def _upload_artifacts(self, required: bool) -> str | None:
-        return data.upload_artifacts(
+        return staging.upload_artifacts(
             self.s3,
             self.spec["OutputDataConfig"],
             self.job.name,
@@ -520,14 +508,15 @@ class Runner:
         for candidate in [host, *self.hosts]:
             # Never through a symlink: the reason is shown to whoever describes the job.
             failure = candidate.root / "output" / "failure"
-            text = (paths.read_text(failure, self.dir, 64 * 1024) or "").strip()[:FAILURE_LIMIT]
+            text = (paths.read_text(failure, self.dir, 64 * 1024) or "").strip()
             if text:
-                return text if _ERROR_TYPE.match(text) else "AlgorithmError: " + text
+                return failure_reason(text)
         code = host.process.returncode
         lines = [line for line in host.tail if line.strip()][-5:]
         detail = "\n".join(lines) if lines else "(no output)"
         exit_text = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        return f"AlgorithmError: {detail[-FAILURE_LIMIT:]}, {exit_text}"
+        room = FAILURE_LIMIT - len(f"AlgorithmError: , {exit_text}")
+        return f"AlgorithmError: {detail[-room:]}, {exit_text}"
 
     def _finish(
         self,
@@ -554,7 +543,7 @@ class Runner:
             status,
             secondary,
             message or messages.get(status, status),
-            only_from=("InProgress", "Stopping"),
+            only_from=ACTIVE,
             **fields,
         )
 
@@ -565,17 +554,5 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def main(argv: list[str]) -> int:
-    # runner.log is a file: line-buffered, so a runner that dies has said what it did.
-    sys.stdout.reconfigure(line_buffering=True)
-    home_path, name = argv[1], argv[2]
-    config = load_config().with_overrides(home=home_path, backend="local")
-    home = Home.open(config)
-    runner = Runner(home, name)
-    launcher.record_how_it_ends(runner.dir)
-    runner.run()
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(Runner.main(sys.argv))

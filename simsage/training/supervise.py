@@ -1,20 +1,15 @@
 """Stopping what training jobs left running.
 
 Starting runners, their lock-file liveness and the reason a runner died are shared by
-every job kind and live in :mod:`simsage.runtime.launcher`; the names are re-exported
-here for the callers that still import them from training.
+every job kind and live in :mod:`simsage.runtime.launcher`; ending processes lives in
+:mod:`simsage.runtime.processes`.
 """
 
 from __future__ import annotations
 
-from simsage.runtime.launcher import (  # noqa: F401 - re-exported
-    LOCK_NAME,
-    STARTUP_GRACE,
-    hold_lock,
-    kill_group,
-    launch,
-    runner_alive,
-)
+from pathlib import Path
+
+from simsage.runtime import launcher, processes
 
 
 def stop_training_processes(home) -> None:
@@ -23,6 +18,6 @@ def stop_training_processes(home) -> None:
     from simsage.training.jobs import TrainingJobStore
 
     for job in TrainingJobStore(home).unfinished():
-        for pid in [job.runner_pid, *job.host_pids]:
-            if pid:
-                kill_group(pid)
+        launcher.kill_runner(Path(job.job_dir), job.runner_pid)
+        for pid in job.host_pids:  # each host leads its own session
+            processes.kill_tree(pid)

@@ -29,9 +29,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from simsage.runtime.staging import S3Object, split_uri
 from simsage.s3 import errors as s3_errors
 from simsage.s3.backend import S3Backend
-from simsage.training.data import S3Object, split_uri
 
 ID_KEY = "SageMakerInferenceId"
 TIME_KEY = "SageMakerInferenceTime"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from simsage.hosting.containers import ServerProcess
-from simsage.training import data
+from simsage.runtime import staging
 
 
 class ObjectFailed(Exception):
@@ -20,14 +20,14 @@ class Stopped(Exception):
     """StopTransformJob arrived."""
 
 
-def object_uri(obj: data.S3Object) -> str:
+def object_uri(obj: staging.S3Object) -> str:
     return f"s3://{obj.bucket}/{obj.key}"
 
 
 class ObjectRun:
     """One input object on its way through an instance: its spool and progress."""
 
-    def __init__(self, position: int, obj: data.S3Object, spool) -> None:
+    def __init__(self, position: int, obj: staging.S3Object, spool) -> None:
         self.position = position
         self.obj = obj
         self.spool = spool

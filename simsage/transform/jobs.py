@@ -118,8 +118,9 @@ def stop_transform_processes(home) -> None:
     """Kill the runner (and with it, its process group: the inference servers) of every
     unfinished transform job of ``home`` (the pytest fixture calls this through
     Home.stop_everything)."""
-    from simsage.runtime.launcher import kill_group
+    from pathlib import Path
+
+    from simsage.runtime.launcher import kill_runner
 
     for job in TransformJobStore(home).unfinished():
-        if job.runner_pid:
-            kill_group(job.runner_pid)
+        kill_runner(Path(job.job_dir), job.runner_pid)

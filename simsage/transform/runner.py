@@ -1,7 +1,8 @@
 """The transform job runner: one detached process per job (``python -m
 simsage.transform.runner <home> <job>``), started by CreateTransformJob.
 
-It plays SageMaker's part around the model container: extracts the model, starts one
+Layer: transform (data plane), a :class:`~simsage.runtime.job.JobProcess` (the lease,
+stop requests, failure reasons and log shipping are the runtime's). It plays SageMaker's part around the model container: extracts the model, starts one
 inference server per instance (``simsage.serving.server`` through
 :class:`~simsage.hosting.containers.ServerProcess`, the same server endpoints use),
 asks each for ``/execution-parameters``, then streams every input object through the
@@ -38,8 +39,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from simsage.config import load_config
-from simsage.home import Home
 from simsage.hosting.containers import (
     ContainerError,
     ServerProcess,
@@ -47,13 +46,12 @@ from simsage.hosting.containers import (
     prepare_model,
     serving_plan,
 )
-from simsage.hosting.instance_client import InstancePool
-from simsage.logs.store import LogBuffer, LogStore
-from simsage.runtime import launcher
+from simsage.runtime import staging
+from simsage.runtime.instance_client import InstancePool
+from simsage.runtime.job import FAILURE_LIMIT, STOP_CHECK_EVERY, JobProcess, clip
 from simsage.s3 import errors as s3_errors
 from simsage.s3.backend import S3Backend
 from simsage.store.models import ModelStore, model_arn
-from simsage.training import data
 from simsage.transform import records
 from simsage.transform.api import effective_settings
 from simsage.transform.capture import BatchCapture
@@ -69,24 +67,24 @@ from simsage.transform.instances import (
 from simsage.transform.jobs import TransformJobStore
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
-STOP_CHECK_EVERY = 0.25
 FLUSH_EVERY = 1.0
-FAILURE_LIMIT = 1024
 MESSAGE_LIMIT = 300
 RETRY_DELAY = 0.2
 TRANSFORM_VOLUME_GB = 30  # "the size of the storage volume is fixed at 30 GB" (DG)
 
 
-class Runner:
-    def __init__(self, home: Home, name: str) -> None:
-        self.home = home
+class Runner(JobProcess):
+    kind = "transform job"
+    log_group = LOG_GROUP
+
+    def __init__(self, home, name: str) -> None:
         self.jobs = TransformJobStore(home)
         self.job = self.jobs.get(name)
         self.spec: dict[str, Any] = self.job.spec
         self.settings = effective_settings(self.spec)
         self.dir = Path(self.job.job_dir)
+        super().__init__(home, name, self.dir)
         self.s3 = S3Backend(home)
-        self.logs = LogStore(home)
         self.instances: list[Instance] = []
         self.pool = InstancePool()
         self.stop = threading.Event()
@@ -94,7 +92,6 @@ class Runner:
         self._finished = 0  # instances whose worker ended
         self.failures: dict[int, str] = {}  # object position -> reason
         self._failures_lock = threading.Lock()
-        self.log_lines = LogBuffer(self.logs, LOG_GROUP)
         self.capture = BatchCapture(self.s3, self.spec)
         transform_input = self.spec["TransformInput"]
         self.content_type = transform_input.get("ContentType")
@@ -108,24 +105,22 @@ class Runner:
         if self.processor and not (self.processor.input_filter or self.processor.changes_output):
             self.processor = None
 
-    # -- the whole job -------------------------------------------------------------
+    # -- the job process's hooks -----------------------------------------------------
 
-    def run(self) -> None:
-        lock = launcher.hold_lock(self.dir)
-        try:
-            self._run()
-        except Exception as exc:  # anything unexpected fails the job, with a reason
-            traceback.print_exc()
-            self._finish("Failed", f"InternalServerError: {exc}")
-        finally:
-            self.stop.set()
-            self.pool.close()
-            for instance in self.instances:
-                if instance.server is not None:
-                    instance.server.kill()
-            lock.close()
+    def status(self) -> str | None:
+        return self.jobs.status(self.job.name)
 
-    def _run(self) -> None:
+    def fail(self, reason: str) -> None:
+        self._finish("Failed", reason)
+
+    def cleanup(self) -> None:
+        self.stop.set()
+        self.pool.close()
+        for instance in self.instances:
+            if instance.server is not None:
+                instance.server.kill()
+
+    def work(self) -> None:
         started = self.home.clock.time()
         self.jobs.update(self.job.name, started=started)
         self.capture.begin(started)
@@ -134,13 +129,13 @@ class Runner:
             model_dir, plan, env = self._prepare_model()
         except ObjectFailed as exc:
             return self._finish("Failed", str(exc))
-        if self._stopping():
+        if self.stopping():
             return self._finish("Stopped")
         self._start_servers(plan, model_dir, env, int(started))
         try:
             for instance in self.instances:
                 instance.server.wait_ready(
-                    float(env.get("SAGEMAKER_STARTUP_TIMEOUT", "600")), cancelled=self._stopping
+                    float(env.get("SAGEMAKER_STARTUP_TIMEOUT", "600")), cancelled=self.stopping
                 )
                 self._execution_parameters(instance)
         except StartCancelled:
@@ -149,7 +144,9 @@ class Runner:
         except ContainerError as exc:
             self._flush()
             return self._finish("Failed", f"ClientError: {exc}")
-        assigned = [objects[i :: len(self.instances)] for i in range(len(self.instances))]
+        # Objects are spread over the instances by key, as ShardedByS3Key spreads them.
+        count = len(self.instances)
+        assigned = [staging.shard(objects, i, count, "ShardedByS3Key") for i in range(count)]
         workers = [
             threading.Thread(target=self._work, args=(instance, mine), daemon=True)
             for instance, mine in zip(self.instances, assigned, strict=True)
@@ -158,7 +155,7 @@ class Runner:
             worker.start()
         next_flush = 0.0
         while self._finished < len(workers):
-            if not self.stop.is_set() and self._stopping():
+            if not self.stop.is_set() and self.stopping():
                 self.stop.set()
                 for instance in self.instances:  # abandon the requests in flight
                     instance.server.kill()
@@ -189,15 +186,15 @@ class Runner:
 
     # -- preparing -----------------------------------------------------------------
 
-    def _objects(self) -> list[tuple[int, data.S3Object]]:
+    def _objects(self) -> list[tuple[int, staging.S3Object]]:
         source = self.spec["TransformInput"]["DataSource"]["S3DataSource"]
         try:
             model = ModelStore(self.home).find(self.spec["ModelName"])
             role = (model.execution_role_arn if model else None) or "the model's execution role"
-            found = data.channel_objects(self.s3, source, self.job.region, role)
-        except data.DataError as exc:
+            found = staging.channel_objects(self.s3, source, self.job.region, role)
+        except staging.DataError as exc:
             raise ObjectFailed(str(exc)) from None
-        out_bucket, _ = data.split_uri(self.spec["TransformOutput"]["S3OutputPath"])
+        out_bucket, _ = staging.split_uri(self.spec["TransformOutput"]["S3OutputPath"])
         try:
             self.s3.get_bucket(out_bucket)
         except s3_errors.S3Error:
@@ -292,7 +289,7 @@ class Runner:
 
     # -- transforming --------------------------------------------------------------
 
-    def _work(self, instance: Instance, objects: list[tuple[int, data.S3Object]]) -> None:
+    def _work(self, instance: Instance, objects: list[tuple[int, staging.S3Object]]) -> None:
         try:
             self._work_through(instance, objects)
         finally:
@@ -300,7 +297,9 @@ class Runner:
                 self._finished += 1
             self._done.set()
 
-    def _work_through(self, instance: Instance, objects: list[tuple[int, data.S3Object]]) -> None:
+    def _work_through(
+        self, instance: Instance, objects: list[tuple[int, staging.S3Object]]
+    ) -> None:
         """Stream an instance's objects through its server.
 
         One window of at most MaxConcurrentTransforms + 1 mini-batches spans the
@@ -348,7 +347,7 @@ class Runner:
                         future.result()
                     run.close()
 
-    def _begin(self, instance: Instance, position: int, obj: data.S3Object) -> ObjectRun:
+    def _begin(self, instance: Instance, position: int, obj: staging.S3Object) -> ObjectRun:
         spool_dir = self.dir / "spool"
         spool_dir.mkdir(exist_ok=True)
         self._log(instance.data_log, f"[sagemaker logs]: {object_uri(obj)}: starting")
@@ -443,7 +442,7 @@ class Runner:
         finally:
             run.close()
 
-    def _open_input(self, obj: data.S3Object):
+    def _open_input(self, obj: staging.S3Object):
         try:
             _, _, stream = self.s3.read_object(obj.bucket, obj.key)
         except (s3_errors.NoSuchKey, s3_errors.NoSuchBucket):
@@ -480,8 +479,8 @@ class Runner:
         if line and body and not body.endswith(b"\n"):
             spool.write(b"\n")
 
-    def _upload(self, obj: data.S3Object, spool, content_type: str | None) -> None:
-        bucket, prefix = data.split_uri(self.spec["TransformOutput"]["S3OutputPath"])
+    def _upload(self, obj: staging.S3Object, spool, content_type: str | None) -> None:
+        bucket, prefix = staging.split_uri(self.spec["TransformOutput"]["S3OutputPath"])
         key = f"{prefix.rstrip('/')}/{obj.relative}.out".lstrip("/")
         spool.seek(0)
         attrs = {
@@ -550,15 +549,12 @@ class Runner:
     def _flush(self) -> None:
         self.log_lines.flush()
 
-    def _stopping(self) -> bool:
-        return self.jobs.status(self.job.name) == "Stopping"
-
     def _finish(self, outcome: str, failure: str | None = None) -> None:
         self._flush()
         fields: dict[str, Any] = {"ended": self.home.clock.time()}
         if failure is not None:
-            fields["failure"] = failure[:FAILURE_LIMIT]
-        if outcome != "Stopped" and self._stopping():
+            fields["failure"] = clip(failure)
+        if outcome != "Stopped" and self.stopping():
             outcome, fields = "Stopped", {"ended": fields["ended"]}
         self.jobs.transition(
             self.job.name,
@@ -568,15 +564,5 @@ class Runner:
         )
 
 
-def main(argv: list[str]) -> int:
-    home_path, name = argv[1], argv[2]
-    config = load_config().with_overrides(home=home_path, backend="local")
-    home = Home.open(config)
-    runner = Runner(home, name)
-    launcher.record_how_it_ends(runner.dir)
-    runner.run()
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(Runner.main(sys.argv))

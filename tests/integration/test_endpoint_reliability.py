@@ -15,6 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 from endpoint_helpers import deploy, instances, score, xgboost_artifact
 
+from simsage.runtime import processes
+
 
 @pytest.fixture(scope="module")
 def artifact() -> bytes:
@@ -192,14 +194,7 @@ def test_deleting_the_home_stops_its_endpoints(simsage_local, artifact):
     pids = [supervisor] + [i.pid for i in instances(simsage_local, "homeless")]
     shutil.rmtree(simsage_local.home)
 
-    def gone(pid: int) -> bool:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                return stat.read().split()[2] == "Z"
-        except FileNotFoundError:
-            return True
-
-    wait_for(lambda: all(gone(pid) for pid in pids), timeout=30)
+    wait_for(lambda: not any(processes.running(pid) for pid in pids), timeout=30)
 
 
 def test_hung_instance_fails_its_health_checks_and_is_replaced(simsage_local, artifact):

@@ -27,6 +27,8 @@ from endpoint_helpers import (
     xgboost_artifact,
 )
 
+from simsage.runtime import processes
+
 ACCOUNT = "123456789012"
 
 
@@ -46,16 +48,7 @@ def error(excinfo) -> tuple[str, str]:
 
 
 def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie child of this process counts as gone.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
+    return processes.running(pid)  # a zombie child of this process counts as gone
 
 
 def wait_for(predicate, timeout: float = 20.0) -> None:

@@ -11,7 +11,7 @@ import time
 import psutil
 import pytest
 
-from simsage.hosting.instance_client import InstancePool, Unreachable
+from simsage.runtime.instance_client import InstancePool, Unreachable
 from simsage.serving.scoring import Response
 from simsage.serving.server import InferenceServer
 

@@ -17,7 +17,7 @@ from test_training_jobs import CREATE, Training, _python, wait_until
 
 from simsage.home import Home
 from simsage.hosting.endpoint_state import EndpointStore
-from simsage.store.blobs import pid_alive
+from simsage.runtime.processes import alive as pid_alive
 from simsage.training.jobs import TrainingJobStore
 from simsage.transform.jobs import TransformJobStore
 

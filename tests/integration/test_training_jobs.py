@@ -24,6 +24,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from simsage.home import Home
+from simsage.runtime import processes
 from simsage.training.jobs import TrainingJobStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -133,11 +134,7 @@ def _untar(body: bytes) -> dict[str, bytes]:
 
 def _alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-    return state not in ("Z", "X")
+    return processes.running(pid)
 
 
 def wait_until(condition, timeout: float = TIMEOUT, what: str = "condition"):

@@ -10,8 +10,8 @@ from collections import namedtuple
 
 import pytest
 
-from simsage.training import data
-from simsage.training.data import ArchiveTooLarge, DataError, extract_archive
+from simsage.runtime import staging
+from simsage.runtime.staging import ArchiveTooLarge, DataError, extract_archive
 
 MB = 1024 * 1024
 
@@ -52,7 +52,7 @@ def test_a_header_declaring_too_much_is_refused_without_reading_on(tmp_path):
     archive = tmp_path / "claims.tar.gz"
     archive.write_bytes(gzip.compress(info.tobuf(tarfile.GNU_FORMAT)))
     with pytest.raises(ArchiveTooLarge) as excinfo:
-        extract_archive(archive, tmp_path / "out", limit=data.GB, source='"s3://b/m.tar.gz"')
+        extract_archive(archive, tmp_path / "out", limit=staging.GB, source='"s3://b/m.tar.gz"')
     assert excinfo.value.expanded == 10 * 1024**3
     assert str(excinfo.value).startswith('ClientError: "s3://b/m.tar.gz" expands to at least 10.0')
 
@@ -67,7 +67,7 @@ def test_too_many_members_are_refused(tmp_path):
 
 def test_the_free_disk_space_is_a_limit_too(tmp_path, monkeypatch):
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(data.shutil, "disk_usage", lambda path: usage(1000, 900, 100))
+    monkeypatch.setattr(staging.shutil, "disk_usage", lambda path: usage(1000, 900, 100))
     archive = _tar_gz(tmp_path / "big.tar.gz", {"a": b"x" * 200})
     with pytest.raises(ArchiveTooLarge, match="more than the 100 bytes free on the disk"):
         extract_archive(archive, tmp_path / "out")

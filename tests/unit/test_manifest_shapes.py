@@ -9,8 +9,8 @@ import pytest
 
 from simsage.config import load_config
 from simsage.home import Home
+from simsage.runtime.staging import DataError, channel_objects
 from simsage.s3.backend import S3Backend
-from simsage.training.data import DataError, channel_objects
 
 URI = "s3://data/m.json"
 SHAPE = (

@@ -1,7 +1,7 @@
 """Kept-alive HTTP/1.1 connections to inference-server instances on 127.0.0.1.
 
-Layer: data plane, shared by the runtime (InvokeEndpoint) and the batch transform
-runner. One :class:`InstancePool` holds, per instance port, the connections no request
+Layer: runtime (data plane), shared by endpoint invocation (InvokeEndpoint, in
+:mod:`simsage.hosting.runtime`) and the batch transform runner. One :class:`InstancePool` holds, per instance port, the connections no request
 is using; a request takes one (or opens one), uses it alone, and gives it back.
 
 Invariants:

@@ -1,7 +1,11 @@
-"""Moving bytes between simsage's S3 and a job folder: channel data in, checkpoints
-both ways, model and output archives out.
+"""S3 staging: moving bytes between simsage's S3 and a job folder. Channel data in
+(S3Prefix and ManifestFile sources, ShardedByS3Key spread over hosts by the caller),
+checkpoints both ways, model and output archives out, and archives (model.tar.gz,
+sourcedir.tar.gz) extracted within a volume's size.
 
-The runner reaches the store directly (no boto3 in the job process): it lists with
+Layer: runtime, shared by every job kind (training, transform, endpoint instances, and
+processing next); it knows S3 and folders, never a job kind's records. A job runner
+reaches the store directly (no boto3 in the job process): it lists with
 the S3 backend and copies blob files with the kernel's copy, so staging a data set
 costs about what copying its files costs.
 """
@@ -139,6 +143,28 @@ def _manifest_objects(s3: S3Backend, bucket: str, key: str, uri: str) -> list[S3
         raise malformed("it lists no keys after the prefix")
     base_bucket, base = split_uri(prefix)
     return [S3Object(base_bucket, base + rel, rel) for rel in manifest[1:]]
+
+
+def shard(objects: list, index: int, count: int, distribution: str) -> list:
+    """What host ``index`` of ``count`` gets of a channel's ``objects`` (in key order):
+    all of them (``FullyReplicated``), or every ``count``-th from its own position
+    (``ShardedByS3Key``)."""
+    return objects[index::count] if distribution == "ShardedByS3Key" else objects
+
+
+def stage_channel(s3: S3Backend, source: dict, region: str, role: str, folders: list[Path]) -> None:
+    """Download the objects of an S3DataSource into each host's channel folder
+    (``folders``, one per host), sharded as its S3DataDistributionType says.
+
+    Raises:
+        DataError: the source names nothing, a manifest is malformed, an object is
+            gone, or a key would land outside its folder.
+    """
+    objects = channel_objects(s3, source, region, role)
+    distribution = source.get("S3DataDistributionType", "FullyReplicated")
+    for index, folder in enumerate(folders):
+        for obj in shard(objects, index, len(folders), distribution):
+            download(s3, obj, safe_join(folder, obj.relative))
 
 
 def safe_join(folder: Path, relative: str, what: str = "channel folder") -> Path:
