@@ -15,7 +15,8 @@ Measured in the same run:
 
 Latency: p50 and p99 over sequential calls after a warm-up. Throughput: requests/s with
 4 client threads (one client each) for a few seconds.
-Targets: simsage p50 <= 2 ms; throughput >= 400 requests/s.
+Targets: simsage p50 <= 1.5 ms; throughput >= 500 requests/s. (Which HTTP server the
+instances run on is measured by ``bench_serving_http.py``.)
 
 Usage: ``python3 benchmarks/bench_endpoints.py [--quick]``
 """
@@ -241,9 +242,9 @@ def main() -> int:
     print(
         f"throughput, 4 threads: raw HTTP {http_rps:,.0f} req/s; simsage {simsage_rps:,.0f} req/s"
     )
-    verdict_latency = "met" if simsage_p[0] <= 0.002 else "MISSED"
-    verdict_rps = "met" if simsage_rps >= 400 else "MISSED"
-    print(f"target p50 <= 2 ms: {verdict_latency}; target >= 400 req/s: {verdict_rps}")
+    verdict_latency = "met" if simsage_p[0] <= 0.0015 else "MISSED"
+    verdict_rps = "met" if simsage_rps >= 500 else "MISSED"
+    print(f"target p50 <= 1.5 ms: {verdict_latency}; target >= 500 req/s: {verdict_rps}")
     return 0
 
 

@@ -382,3 +382,48 @@ def test_execution_parameters_are_the_xgboost_containers(xgb_server, script_serv
         "MaxPayloadInMB": 6,
     }
     assert script_server.request("GET", "/execution-parameters")[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414),
+        (b"GET /ping HTTP/1.1\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+        (b"GET /ping HTTP/1.1\r\n" + b"X-Pad: 1\r\n" * 101 + b"\r\n", 431),
+        (b"GET /ping HTTP/1.1\r\nno colon here\r\n\r\n", 400),
+        (b"GET /ping HTTP/2.0\r\n\r\n", 505),
+        (b"GET /ping FTP/1.1\r\n\r\n", 400),
+        (b"BREW /invocations HTTP/1.1\r\n\r\n", 501),
+    ],
+)
+def test_protocol_errors_are_plain_text_answers_then_close(small_server, request_bytes, status):
+    answer = _exchange(small_server.server_address[1], request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status)
+    assert b"\r\nConnection: close" in head and b"\r\nContent-Type: text/plain" in head
+    assert body and b"<html" not in body.lower()
+    assert small_server.handler.calls == 0
+
+
+def test_expect_continue_head_and_blank_lines_between_requests(small_server):
+    port = small_server.server_address[1]
+    answer = _exchange(
+        port,
+        b"POST /invocations HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"
+        b"\r\n"  # a stray empty line before the next request is skipped (RFC 9112 2.2)
+        b"HEAD /ping HTTP/1.1\r\nConnection: close\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ")
+    first, _, rest = answer.partition(b"\r\n\r\nhi")
+    assert rest.startswith(b"HTTP/1.1 200 ") and rest.endswith(b"\r\n\r\n")  # HEAD: no body
+    assert small_server.handler.calls == 1
+
+
+def test_http_1_0_closes_unless_asked_to_keep_alive(small_server):
+    port = small_server.server_address[1]
+    answer = _exchange(port, b"GET /ping HTTP/1.0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 ") and b"Connection: close" in answer
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for _ in range(2):  # the connection stays open for the second request
+            sock.sendall(b"GET /ping HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
