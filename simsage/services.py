@@ -15,6 +15,7 @@ import importlib
 _SERVICES = {
     "s3": "simsage.s3.service:S3Service",
     "sts": "simsage.sts:STSService",
+    "iam": "simsage.iam.service:IAMService",
     "logs": "simsage.logs.service:LogsService",
     "sagemaker": "simsage.sagemaker:SageMakerService",
     "sagemaker-runtime": "simsage.hosting.runtime:RuntimeService",

@@ -1,0 +1,200 @@
+"""IAM: CreateRole, GetRole, ListRoles, DeleteRole and SimulatePrincipalPolicy.
+
+Layer: the service object the transport calls (query protocol); roles live in
+:mod:`simsage.iam.roles`, trust policies are read by :mod:`simsage.iam.trust`.
+
+IAM is global: the same roles answer a client of any region. simsage keeps no permission
+policies, so its simulation answers what matters to SageMaker: a role whose trust policy
+lets ``sagemaker.amazonaws.com`` assume it is treated as a SageMaker execution role and is
+``allowed`` every action asked for (simsage's SageMaker itself runs jobs with any role
+ARN); a role that SageMaker may not assume is ``implicitDeny``. The local identity (STS's
+``user/simsage``) is allowed everything. A principal IAM does not know is
+``NoSuchEntity``, as on AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from typing import Any
+
+from simsage.errors import aws_error
+from simsage.iam.errors import (
+    EntityAlreadyExists,
+    InvalidInput,
+    NoSuchEntity,
+    ValidationError,
+    role_not_found,
+)
+from simsage.iam.roles import Role, RoleStore
+from simsage.iam.trust import parse_trust_policy, trusts_service
+from simsage.paging import keyset_page
+from simsage.sts import LOCAL_USER
+from simsage.transport import Request
+from simsage.transport.constraints import ValidationErrors
+
+SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
+DEFAULT_MAX_ITEMS = 100
+
+_PRINCIPAL_ARN = re.compile(r"arn:aws:iam::(\d{12}):(role|user|group)(/(?:[\x21-\x7e]+/)?)([^/]+)")
+_ACTION = re.compile(r"[A-Za-z0-9-]+:[A-Za-z0-9*?]+")
+
+
+def _new_role_id() -> str:
+    """``AROA`` and 17 upper-case letters and digits, the form of IAM's role ids."""
+    return "AROA" + base64.b32encode(os.urandom(11)).decode()[:17]
+
+
+def _marker_error(message: str) -> ValidationError:
+    return ValidationError(message.replace("pagination token", "Marker"))
+
+
+class IAMService:
+    CHECK_INPUT = ValidationErrors(ValidationError)
+
+    def __init__(self, home) -> None:
+        self.home = home
+        self.roles = RoleStore(home.db)
+
+    # -- roles ---------------------------------------------------------------------
+
+    def create_role(self, request: Request) -> dict:
+        p = request.params
+        name = p["RoleName"]
+        document = p["AssumeRolePolicyDocument"]
+        parse_trust_policy(document)
+        tags = [dict(tag) for tag in p.get("Tags") or []]
+        keys = [tag["Key"].lower() for tag in tags]
+        if len(set(keys)) != len(keys):
+            raise InvalidInput(
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+            )
+        role = Role(
+            name=name,
+            account=request.account_id,
+            role_id=_new_role_id(),
+            path=p.get("Path", "/"),
+            trust_policy=document,
+            created=self.home.clock.time(),
+            description=p.get("Description"),
+            max_session_duration=p.get("MaxSessionDuration", 3600),
+            permissions_boundary=p.get("PermissionsBoundary"),
+            tags=tags,
+        )
+        if not self.roles.insert(role):
+            raise EntityAlreadyExists(f"Role with name {name} already exists.")
+        return {"Role": role.describe()}
+
+    def get_role(self, request: Request) -> dict:
+        name = request.params["RoleName"]
+        role = self.roles.get(request.account_id, name)
+        if role is None:
+            raise role_not_found(name)
+        return {"Role": role.describe()}
+
+    def list_roles(self, request: Request) -> dict:
+        p = request.params
+        prefix = p.get("PathPrefix", "/")
+        roles = [r for r in self.roles.all(request.account_id) if r.path.startswith(prefix)]
+        page, marker = keyset_page(
+            roles,
+            lambda r: (r.name.lower(), r.name),
+            p.get("MaxItems", DEFAULT_MAX_ITEMS),
+            p.get("Marker"),
+            _marker_error,
+            scope=["roles", prefix],
+        )
+        out: dict[str, Any] = {
+            "Roles": [r.describe(full=False) for r in page],
+            "IsTruncated": marker is not None,
+        }
+        if marker is not None:
+            out["Marker"] = marker
+        return out
+
+    def delete_role(self, request: Request) -> dict:
+        name = request.params["RoleName"]
+        if not self.roles.delete(request.account_id, name):
+            raise role_not_found(name)
+        return {}
+
+    # -- simulation ----------------------------------------------------------------
+
+    def simulate_principal_policy(self, request: Request) -> dict:
+        p = request.params
+        for member in ("PolicyInputList", "PermissionsBoundaryPolicyInputList", "ResourcePolicy"):
+            if p.get(member):
+                raise aws_error(
+                    "NotImplemented",
+                    501,
+                    f"simsage does not simulate extra policies ({member}): it keeps no "
+                    "permission policies. Leave it out, or run with SIMSAGE_BACKEND=aws.",
+                )
+        decision = self._decision(request.account_id, p["PolicySourceArn"])
+        resources = p.get("ResourceArns") or []
+        results = []
+        for action in p["ActionNames"]:
+            if not _ACTION.fullmatch(action):
+                raise InvalidInput(f"Invalid action name: {action}. Use the form service:Action.")
+            result: dict[str, Any] = {
+                "EvalActionName": action,
+                "EvalResourceName": "*",
+                "EvalDecision": decision,
+                "MatchedStatements": [],
+                "MissingContextValues": [],
+            }
+            if resources:
+                # One result per action; the per-resource decisions beside it (IAM's
+                # current form), with the empty same-account details IAM sends then.
+                result["EvalDecisionDetails"] = {}
+                result["ResourceSpecificResults"] = [
+                    {
+                        "EvalResourceName": resource,
+                        "EvalResourceDecision": decision,
+                        "MatchedStatements": [],
+                        "MissingContextValues": [],
+                    }
+                    for resource in resources
+                ]
+            results.append(result)
+        numbered = list(enumerate(results))
+        page, marker = keyset_page(
+            numbered,
+            lambda item: (item[0],),
+            p.get("MaxItems", DEFAULT_MAX_ITEMS),
+            p.get("Marker"),
+            _marker_error,
+            scope=["simulation", p["PolicySourceArn"], len(results)],
+        )
+        out: dict[str, Any] = {
+            "EvaluationResults": [result for _, result in page],
+            "IsTruncated": marker is not None,
+        }
+        if marker is not None:
+            out["Marker"] = marker
+        return out
+
+    def _decision(self, account: str, source_arn: str) -> str:
+        """``allowed`` or ``implicitDeny`` for every action of the principal ``source_arn``.
+
+        Raises:
+            InvalidInput: not the ARN of a user, group or role.
+            NoSuchEntity: a principal this account does not have.
+        """
+        match = _PRINCIPAL_ARN.fullmatch(source_arn)
+        if match is None:
+            raise InvalidInput(
+                f"Invalid ARN: {source_arn}. PolicySourceArn must be the ARN of an IAM "
+                "user, group or role (arn:aws:iam::<account>:role/<name>)."
+            )
+        arn_account, kind, path, name = match.groups()
+        if kind == "role":
+            role = self.roles.get(account, name) if arn_account == account else None
+            if role is None or role.path != path:
+                raise role_not_found(name)
+            trusted = trusts_service(parse_trust_policy(role.trust_policy), SAGEMAKER_PRINCIPAL)
+            return "allowed" if trusted else "implicitDeny"
+        if kind == "user" and arn_account == account and name == LOCAL_USER and path == "/":
+            return "allowed"
+        raise NoSuchEntity(f"The {kind} with name {name} cannot be found.")
