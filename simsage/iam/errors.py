@@ -29,6 +29,16 @@ class InvalidInput(ClientFault):
     code = "InvalidInput"
 
 
+class DeleteConflict(ClientFault):
+    code = "DeleteConflict"
+    status = 409
+
+
+class LimitExceeded(ClientFault):
+    code = "LimitExceeded"
+    status = 409
+
+
 def role_not_found(name: str) -> NoSuchEntity:
     """AWS's answer for a role name the account has no role of."""
     return NoSuchEntity(f"The role with name {name} cannot be found.")

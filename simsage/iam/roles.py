@@ -43,6 +43,8 @@ class Role:
     max_session_duration: int = 3600
     permissions_boundary: str | None = None
     tags: list[dict[str, str]] = field(default_factory=list)
+    # ARNs of the managed policies attached to the role, in the order they were attached.
+    attached_policies: list[str] = field(default_factory=list)
 
     @property
     def arn(self) -> str:
@@ -82,17 +84,24 @@ class RoleStore:
 
     def insert(self, role: Role) -> bool:
         """Store a new role; False if the account already has one of that name (any case)."""
-        body = asdict(role)
-        del body["name"], body["account"]
         try:
             with self.db.write() as conn:
                 conn.execute(
                     "INSERT INTO iam_roles (account, name, body) VALUES (?, ?, ?)",
-                    (role.account, role.name, json.dumps(body)),
+                    (role.account, role.name, _body(role)),
                 )
         except sqlite3.IntegrityError:
             return False
         return True
+
+    def update(self, role: Role) -> bool:
+        """Store a role's changed fields; False if it no longer exists."""
+        with self.db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE iam_roles SET body = ? WHERE account = ? AND name = ?",
+                (_body(role), role.account, role.name),
+            )
+            return cursor.rowcount == 1
 
     def get(self, account: str, name: str) -> Role | None:
         row = self.db.query_one(
@@ -113,6 +122,12 @@ class RoleStore:
                 "DELETE FROM iam_roles WHERE account = ? AND name = ?", (account, name)
             )
             return cursor.rowcount == 1
+
+
+def _body(role: Role) -> str:
+    body = asdict(role)
+    del body["name"], body["account"]
+    return json.dumps(body)
 
 
 def _role(account: str, row: tuple) -> Role:

@@ -1,4 +1,5 @@
-"""IAM: CreateRole, GetRole, ListRoles, DeleteRole and SimulatePrincipalPolicy.
+"""IAM: CreateRole, GetRole, ListRoles, DeleteRole, the managed policies of a role
+(AttachRolePolicy, DetachRolePolicy, ListAttachedRolePolicies) and SimulatePrincipalPolicy.
 
 Layer: the service object the transport calls (query protocol); roles live in
 :mod:`simsage.iam.roles`, trust policies are read by :mod:`simsage.iam.trust`.
@@ -21,8 +22,10 @@ from typing import Any
 
 from simsage.errors import aws_error
 from simsage.iam.errors import (
+    DeleteConflict,
     EntityAlreadyExists,
     InvalidInput,
+    LimitExceeded,
     NoSuchEntity,
     ValidationError,
     role_not_found,
@@ -38,6 +41,12 @@ SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
 DEFAULT_MAX_ITEMS = 100
 
 _PRINCIPAL_ARN = re.compile(r"arn:aws:iam::(\d{12}):(role|user|group)(/(?:[\x21-\x7e]+/)?)([^/]+)")
+# AWS managed policies (``arn:aws:iam::aws:policy/AmazonSageMakerFullAccess``, with an
+# optional path such as ``service-role/``); a customer managed one names the account.
+_POLICY_ARN = re.compile(
+    r"arn:aws:iam::(aws|\d{12}):policy((?:/[A-Za-z0-9.,+@=_-]+)*/)([\w+=,.@-]+)"
+)
+MANAGED_POLICIES_PER_ROLE = 10
 _ACTION = re.compile(r"[A-Za-z0-9-]+:[A-Za-z0-9*?]+")
 
 
@@ -114,10 +123,78 @@ class IAMService:
         return out
 
     def delete_role(self, request: Request) -> dict:
-        name = request.params["RoleName"]
-        if not self.roles.delete(request.account_id, name):
-            raise role_not_found(name)
+        role = self._role(request)
+        if role.attached_policies:
+            raise DeleteConflict("Cannot delete entity, must detach all policies first.")
+        if not self.roles.delete(request.account_id, role.name):
+            raise role_not_found(role.name)
         return {}
+
+    def _role(self, request: Request) -> Role:
+        name = request.params["RoleName"]
+        role = self.roles.get(request.account_id, name)
+        if role is None:
+            raise role_not_found(name)
+        return role
+
+    # -- managed policies ----------------------------------------------------------
+    # simsage has no policy documents: AWS managed policies (``arn:aws:iam::aws:policy/…``)
+    # attach by ARN, as the SDK's ``get_execution_role(use_default=True)`` attaches
+    # AmazonSageMakerFullAccess; customer managed ones do not exist here (no CreatePolicy).
+
+    def attach_role_policy(self, request: Request) -> dict:
+        role = self._role(request)
+        policy_arn = request.params["PolicyArn"]
+        match = _POLICY_ARN.fullmatch(policy_arn)
+        if match is None:
+            raise InvalidInput(f"ARN {policy_arn} is not valid.")
+        if match.group(1) != "aws":
+            raise NoSuchEntity(f"Policy {policy_arn} does not exist or is not attachable.")
+        if policy_arn in role.attached_policies:
+            return {}  # attaching again changes nothing, as in IAM
+        if len(role.attached_policies) >= MANAGED_POLICIES_PER_ROLE:
+            raise LimitExceeded(
+                f"Cannot exceed quota for PoliciesPerRole: {MANAGED_POLICIES_PER_ROLE}"
+            )
+        role.attached_policies.append(policy_arn)
+        if not self.roles.update(role):
+            raise role_not_found(role.name)
+        return {}
+
+    def detach_role_policy(self, request: Request) -> dict:
+        role = self._role(request)
+        policy_arn = request.params["PolicyArn"]
+        if policy_arn not in role.attached_policies:
+            raise NoSuchEntity(f"Policy {policy_arn} was not found.")
+        role.attached_policies.remove(policy_arn)
+        if not self.roles.update(role):
+            raise role_not_found(role.name)
+        return {}
+
+    def list_attached_role_policies(self, request: Request) -> dict:
+        role = self._role(request)
+        p = request.params
+        prefix = p.get("PathPrefix", "/")
+        attached = []
+        for policy_arn in role.attached_policies:
+            match = _POLICY_ARN.fullmatch(policy_arn)
+            if match and match.group(2).startswith(prefix):
+                attached.append({"PolicyName": match.group(3), "PolicyArn": policy_arn})
+        page, marker = keyset_page(
+            list(enumerate(attached)),
+            lambda item: (item[0],),
+            p.get("MaxItems", DEFAULT_MAX_ITEMS),
+            p.get("Marker"),
+            _marker_error,
+            scope=["attached", role.name.lower(), prefix],
+        )
+        out: dict[str, Any] = {
+            "AttachedPolicies": [policy for _, policy in page],
+            "IsTruncated": marker is not None,
+        }
+        if marker is not None:
+            out["Marker"] = marker
+        return out
 
     # -- simulation ----------------------------------------------------------------
 

@@ -274,3 +274,51 @@ def test_simulation_of_an_unknown_principal_is_no_such_entity(simsage_local):
             PolicySourceArn="arn:aws:s3:::not-a-principal", ActionNames=["s3:GetObject"]
         )
     assert _code(caught) == "InvalidInput"
+
+
+FULL_ACCESS = "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"
+
+
+def test_managed_policies_attach_list_and_detach(simsage_local):
+    iam = _client()
+    _create(iam, "SageMakerRole")
+    iam.attach_role_policy(RoleName="SageMakerRole", PolicyArn=FULL_ACCESS)
+    iam.attach_role_policy(RoleName="SageMakerRole", PolicyArn=FULL_ACCESS)  # no-op again
+    service_role = "arn:aws:iam::aws:policy/service-role/AmazonSageMakerCanvasFullAccess"
+    iam.attach_role_policy(RoleName="SageMakerRole", PolicyArn=service_role)
+    attached = iam.list_attached_role_policies(RoleName="SageMakerRole")["AttachedPolicies"]
+    assert attached == [
+        {"PolicyName": "AmazonSageMakerFullAccess", "PolicyArn": FULL_ACCESS},
+        {"PolicyName": "AmazonSageMakerCanvasFullAccess", "PolicyArn": service_role},
+    ]
+    only = iam.list_attached_role_policies(RoleName="SageMakerRole", PathPrefix="/service-role/")
+    assert [p["PolicyArn"] for p in only["AttachedPolicies"]] == [service_role]
+
+    # A role with policies attached cannot be deleted until they are detached.
+    with pytest.raises(ClientError) as caught:
+        iam.delete_role(RoleName="SageMakerRole")
+    assert _code(caught) == "DeleteConflict"
+    iam.detach_role_policy(RoleName="SageMakerRole", PolicyArn=FULL_ACCESS)
+    iam.detach_role_policy(RoleName="SageMakerRole", PolicyArn=service_role)
+    with pytest.raises(ClientError) as caught:
+        iam.detach_role_policy(RoleName="SageMakerRole", PolicyArn=FULL_ACCESS)
+    assert _code(caught) == "NoSuchEntity"
+    iam.delete_role(RoleName="SageMakerRole")
+
+
+def test_attaching_what_does_not_exist_is_refused(simsage_local):
+    iam = _client()
+    account = simsage_local.config.account_id
+    with pytest.raises(ClientError) as caught:
+        iam.attach_role_policy(RoleName="Nobody", PolicyArn=FULL_ACCESS)
+    assert _code(caught) == "NoSuchEntity"
+    _create(iam, "SageMakerRole")
+    with pytest.raises(ClientError) as caught:
+        iam.attach_role_policy(
+            RoleName="SageMakerRole", PolicyArn=f"arn:aws:iam::{account}:policy/Mine"
+        )
+    assert _code(caught) == "NoSuchEntity"
+    with pytest.raises(ClientError) as caught:
+        iam.attach_role_policy(RoleName="SageMakerRole", PolicyArn="arn:aws:s3:::not-a-policy")
+    assert _code(caught) == "InvalidInput"
+    assert iam.list_attached_role_policies(RoleName="SageMakerRole")["AttachedPolicies"] == []

@@ -65,8 +65,8 @@ def data(v3, tmp_path):
 
 def _train_builtin_xgboost(data, role):
     from sagemaker.core import image_uris
-    from sagemaker.train import ModelTrainer
     from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
+    from sagemaker.train import ModelTrainer
 
     sess, bucket, prefix = data["session"], data["bucket"], data["prefix"]
     image = image_uris.retrieve("xgboost", region=sess.boto_region_name, version="1.7-1")
