@@ -25,6 +25,7 @@ The fixtures are test plumbing only; the flows themselves are what a notebook do
 from __future__ import annotations
 
 import json
+import threading
 import time
 import types
 
@@ -43,7 +44,7 @@ SAGEMAKER_TRUST = {
 
 
 @pytest.fixture
-def telemetry_calls(monkeypatch) -> list[str]:
+def telemetry_calls(simsage_local, monkeypatch):
     """The telemetry URLs the SDK asked for (recorded, answered None as when offline)."""
     from sagemaker.core.telemetry import telemetry_logging
 
@@ -54,7 +55,12 @@ def telemetry_calls(monkeypatch) -> list[str]:
         return None
 
     monkeypatch.setattr(telemetry_logging, "_requests_helper", record)
-    return calls
+    yield calls
+    # Each event is sent from a daemon thread that first asks STS for the account: let
+    # them finish while simsage is still active (this fixture ends before simsage_local).
+    for thread in threading.enumerate():
+        if thread.name == "sagemaker-telemetry":
+            thread.join(timeout=30)
 
 
 @pytest.fixture

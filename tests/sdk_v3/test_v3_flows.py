@@ -117,9 +117,7 @@ def test_model_trainer_builtin_xgboost_and_core_resources(
     image, job = _train_builtin_xgboost(data, role)
     assert job.training_job_status == "Completed"
     model_data = job.model_artifacts.s3_model_artifacts
-    assert model_data == (
-        f"s3://{bucket}/{prefix}/out/{job.training_job_name}/output/model.tar.gz"
-    )
+    assert model_data == (f"s3://{bucket}/{prefix}/out/{job.training_job_name}/output/model.tar.gz")
     s3 = v3.client("s3")
     head = s3.head_object(Bucket=bucket, Key=model_data.split(f"s3://{bucket}/", 1)[1])
     assert head["ContentLength"] > 0

@@ -107,9 +107,7 @@ def test_get_execution_role_use_default_makes_a_usable_role(no_aws_configuration
     assert arn == f"arn:aws:iam::{account}:role/AmazonSageMaker-DefaultRole"
     iam = v3.client("iam")
     attached = iam.list_attached_role_policies(RoleName="AmazonSageMaker-DefaultRole")
-    assert [p["PolicyName"] for p in attached["AttachedPolicies"]] == [
-        "AmazonSageMakerFullAccess"
-    ]
+    assert [p["PolicyName"] for p in attached["AttachedPolicies"]] == ["AmazonSageMakerFullAccess"]
     # A second notebook run finds the role and reuses it.
     assert get_execution_role(use_default=True) == arn
     assert _trainer(arn).role == arn
