@@ -61,12 +61,15 @@ def data(v3, tmp_path):
         "bucket": bucket,
         "prefix": prefix,
         "uris": uris,
+        "dirs": {name: str(tmp_path / name) for name in ("train", "validation", "batch")},
         "x_test": x_test,
         "y_test": y_test,
     }
 
 
-def _train_builtin_xgboost(data, role):
+def _train_builtin_xgboost(data, role, source: str = "uris"):
+    """Train on the data's S3 prefixes (``uris``) or local folders (``dirs``: the SDK
+    uploads them itself)."""
     from sagemaker.core import image_uris
     from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
     from sagemaker.train import ModelTrainer
@@ -85,11 +88,11 @@ def _train_builtin_xgboost(data, role):
     trainer.train(
         input_data_config=[
             InputData(
-                channel_name="train", data_source=data["uris"]["train"], content_type="text/csv"
+                channel_name="train", data_source=data[source]["train"], content_type="text/csv"
             ),
             InputData(
                 channel_name="validation",
-                data_source=data["uris"]["validation"],
+                data_source=data[source]["validation"],
                 content_type="text/csv",
             ),
         ],
@@ -195,9 +198,15 @@ def test_model_trainer_builtin_xgboost_and_core_resources(
 
 
 def test_model_builder_deploys_the_trained_artifact(v3, fast_polls, role, data):
+    from sagemaker.core.resources import TrainingJob
     from sagemaker.serve import ModelBuilder
 
-    image, job = _train_builtin_xgboost(data, role)
+    # Local folders as channels this time: the SDK uploads them to its bucket first.
+    image, job = _train_builtin_xgboost(data, role, source="dirs")
+    again = TrainingJob.get(job.training_job_name)
+    assert again.training_job_status == "Completed"
+    channel = again.input_data_config[0].data_source.s3_data_source.s3_uri
+    assert channel.startswith(f"s3://{data['bucket']}/")
     builder = ModelBuilder(
         image_uri=image,
         s3_model_data_url=job.model_artifacts.s3_model_artifacts,
