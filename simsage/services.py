@@ -22,6 +22,7 @@ import threading
 _SERVICES = {
     "s3": "simsage.s3.service:S3Service",
     "sts": "simsage.sts:STSService",
+    "iam": "simsage.iam.service:IAMService",
     "logs": "simsage.logs.service:LogsService",
     "sagemaker": "simsage.sagemaker:SageMakerService",
     "sagemaker-runtime": "simsage.hosting.runtime:RuntimeService",

@@ -44,7 +44,7 @@ def test_untranslatable_constructs_are_reported(pattern):
 
 def test_every_pattern_of_the_emulated_services_translates():
     session = botocore.session.get_session()
-    for service in ("s3", "sts", "logs", "sagemaker", "sagemaker-runtime"):
+    for service in ("s3", "sts", "iam", "logs", "sagemaker", "sagemaker-runtime"):
         model = session.get_service_model(service)
         for name in model.shape_names:
             pattern = model.shape_for(name).metadata.get("pattern")
