@@ -9,7 +9,9 @@ tarfile's ``data`` filter (nothing may leave the folder or link out of it) and a
 ``SAGEMAKER_SUBMIT_DIRECTORY`` extracted into ``code/``; together they must fit on the
 instance's ML storage volume (``VolumeSizeInGB``, 30 GB by default), checked from the
 archives' headers before anything is written. :class:`ServerProcess` starts
-``python -m simsage.serving.server`` on a free 127.0.0.1 port and follows its stderr.
+``python -m simsage.serving.server`` on a free 127.0.0.1 port through the runtime's
+container launcher (the instance folder is the container's ``/opt/ml``: really so in a
+private mount namespace, see :mod:`simsage.runtime.containers`) and follows its output.
 
 Custom images would need a Docker engine; simsage refuses them with a reason instead
 of pretending to serve them.
@@ -26,8 +28,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from simsage.runtime import containers
+from simsage.runtime.images import parse_image
+from simsage.runtime.paths import OPT_ML
 from simsage.runtime.python import child_environment, module_command
 from simsage.s3.backend import S3Backend
 from simsage.training.data import (
@@ -41,7 +46,6 @@ from simsage.training.data import (
     format_size,
     split_uri,
 )
-from simsage.training.images import parse_image
 
 PROGRAM_ENV = "SAGEMAKER_PROGRAM"
 SUBMIT_DIR_ENV = "SAGEMAKER_SUBMIT_DIRECTORY"
@@ -215,10 +219,16 @@ class ServerProcess:
         env.update(environment)
         env = child_environment(env)
         env["PYTHONUNBUFFERED"] = "1"
+        # The instance's folder (model/, code/) is the container's /opt/ml.
+        root = Path(model_dir).parent
+        self.launcher = containers.local()
+        submit = env.get(SUBMIT_DIR_ENV, "")
+        if submit.startswith(str(root) + os.sep):
+            env[SUBMIT_DIR_ENV] = self.launcher.container_path(root, submit)
         argv = [
             *module_command("simsage.serving.server"),
             "--model-dir",
-            str(model_dir),
+            self.launcher.container_path(root, model_dir),
             "--port",
             "0",
             "--mode",
@@ -233,15 +243,22 @@ class ServerProcess:
         self._last_lines: list[str] = []
         self._on_line = on_line
         self._listening = threading.Event()
-        self.process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=str(model_dir),
-            close_fds=True,
+        if on_line is not None:  # the instance's log says how its /opt/ml is provided
+            with contextlib.suppress(Exception):
+                on_line(self.launcher.describe(root))
+        container = containers.Container(
+            "model", root, argv, env, workdir=str(PurePosixPath(str(OPT_ML)) / "model")
         )
+        try:
+            self.process = self.launcher.start(
+                container,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                close_fds=True,
+            )
+        except containers.LaunchError as exc:
+            raise ContainerError(f"The primary container could not start: {exc}") from None
         self.pid = self.process.pid
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

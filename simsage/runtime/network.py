@@ -89,6 +89,39 @@ class PrivateNetwork:
             "simsage.runtime.network", "enter", str(self.holder.pid), str(self.namespace), "--"
         ) + list(argv)
 
+    def namespace_fds(self) -> list[int]:
+        """Open the holder's user and network namespaces for a child to join (see
+        :meth:`preexec`); the caller closes them once the child started.
+
+        Raises:
+            OSError: the holder is gone (or its pid was reused by a stranger).
+        """
+        descriptors = [
+            os.open(f"/proc/{self.holder.pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+            for name in ("user", "net")
+        ]
+        if os.fstat(descriptors[1]).st_ino != self.namespace:
+            for descriptor in descriptors:
+                os.close(descriptor)
+            raise OSError("the job's private network is gone")
+        return descriptors
+
+    @staticmethod
+    def preexec(descriptors: list[int]):
+        """A ``preexec_fn`` joining the namespaces :meth:`namespace_fds` opened (user
+        first: it grants the right to join the network one), with no extra program
+        started. libc is looked up here, in the parent, never in the forked child."""
+        setns = _libc().setns
+
+        def join() -> None:
+            for descriptor, flag in zip(descriptors, (CLONE_NEWUSER, CLONE_NEWNET), strict=True):
+                if setns(descriptor, flag) != 0:
+                    message = _failed("simsage: cannot join the job's private network")
+                    os.write(2, (message + "\n").encode())
+                    os._exit(125)
+
+        return join
+
     def close(self) -> None:
         """Let the holder go (the namespace ends when its last host has ended)."""
         with contextlib.suppress(OSError):

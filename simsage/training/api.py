@@ -19,13 +19,14 @@ from simsage.errors import ClientFault, ValidationException
 from simsage.ids import arn, from_epoch
 from simsage.paging import Listing, list_page
 from simsage.runtime import launcher, paths
-from simsage.runtime.metrics import MetricDefinitionError, compile_definitions
-from simsage.training.images import (
+from simsage.runtime.images import (
     BUILTIN_XGBOOST_ALGORITHMS,
     algorithm_module,
     builtin_metric_definitions,
     parse_image,
+    runs_entrypoint,
 )
+from simsage.runtime.metrics import MetricDefinitionError, compile_definitions
 from simsage.training.jobs import TERMINAL, TrainingJob, TrainingJobStore
 from simsage.transport import Request
 from simsage.transport.echo import echoed, merged
@@ -218,6 +219,7 @@ class TrainingAPI:
         image = parse_image(algorithm["TrainingImage"])
         if (
             image.framework == "xgboost"
+            and not runs_entrypoint(algorithm)
             and algorithm_module(image, spec.get("HyperParameters") or {})
             in BUILTIN_XGBOOST_ALGORITHMS
         ):
