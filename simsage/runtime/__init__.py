@@ -8,6 +8,13 @@ the runner lifecycle, the ``/opt/ml`` tree and S3 staging here. Today it holds:
   refusing anything that would leave it; walking a folder without following symlinks.
 - :mod:`simsage.runtime.launcher`: detached runners, their lock-file liveness, and why a
   runner that died ended (exit code or signal, and the last lines of its log).
+- :mod:`simsage.runtime.containers`: the container launcher, one interface for a
+  container's process: a private mount namespace in which the host's folder is
+  ``/opt/ml`` (:mod:`simsage.runtime.mountns`), a plain process in the job folder (the
+  fallback), or the image under Docker (:mod:`simsage.runtime.docker_engine`).
+- :mod:`simsage.runtime.images`: which algorithm an image URI names and the command a
+  framework image runs (ContainerEntrypoint/ContainerArguments).
+- :mod:`simsage.runtime.environment`: the training toolkit's ``SM_*`` environment.
 - :mod:`simsage.runtime.network`: a private network namespace (loopback only) for the
   hosts of a job.
 - :mod:`simsage.runtime.metrics`: MetricDefinitions checked and matched against log
