@@ -26,6 +26,7 @@ SDK's driver scripts find "the framework's Python" as the image would give it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -53,8 +54,8 @@ class LaunchError(Exception):
 class Container:
     """One container process.
 
-    ``command`` is what the process modes run (Docker runs ``entrypoint``/``arguments``
-    with the image's own defaults where they are None). ``workdir`` and the values of
+    ``command`` is what the process modes run (Docker runs the image's own command, or
+    the job's ContainerEntrypoint/ContainerArguments). ``workdir`` and the values of
     ``mounts`` (host folder → container path) are container paths.
     """
 
@@ -64,8 +65,6 @@ class Container:
     environment: dict[str, str]
     workdir: str = str(OPT_ML)
     mounts: dict[Path, str] = field(default_factory=dict)
-    entrypoint: list[str] | None = None
-    arguments: list[str] | None = None
 
 
 def configured_mode() -> str:
@@ -196,6 +195,21 @@ class ProcessLauncher:
             for descriptor in held:
                 os.close(descriptor)
 
+    def start_all(self, chosen: Iterable[Container], **popen: Any) -> list[subprocess.Popen]:
+        """Start every container (the hosts of a job), in order; if one cannot start,
+        the ones already started are killed before :class:`LaunchError` goes up."""
+        started: list[subprocess.Popen] = []
+        try:
+            for container in chosen:
+                started.append(self.start(container, **popen))
+        except LaunchError:
+            for process in started:
+                with contextlib.suppress(OSError):
+                    process.kill()
+                process.wait()
+            raise
+        return started
+
 
 def _host_workdir(container: Container) -> Path:
     """The host folder of the container's working folder (process mode)."""
@@ -210,9 +224,10 @@ class DockerLauncher:
 
     mode = DOCKER
 
-    def __init__(self, engine: Any, image: str, isolated: bool) -> None:
+    def __init__(self, engine: Any, image: str, algorithm: dict[str, Any], isolated: bool):
         self.engine = engine
         self.image = image
+        self.algorithm = algorithm  # ContainerEntrypoint/ContainerArguments, Docker's way
         self.isolated = isolated
 
     def opt_ml(self, root: Path) -> PurePosixPath:
@@ -221,19 +236,14 @@ class DockerLauncher:
     def describe(self, root: Path) -> str:
         return f"simsage: {self.image} runs under Docker, {root} bind-mounted at /opt/ml"
 
-    def start_all(self, containers: Iterable[Container]) -> list[Any]:
-        """Start every host of a job together (each can resolve the others' names).
+    def start_all(self, chosen: Iterable[Container], **popen: Any) -> list[Any]:
+        """Start every host of a job together (each can resolve the others' names); the
+        engine streams their output (``popen``'s pipes do not apply).
 
         Raises:
             simsage.runtime.docker_engine.EngineError: the engine refused one.
         """
         from simsage.runtime.docker_engine import HostSpec
 
-        chosen = list(containers)
-        algorithm: dict[str, Any] = {}
-        if chosen and chosen[0].entrypoint:
-            algorithm["ContainerEntrypoint"] = chosen[0].entrypoint
-        if chosen and chosen[0].arguments:
-            algorithm["ContainerArguments"] = chosen[0].arguments
         hosts = [HostSpec(c.name, c.root, c.environment, dict(c.mounts)) for c in chosen]
-        return self.engine.start_hosts(self.image, algorithm, hosts, isolated=self.isolated)
+        return self.engine.start_hosts(self.image, self.algorithm, hosts, isolated=self.isolated)

@@ -316,13 +316,12 @@ class Runner:
         """A host as its container: the command (the image's ``train``, or the request's
         ContainerEntrypoint/ContainerArguments), SM_* for its /opt/ml, and a bind mount
         for a CheckpointConfig.LocalPath outside /opt/ml."""
-        algorithm = self.spec["AlgorithmSpecification"]
         mounts: dict[Path, str] = {}
         local = (self.spec.get("CheckpointConfig") or {}).get("LocalPath")
         folder = self._checkpoint_dir(host)
         if local and host.root / paths.EXTERNAL in folder.parents:
             mounts[folder] = paths.container_path(local, "CheckpointConfig.LocalPath")
-        if module is None:  # Docker: the image's own command unless the request names one
+        if module is None:  # Docker runs the image's own command (or the request's)
             config = host.root / "input" / "config"
             environment = docker_engine.container_environment(
                 self.spec.get("Environment"),
@@ -332,18 +331,10 @@ class Runner:
                 json.loads((config / "inputdataconfig.json").read_text()),
                 json.loads((config / "resourceconfig.json").read_text()),
             )
-            entrypoint, arguments = docker_engine.container_command(algorithm)
-            return containers.Container(
-                host.name, host.root, [], environment, mounts=mounts,
-                entrypoint=entrypoint, arguments=arguments,
-            )  # fmt: skip
-        return containers.Container(
-            host.name,
-            host.root,
-            container_command(algorithm, module_command(module)),
-            self._environment(host, extra, launcher.opt_ml(host.root)),
-            mounts=mounts,
-        )
+            return containers.Container(host.name, host.root, [], environment, mounts=mounts)
+        command = container_command(self.spec["AlgorithmSpecification"], module_command(module))
+        environment = self._environment(host, extra, launcher.opt_ml(host.root))
+        return containers.Container(host.name, host.root, command, environment, mounts=mounts)
 
     def _train(self, module: str | None, image_uri: str) -> dict[str, Any]:
         """Start every host (a process running ``module``, or the image's container when
@@ -360,23 +351,24 @@ class Runner:
             self._open_private_network(module)
             launcher = containers.local(self.network)
         else:
-            isolated = bool(self.spec.get("EnableNetworkIsolation"))
-            launcher = containers.DockerLauncher(self.engine, image_uri, isolated)
+            launcher = containers.DockerLauncher(
+                self.engine,
+                image_uri,
+                self.spec["AlgorithmSpecification"],
+                isolated=bool(self.spec.get("EnableNetworkIsolation")),
+            )
         for host in self.hosts:  # each host's log says how its /opt/ml is provided
             self.log_lines.add(host.stream, launcher.describe(host.root))
         specs = [self._container(launcher, host, module, extra) for host in self.hosts]
-        if module is None:
-            for host, process in zip(self.hosts, launcher.start_all(specs), strict=True):
-                host.process = process
-        for host, spec in zip(self.hosts, specs, strict=True):
-            if module is not None:
-                host.process = launcher.start(
-                    spec,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+        processes = launcher.start_all(
+            specs,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for host, process in zip(self.hosts, processes, strict=True):
+            host.process = process
             host.reader = threading.Thread(target=self._pump, args=(host,), daemon=True)
             host.reader.start()
         pids = [h.process.pid for h in self.hosts if h.process.pid]

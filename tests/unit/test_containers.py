@@ -174,3 +174,17 @@ def test_a_command_that_cannot_start_is_a_launch_error(home):
 def test_framework_images_follow_dockers_entrypoint_and_cmd_rules(algorithm, command, entrypoint):
     assert container_command(algorithm, ["train"]) == command
     assert runs_entrypoint(algorithm) is entrypoint
+
+
+def test_when_one_host_cannot_start_the_hosts_already_started_are_ended(home):
+    root = home / "jobs" / "mine" / "algo-1"
+    marker = root / "pid"
+    first = Container(
+        "algo-1", root, ["/bin/sh", "-c", f"echo $$ > {marker}; exec sleep 30"], dict(os.environ)
+    )
+    second = Container("algo-2", root, ["/no/such/program"], dict(os.environ))
+    with pytest.raises(containers.LaunchError):
+        ProcessLauncher(containers.PROCESS).start_all([first, second])
+    if marker.exists() and marker.read_text().strip():
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(marker.read_text()), 0)
