@@ -221,7 +221,10 @@ class ServerProcess:
         env["PYTHONUNBUFFERED"] = "1"
         # The instance's folder (model/, code/) is the container's /opt/ml.
         root = Path(model_dir).parent
-        self.launcher = containers.local()
+        try:
+            self.launcher = containers.local()
+        except containers.LaunchError as exc:
+            raise ContainerError(f"The primary container could not start: {exc}") from None
         submit = env.get(SUBMIT_DIR_ENV, "")
         if submit.startswith(str(root) + os.sep):
             env[SUBMIT_DIR_ENV] = self.launcher.container_path(root, submit)

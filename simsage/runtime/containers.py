@@ -39,7 +39,7 @@ from simsage.runtime import mountns
 from simsage.runtime.network import PrivateNetwork
 from simsage.runtime.paths import OPT_ML
 
-MODE_ENV = "SIMSAGE_CONTAINER_MODE"  # auto (default) | namespace | process
+MODE_ENV = "SIMSAGE_CONTAINER_MODE"  # auto (default) | namespace (required) | process
 NAMESPACE, PROCESS, DOCKER = "namespace", "process", "docker"
 PYTHON_FOLDER = ".simsage-bin"  # beside each host folder, outside its /opt/ml tree
 PYTHON_IN_CONTAINER = "/opt/simsage/bin"  # where a namespace shows that folder
@@ -76,13 +76,22 @@ def configured_mode() -> str:
 def local(network: PrivateNetwork | None = None) -> ProcessLauncher:
     """The launcher for simsage's own images: a private mount namespace where that
     works (and is not switched off), else plain processes; the reason is kept for
-    :meth:`ProcessLauncher.describe`."""
+    :meth:`ProcessLauncher.describe`.
+
+    Raises:
+        LaunchError: ``SIMSAGE_CONTAINER_MODE=namespace`` where namespaces do not work.
+    """
     wanted = configured_mode()
     if wanted == PROCESS:
         return ProcessLauncher(PROCESS, f"{MODE_ENV}=process", network)
     works, why = mountns.probe()
     if works:
         return ProcessLauncher(NAMESPACE, "", network)
+    if wanted == NAMESPACE:
+        raise LaunchError(
+            f"{MODE_ENV}=namespace, but this machine cannot give a container a private "
+            f"mount namespace: {why}. Unset it to run with /opt/ml in the job folder."
+        )
     return ProcessLauncher(PROCESS, why, network)
 
 

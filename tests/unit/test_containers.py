@@ -188,3 +188,10 @@ def test_when_one_host_cannot_start_the_hosts_already_started_are_ended(home):
     if marker.exists() and marker.read_text().strip():
         with pytest.raises(ProcessLookupError):
             os.kill(int(marker.read_text()), 0)
+
+
+def test_a_required_namespace_that_is_unavailable_is_a_launch_error(monkeypatch):
+    monkeypatch.setenv(MODE_ENV, "namespace")
+    monkeypatch.setattr(mountns, "probe", lambda: (False, "user namespaces are disabled"))
+    with pytest.raises(containers.LaunchError, match="user namespaces are disabled"):
+        containers.local()
