@@ -291,6 +291,8 @@ def preexec(plan: MountPlan):
     _calls()  # resolved here, in the parent
 
     def setup() -> None:
+        for warning in plan.warnings:
+            _warn(warning)
         try:
             enter(plan)
         except (OSError, SetupError) as exc:

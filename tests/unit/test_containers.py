@@ -195,3 +195,10 @@ def test_a_required_namespace_that_is_unavailable_is_a_launch_error(monkeypatch)
     monkeypatch.setattr(mountns, "probe", lambda: (False, "user namespaces are disabled"))
     with pytest.raises(containers.LaunchError, match="user namespaces are disabled"):
         containers.local()
+
+
+def test_a_home_holding_simsages_own_interpreter_stays_visible(tmp_path):
+    plan = mountns.MountPlan(str(tmp_path), hide=[sys.prefix, str(tmp_path / "home")]).prepare()
+    assert plan.hide == [os.path.realpath(tmp_path / "home")]
+    assert any("stays visible" in warning for warning in plan.warnings)
+    assert all(name != "opt" for name, _, _ in plan.root_entries)  # /opt is rebuilt
