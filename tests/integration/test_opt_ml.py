@@ -347,4 +347,13 @@ def test_an_endpoint_instance_reads_opt_ml_model_literally(simsage_local):
     assert answer["dir"] == "/opt/ml/model"
     assert answer["cwd"] == "/opt/ml/model"
     assert "model" in answer["listing"]
+    logs = simsage_local.client("logs")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the supervisor ships log lines in batches
+        events = logs.filter_log_events(logGroupName="/aws/sagemaker/Endpoints/literal-endpoint")
+        if any(e["message"].startswith(NAMESPACE_LINE) for e in events["events"]):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the instance's log does not say how /opt/ml is provided")
     simsage_local.client("sagemaker").delete_endpoint(EndpointName="literal-endpoint")
