@@ -12,6 +12,8 @@ the runner lifecycle, the ``/opt/ml`` tree and S3 staging here. Today it holds:
   container's process: a private mount namespace in which the host's folder is
   ``/opt/ml`` (:mod:`simsage.runtime.mountns`), a plain process in the job folder (the
   fallback), or the image under Docker (:mod:`simsage.runtime.docker_engine`).
+- :mod:`simsage.runtime.servers`: an inference-server instance's process (endpoints and
+  batch transform), started through the container launcher.
 - :mod:`simsage.runtime.images`: which algorithm an image URI names and the command a
   framework image runs (ContainerEntrypoint/ContainerArguments).
 - :mod:`simsage.runtime.environment`: the training toolkit's ``SM_*`` environment.
