@@ -157,8 +157,9 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="simsage-bench-serving-")
     os.environ["SIMSAGE_HOME"] = home
     os.environ["SIMSAGE_BACKEND"] = "local"
-    import simsage
     from simsage.hosting.instance_client import InstancePool
+
+    import simsage
 
     _, artifact = train()
     model_dir = tempfile.mkdtemp(prefix="simsage-bench-model-")

@@ -20,7 +20,7 @@ import sys
 from collections import deque
 from pathlib import Path
 
-from simsage.training.environment import OPT_ML_ENV, decode_hyperparameters
+from simsage.runtime.environment import OPT_ML_ENV, decode_hyperparameters
 
 TAIL_LINES = 20
 

@@ -8,8 +8,9 @@ container sees ``/opt/ml``: ``model.tar.gz`` extracted into ``model/`` through
 tarfile's ``data`` filter (nothing may leave the folder or link out of it) and an S3
 ``SAGEMAKER_SUBMIT_DIRECTORY`` extracted into ``code/``; together they must fit on the
 instance's ML storage volume (``VolumeSizeInGB``, 30 GB by default), checked from the
-archives' headers before anything is written. :class:`ServerProcess` starts
-``python -m simsage.serving.server`` on a free 127.0.0.1 port and follows its stderr.
+archives' headers before anything is written. The server processes themselves are the
+runtime's (:class:`simsage.runtime.servers.ServerProcess`, imported here for the
+supervisor and the transform runner).
 
 Custom images would need a Docker engine; simsage refuses them with a reason instead
 of pretending to serve them.
@@ -18,17 +19,17 @@ of pretending to serve them.
 from __future__ import annotations
 
 import contextlib
-import http.client
-import os
-import signal
-import subprocess
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simsage.runtime.python import child_environment, module_command
+from simsage.runtime.images import parse_image
+from simsage.runtime.servers import (  # noqa: F401 - the servers' names, for hosting and transform
+    DEFAULT_STARTUP_TIMEOUT,
+    SUBMIT_DIR_ENV,
+    ContainerError,
+    ServerProcess,
+    StartCancelled,
+)
 from simsage.runtime.staging import (
     DEFAULT_VOLUME_GB,
     GB,
@@ -41,23 +42,8 @@ from simsage.runtime.staging import (
     split_uri,
 )
 from simsage.s3.backend import S3Backend
-from simsage.training.images import parse_image
 
 PROGRAM_ENV = "SAGEMAKER_PROGRAM"
-SUBMIT_DIR_ENV = "SAGEMAKER_SUBMIT_DIRECTORY"
-SERVER_PREFIX = "simsage-serving:"
-_LISTENING = f"{SERVER_PREFIX} listening on 127.0.0.1:"
-_LOAD_FAILED = f"{SERVER_PREFIX} model load failed:"
-DEFAULT_STARTUP_TIMEOUT = 600.0  # SAGEMAKER_STARTUP_TIMEOUT's default
-PING_TIMEOUT = 2.0  # the ping timeout SageMaker gives a container
-
-
-class ContainerError(Exception):
-    """A model that cannot be served; the message is the FailureReason."""
-
-
-class StartCancelled(Exception):
-    """Waiting for a server was given up because its job or endpoint is going away."""
 
 
 @dataclass(frozen=True)
@@ -182,160 +168,3 @@ def _fetch_and_extract(
     finally:
         with contextlib.suppress(FileNotFoundError):
             archive.unlink()
-
-
-class ServerProcess:
-    """One inference server process on a free 127.0.0.1 port.
-
-    Parameters
-    ----------
-    plan:
-        The serving mode (see :func:`serving_plan`).
-    model_dir:
-        The extracted model folder (the container's ``/opt/ml/model``).
-    environment:
-        The container environment, added to simsage's own.
-    on_line:
-        Called with every line the server writes (stdout and stderr), from a reader
-        thread; the control plane ships them to the log store.
-    exit_with_parent:
-        The server stops by itself when this process goes away.
-    """
-
-    def __init__(
-        self,
-        plan: ServingPlan,
-        model_dir: Path,
-        environment: dict[str, str],
-        on_line: Callable[[str], None] | None = None,
-        exit_with_parent: bool = True,
-    ) -> None:
-        env = dict(os.environ)
-        env.pop("SIMSAGE_CHECK_OUTPUT", None)
-        env.update(environment)
-        env = child_environment(env)
-        env["PYTHONUNBUFFERED"] = "1"
-        argv = [
-            *module_command("simsage.serving.server"),
-            "--model-dir",
-            str(model_dir),
-            "--port",
-            "0",
-            "--mode",
-            plan.mode,
-            "--framework",
-            plan.framework,
-        ]
-        if exit_with_parent:
-            argv.append("--exit-with-parent")
-        self.port: int | None = None
-        self.failure: str | None = None
-        self._last_lines: list[str] = []
-        self._on_line = on_line
-        self._listening = threading.Event()
-        self.process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=str(model_dir),
-            close_fds=True,
-        )
-        self.pid = self.process.pid
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            if line.startswith(_LISTENING) and self.port is None:
-                with contextlib.suppress(ValueError):
-                    self.port = int(line[len(_LISTENING) :].split()[0])
-                self._listening.set()
-            elif line.startswith(_LOAD_FAILED):
-                self.failure = line[len(_LOAD_FAILED) :].strip()
-            self._last_lines = (self._last_lines + [line])[-20:]
-            if self._on_line is not None:
-                with contextlib.suppress(Exception):
-                    self._on_line(line)
-        self._listening.set()
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def ping(self, timeout: float = PING_TIMEOUT) -> bool:
-        """Whether ``GET /ping`` answers 200."""
-        if self.port is None:
-            return False
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            connection.request("GET", "/ping")
-            return connection.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            connection.close()
-
-    def wait_ready(
-        self,
-        timeout: float = DEFAULT_STARTUP_TIMEOUT,
-        cancelled: Callable[[], bool] | None = None,
-    ) -> None:
-        """Wait until ``/ping`` answers 200.
-
-        Args:
-            timeout: seconds the server has to pass its ping.
-            cancelled: asked while waiting; True gives up (the caller is stopping).
-
-        Raises:
-            ContainerError: the server exited (the model failed to load) or did not
-                pass its ping within ``timeout`` seconds.
-            StartCancelled: ``cancelled`` said so.
-        """
-        deadline = time.monotonic() + timeout
-        delay = 0.01
-        while time.monotonic() < deadline:
-            if cancelled is not None and cancelled():
-                raise StartCancelled()
-            if not self._listening.wait(min(0.2, max(deadline - time.monotonic(), 0))):
-                continue
-            if not self.alive():
-                self._reader.join(2.0)
-                raise ContainerError(self.exit_reason())
-            if self.ping():
-                return
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
-        self.kill()
-        raise ContainerError(
-            f"The primary container did not pass the ping health check within {timeout:.0f} "
-            "seconds. Please check its CloudWatch logs."
-        )
-
-    def exit_reason(self) -> str:
-        """Why the server is gone, from its last words."""
-        if self.failure:
-            return f"Failed to load the model: {self.failure}"
-        status = self.process.poll()
-        tail = next((line for line in reversed(self._last_lines) if line.strip()), "")
-        detail = f": {tail}" if tail else ""
-        return f"The primary container exited with status {status}{detail}"
-
-    def terminate(self, grace: float = 30.0) -> None:
-        """SIGTERM (the server drains requests in flight), then SIGKILL after ``grace``."""
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(grace)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._reader.join(2.0)
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(5.0)

@@ -18,6 +18,15 @@ plus a :class:`~simsage.runtime.job.JobProcess` subclass run as ``python -m <mod
   within a volume.
 - :mod:`simsage.runtime.instance_client`: kept-alive HTTP connections to inference
   server instances (endpoint invocation and batch transform).
+- :mod:`simsage.runtime.containers`: the container launcher, one interface for a
+  container's process: a private mount namespace in which the host's folder is
+  ``/opt/ml`` (:mod:`simsage.runtime.mountns`), a plain process in the job folder (the
+  fallback), or the image under Docker (:mod:`simsage.runtime.docker_engine`).
+- :mod:`simsage.runtime.servers`: an inference-server instance's process (endpoints and
+  batch transform), started through the container launcher.
+- :mod:`simsage.runtime.images`: which algorithm an image URI names and the command a
+  framework image runs (ContainerEntrypoint/ContainerArguments).
+- :mod:`simsage.runtime.environment`: the training toolkit's ``SM_*`` environment.
 - :mod:`simsage.runtime.metrics`: MetricDefinitions checked and matched against log
   lines in a separate process, so no regular expression can stall a runner.
 - :mod:`simsage.runtime.paths`: container paths and S3 keys mapped into a job folder,

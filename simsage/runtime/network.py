@@ -10,9 +10,10 @@ other on 127.0.0.1, and nothing outside the namespace can reach them. Jobs run w
 
 How, without privileges: a small *holder* process (``python -m simsage.runtime.network
 hold``) unshares a user namespace (mapping the caller's own uid and gid, nothing else)
-and a network namespace, brings ``lo`` up and waits; each host is started through
-``python -m simsage.runtime.network enter <holder pid> <namespace id> -- <command>``,
-which joins the holder's namespaces and execs the command, so the host's pid is the
+and a network namespace, brings ``lo`` up and waits; each host joins the holder's
+namespaces between fork and exec (:meth:`PrivateNetwork.namespace_fds` and
+:meth:`PrivateNetwork.preexec`, or :mod:`simsage.runtime.mountns` when the host also
+gets a private mount namespace), so no extra program starts and the host's pid is the
 command's. The holder lives in its creator's process group, reads its stdin and ends when
 that closes (the creator ended); the namespace ends with its last process.
 
@@ -47,7 +48,7 @@ _IFREQ = "16sh22x"  # struct ifreq: the name, then ifr_flags in the 24-byte unio
 
 
 class PrivateNetwork:
-    """A held network namespace; :meth:`command` wraps a host's command to run in it."""
+    """A held network namespace; hosts join it through :meth:`namespace_fds`."""
 
     def __init__(self, holder: subprocess.Popen, namespace: int) -> None:
         self.holder = holder
@@ -83,11 +84,38 @@ class PrivateNetwork:
             return None, f"cannot see the namespace: {exc}"
         return cls(holder, namespace), ""
 
-    def command(self, argv: list[str]) -> list[str]:
-        """``argv`` run inside the namespace (same pid, same environment)."""
-        return module_command(
-            "simsage.runtime.network", "enter", str(self.holder.pid), str(self.namespace), "--"
-        ) + list(argv)
+    def namespace_fds(self) -> list[int]:
+        """Open the holder's user and network namespaces for a child to join (see
+        :meth:`preexec`); the caller closes them once the child started.
+
+        Raises:
+            OSError: the holder is gone (or its pid was reused by a stranger).
+        """
+        descriptors = [
+            os.open(f"/proc/{self.holder.pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+            for name in ("user", "net")
+        ]
+        if os.fstat(descriptors[1]).st_ino != self.namespace:
+            for descriptor in descriptors:
+                os.close(descriptor)
+            raise OSError("the job's private network is gone")
+        return descriptors
+
+    @staticmethod
+    def preexec(descriptors: list[int]):
+        """A ``preexec_fn`` joining the namespaces :meth:`namespace_fds` opened (user
+        first: it grants the right to join the network one), with no extra program
+        started. libc is looked up here, in the parent, never in the forked child."""
+        setns = _libc().setns
+
+        def join() -> None:
+            for descriptor, flag in zip(descriptors, (CLONE_NEWUSER, CLONE_NEWNET), strict=True):
+                if setns(descriptor, flag) != 0:
+                    message = _failed("simsage: cannot join the job's private network")
+                    os.write(2, (message + "\n").encode())
+                    os._exit(125)
+
+        return join
 
     def close(self) -> None:
         """Let the holder go (the namespace ends when its last host has ended)."""
@@ -154,44 +182,10 @@ def _hold() -> int:
     return 0
 
 
-def _enter(holder: int, namespace: int, argv: list[str]) -> int:
-    """Join the holder's namespaces (user first: it grants the right to join the
-    network one), then become ``argv``."""
-    if not argv:
-        print("simsage.runtime.network enter: no command", file=sys.stderr)
-        return 2
-    libc = _libc()
-    descriptors = {}
-    try:
-        for name in ("user", "net"):
-            descriptors[name] = os.open(f"/proc/{holder}/ns/{name}", os.O_RDONLY)
-        if os.fstat(descriptors["net"]).st_ino != namespace:
-            # The holder is gone and its pid reused: never join a stranger's namespaces.
-            print("simsage: the job's private network is gone", file=sys.stderr)
-            return 1
-        for name, flag in (("user", CLONE_NEWUSER), ("net", CLONE_NEWNET)):
-            if libc.setns(descriptors[name], flag) != 0:
-                print(f"simsage: {_failed(f'cannot join the {name} namespace')}", file=sys.stderr)
-                return 1
-    except OSError as exc:
-        print(f"simsage: the job's private network is gone: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        for descriptor in descriptors.values():
-            os.close(descriptor)
-    os.execvp(argv[0], argv)
-    return 1  # not reached
-
-
 def main(argv: list[str]) -> int:
     if argv[1:2] == ["hold"]:
         return _hold()
-    if argv[1:2] == ["enter"] and len(argv) >= 5 and argv[4] == "--":
-        return _enter(int(argv[2]), int(argv[3]), argv[5:])
-    print(
-        "usage: python -m simsage.runtime.network hold | enter <pid> <namespace> -- <command>",
-        file=sys.stderr,
-    )
+    print("usage: python -m simsage.runtime.network hold", file=sys.stderr)
     return 2
 
 

@@ -18,14 +18,15 @@ from botocore.model import OperationModel
 from simsage.errors import ValidationException
 from simsage.ids import from_epoch
 from simsage.runtime import launcher, paths, processes
-from simsage.runtime.metrics import MetricDefinitionError, compile_definitions
-from simsage.store.registry import STATUS_LISTING, ResourceLimitExceeded, list_answer
-from simsage.training.images import (
+from simsage.runtime.images import (
     BUILTIN_XGBOOST_ALGORITHMS,
     algorithm_module,
     builtin_metric_definitions,
     parse_image,
+    runs_entrypoint,
 )
+from simsage.runtime.metrics import MetricDefinitionError, compile_definitions
+from simsage.store.registry import STATUS_LISTING, ResourceLimitExceeded, list_answer
 from simsage.training.jobs import TERMINAL, TRAINING_JOB, TrainingJob, TrainingJobStore
 from simsage.transport import Request
 from simsage.transport.echo import described
@@ -203,6 +204,7 @@ class TrainingAPI:
         image = parse_image(algorithm["TrainingImage"])
         if (
             image.framework == "xgboost"
+            and not runs_entrypoint(algorithm)
             and algorithm_module(image, spec.get("HyperParameters") or {})
             in BUILTIN_XGBOOST_ALGORITHMS
         ):

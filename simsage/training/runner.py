@@ -27,7 +27,14 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from simsage.runtime import paths, processes, staging
+from simsage.runtime import containers, docker_engine, paths, processes, staging
+from simsage.runtime.environment import training_env
+from simsage.runtime.images import (
+    algorithm_module,
+    builtin_metric_definitions,
+    container_command,
+    parse_image,
+)
 from simsage.runtime.job import (
     ACTIVE,
     FAILURE_LIMIT,
@@ -41,9 +48,6 @@ from simsage.runtime.metrics import MetricReader
 from simsage.runtime.network import PrivateNetwork
 from simsage.runtime.python import child_environment, module_command
 from simsage.s3.backend import S3Backend
-from simsage.training import docker_engine
-from simsage.training.environment import training_env
-from simsage.training.images import algorithm_module, builtin_metric_definitions, parse_image
 from simsage.training.jobs import TrainingJob, TrainingJobStore
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -159,6 +163,8 @@ class Runner(JobProcess):
             outcome = self._train(module, image.uri)
         except docker_engine.EngineError as exc:
             return self._finish("Failed", "Failed", failure=str(exc))
+        except containers.LaunchError as exc:
+            return self._finish("Failed", "Failed", failure=f"AlgorithmError: {exc}")
         self._finish_outcome(outcome)
 
     # -- preparing -----------------------------------------------------------------
@@ -278,13 +284,13 @@ class Runner(JobProcess):
 
     # -- training ------------------------------------------------------------------
 
-    def _environment(self, host: Host, extra: dict[str, str]) -> dict[str, str]:
+    def _environment(self, host: Host, extra: dict[str, str], opt_ml) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIMSAGE_")}
         env.update(self.spec.get("Environment") or {})
         config = host.root / "input" / "config"
         env.update(
             training_env(
-                host.root,
+                opt_ml,  # /opt/ml itself in a private mount namespace, else the folder
                 self.job.name,
                 self.spec.get("HyperParameters") or {},
                 json.loads((config / "inputdataconfig.json").read_text()),
@@ -297,24 +303,29 @@ class Runner(JobProcess):
         env.update(extra)
         return child_environment(env)
 
-    def _container_host(self, host: Host) -> docker_engine.HostSpec:
-        """A host as the Docker engine runs it: SM_* for /opt/ml, and a bind mount for a
-        CheckpointConfig.LocalPath outside /opt/ml."""
-        config = host.root / "input" / "config"
-        environment = docker_engine.container_environment(
-            self.spec.get("Environment"),
-            self.job.name,
-            self.job.arn,
-            self.spec.get("HyperParameters") or {},
-            json.loads((config / "inputdataconfig.json").read_text()),
-            json.loads((config / "resourceconfig.json").read_text()),
-        )
+    def _container(self, launcher, host: Host, module: str | None, extra) -> containers.Container:
+        """A host as its container: the command (the image's ``train``, or the request's
+        ContainerEntrypoint/ContainerArguments), SM_* for its /opt/ml, and a bind mount
+        for a CheckpointConfig.LocalPath outside /opt/ml."""
         mounts: dict[Path, str] = {}
         local = (self.spec.get("CheckpointConfig") or {}).get("LocalPath")
         folder = self._checkpoint_dir(host)
         if local and host.root / paths.EXTERNAL in folder.parents:
             mounts[folder] = paths.container_path(local, "CheckpointConfig.LocalPath")
-        return docker_engine.HostSpec(host.name, host.root, environment, mounts)
+        if module is None:  # Docker runs the image's own command (or the request's)
+            config = host.root / "input" / "config"
+            environment = docker_engine.container_environment(
+                self.spec.get("Environment"),
+                self.job.name,
+                self.job.arn,
+                self.spec.get("HyperParameters") or {},
+                json.loads((config / "inputdataconfig.json").read_text()),
+                json.loads((config / "resourceconfig.json").read_text()),
+            )
+            return containers.Container(host.name, host.root, [], environment, mounts=mounts)
+        command = container_command(self.spec["AlgorithmSpecification"], module_command(module))
+        environment = self._environment(host, extra, launcher.opt_ml(host.root))
+        return containers.Container(host.name, host.root, command, environment, mounts=mounts)
 
     def _train(self, module: str | None, image_uri: str) -> dict[str, Any]:
         """Start every host (a process running ``module``, or the image's container when
@@ -329,33 +340,35 @@ class Runner(JobProcess):
         self.metrics = MetricReader(self._metric_definitions(), log=self._job_log)
         if module is not None:
             self._open_private_network(module)
-        if module is None:
-            processes = self.engine.start_hosts(
+            launcher = containers.local(self.network)
+        else:
+            launcher = containers.DockerLauncher(
+                self.engine,
                 image_uri,
                 self.spec["AlgorithmSpecification"],
-                [self._container_host(host) for host in self.hosts],
                 isolated=bool(self.spec.get("EnableNetworkIsolation")),
             )
-            for host, process in zip(self.hosts, processes, strict=True):
-                host.process = process
-        for host in self.hosts:
-            if module is not None:
-                command = module_command(module)
-                host.process = subprocess.Popen(
-                    self.network.command(command) if self.network else command,
-                    cwd=host.root,
-                    env=self._environment(host, extra),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+        for host in self.hosts:  # each host's log says how its /opt/ml is provided
+            self.log_lines.add(host.stream, launcher.describe(host.root))
+        specs = [self._container(launcher, host, module, extra) for host in self.hosts]
+        processes = launcher.start_all(
+            specs,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for host, process in zip(self.hosts, processes, strict=True):
+            host.process = process
             host.reader = threading.Thread(target=self._pump, args=(host,), daemon=True)
             host.reader.start()
         pids = [h.process.pid for h in self.hosts if h.process.pid]
         self.jobs.update(self.job.name, host_pids=pids)
         # The runner's log says what it was doing (a dead runner's FailureReason quotes it).
-        print(f"simsage: training {module or image_uri} on {len(pids)} host(s), pids {pids}")
+        print(
+            f"simsage: training {module or image_uri} on {len(pids)} host(s), pids {pids}, "
+            f"{launcher.mode} mode"
+        )
         return self._supervise()
 
     def _open_private_network(self, module: str) -> None:

@@ -24,7 +24,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from simsage.home import Home
-from simsage.runtime import processes
+from simsage.runtime import mountns, processes
+from simsage.runtime.containers import MODE_ENV
 from simsage.training.jobs import TrainingJobStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -336,12 +337,18 @@ def test_job_folder_holds_the_config_files_as_sagemaker_writes_them(training):
     assert seen["config"]["inputdataconfig.json"] == channels
 
 
-def test_script_gets_the_training_toolkit_environment_and_arguments(training):
+@pytest.mark.parametrize("mode", ["namespace", "process"])
+def test_script_gets_the_training_toolkit_environment_and_arguments(training, monkeypatch, mode):
+    """Under a private mount namespace the paths are SageMaker's own (/opt/ml/...); in
+    the fallback mode they point into the host's folder in the job folder."""
+    if mode == "namespace" and not mountns.probe()[0]:
+        pytest.skip(f"no private mount namespaces here: {mountns.probe()[1]}")
+    monkeypatch.setenv(MODE_ENV, mode)
     done = training.run("environment")
     assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
     seen = training.seen(done)
     env = seen["env"]
-    root = training.folder("environment")
+    root = Path("/opt/ml") if mode == "namespace" else training.folder("environment")
 
     assert seen["argv"] == ["--epochs", "3", "--learning-rate", "0.1", "--mode", "ok"]
     assert Path(seen["cwd"]) == root / "code"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simsage.training.environment import training_env
+from simsage.runtime.environment import training_env
 
 REPO = Path(__file__).resolve().parents[2]
 HYPERPARAMETERS = {

@@ -1,4 +1,4 @@
-"""Custom training images under Docker (simsage/training/docker_engine.py).
+"""Custom training images under Docker (simsage/runtime/docker_engine.py).
 
 There is no Docker engine on the machines these tests run on, so everything that needs
 one talks to ``FakeDocker`` below: a small test double of the slice of the docker SDK
@@ -29,9 +29,8 @@ import docker.errors
 import pytest
 
 from simsage.home import Home
-from simsage.runtime import launcher
-from simsage.training import docker_engine
-from simsage.training.docker_engine import (
+from simsage.runtime import docker_engine, launcher
+from simsage.runtime.docker_engine import (
     ContainerProcess,
     DockerEngine,
     EngineError,

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from simsage.runtime.images import parse_image
 from simsage.sdk import image_uris
 from simsage.sdk.deserializers import (
     BytesDeserializer,
@@ -29,7 +30,6 @@ from simsage.sdk.serializers import (
     NumpySerializer,
 )
 from simsage.sdk.utils import base_name_from_image, name_from_base, sourcedir_archive
-from simsage.training.images import parse_image
 
 
 @pytest.mark.parametrize(

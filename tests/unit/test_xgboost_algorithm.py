@@ -19,7 +19,7 @@ import pytest
 from simsage.algorithms import xgboost_data, xgboost_metrics
 from simsage.algorithms.xgboost_data import UserError
 from simsage.algorithms.xgboost_params import Plan, validate_hyperparameters
-from simsage.training.environment import training_env
+from simsage.runtime.environment import training_env
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = "simsage.algorithms.xgboost_train"

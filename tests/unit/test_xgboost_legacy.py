@@ -8,7 +8,7 @@ import pytest
 from simsage.algorithms.xgboost_data import JobConfig, UserError
 from simsage.algorithms.xgboost_legacy import adapt, translate
 from simsage.algorithms.xgboost_params import Plan
-from simsage.training.images import (
+from simsage.runtime.images import (
     LEGACY_XGBOOST_ALGORITHM,
     XGBOOST_ALGORITHM,
     algorithm_module,

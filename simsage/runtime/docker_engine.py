@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from simsage.training.environment import training_env
+from simsage.runtime.environment import training_env
 
 OPT_ML = "/opt/ml"
 PING_TIMEOUT = 3.0  # seconds: how long an engine may take to answer before "no engine"

@@ -1,4 +1,4 @@
-"""Which algorithm an image URI names.
+"""Which algorithm an image URI names, and what command a framework image runs.
 
 simsage recognises the real ECR URIs of the images it emulates, in any region and
 account and with any tag: ``<account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repo>:<tag>``.
@@ -66,9 +66,40 @@ def algorithm_module(image: Image, hyperparameters: dict[str, str]) -> str | Non
     return "simsage.algorithms.script_mode"
 
 
+def runs_entrypoint(algorithm: dict) -> bool:
+    """Whether AlgorithmSpecification replaces the image's ``train`` command:
+    ``ContainerEntrypoint`` replaces the image's ENTRYPOINT (and with it ``train``), and
+    ``ContainerArguments`` other than ``["train", ...]`` replace its CMD."""
+    if algorithm.get("ContainerEntrypoint"):
+        return True
+    arguments = algorithm.get("ContainerArguments") or []
+    return bool(arguments) and arguments[0] != "train"
+
+
+def container_command(algorithm: dict, train: list[str]) -> list[str]:
+    """The command a framework image runs for AlgorithmSpecification, with Docker's
+    semantics: ``ContainerEntrypoint`` + ``ContainerArguments``; else the arguments,
+    which the framework images' entrypoint script runs as a command (``train`` being
+    ``train``, the image's own program); else ``train``.
+
+    Args:
+        algorithm: the request's AlgorithmSpecification.
+        train: the command that plays the image's ``train`` (simsage's module).
+    """
+    entrypoint = list(algorithm.get("ContainerEntrypoint") or [])
+    arguments = list(algorithm.get("ContainerArguments") or [])
+    if entrypoint:
+        return entrypoint + arguments
+    if arguments and arguments[0] != "train":
+        return arguments
+    return list(train)
+
+
 def builtin_metric_definitions(image_uri: str, spec: dict) -> list[dict[str, str]]:
-    """The metric definitions a built-in algorithm brings along (empty for script mode
-    and custom images, whose jobs give their own)."""
+    """The metric definitions a built-in algorithm brings along (empty for script mode,
+    entrypoint commands and custom images, whose jobs give their own)."""
+    if runs_entrypoint(spec.get("AlgorithmSpecification") or {}):
+        return []
     module = algorithm_module(parse_image(image_uri), spec.get("HyperParameters") or {})
     if module in BUILTIN_XGBOOST_ALGORITHMS:
         from simsage.algorithms.xgboost_metrics import METRIC_DEFINITIONS

@@ -1,7 +1,7 @@
 """The training container's environment, as the SageMaker training toolkit builds it.
 
-Given a host's ``/opt/ml``-shaped root (a job folder; simsage never needs the real
-``/opt/ml``), this computes the ``SM_*`` variables the toolkit's ``mapping.to_env_vars``
+Given how the container names its ``/opt/ml`` (``/opt/ml`` itself under a private mount
+namespace or Docker, the host's folder in the job folder otherwise), this computes the ``SM_*`` variables the toolkit's ``mapping.to_env_vars``
 exports: paths, channels, hyperparameters, cluster and hardware facts, the user entry
 point, and ``SM_TRAINING_ENV`` holding all of it. Values follow the toolkit's rule:
 strings raw, everything else ``json.dumps(sort_keys=True, separators=(",", ":"))``.
