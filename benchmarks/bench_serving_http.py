@@ -157,9 +157,8 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="simsage-bench-serving-")
     os.environ["SIMSAGE_HOME"] = home
     os.environ["SIMSAGE_BACKEND"] = "local"
-    from simsage.hosting.instance_client import InstancePool
-
     import simsage
+    from simsage.runtime.instance_client import InstancePool
 
     _, artifact = train()
     model_dir = tempfile.mkdtemp(prefix="simsage-bench-model-")

@@ -51,13 +51,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simsage.errors import ValidationException
-from simsage.hosting.containers import ContainerError
 from simsage.hosting.runtime_errors import (
     ModelError,
     ModelNotReadyException,
     ThrottlingException,
     ValidationError,
 )
+from simsage.runtime.servers import ContainerError
 
 if TYPE_CHECKING:  # the supervisor imports this module, not the other way round
     from simsage.hosting.endpoint_state import Endpoint, Variant

@@ -54,14 +54,6 @@ from pathlib import Path
 from simsage.hosting import runtime_errors
 from simsage.hosting.async_inference import AsyncQueue
 from simsage.hosting.async_worker import AsyncWorker
-from simsage.hosting.containers import (
-    DEFAULT_STARTUP_TIMEOUT,
-    ContainerError,
-    ServerProcess,
-    StartCancelled,
-    prepare_model,
-    serving_plan,
-)
 from simsage.hosting.endpoint_state import (
     SERVING,
     Endpoint,
@@ -73,6 +65,13 @@ from simsage.hosting.serverless import ServerlessKeeper, is_provisioned
 from simsage.runtime import launcher, processes
 from simsage.runtime.job import JobProcess
 from simsage.runtime.launcher import LOG_NAME
+from simsage.runtime.model_setup import prepare_model, serving_plan
+from simsage.runtime.servers import (
+    DEFAULT_STARTUP_TIMEOUT,
+    ContainerError,
+    ServerProcess,
+    StartCancelled,
+)
 from simsage.s3.backend import S3Backend
 
 POLL_SECONDS = 0.1

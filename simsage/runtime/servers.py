@@ -2,7 +2,7 @@
 endpoint or batch-transform instance, started through the container launcher.
 
 Layer: runtime, shared by the endpoint supervisor and the batch-transform runner (the
-model's layout and serving mode are theirs: :mod:`simsage.hosting.containers`). The
+model's layout and serving mode are theirs: :mod:`simsage.runtime.model_setup`). The
 instance's folder (``model/``, ``code/``) is the container's ``/opt/ml`` — really so in a
 private mount namespace (:mod:`simsage.runtime.containers`), where the server is told
 ``--model-dir /opt/ml/model`` and ``SAGEMAKER_SUBMIT_DIRECTORY`` names ``/opt/ml/code``.
@@ -51,7 +51,7 @@ class ServerProcess:
     ----------
     plan:
         The serving mode: ``plan.mode`` (``xgboost`` or ``script``) and
-        ``plan.framework`` (see :func:`simsage.hosting.containers.serving_plan`).
+        ``plan.framework`` (see :func:`simsage.runtime.model_setup.serving_plan`).
     model_dir:
         The extracted model folder (the container's ``/opt/ml/model``).
     environment:

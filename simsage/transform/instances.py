@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from simsage.hosting.containers import ServerProcess
 from simsage.runtime import staging
+from simsage.runtime.servers import ServerProcess
 
 
 class ObjectFailed(Exception):

@@ -4,7 +4,7 @@ simsage.transform.runner <home> <job>``), started by CreateTransformJob.
 Layer: transform (data plane), a :class:`~simsage.runtime.job.JobProcess` (the lease,
 stop requests, failure reasons and log shipping are the runtime's). It plays SageMaker's part around the model container: extracts the model, starts one
 inference server per instance (``simsage.serving.server`` through
-:class:`~simsage.hosting.containers.ServerProcess`, the same server endpoints use),
+:class:`~simsage.runtime.servers.ServerProcess`, the same server endpoints use),
 asks each for ``/execution-parameters``, then streams every input object through the
 servers over HTTP on 127.0.0.1 and writes ``<S3OutputPath>/<relative key>.out``.
 
@@ -39,16 +39,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from simsage.hosting.containers import (
-    ContainerError,
-    ServerProcess,
-    StartCancelled,
-    prepare_model,
-    serving_plan,
-)
 from simsage.runtime import staging
 from simsage.runtime.instance_client import InstancePool
 from simsage.runtime.job import FAILURE_LIMIT, STOP_CHECK_EVERY, JobProcess, clip
+from simsage.runtime.model_setup import prepare_model, serving_plan
+from simsage.runtime.servers import ContainerError, ServerProcess, StartCancelled
 from simsage.s3 import errors as s3_errors
 from simsage.s3.backend import S3Backend
 from simsage.store.models import ModelStore, model_arn

@@ -1,7 +1,7 @@
 """The layering DESIGN.md promises: a job kind never imports another job kind's
 internals (what they share lives in simsage.runtime), the programs that run inside the
-"containers" import no job kind, and the runtime imports no job kind. Reads the imports of the source files, so a new sideways import fails here with
-the file and the module it reached for."""
+"containers" import no job kind, and the runtime imports no job kind. Reads the imports of the source files, so a new
+sideways import fails here with the module it reached for."""
 
 from __future__ import annotations
 
@@ -13,17 +13,6 @@ import simsage
 ROOT = Path(simsage.__file__).parent
 JOB_KINDS = ("training", "transform", "hosting")
 PROGRAMS = ("algorithms", "serving")  # what runs inside the "containers"
-# Sideways imports still to remove, each with who removes it. Shrink this list; never
-# grow it.
-STILL_SIDEWAYS = {
-    # the container launcher and ServerProcess move into simsage/runtime (issue 10, ns)
-    ("transform", "simsage.hosting.containers"),
-    ("hosting", "simsage.training.images"),
-    ("algorithms", "simsage.training.environment"),
-    # a transform job reads the Model it names: through the shared resource registry
-    # once models' store leaves hosting (issue 10, registry)
-    ("transform", "simsage.hosting.models"),
-}
 
 
 def _imports(path: Path) -> set[str]:
@@ -61,7 +50,7 @@ def test_no_job_kind_imports_another_kinds_internals():
             if concept in JOB_KINDS and concept != kind:
                 # "from simsage.hosting import containers" names the module as an alias
                 sideways.add((kind, ".".join(module.split(".")[:3])))
-    assert sideways <= STILL_SIDEWAYS, sorted(sideways - STILL_SIDEWAYS)
+    assert sorted(sideways) == []
 
 
 def test_programs_in_containers_import_no_job_kind():
@@ -70,7 +59,7 @@ def test_programs_in_containers_import_no_job_kind():
         for _, module, concept in _reaches(package):
             if concept in JOB_KINDS:
                 reached.add((package, ".".join(module.split(".")[:3])))
-    assert reached <= STILL_SIDEWAYS, sorted(reached - STILL_SIDEWAYS)
+    assert sorted(reached) == []
 
 
 def test_the_runtime_imports_no_job_kind():

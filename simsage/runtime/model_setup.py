@@ -1,6 +1,6 @@
-"""Model containers: turning a Model into running inference servers.
+"""A model's files for its inference servers: how a Model is served, and its ``/opt/ml``.
 
-Layer: data plane, shared by endpoints and batch transform. A model's image decides how
+Layer: runtime, shared by endpoints and batch transform. A model's image decides how
 it is served (:func:`serving_plan`): the XGBoost image serves its built-in algorithm, or
 the user's script when ``SAGEMAKER_PROGRAM`` is set; the scikit-learn image always runs
 the user's script. :func:`prepare_model` lays out an instance folder the way the
@@ -8,9 +8,8 @@ container sees ``/opt/ml``: ``model.tar.gz`` extracted into ``model/`` through
 tarfile's ``data`` filter (nothing may leave the folder or link out of it) and an S3
 ``SAGEMAKER_SUBMIT_DIRECTORY`` extracted into ``code/``; together they must fit on the
 instance's ML storage volume (``VolumeSizeInGB``, 30 GB by default), checked from the
-archives' headers before anything is written. The server processes themselves are the
-runtime's (:class:`simsage.runtime.servers.ServerProcess`, imported here for the
-supervisor and the transform runner).
+archives' headers before anything is written. The server processes themselves are
+:class:`simsage.runtime.servers.ServerProcess`.
 
 Custom images would need a Docker engine; simsage refuses them with a reason instead
 of pretending to serve them.
@@ -23,13 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simsage.runtime.images import parse_image
-from simsage.runtime.servers import (  # noqa: F401 - the servers' names, for hosting and transform
-    DEFAULT_STARTUP_TIMEOUT,
-    SUBMIT_DIR_ENV,
-    ContainerError,
-    ServerProcess,
-    StartCancelled,
-)
+from simsage.runtime.servers import SUBMIT_DIR_ENV, ContainerError
 from simsage.runtime.staging import (
     DEFAULT_VOLUME_GB,
     GB,
