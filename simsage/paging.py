@@ -32,8 +32,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from botocore.utils import parse_to_aware_datetime
-
 from simsage.errors import AWSError, ValidationException
 from simsage.ids import from_epoch
 
@@ -153,6 +151,10 @@ def list_page(
         ("LastModifiedTimeBefore", listing.modified, False),
     ):
         if params.get(member) is not None and of is not None:
+            # imported here: botocore.utils costs ~0.18 s, and job runners import this
+            # module (through the stores) but never list
+            from botocore.utils import parse_to_aware_datetime
+
             bounds.append((of, parse_to_aware_datetime(params[member]), after))
     # Compared as the datetimes callers see (a describe's CreationTime given back as a
     # bound must exclude its own resource), not as the stored floats.

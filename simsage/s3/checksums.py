@@ -20,8 +20,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from awscrt import checksums as _crt
-
 from simsage.s3 import errors
 
 # What S3 computes and stores, as botocore spells the algorithms.
@@ -66,14 +64,22 @@ class _Crc:
         return self.value.to_bytes(self._size, "big")
 
 
+def _crt():
+    """awscrt's checksums, imported when first needed (~80 ms: the S3 backend is in every
+    job runner, most of which never compute a CRC32C or CRC64NVME)."""
+    from awscrt import checksums
+
+    return checksums
+
+
 def hasher(algorithm: str):
     """A fresh hasher for ``algorithm`` (one of :data:`ALGORITHMS`)."""
     if algorithm == "CRC32":
         return _Crc(zlib.crc32, 4)
     if algorithm == "CRC32C":
-        return _Crc(_crt.crc32c, 4)
+        return _Crc(_crt().crc32c, 4)
     if algorithm == "CRC64NVME":
-        return _Crc(_crt.crc64nvme, 8)
+        return _Crc(_crt().crc64nvme, 8)
     if algorithm == "SHA1":
         return hashlib.sha1(usedforsecurity=False)
     if algorithm == "SHA256":
@@ -111,17 +117,18 @@ def composite(algorithm: str, part_values: list[str]) -> str:
     return f"{encode(digest.digest())}-{len(part_values)}"
 
 
-_COMBINE = {
-    "CRC32": (_crt.combine_crc32, 4),
-    "CRC32C": (_crt.combine_crc32c, 4),
-    "CRC64NVME": (_crt.combine_crc64nvme, 8),
+_COMBINE = {  # awscrt's function, the CRC's size in bytes
+    "CRC32": ("combine_crc32", 4),
+    "CRC32C": ("combine_crc32c", 4),
+    "CRC64NVME": ("combine_crc64nvme", 8),
 }
 
 
 def full_object(algorithm: str, parts: Iterable[tuple[str, int]]) -> str:
     """The CRC of the whole object from its parts' ``(value, size)``, without reading
     the bytes again (only the CRCs can do this: FULL_OBJECT is for them only)."""
-    combine, size = _COMBINE[algorithm]
+    function, size = _COMBINE[algorithm]
+    combine = getattr(_crt(), function)
     crc = None
     for value, length in parts:
         part = int.from_bytes(base64.b64decode(value), "big")

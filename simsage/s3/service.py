@@ -15,6 +15,7 @@ from simsage.ids import from_epoch
 from simsage.s3 import checksums, encryption, errors, tagging
 from simsage.s3.attributes_api import AttributesOperations
 from simsage.s3.backend import S3Backend, StoredObject
+from simsage.s3.body import ObjectBody
 from simsage.s3.encryption_api import EncryptionOperations
 from simsage.s3.input_errors import S3InputErrors
 from simsage.s3.multipart_api import MultipartOperations
@@ -34,7 +35,6 @@ from simsage.s3.shapes import owner as _owner
 from simsage.s3.shapes import seconds as _seconds
 from simsage.s3.shapes import timestamp as _timestamp
 from simsage.s3.shapes import url_encode as _url_encode
-from simsage.s3.streams import ObjectBody
 from simsage.s3.tagging_api import TaggingOperations
 from simsage.transport import Request
 from simsage.transport.handler import http_date

@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from botocore.exceptions import FlexibleChecksumError
-from botocore.response import StreamingBody
 
 from simsage.errors import AWSError
 from simsage.store.blobs import RangeCopier
@@ -263,44 +262,6 @@ class SegmentReader(io.RawIOBase):
         self._files = [None] * len(getattr(self, "_files", ()))
         self._pins = [None] * len(self._files)
         super().close()
-
-
-class ObjectBody(StreamingBody):
-    """GetObject's ``Body``: botocore's StreamingBody (the same reads and length check)
-    over an object's bytes, which can also copy the rest of them into a file without
-    them passing through Python (:meth:`copy_into`): simsage's transfer manager writes
-    ``download_file``'s target that way."""
-
-    def copy_into(
-        self,
-        fd: int,
-        progress: Callable[[int], object] | None = None,
-        cancelled: Callable[[], bool] | None = None,
-    ) -> bool:
-        """Write the rest of the body into the file open at ``fd`` (from its position
-        on); see :meth:`SegmentReader.copy_into`. Returns False when ``cancelled()``
-        stopped it before the end, True once every byte was written.
-
-        Raises:
-            DamagedObjectError: the stored bytes are damaged.
-            IncompleteReadError: fewer bytes than the body's length.
-            OSError: writing to ``fd`` failed.
-        """
-        raw = self._raw_stream
-        if isinstance(raw, SegmentReader):
-            self._amount_read += raw.copy_into(fd, progress, cancelled)
-        else:  # bytes held in memory (small objects): one write
-            while chunk := raw.read(COPY_PIECE):
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view) :]
-                self._amount_read += len(chunk)
-                if progress is not None:
-                    progress(len(chunk))
-        if cancelled is not None and cancelled():
-            return False
-        self._verify_content_length()
-        return True
 
 
 def damage_describer(home: Path, name: str) -> Callable[[str], str]:

@@ -16,9 +16,9 @@ import pytest
 from botocore.exceptions import FlexibleChecksumError, IncompleteReadError
 
 from simsage.s3 import streams
+from simsage.s3.body import ObjectBody
 from simsage.s3.streams import (
     DamagedObjectError,
-    ObjectBody,
     SegmentReader,
     etag_of,
     read_verified,
