@@ -58,6 +58,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_s3.py
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_endpoints.py
+	$(BIN)/python benchmarks/bench_serving_http.py
 
 clean:
 	rm -rf $(VENV) $(VENV3)
