@@ -13,8 +13,7 @@ endpoints in :mod:`simsage.hosting.async_inference`.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
-from dataclasses import fields as dataclass_fields
+from dataclasses import dataclass
 from typing import Any
 
 from simsage.errors import ValidationException
@@ -24,11 +23,12 @@ from simsage.store.db import register_schema
 from simsage.store.models import ModelStore, model_not_found
 from simsage.store.registry import (
     NAME_LISTING,
+    BodyTable,
     Kind,
-    ResourceTable,
     already_exists,
     could_not_find,
     declare,
+    known_fields,
     list_answer,
 )
 from simsage.transport import Request
@@ -197,10 +197,6 @@ class EndpointConfig:
         }
 
 
-_CONFIG_FIELDS = {f.name for f in dataclass_fields(EndpointConfig)}
-_VARIANT_FIELDS = {f.name for f in dataclass_fields(ProductionVariant)}
-
-
 def endpoint_config_arn(region: str, account_id: str, name: str) -> str:
     """The ARN of endpoint configuration ``name`` (SageMaker lowercases the name)."""
     return ENDPOINT_CONFIG.arn(region, account_id, name)
@@ -210,33 +206,23 @@ def config_not_found(region: str, account_id: str, name: str) -> ValidationExcep
     return ENDPOINT_CONFIG.not_found(name, region, account_id)
 
 
-class EndpointConfigStore(ResourceTable[EndpointConfig]):
-    """Endpoint configuration rows of one home."""
+class EndpointConfigStore(BodyTable[EndpointConfig]):
+    """Endpoint configuration rows of one home. Rows written before Describe echoed the
+    request kept echoed members as fields of their own: they are read past (such a
+    row's Describe repeats only the members simsage acts on)."""
 
     kind = ENDPOINT_CONFIG
-    columns = ("name", "arn", "region", "body", "created")
-    json_columns = frozenset({"body"})
+    item = EndpointConfig
 
-    def to_row(self, config: EndpointConfig) -> tuple:
-        body = asdict(config)
-        for key in ("name", "arn", "region", "created"):
-            del body[key]
-        return config.name, config.arn, config.region, body, config.created
-
-    def from_row(self, row) -> EndpointConfig:
-        name, config_arn, region, fields, created = row
-        fields.setdefault("async_inference", None)  # rows written before it existed
-        # Rows written before Describe echoed the request kept echoed members as fields
-        # of their own: they are read past (such a row's Describe repeats only the
-        # members simsage acts on).
-        fields = {k: v for k, v in fields.items() if k in _CONFIG_FIELDS}
-        fields["variants"] = [
-            ProductionVariant(**{k: v for k, v in variant.items() if k in _VARIANT_FIELDS})
-            for variant in fields["variants"]
+    def from_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        body.setdefault("async_inference", None)  # rows written before it existed
+        body["variants"] = [
+            ProductionVariant(**known_fields(ProductionVariant, variant))
+            for variant in body["variants"]
         ]
-        if fields["data_capture"] is not None:
-            fields["data_capture"] = DataCapture(**fields["data_capture"])
-        return EndpointConfig(name=name, arn=config_arn, region=region, created=created, **fields)
+        if body["data_capture"] is not None:
+            body["data_capture"] = DataCapture(**body["data_capture"])
+        return body
 
 
 class EndpointConfigsAPI:

@@ -10,12 +10,19 @@ hosting's (:mod:`simsage.hosting.models`).
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from simsage.ids import from_epoch
 from simsage.store.db import register_schema
-from simsage.store.registry import Kind, ResourceTable, already_exists, could_not_find, declare
+from simsage.store.registry import (
+    BodyTable,
+    Kind,
+    already_exists,
+    could_not_find,
+    declare,
+    known_fields,
+)
 
 register_schema(
     """
@@ -95,10 +102,6 @@ class Model:
         }
 
 
-_MODEL_FIELDS = {f.name for f in fields(Model)}
-_CONTAINER_FIELDS = {f.name for f in fields(Container)}
-
-
 def model_arn(region: str, account_id: str, name: str) -> str:
     """The ARN of model ``name`` (SageMaker lowercases the name in it)."""
     return MODEL.arn(region, account_id, name)
@@ -109,26 +112,13 @@ def model_not_found(region: str, account_id: str, name: str):
     return MODEL.not_found(name, region, account_id)
 
 
-class ModelStore(ResourceTable[Model]):
-    """Model rows of one home."""
+class ModelStore(BodyTable[Model]):
+    """Model rows of one home. Rows written before Describe echoed the request kept
+    echoed members as fields of their own: they are read past."""
 
     kind = MODEL
-    columns = ("name", "arn", "region", "body", "created")
-    json_columns = frozenset({"body"})
+    item = Model
 
-    def to_row(self, model: Model) -> tuple:
-        body = asdict(model)
-        for key in ("name", "arn", "region", "created"):
-            del body[key]
-        return model.name, model.arn, model.region, body, model.created
-
-    def from_row(self, row) -> Model:
-        name, arn, region, body, created = row
-        # Rows written before Describe echoed the request kept echoed members as fields
-        # of their own: they are read past.
-        body = {k: v for k, v in body.items() if k in _MODEL_FIELDS}
-        container = body["container"]
-        body["container"] = Container(
-            **{k: container[k] for k in container if k in _CONTAINER_FIELDS}
-        )
-        return Model(name=name, arn=arn, region=region, created=created, **body)
+    def from_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        body["container"] = Container(**known_fields(Container, body["container"]))
+        return body

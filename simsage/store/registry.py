@@ -23,6 +23,7 @@ SageMaker's do.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -256,6 +257,47 @@ class ResourceTable(Generic[T]):
         SageMaker's filters, sorting and token (:func:`simsage.paging.list_page`)."""
         chosen = self.all() if items is None else items
         return list_page(chosen, params, listing, also=also, kind=self.kind.arn_type)
+
+
+class BodyTable(ResourceTable[T]):
+    """A kind stored as its name, ARN, region and creation time in columns of their own
+    and every other field of its dataclass (``item``) in one JSON ``body`` column.
+
+    A subclass sets ``kind`` and ``item`` and, where the body holds nested records,
+    rebuilds them in :meth:`from_body`. Fields a body holds that ``item`` no longer has
+    (rows written by an older simsage) are read past.
+    """
+
+    columns = ("name", "arn", "region", "body", "created")
+    json_columns = frozenset({"body"})
+    item: ClassVar[type]
+    _KEYED = ("name", "arn", "region", "created")
+
+    def to_row(self, item: T) -> Sequence[Any]:
+        body = dataclasses.asdict(item)
+        for key in self._KEYED:
+            del body[key]
+        return item.name, item.arn, item.region, body, item.created
+
+    def from_row(self, row: Sequence[Any]) -> T:
+        name, arn, region, body, created = row
+        return self.item(
+            name=name,
+            arn=arn,
+            region=region,
+            created=created,
+            **self.from_body(known_fields(self.item, body)),
+        )
+
+    def from_body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The item's other fields from a stored body (nested records rebuilt here)."""
+        return body
+
+
+def known_fields(record: type, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` without the keys dataclass ``record`` has no field of."""
+    names = {f.name for f in dataclasses.fields(record)}
+    return {k: v for k, v in values.items() if k in names}
 
 
 def list_answer(member: str, entries: list[dict[str, Any]], token: str | None) -> dict[str, Any]:
