@@ -12,19 +12,10 @@ import botocore.loaders
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
+from sdk_helpers import SAGEMAKER_TRUST
 
 _LOADER = botocore.loaders.create_loader()
 
-SAGEMAKER_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [

@@ -12,12 +12,10 @@ Needs the ``official-sdk`` extra (part of ``test``); without it the module is sk
 
 from __future__ import annotations
 
-import time
-import types
-
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
+from sdk_helpers import dataset, fast_time, write_csv
 
 sagemaker = pytest.importorskip("sagemaker")
 
@@ -41,23 +39,8 @@ def fast_sdk_polls(monkeypatch):
     full interval asked for, as if the SDK had slept it. This is test plumbing only: the
     SDK's code and the notebook code are unchanged, and nothing else in the process
     (simsage's own threads included) sees a different ``time``."""
-    skipped = 0.0
-
-    def sleep(seconds: float) -> None:
-        nonlocal skipped
-        real = min(seconds, 0.1)
-        time.sleep(real)
-        skipped += seconds - real
-
-    def clock() -> float:
-        return time.time() + skipped
-
-    fast_time = types.SimpleNamespace(
-        **{name: getattr(time, name) for name in dir(time) if not name.startswith("__")}
-    )
-    fast_time.sleep = sleep
-    fast_time.time = clock
-    monkeypatch.setattr(sagemaker.session, "time", fast_time)
+    fast = fast_time()
+    monkeypatch.setattr(sagemaker.session, "time", fast)
 
 
 @pytest.fixture
@@ -82,34 +65,21 @@ def isolated_sdk(monkeypatch, tmp_path):
     monkeypatch.setattr(telemetry_logging, "_requests_helper", lambda url, timeout: None)
 
 
-def _dataset(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(rows, 4))
-    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
-    return x, y
-
-
-def _write_csv(path, x: np.ndarray, y: np.ndarray | None = None) -> None:
-    """CSV as the built-in XGBoost reads it: no header, the label (if any) first."""
-    rows = x if y is None else np.column_stack([y, x])
-    np.savetxt(path, rows, delimiter=",", fmt="%.5f")
-
-
 def test_classic_xgboost_flow(simsage_local, isolated_sdk, fast_sdk_polls, tmp_path, capsys):
     # --- the notebook ---------------------------------------------------------------
     sess = sagemaker.Session()
     bucket = sess.default_bucket()
     assert bucket == "sagemaker-us-east-1-123456789012"
 
-    x_train, y_train = _dataset(400, seed=1)
-    x_val, y_val = _dataset(100, seed=2)
-    x_test, y_test = _dataset(50, seed=3)
+    x_train, y_train = dataset(400, seed=1)
+    x_val, y_val = dataset(100, seed=2)
+    x_test, y_test = dataset(50, seed=3)
     (tmp_path / "train").mkdir()
     (tmp_path / "validation").mkdir()
     (tmp_path / "batch").mkdir()
-    _write_csv(tmp_path / "train" / "train.csv", x_train, y_train)
-    _write_csv(tmp_path / "validation" / "validation.csv", x_val, y_val)
-    _write_csv(tmp_path / "batch" / "batch.csv", x_test)
+    write_csv(tmp_path / "train" / "train.csv", x_train, y_train)
+    write_csv(tmp_path / "validation" / "validation.csv", x_val, y_val)
+    write_csv(tmp_path / "batch" / "batch.csv", x_test)
 
     prefix = "xgboost-demo"
     train_uri = sess.upload_data(str(tmp_path / "train"), bucket, f"{prefix}/train")
@@ -230,9 +200,9 @@ def test_sklearn_script_mode_flow(simsage_local, isolated_sdk, fast_sdk_polls, t
     source.mkdir()
     (source / "train.py").write_text(TRAIN_SCRIPT)
     (tmp_path / "train").mkdir()
-    x_train, y_train = _dataset(300, seed=4)
-    x_test, y_test = _dataset(40, seed=5)
-    _write_csv(tmp_path / "train" / "train.csv", x_train, y_train)
+    x_train, y_train = dataset(300, seed=4)
+    x_test, y_test = dataset(40, seed=5)
+    write_csv(tmp_path / "train" / "train.csv", x_train, y_train)
 
     sess = sagemaker.Session()
     bucket = sess.default_bucket()

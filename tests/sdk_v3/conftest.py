@@ -26,21 +26,9 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-import types
 
 import pytest
-
-SAGEMAKER_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "sagemaker.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
+from sdk_helpers import SAGEMAKER_TRUST, fast_time
 
 
 @pytest.fixture
@@ -81,26 +69,11 @@ def fast_polls(monkeypatch):
     import sagemaker.core.helper.session_helper
     import sagemaker.core.resources
 
-    skipped = 0.0
-
-    def sleep(seconds: float) -> None:
-        nonlocal skipped
-        real = min(seconds, 0.1)
-        time.sleep(real)
-        skipped += seconds - real
-
-    def clock() -> float:
-        return time.time() + skipped
-
-    fast_time = types.SimpleNamespace(
-        **{name: getattr(time, name) for name in dir(time) if not name.startswith("__")}
-    )
-    fast_time.sleep = sleep
-    fast_time.time = clock
+    fast = fast_time()
     # The resources' waiters, and the session's (ModelBuilder.deploy waits through it,
     # 30 s between endpoint checks).
-    monkeypatch.setattr(sagemaker.core.resources, "time", fast_time)
-    monkeypatch.setattr(sagemaker.core.helper.session_helper, "time", fast_time)
+    monkeypatch.setattr(sagemaker.core.resources, "time", fast)
+    monkeypatch.setattr(sagemaker.core.helper.session_helper, "time", fast)
 
 
 @pytest.fixture

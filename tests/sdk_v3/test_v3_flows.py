@@ -17,23 +17,11 @@ import tarfile
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
+from sdk_helpers import dataset, write_csv
 
 pytest.importorskip("sagemaker.train", reason="needs the SDK v3 (make test-sdk3)")
 
 INSTANCE = "ml.m5.large"
-
-
-def _dataset(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(rows, 4))
-    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
-    return x, y
-
-
-def _write_csv(path, x: np.ndarray, y: np.ndarray | None = None) -> None:
-    """CSV as the built-in XGBoost reads it: no header, the label (if any) first."""
-    rows = x if y is None else np.column_stack([y, x])
-    np.savetxt(path, rows, delimiter=",", fmt="%.5f")
 
 
 @pytest.fixture
@@ -43,14 +31,14 @@ def data(v3, tmp_path):
 
     sess = Session()
     bucket = sess.default_bucket()
-    x_train, y_train = _dataset(400, seed=1)
-    x_val, y_val = _dataset(100, seed=2)
-    x_test, y_test = _dataset(50, seed=3)
+    x_train, y_train = dataset(400, seed=1)
+    x_val, y_val = dataset(100, seed=2)
+    x_test, y_test = dataset(50, seed=3)
     for name in ("train", "validation", "batch"):
         (tmp_path / name).mkdir()
-    _write_csv(tmp_path / "train" / "train.csv", x_train, y_train)
-    _write_csv(tmp_path / "validation" / "validation.csv", x_val, y_val)
-    _write_csv(tmp_path / "batch" / "batch.csv", x_test)
+    write_csv(tmp_path / "train" / "train.csv", x_train, y_train)
+    write_csv(tmp_path / "validation" / "validation.csv", x_val, y_val)
+    write_csv(tmp_path / "batch" / "batch.csv", x_test)
     prefix = "xgboost-v3"
     uris = {
         name: sess.upload_data(str(tmp_path / name), bucket, f"{prefix}/{name}")

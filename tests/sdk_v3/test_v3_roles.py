@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sdk_helpers import trust_of
 
 pytest.importorskip("sagemaker.train", reason="needs the SDK v3 (make test-sdk3)")
 
@@ -82,16 +83,7 @@ def test_the_sdk_switch_skips_validation_of_an_uncreated_role(
 def test_a_role_sagemaker_may_not_assume_is_refused(no_aws_configuration, v3):
     from sagemaker.core.helper.iam_role_resolver import RoleValidationError
 
-    lambda_trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
+    lambda_trust = trust_of("lambda.amazonaws.com")
     arn = v3.client("iam").create_role(
         RoleName="LambdaRole", AssumeRolePolicyDocument=json.dumps(lambda_trust)
     )["Role"]["Arn"]
