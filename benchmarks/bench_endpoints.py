@@ -134,23 +134,9 @@ def floor_client():
     return client
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer samples")
-    args = parser.parse_args()
-    n = 1000 if args.quick else 3000
-    seconds = 2.0 if args.quick else 5.0
-
-    home = tempfile.mkdtemp(prefix="simsage-bench-endpoints-")
-    os.environ["SIMSAGE_HOME"] = home
-    os.environ["SIMSAGE_BACKEND"] = "local"
-    import simsage
-
-    booster, artifact = train()
-    row = np.random.default_rng(1).random((1, FEATURES), dtype=np.float32)
-    body = ",".join(f"{v:.6f}" for v in row[0]).encode()
-
-    session = simsage.boto3_session()
+def deploy(session, artifact: bytes):
+    """Model and endpoint configuration ``bench`` (one ml.m5.large instance) serving
+    ``artifact``; returns the sagemaker client, for the caller's CreateEndpoint."""
     s3, sm = session.client("s3"), session.client("sagemaker")
     s3.create_bucket(Bucket="bench")
     s3.put_object(Bucket="bench", Key="model.tar.gz", Body=artifact)
@@ -170,6 +156,27 @@ def main() -> int:
             }
         ],
     )
+    return sm
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer samples")
+    args = parser.parse_args()
+    n = 1000 if args.quick else 3000
+    seconds = 2.0 if args.quick else 5.0
+
+    home = tempfile.mkdtemp(prefix="simsage-bench-endpoints-")
+    os.environ["SIMSAGE_HOME"] = home
+    os.environ["SIMSAGE_BACKEND"] = "local"
+    import simsage
+
+    booster, artifact = train()
+    row = np.random.default_rng(1).random((1, FEATURES), dtype=np.float32)
+    body = ",".join(f"{v:.6f}" for v in row[0]).encode()
+
+    session = simsage.boto3_session()
+    sm = deploy(session, artifact)
     start = time.perf_counter()
     sm.create_endpoint(EndpointName="bench", EndpointConfigName="bench")
     sm.get_waiter("endpoint_in_service").wait(

@@ -46,7 +46,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench_endpoints import FEATURES, IMAGE, ROLE, train  # noqa: E402
+from bench_endpoints import FEATURES, deploy, train  # noqa: E402
 
 OPTIONAL = {"werkzeug": "werkzeug", "waitress": "waitress", "gunicorn": "gunicorn"}
 
@@ -189,25 +189,7 @@ def main() -> int:
     )
 
     session = simsage.boto3_session()
-    s3, sm = session.client("s3"), session.client("sagemaker")
-    s3.create_bucket(Bucket="bench")
-    s3.put_object(Bucket="bench", Key="model.tar.gz", Body=artifact)
-    sm.create_model(
-        ModelName="bench",
-        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": "s3://bench/model.tar.gz"},
-        ExecutionRoleArn=ROLE,
-    )
-    sm.create_endpoint_config(
-        EndpointConfigName="bench",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "bench",
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-        ],
-    )
+    sm = deploy(session, artifact)
     sm.create_endpoint(EndpointName="bench", EndpointConfigName="bench")
     sm.get_waiter("endpoint_in_service").wait(
         EndpointName="bench", WaiterConfig={"Delay": 0.05, "MaxAttempts": 2000}
