@@ -1,12 +1,14 @@
 """What the official SDK tests of both versions share (tests/functional/test_official_sdk.py
 for v2, tests/sdk_v3 for v3, which run in different venvs but both have ``tests/`` on
-their path): the data a learner's notebook makes, the trust policy of a role SageMaker
-may assume, and the SDK's pacing clock made fast."""
+their path): the data a learner's notebook makes (a separable problem for training, a
+census-income CSV for processing), the trust policy of a role SageMaker may assume, and
+the SDK's pacing clock made fast."""
 
 from __future__ import annotations
 
 import time
 import types
+from pathlib import Path
 
 import numpy as np
 
@@ -64,3 +66,61 @@ def fast_time() -> types.SimpleNamespace:
     fake.sleep = sleep
     fake.time = clock
     return fake
+
+
+CENSUS_COLUMNS = [
+    "age",
+    "education",
+    "major industry code",
+    "class of worker",
+    "num persons worked for employer",
+    "capital gains",
+    "capital losses",
+    "dividends from stocks",
+    "marital stat",
+    "income",
+]
+CENSUS_LABELS = (" - 50000.", " 50000+.")
+
+
+def write_census_csv(path, rows: int, seed: int) -> None:
+    """A small census-income CSV in the shape the public SageMaker Processing notebook
+    reads (its columns, with a header, the income label as `` - 50000.``/`` 50000+.``,
+    which higher education, industry and capital gains make likelier), plus what its
+    cleaning step removes: a few repeated rows and a few rows with a missing field."""
+    rng = np.random.default_rng(seed)
+    educations = [" High school graduate", " Some college but no degree", " Bachelors degree"]
+    educations += [" Masters degree", " Children", " Doctorate degree"]
+    industries = [" Not in universe", " Retail trade", " Manufacturing", " Education"]
+    industries += [" Finance insurance and real estate"]
+    workers = [" Private", " Not in universe", " Self-employed", " Federal government"]
+    marital = [" Never married", " Married", " Divorced"]
+    age = rng.integers(16, 90, size=rows)
+    education = rng.integers(0, len(educations), size=rows)
+    industry = rng.integers(0, len(industries), size=rows)
+    worker = rng.integers(0, len(workers), size=rows)
+    persons = rng.integers(0, 7, size=rows)
+    gains = np.where(rng.random(rows) < 0.1, rng.integers(1, 20000, size=rows), 0)
+    losses = np.where(rng.random(rows) < 0.05, rng.integers(1, 3000, size=rows), 0)
+    dividends = np.where(rng.random(rows) < 0.2, rng.integers(1, 5000, size=rows), 0)
+    score = 0.6 * (education >= 2) + 0.4 * (industry == 4) + gains / 8000 + rng.normal(0, 0.3, rows)
+    rich = score > 0.9
+    lines = [",".join(CENSUS_COLUMNS)]
+    for i in range(rows):
+        fields = [
+            str(age[i]),
+            educations[education[i]],
+            industries[industry[i]],
+            workers[worker[i]],
+            str(persons[i]),
+            str(gains[i]),
+            str(losses[i]),
+            str(dividends[i]),
+            marital[i % len(marital)],
+            CENSUS_LABELS[int(rich[i])],
+        ]
+        if i % 97 == 5:
+            fields[2] = ""  # a missing industry: the cleaning drops the row
+        lines.append(",".join(fields))
+    lines += lines[1 :: max(rows // 10, 1)]  # repeated rows: the cleaning drops them
+    Path(path).write_text("\n".join(lines) + "\n")

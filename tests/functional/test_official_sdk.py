@@ -5,7 +5,7 @@ The test body is what a learner's notebook does: ``sagemaker.Session()``,
 ``TrainingInput`` channels, ``deploy`` with a ``CSVSerializer``, ``predict``,
 ``transformer(...).transform(...)`` and ``delete_endpoint``. The only difference from a
 notebook is the ``simsage_local`` fixture, which activates simsage so every boto3 client
-the SDK creates is answered in-process.
+the SDK creates is answered in-process (``isolated_sdk`` and ``fast_sdk_polls``: conftest.py).
 
 Needs the ``official-sdk`` extra (part of ``test``); without it the module is skipped.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
-from sdk_helpers import dataset, fast_time, write_csv
+from sdk_helpers import dataset, write_csv
 
 sagemaker = pytest.importorskip("sagemaker")
 
@@ -27,42 +27,6 @@ from sagemaker.serializers import CSVSerializer  # noqa: E402
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 INSTANCE = "ml.m5.large"
-
-
-@pytest.fixture
-def fast_sdk_polls(monkeypatch):
-    """The SDK paces its waits with ``time`` in ``sagemaker.session``: it sleeps 10 s
-    between log polls and 30 s between endpoint checks, and while tailing logs it
-    describes the job only once 30 s of ``time.time()`` have passed. Those intervals are
-    sized for real instances; simsage's jobs end in seconds. So the test hands that one
-    module a ``time`` whose ``sleep`` waits at most 0.1 s and whose clock moves on by the
-    full interval asked for, as if the SDK had slept it. This is test plumbing only: the
-    SDK's code and the notebook code are unchanged, and nothing else in the process
-    (simsage's own threads included) sees a different ``time``."""
-    fast = fast_time()
-    monkeypatch.setattr(sagemaker.session, "time", fast)
-
-
-@pytest.fixture
-def isolated_sdk(monkeypatch, tmp_path):
-    """The SDK as on a fresh machine, offline.
-
-    - Its defaults config files (``/etc/xdg/sagemaker``, ``~/.config/sagemaker``) are
-      replaced by an empty one, so a developer's own SDK config cannot change the test.
-    - After ``fit``, ``deploy`` and the like it reports usage with a plain
-      ``requests.get`` to an AWS URL (not through boto3, so simsage never sees it); that
-      one helper answers None here, as it does when the request fails. (Opting out in
-      the config file works too, but then the SDK validates the file against its JSON
-      schema on every config lookup: 20 s over this file.)
-    """
-    from sagemaker.telemetry import telemetry_logging
-
-    empty = tmp_path / "sagemaker-config.yaml"
-    empty.write_text("")
-    monkeypatch.setenv("SAGEMAKER_ADMIN_CONFIG_OVERRIDE", str(empty))
-    monkeypatch.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(empty))
-    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    monkeypatch.setattr(telemetry_logging, "_requests_helper", lambda url, timeout: None)
 
 
 def test_classic_xgboost_flow(simsage_local, isolated_sdk, fast_sdk_polls, tmp_path, capsys):

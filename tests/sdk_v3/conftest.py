@@ -12,11 +12,12 @@ The fixtures are test plumbing only; the flows themselves are what a notebook do
   so the suite never reaches for the network. Offline the real GET fails at once
   (no proxy here, no hang) and the SDK drops the event; ``test_v3_telemetry`` shows the
   flows do not depend on it. sagemaker-core caches its boto3 clients for the process
-  (``SageMakerClient``): the cache is dropped after each test, as a fresh process would
-  start, since each test has its own SIMSAGE_HOME.
+  (``SageMakerClient``, and the ``CloudWatchLogsClient`` singleton the resources'
+  ``wait(logs=True)`` reads through): both are dropped after each test, as a fresh
+  process would start, since each test has its own SIMSAGE_HOME.
 - ``fast_polls``: sagemaker-core's waiters sleep 5 s between polls (the session's
-  endpoint waiter 30 s); here they sleep at
-  most 0.1 s while their clock moves on by the full interval (nothing else in the process
+  endpoint waiter 30 s, the processors' log tailing 10 s); here they sleep at most
+  0.1 s while their clock moves on by the full interval (nothing else in the process
   sees a different ``time``).
 - ``role``: the execution role a user creates in IAM once (v3 validates it in IAM
   before it starts anything).
@@ -57,23 +58,39 @@ def v3(simsage_local, monkeypatch, tmp_path, telemetry_calls):
     empty.write_text("")
     monkeypatch.setenv("SAGEMAKER_ADMIN_CONFIG_OVERRIDE", str(empty))
     monkeypatch.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(empty))
-    from sagemaker.core.utils.utils import SageMakerClient
+    from sagemaker.core.utils.logs import CloudWatchLogsClient
+    from sagemaker.core.utils.utils import SageMakerClient, SingletonMeta
 
-    SageMakerClient.reset()
+    def drop_cached_clients():
+        SageMakerClient.reset()
+        # The resources' ``wait(logs=True)`` reads CloudWatch through a process-wide
+        # singleton client: one made in an earlier test would answer from its home.
+        SingletonMeta._instances.pop(CloudWatchLogsClient, None)
+
+    drop_cached_clients()
     yield simsage_local
-    SageMakerClient.reset()
+    drop_cached_clients()
 
 
 @pytest.fixture
 def fast_polls(monkeypatch):
+    import sagemaker.core.common_utils
     import sagemaker.core.helper.session_helper
+    import sagemaker.core.processing
     import sagemaker.core.resources
 
     fast = fast_time()
     # The resources' waiters, and the session's (ModelBuilder.deploy waits through it,
-    # 30 s between endpoint checks).
-    monkeypatch.setattr(sagemaker.core.resources, "time", fast)
-    monkeypatch.setattr(sagemaker.core.helper.session_helper, "time", fast)
+    # 30 s between endpoint checks), and the processors' (``run`` polls the job through
+    # ``common_utils._wait_until`` and tails its logs in ``processing``, 10 s apart,
+    # describing the job once 30 s have passed).
+    for module in (
+        sagemaker.core.resources,
+        sagemaker.core.helper.session_helper,
+        sagemaker.core.common_utils,
+        sagemaker.core.processing,
+    ):
+        monkeypatch.setattr(module, "time", fast)
 
 
 @pytest.fixture
