@@ -6,6 +6,7 @@ the SDK's pacing clock made fast."""
 
 from __future__ import annotations
 
+import math
 import time
 import types
 from pathlib import Path
@@ -124,3 +125,24 @@ def write_census_csv(path, rows: int, seed: int) -> None:
         lines.append(",".join(fields))
     lines += lines[1 :: max(rows // 10, 1)]  # repeated rows: the cleaning drops them
     Path(path).write_text("\n".join(lines) + "\n")
+
+
+def census_cleaned(path):
+    """The rows of a census CSV that tests/data/processing/preprocessing.py keeps (the
+    columns it reads, no missing field, no repeated row), computed independently."""
+    import pandas as pd
+
+    selected = [c for c in CENSUS_COLUMNS if c != "marital stat"]
+    return pd.read_csv(path)[selected].dropna().drop_duplicates()
+
+
+def census_split_shapes(path, ratio: float) -> dict[str, tuple[int, int]]:
+    """The (rows, columns) of the train and test features preprocessing.py writes for
+    the census CSV at ``path``: a test share of ``ratio`` rounded up (scikit-learn's
+    ``train_test_split``), and 10 + 10 bins, 3 scaled columns and one column per
+    category seen."""
+    cleaned = census_cleaned(path)
+    test_rows = math.ceil(ratio * len(cleaned))
+    categorical = ["education", "major industry code", "class of worker"]
+    width = 10 + 10 + 3 + sum(cleaned[c].nunique() for c in categorical)
+    return {"train": (len(cleaned) - test_rows, width), "test": (test_rows, width)}

@@ -37,13 +37,12 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from sdk_helpers import CENSUS_COLUMNS, write_census_csv
+from sdk_helpers import census_cleaned, census_split_shapes, write_census_csv
 
 sagemaker = pytest.importorskip("sagemaker")
 
@@ -63,8 +62,6 @@ from sagemaker.sklearn.processing import SKLearnProcessor  # noqa: E402
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 INSTANCE = "ml.m5.xlarge"
 SCRIPTS = Path(__file__).resolve().parents[1] / "data" / "processing"
-SELECTED = [c for c in CENSUS_COLUMNS if c != "marital stat"]  # what preprocessing.py reads
-CATEGORICAL = ["education", "major industry code", "class of worker"]
 
 
 @pytest.fixture
@@ -80,22 +77,14 @@ def census(simsage_local, isolated_sdk, fast_sdk_polls, tmp_path):
     return sess, bucket, local, uri
 
 
-def _cleaned(local: Path) -> pd.DataFrame:
-    """The rows the preprocessing script keeps, computed here independently."""
-    return pd.read_csv(local)[SELECTED].dropna().drop_duplicates()
-
-
-def _check_split(folder: Path, cleaned: pd.DataFrame, ratio: float) -> None:
+def _check_split(folder: Path, census_csv: Path, ratio: float) -> None:
     """What a user checks in the downloaded outputs (``folder/train``, ``folder/test``):
-    the split sizes, one label per row, the same encoded width in both sets (10 + 10
-    bins, 3 scaled, one column per category), both classes present."""
-    test_rows = math.ceil(ratio * len(cleaned))
-    width = 10 + 10 + 3 + sum(cleaned[c].nunique() for c in CATEGORICAL)
-    for name, rows in (("train", len(cleaned) - test_rows), ("test", test_rows)):
+    the split sizes and encoded width, one label per row, both classes present."""
+    for name, shape in census_split_shapes(census_csv, ratio).items():
         features = pd.read_csv(folder / name / f"{name}_features.csv", header=None)
         labels = pd.read_csv(folder / name / f"{name}_labels.csv", header=None)
-        assert features.shape == (rows, width), name
-        assert labels.shape == (rows, 1), name
+        assert features.shape == shape, name
+        assert labels.shape == (shape[0], 1), name
         assert features.notna().all().all()
         assert set(labels[0]) == {0, 1}
 
@@ -128,7 +117,7 @@ def test_sklearn_processor_notebook(census, tmp_path, monkeypatch, capsys):
             preprocessed_test_data = output["S3Output"]["S3Uri"]
 
     # run() tailed the job's CloudWatch stream: the script's own lines.
-    cleaned = _cleaned(local)
+    cleaned = census_cleaned(local)
     printed = capsys.readouterr().out
     assert "Received arguments Namespace(train_test_split_ratio=0.2)" in printed
     assert f"Data after cleaning: ({len(cleaned)}, 9)" in printed
@@ -161,7 +150,7 @@ def test_sklearn_processor_notebook(census, tmp_path, monkeypatch, capsys):
     ]
     S3Downloader.download(preprocessed_training_data, str(tmp_path / "out" / "train"))
     S3Downloader.download(preprocessed_test_data, str(tmp_path / "out" / "test"))
-    _check_split(tmp_path / "out", cleaned, ratio=0.2)
+    _check_split(tmp_path / "out", local, ratio=0.2)
 
     # A later notebook picks the job up again by name.
     again = ProcessingJob.from_processing_name(sess, job)
@@ -206,7 +195,7 @@ def test_script_processor_uploads_local_input(census, tmp_path, capsys):
     assert [o["OutputName"] for o in outputs] == ["output-1", "output-2"]
     assert capsys.readouterr().out.endswith("!")  # the wait's progress: done
     S3Downloader.download(destination, str(tmp_path / "out"))
-    _check_split(tmp_path / "out", _cleaned(local), ratio=0.25)
+    _check_split(tmp_path / "out", local, ratio=0.25)
 
 
 def test_framework_processor_source_dir(census, tmp_path, capsys):

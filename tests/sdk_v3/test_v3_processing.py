@@ -17,19 +17,16 @@ simsage, keep the SDK offline and create the execution role once.
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from sdk_helpers import CENSUS_COLUMNS, write_census_csv
+from sdk_helpers import census_cleaned, census_split_shapes, write_census_csv
 
 pytest.importorskip("sagemaker.core.processing", reason="needs the SDK v3 (make test-sdk3)")
 
 INSTANCE = "ml.m5.xlarge"
 SCRIPTS = Path(__file__).resolve().parents[1] / "data" / "processing"
-SELECTED = [c for c in CENSUS_COLUMNS if c != "marital stat"]  # what preprocessing.py reads
-CATEGORICAL = ["education", "major industry code", "class of worker"]
 
 
 @pytest.fixture
@@ -56,12 +53,9 @@ def _image(sess) -> str:
 
 
 def _check_split(s3, bucket: str, prefix: str, local: Path, ratio: float) -> None:
-    """The split a user checks after downloading: sizes, one label per row, the encoded
-    width (10 + 10 bins, 3 scaled, one column per category), both classes."""
-    cleaned = pd.read_csv(local)[SELECTED].dropna().drop_duplicates()
-    test_rows = math.ceil(ratio * len(cleaned))
-    width = 10 + 10 + 3 + sum(cleaned[c].nunique() for c in CATEGORICAL)
-    for name, rows in (("train", len(cleaned) - test_rows), ("test", test_rows)):
+    """The split a user checks in S3 (``prefix/train``, ``prefix/test``): the sizes and
+    encoded width, one label per row, both classes present."""
+    for name, (rows, width) in census_split_shapes(local, ratio).items():
         features = pd.read_csv(
             s3.get_object(Bucket=bucket, Key=f"{prefix}/{name}/{name}_features.csv")["Body"],
             header=None,
@@ -152,7 +146,7 @@ def test_processing_job_resource(v3, census, role, caplog):
     assert job.processing_job_status == "InProgress"  # create returns at once
     job.wait(logs=True)
     # wait(logs=True) read the job's CloudWatch stream: the script's own lines.
-    assert "Data after cleaning: " in caplog.text
+    assert f"Data after cleaning: ({len(census_cleaned(census['local']))}, 9)" in caplog.text
     job.refresh()
     assert job.processing_job_status == "Completed"
     assert job.processing_start_time <= job.processing_end_time
