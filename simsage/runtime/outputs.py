@@ -6,7 +6,8 @@ S3's backend, never a job's records. Two modes, as ``S3Output.S3UploadMode`` say
 
 - ``EndOfJob``: :func:`upload_folder` after the job exits cleanly.
 - ``Continuous``: :class:`ContinuousUpload` watches the folder while the job runs and
-  uploads each file as it is closed after writing; ``finish()`` uploads the rest.
+  uploads each file as it is closed after writing; ``finish()`` uploads the rest after a
+  clean exit, ``stop()`` only stops watching (a stopped job).
 
 Invariants:
 
@@ -326,6 +327,18 @@ class ContinuousUpload:
             DataError: ``uri`` is not an S3 URI, or files remain that cannot be uploaded
                 because the bucket does not exist. Other failures go to ``on_error``.
         """
+        self.stop()
+        if self._target is None:
+            self._target = _Target.parse(self.uri)
+        for relative, _, info in paths.files(self.folder, self.within):
+            if self._uploaded.get(relative) != (info.st_size, info.st_mtime_ns):
+                self._upload(relative, raise_missing_bucket=True)
+        return len(self._uploaded)
+
+    def stop(self) -> None:
+        """Stop watching, with no final upload (the job was stopped: what was closed and
+        uploaded stays in S3). Events already seen are still handled. Safe to call again,
+        and after :meth:`finish`."""
         if self._observer is not None:
             self._observer.stop()
             self._observer.join()
@@ -334,12 +347,6 @@ class ContinuousUpload:
             self._events.put(_STOP)  # after every event the observer queued
             self._worker.join()
             self._worker = None
-        if self._target is None:
-            self._target = _Target.parse(self.uri)
-        for relative, _, info in paths.files(self.folder, self.within):
-            if self._uploaded.get(relative) != (info.st_size, info.st_mtime_ns):
-                self._upload(relative, raise_missing_bucket=True)
-        return len(self._uploaded)
 
     # -- watching ------------------------------------------------------------------------
 

@@ -343,6 +343,22 @@ def test_finish_uploads_what_was_never_seen_and_stops_watching(s3, job, watchers
     assert not [t for t in threading.enumerate() if t.name.startswith("continuous upload")]
 
 
+@linux_only
+def test_stop_ends_the_watching_without_a_final_upload(s3, job, watchers):
+    folder = job / "processing" / "output"
+    watcher = _start(watchers, s3, folder, job, settle=0.2)
+    (job / "ready.txt").write_text("ready")
+    (job / "ready.txt").rename(folder / "ready.txt")  # complete: uploaded while running
+    _eventually(lambda: "results/ready.txt" in _objects(s3), "the file moved in")
+    with open(folder / "partial.txt", "w") as writer:
+        writer.write("half")
+        writer.flush()
+        watcher.stop()  # the job was stopped while writing
+        watcher.stop()  # the runner's cleanup stops it again
+    assert _objects(s3) == {"results/ready.txt": b"ready"}
+    assert not [t for t in threading.enumerate() if t.name.startswith("continuous upload")]
+
+
 def test_upload_errors_are_reported_once_and_the_watching_goes_on(s3, job, watchers):
     folder = job / "processing" / "output"
     errors: list[str] = []
