@@ -462,3 +462,25 @@ def test_missing_input_data_fails_the_job_with_a_client_error(aws):
     described = wait(sm, "no-data")
     assert described["ProcessingJobStatus"] == "Failed"
     assert described["FailureReason"].startswith("ClientError: No S3 objects found")
+
+
+def test_the_cli_lists_describes_and_prints_the_logs_of_processing_jobs(aws):
+    from click.testing import CliRunner
+
+    from simsage.cli import main
+
+    sm, s3, _ = aws
+    uri = put_script(s3, "say.py", "print('said\\tby the job')\n")
+    run_script(sm, "cli-said", uri, "say.py")
+    assert wait(sm, "cli-said")["ProcessingJobStatus"] == "Completed"
+    runner = CliRunner()
+    listed = runner.invoke(main, ["processing", "ls"])
+    assert listed.exit_code == 0, listed.output
+    assert [line.split()[-1] for line in listed.output.splitlines()] == ["cli-said"]
+    assert "Completed" in listed.output
+    described = runner.invoke(main, ["processing", "describe", "cli-said"])
+    assert json.loads(described.output)["ProcessingJobStatus"] == "Completed"
+    logs = runner.invoke(main, ["processing", "logs", "cli-said"])
+    assert "said#011by the job" in logs.output.splitlines()
+    missing = runner.invoke(main, ["processing", "stop", "nope"])
+    assert missing.exit_code == 1 and "Requested resource not found." in missing.output
