@@ -353,9 +353,13 @@ class ContinuousUpload:
     def _observe(self) -> Any:
         makers = [self.make_observer] if self.make_observer else []
         makers += [_native_observer, polling_observer]
-        problem: OSError | None = None
+        problem: Exception | None = None
         for make in makers:
-            observer = make()
+            try:
+                observer = make()
+            except ImportError as exc:  # an environment installed without watchdog
+                problem = exc
+                continue
             try:
                 observer.schedule(_Handler(self._events.put), str(self._watched), recursive=True)
                 observer.start()

@@ -406,6 +406,18 @@ def test_a_failing_error_callback_does_not_stop_the_uploads(s3, job, watchers):
     assert watcher.finish() == 2
 
 
+def test_without_watchdog_the_files_are_uploaded_at_the_end(s3, job, watchers, monkeypatch):
+    for name in ["watchdog", *(n for n in sys.modules if n.startswith("watchdog."))]:
+        monkeypatch.setitem(sys.modules, name, None)  # importing it fails
+    folder = job / "processing" / "output"
+    errors: list[str] = []
+    watcher = _start(watchers, s3, folder, job, errors=errors)
+    assert len(errors) == 1 and "uploaded when the job ends" in errors[0]
+    (folder / "a.txt").write_text("a")
+    assert watcher.finish() == 1
+    assert _objects(s3) == {"results/a.txt": b"a"}
+
+
 def test_a_continuous_uri_that_is_not_s3_fails_at_start(s3, job):
     watcher = ContinuousUpload(s3, job / "processing" / "output", "file:///tmp/x", job, print)
     with pytest.raises(DataError, match="is not an s3:// URI"):
