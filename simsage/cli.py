@@ -388,11 +388,12 @@ def doctor(repair: bool, quick: bool) -> None:
 
 
 def _sagemaker_counts() -> list[tuple[str, str]]:
-    """How many training jobs, models, endpoints and transform jobs the store holds,
-    counted through the same List calls as on AWS."""
+    """How many training and processing jobs, models, endpoints and transform jobs the
+    store holds, counted through the same List calls as on AWS."""
     sm = _sagemaker()
     counted = (
         ("training jobs", "list_training_jobs", "TrainingJobSummaries"),
+        ("processing jobs", "list_processing_jobs", "ProcessingJobSummaries"),
         ("models", "list_models", "Models"),
         ("endpoints", "list_endpoints", "Endpoints"),
         ("transform jobs", "list_transform_jobs", "TransformJobSummaries"),
@@ -404,60 +405,8 @@ def _sagemaker_counts() -> list[tuple[str, str]]:
     return rows
 
 
-# -- training jobs -----------------------------------------------------------------------
-
-
 def _sagemaker():
     return boto3_session().client("sagemaker")
-
-
-@main.group()
-def training() -> None:
-    """Training jobs: list, describe, stop, read logs (on either backend)."""
-
-
-@training.command("ls")
-@click.option("--status", default=None, help="Only jobs in this status (InProgress, Completed …).")
-@click.option("--max", "limit", default=50, show_default=True, help="How many jobs at most.")
-def training_ls(status: str | None, limit: int) -> None:
-    """List training jobs, newest first."""
-    kwargs: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
-    if status:
-        kwargs["StatusEquals"] = status
-    shown = 0
-    for page in _sagemaker().get_paginator("list_training_jobs").paginate(**kwargs):
-        for job in page["TrainingJobSummaries"]:
-            if shown == limit:
-                return
-            click.echo(
-                f"{_timestamp(job['CreationTime'])} {job['TrainingJobStatus']:<10} "
-                f"{job.get('SecondaryStatus', ''):<18} {job['TrainingJobName']}"
-            )
-            shown += 1
-
-
-@training.command("describe")
-@click.argument("name")
-def training_describe(name: str) -> None:
-    """Print DescribeTrainingJob's answer as JSON."""
-    described = _sagemaker().describe_training_job(TrainingJobName=name)
-    described.pop("ResponseMetadata", None)
-    click.echo(json.dumps(described, indent=2, default=str))
-
-
-@training.command("stop")
-@click.argument("name")
-def training_stop(name: str) -> None:
-    """Stop a running training job (SIGTERM, then SIGKILL after the grace period)."""
-    _sagemaker().stop_training_job(TrainingJobName=name)
-    click.echo(f"stopping: {name}")
-
-
-@training.command("logs")
-@click.argument("name")
-def training_logs(name: str) -> None:
-    """Print every log line of a training job, host by host."""
-    _print_logs("/aws/sagemaker/TrainingJobs", f"{name}/")
 
 
 def _print_logs(group: str, prefix: str) -> None:
@@ -481,51 +430,83 @@ def _print_logs(group: str, prefix: str) -> None:
                 token = answer["nextForwardToken"]
 
 
-# -- transform jobs ----------------------------------------------------------------------
+# -- jobs: training, processing, transform -----------------------------------------------
 
 
-@main.group()
-def transform() -> None:
-    """Batch transform jobs: list, describe, stop, read logs (on either backend)."""
+def _job_group(kind: str, title: str, stop_help: str, logs_help: str) -> click.Group:
+    """The ``ls``/``describe``/``stop``/``logs`` commands of one job kind, through the
+    kind's own SageMaker operations (``list_<kind>_jobs`` …) on either backend.
+
+    ``kind`` is the operations' word (``training``); ``title`` the group's help.
+    """
+    label = kind.capitalize()  # TrainingJobName, TrainingJobSummaries …
+    name_key, status_key = f"{label}JobName", f"{label}JobStatus"
+
+    @main.group(kind, help=title)
+    def group() -> None:
+        pass
+
+    @group.command("ls")
+    @click.option(
+        "--status", default=None, help="Only jobs in this status (InProgress, Completed …)."
+    )
+    @click.option("--max", "limit", default=50, show_default=True, help="How many jobs at most.")
+    def ls(status: str | None, limit: int) -> None:
+        """List the jobs, newest first."""
+        kwargs: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
+        if status:
+            kwargs["StatusEquals"] = status
+        shown = 0
+        for page in _sagemaker().get_paginator(f"list_{kind}_jobs").paginate(**kwargs):
+            for job in page[f"{label}JobSummaries"]:
+                if shown == limit:
+                    return
+                columns = [_timestamp(job["CreationTime"]), f"{job[status_key]:<10}"]
+                if "SecondaryStatus" in job:
+                    columns.append(f"{job['SecondaryStatus']:<18}")
+                click.echo(" ".join([*columns, job[name_key]]))
+                shown += 1
+
+    @group.command("describe")
+    @click.argument("name")
+    def describe(name: str) -> None:
+        """Print the Describe answer of a job as JSON."""
+        described = getattr(_sagemaker(), f"describe_{kind}_job")(**{name_key: name})
+        described.pop("ResponseMetadata", None)
+        click.echo(json.dumps(described, indent=2, default=str))
+
+    @group.command("stop", help=stop_help)
+    @click.argument("name")
+    def stop(name: str) -> None:
+        getattr(_sagemaker(), f"stop_{kind}_job")(**{name_key: name})
+        click.echo(f"stopping: {name}")
+
+    @group.command("logs", help=logs_help)
+    @click.argument("name")
+    def logs(name: str) -> None:
+        _print_logs(f"/aws/sagemaker/{label}Jobs", f"{name}/")
+
+    return group
 
 
-@transform.command("ls")
-@click.option("--status", default=None, help="Only jobs in this status (InProgress, Completed …).")
-def transform_ls(status: str | None) -> None:
-    """List transform jobs, newest first."""
-    kwargs: dict[str, Any] = {"SortBy": "CreationTime", "SortOrder": "Descending"}
-    if status:
-        kwargs["StatusEquals"] = status
-    for page in _sagemaker().get_paginator("list_transform_jobs").paginate(**kwargs):
-        for job in page["TransformJobSummaries"]:
-            click.echo(
-                f"{_timestamp(job['CreationTime'])} {job['TransformJobStatus']:<10} "
-                f"{job['TransformJobName']}"
-            )
-
-
-@transform.command("describe")
-@click.argument("name")
-def transform_describe(name: str) -> None:
-    """Print DescribeTransformJob's answer as JSON."""
-    described = _sagemaker().describe_transform_job(TransformJobName=name)
-    described.pop("ResponseMetadata", None)
-    click.echo(json.dumps(described, indent=2, default=str))
-
-
-@transform.command("stop")
-@click.argument("name")
-def transform_stop(name: str) -> None:
-    """Stop a running transform job (finished outputs stay, partial ones are dropped)."""
-    _sagemaker().stop_transform_job(TransformJobName=name)
-    click.echo(f"stopping: {name}")
-
-
-@transform.command("logs")
-@click.argument("name")
-def transform_logs(name: str) -> None:
-    """Print every log line of a transform job (container output and data logs)."""
-    _print_logs("/aws/sagemaker/TransformJobs", f"{name}/")
+training = _job_group(
+    "training",
+    "Training jobs: list, describe, stop, read logs (on either backend).",
+    "Stop a running training job (SIGTERM, then SIGKILL after the grace period).",
+    "Print every log line of a training job, host by host.",
+)
+processing = _job_group(
+    "processing",
+    "Processing jobs: list, describe, stop, read logs (on either backend).",
+    "Stop a running processing job (SIGINT, then SIGKILL after the grace period).",
+    "Print every log line of a processing job, host by host.",
+)
+transform = _job_group(
+    "transform",
+    "Batch transform jobs: list, describe, stop, read logs (on either backend).",
+    "Stop a running transform job (finished outputs stay, partial ones are dropped).",
+    "Print every log line of a transform job (container output and data logs).",
+)
 
 
 # -- endpoints ---------------------------------------------------------------------------

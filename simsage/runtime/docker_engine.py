@@ -44,6 +44,9 @@ JOB_LABEL = "simsage.training-job"
 HOST_LABEL = "simsage.host"
 
 
+TRAIN_COMMAND = ["train"]  # what a training container runs without ContainerArguments
+
+
 class EngineError(Exception):
     """The engine could not do what the job needs; the message is the FailureReason."""
 
@@ -96,16 +99,19 @@ def container_environment(
     return env
 
 
-def container_command(algorithm: dict[str, Any]) -> tuple[list[str] | None, list[str] | None]:
-    """``(entrypoint, command)`` for AlgorithmSpecification: ``(None, ["train"])`` by
-    default; ``ContainerEntrypoint`` replaces the image's ENTRYPOINT (Docker then ignores
-    the image's CMD, so ``train`` is not added) and ``ContainerArguments`` replace
-    ``train``. ``None`` keeps the image's own value."""
+def container_command(
+    algorithm: dict[str, Any], default: list[str] | None = TRAIN_COMMAND
+) -> tuple[list[str] | None, list[str] | None]:
+    """``(entrypoint, command)`` for an AlgorithmSpecification (or a processing job's
+    AppSpecification): ``(None, default)`` by default — ``["train"]`` for training, None
+    (the image's own CMD) for processing; ``ContainerEntrypoint`` replaces the image's
+    ENTRYPOINT (Docker then ignores the image's CMD, so ``default`` is not added) and
+    ``ContainerArguments`` replace the command. ``None`` keeps the image's own value."""
     entrypoint = algorithm.get("ContainerEntrypoint")
     arguments = algorithm.get("ContainerArguments")
     if entrypoint:
         return list(entrypoint), list(arguments) if arguments else None
-    return None, list(arguments) if arguments else ["train"]
+    return None, list(arguments) if arguments else (list(default) if default else None)
 
 
 @dataclass
@@ -126,9 +132,12 @@ def container_options(
     network: str,
     algorithm: dict[str, Any],
     labels: dict[str, str],
+    default_command: list[str] | None = TRAIN_COMMAND,
 ) -> dict[str, Any]:
-    """The keyword arguments of ``client.containers.create`` for one host."""
-    entrypoint, command = container_command(algorithm)
+    """The keyword arguments of ``client.containers.create`` for one host
+    (``default_command``: what runs without ContainerArguments, see
+    :func:`container_command`)."""
+    entrypoint, command = container_command(algorithm, default_command)
     volumes = {str(Path(host.root).resolve()): {"bind": OPT_ML, "mode": "rw"}}
     for local, inside in host.mounts.items():
         volumes[str(Path(local).resolve())] = {"bind": inside, "mode": "rw"}
@@ -217,9 +226,17 @@ class ContainerProcess:
 class DockerEngine:
     """One training job's containers and network on a Docker engine."""
 
-    def __init__(self, client: Any, job_name: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        job_name: str,
+        what: str = "training image",
+        default_command: list[str] | None = TRAIN_COMMAND,
+    ) -> None:
         self.client = client
         self.job_name = job_name
+        self.what = what  # how messages name the image
+        self.default_command = default_command  # what runs without ContainerArguments
         # Unique per run: several SIMSAGE_HOMEs may share one engine and reuse job names.
         self.network_name = f"simsage-{job_name.lower()}-{secrets.token_hex(4)}"
         self.network: Any = None
@@ -244,13 +261,13 @@ class DockerEngine:
             pass
         except DockerException as exc:
             raise EngineError(
-                f"ClientError: Could not inspect the training image {uri}: {exc}"
+                f"ClientError: Could not inspect the {self.what} {uri}: {exc}"
             ) from None
         try:
             self.client.images.pull(uri)
         except DockerException as exc:
             raise EngineError(
-                f"ClientError: Could not pull the training image {uri} with the Docker engine "
+                f"ClientError: Could not pull the {self.what} {uri} with the Docker engine "
                 f"(log in to its registry with `docker login` first if it is private): {exc}"
             ) from None
 
@@ -270,7 +287,14 @@ class DockerEngine:
                 self.network_name, driver="bridge", internal=isolated, labels=self.labels
             )
             for host in hosts:
-                options = container_options(image, host, self.network_name, algorithm, self.labels)
+                options = container_options(
+                    image,
+                    host,
+                    self.network_name,
+                    algorithm,
+                    self.labels,
+                    self.default_command,
+                )
                 self.containers.append(self.client.containers.create(**options))
             return [ContainerProcess(container) for container in self.containers]
         except DockerException as exc:

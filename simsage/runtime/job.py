@@ -86,20 +86,24 @@ class Shutdown:
     loop (:meth:`begin` once, :meth:`tick` on every turn), so logs keep flowing while
     the processes shut down.
 
-    ``signal_all(sig)`` sends ``sig`` to every process (tree) of the job still running.
+    ``signal_all(sig)`` sends ``sig`` to every process (tree) of the job still running;
+    ``first`` is the signal that asks them to stop (SIGTERM for training, SIGINT for
+    processing containers, as SageMaker sends them).
     """
 
-    def __init__(self, signal_all: Callable[[int], None]) -> None:
+    def __init__(self, signal_all: Callable[[int], None], first: int = signal.SIGTERM) -> None:
         self._signal_all = signal_all
+        self._first = first
         self.begun = False
         self._kill_at: float | None = None
 
     def begin(self, grace: float, now: float | None = None) -> None:
-        """SIGTERM now (only the first call does anything), SIGKILL after ``grace``."""
+        """The first signal now (only the first call does anything), SIGKILL after
+        ``grace``."""
         if self.begun:
             return
         self.begun = True
-        self._signal_all(signal.SIGTERM)
+        self._signal_all(self._first)
         self._kill_at = (time.time() if now is None else now) + grace
 
     def tick(self, now: float | None = None) -> None:

@@ -155,9 +155,10 @@ def files(folder: Path, boundary: Path) -> Iterator[tuple[str, Path, os.stat_res
                 yield path.relative_to(folder).as_posix(), path, info
 
 
-def read_text(path: Path, boundary: Path, limit: int) -> str | None:
-    """The first ``limit`` bytes of a regular file the job wrote (its failure report), as
-    text; None if it is missing, not a regular file, a symlink, or reached through one."""
+def read_bytes(path: Path, boundary: Path, limit: int) -> bytes | None:
+    """The first ``limit`` bytes of a regular file the job wrote (its failure report or
+    exit message); None if it is missing, not a regular file, a symlink, or reached
+    through one."""
     if not inside(path.parent, boundary):
         return None
     try:
@@ -167,7 +168,13 @@ def read_text(path: Path, boundary: Path, limit: int) -> str | None:
     with os.fdopen(descriptor, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             return None  # a FIFO or device would block or never end
-        return handle.read(limit).decode("utf-8", "replace")
+        return handle.read(limit)
+
+
+def read_text(path: Path, boundary: Path, limit: int) -> str | None:
+    """:func:`read_bytes` as text (undecodable bytes replaced)."""
+    raw = read_bytes(path, boundary, limit)
+    return None if raw is None else raw.decode("utf-8", "replace")
 
 
 def has_files(folder: Path, boundary: Path) -> bool:

@@ -1,5 +1,6 @@
 """The ``sagemaker`` API: one service object gathering the operations of each concept
-(training jobs, tags, and later models, endpoints, transform jobs …)."""
+(training and processing jobs, models, endpoint configurations, endpoints, transform
+jobs, tags)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from simsage.errors import ValidationException
 from simsage.hosting.endpoint_configs import EndpointConfigsAPI
 from simsage.hosting.endpoints import EndpointsAPI, stop_endpoint_processes
 from simsage.hosting.models import ModelsAPI
+from simsage.processing.api import ProcessingAPI
+from simsage.processing.jobs import stop_processing_processes
 from simsage.sagemaker.tags import TagsAPI
 from simsage.services import on_stop_everything
 from simsage.training.api import TrainingAPI
@@ -17,6 +20,7 @@ from simsage.transport.constraints import ValidationErrors
 
 on_stop_everything(stop_training_processes)
 on_stop_everything(stop_transform_processes)
+on_stop_everything(stop_processing_processes)
 on_stop_everything(stop_endpoint_processes)
 
 
@@ -31,6 +35,7 @@ class SageMakerService:
         for api in (
             self.tags,
             TrainingAPI(home, self.tags),
+            ProcessingAPI(home, self.tags),
             ModelsAPI(home, self.tags),
             EndpointConfigsAPI(home, self.tags),
             TransformAPI(home, self.tags),

@@ -19,31 +19,21 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
-from simsage.runtime import containers, docker_engine, paths, processes, staging
+from simsage.runtime import containers, docker_engine, paths, staging
 from simsage.runtime.environment import training_env
+from simsage.runtime.hosts import Host, HostGroup
 from simsage.runtime.images import (
     algorithm_module,
     builtin_metric_definitions,
     container_command,
     parse_image,
 )
-from simsage.runtime.job import (
-    ACTIVE,
-    FAILURE_LIMIT,
-    JobProcess,
-    Shutdown,
-    failure_reason,
-    ship_output,
-    stop_grace,
-)
+from simsage.runtime.job import ACTIVE, JobProcess, failure_reason
 from simsage.runtime.metrics import MetricReader
 from simsage.runtime.network import PrivateNetwork
 from simsage.runtime.python import child_environment, module_command
@@ -51,24 +41,9 @@ from simsage.s3.backend import S3Backend
 from simsage.training.jobs import TrainingJob, TrainingJobStore
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-POLL = 0.02
 CHECKPOINT_SYNC_EVERY = 5.0
-FAILED_HOST_GRACE = 5.0  # one host failed: the others get this long after SIGTERM
-TAIL_LINES = 20
 DEFAULT_CHECKPOINTS = "/opt/ml/checkpoints"
 XGBOOST_MODULE = "simsage.algorithms.xgboost_train"
-
-
-class Host:
-    """One emulated instance: its folder, its process and what it printed."""
-
-    def __init__(self, name: str, root: Path) -> None:
-        self.name = name
-        self.root = root
-        self.process: subprocess.Popen | None = None
-        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
-        self.stream = ""
-        self.reader: threading.Thread | None = None
 
 
 class Runner(JobProcess):
@@ -82,7 +57,7 @@ class Runner(JobProcess):
         self.dir = Path(self.job.job_dir)
         super().__init__(home, name, self.dir)
         self.s3 = S3Backend(home)
-        self.hosts: list[Host] = []
+        self.hosts = HostGroup([], self.log_lines, on_line=self._metric_line)
         self.engine: docker_engine.DockerEngine | None = None  # custom images only
         self.metrics: MetricReader | None = None  # started with the hosts
         self.network: PrivateNetwork | None = None  # the hosts' private network, if any
@@ -96,7 +71,7 @@ class Runner(JobProcess):
         self._finish("Failed", "Failed", failure=reason)
 
     def cleanup(self) -> None:
-        self._kill_all(signal.SIGKILL)
+        self.hosts.signal_all(signal.SIGKILL)
         if self.metrics is not None:
             self.metrics.close()
         if self.network is not None:
@@ -111,7 +86,7 @@ class Runner(JobProcess):
         image = parse_image(algorithm["TrainingImage"])
         module = algorithm_module(image, hyperparameters)
         count = spec["ResourceConfig"]["InstanceCount"]
-        self.hosts = [Host(f"algo-{i}", self.dir / f"algo-{i}") for i in range(1, count + 1)]
+        self.hosts.hosts = [Host(f"algo-{i}", self.dir / f"algo-{i}") for i in range(1, count + 1)]
         try:
             for host in self.hosts:
                 self._prepare_host(host)
@@ -334,9 +309,7 @@ class Runner(JobProcess):
         if len(self.hosts) > 1 and module is not None:
             extra["SIMSAGE_TRACKER_PORT"] = str(_free_port())
         epoch = int(self.job.started or time.time())
-        for host in self.hosts:
-            host.stream = f"{self.job.name}/{host.name}-{epoch}"
-            self.logs.ensure_stream(LOG_GROUP, host.stream)
+        self.hosts.open_streams(self.logs, LOG_GROUP, self.job.name, epoch)
         if module is not None:
             self._open_private_network(module)
             launcher = containers.local(self.network)
@@ -350,23 +323,12 @@ class Runner(JobProcess):
         for host in self.hosts:  # each host's log says how its /opt/ml is provided
             self.log_lines.add(host.stream, launcher.describe(host.root))
         specs = [self._container(launcher, host, module, extra) for host in self.hosts]
-        processes = launcher.start_all(
-            specs,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        for host, process in zip(self.hosts, processes, strict=True):
-            host.process = process
+        pids = self.hosts.start(launcher, specs)
         # After the start: compiling the definitions and starting the matcher (~60 ms)
         # overlap the hosts' own start-up. Nothing is lost: their output waits in the
-        # pipes until the readers below start.
-        self.metrics = MetricReader(self._metric_definitions(), log=self._job_log)
-        for host in self.hosts:
-            host.reader = threading.Thread(target=self._pump, args=(host,), daemon=True)
-            host.reader.start()
-        pids = [h.process.pid for h in self.hosts if h.process.pid]
+        # pipes until the readers start.
+        self.metrics = MetricReader(self._metric_definitions(), log=self.hosts.log)
+        self.hosts.read()
         self.jobs.update(self.job.name, host_pids=pids)
         # The runner's log says what it was doing (a dead runner's FailureReason quotes it).
         print(
@@ -385,92 +347,50 @@ class Runner(JobProcess):
         if self.network is not None:
             print(f"simsage: the {len(self.hosts)} host(s) share a loopback-only network")
             return
-        self._job_log(
+        self.hosts.log(
             f"simsage: could not give the hosts a private network ({why_not}); they run "
             "in this machine's network, and XGBoost's workers listen on all its interfaces "
             "while they train."
         )
 
-    def _job_log(self, message: str) -> None:
-        """A line for runner.log and the first host's log stream (the user sees it)."""
-        print(message, flush=True)
-        if self.hosts and self.hosts[0].stream:
-            self.log_lines.add(self.hosts[0].stream, message)
-
     def _supervise(self) -> dict[str, Any]:
         deadline = (self.job.started or time.time()) + self.spec["StoppingCondition"][
             "MaxRuntimeInSeconds"
         ]
-        stop_reason: str | None = None
-        shutdown = Shutdown(self._kill_all)
-        next_sync = 0.0
-        failed: Host | None = None
-        while True:
-            now = time.time()
-            running = [h for h in self.hosts if h.process.poll() is None]
-            for host in self.hosts:
-                if failed is None and host.process.returncode not in (None, 0):
-                    failed = host
-            if not running:
-                break
-            if stop_reason is None:
-                if now >= deadline:
-                    stop_reason = "MaxRuntimeExceeded"
-                    self.jobs.transition(
-                        self.job.name,
-                        "Stopping",
-                        "Stopping",
-                        "Stopping the training job: MaxRuntimeInSeconds exceeded",
-                        only_from=("InProgress",),
-                        stop=stop_reason,
-                    )
-                elif self.stop_requested(now):
-                    stop_reason = self.jobs.get(self.job.name).stop or "Stopped"
-                if stop_reason is None and failed is not None:
-                    stop_reason = "failed"  # one host failed: end the others
-                if stop_reason is not None:
-                    shutdown.begin(
-                        stop_grace() if stop_reason != "failed" else FAILED_HOST_GRACE, now
-                    )
-            shutdown.tick(now)
-            if now >= next_sync:
-                next_sync = now + CHECKPOINT_SYNC_EVERY
-                self._sync_checkpoints()
-                self._flush()
-            time.sleep(POLL)
-        for host in self.hosts:
-            host.reader.join(timeout=5)
+
+        def stop_check(now: float) -> str | None:
+            if not self.stop_requested(now):
+                return None
+            return self.jobs.get(self.job.name).stop or "Stopped"
+
+        def on_deadline() -> None:
+            self.jobs.transition(
+                self.job.name,
+                "Stopping",
+                "Stopping",
+                "Stopping the training job: MaxRuntimeInSeconds exceeded",
+                only_from=("InProgress",),
+                stop="MaxRuntimeExceeded",
+            )
+
+        def periodic() -> None:
+            self._sync_checkpoints()
+            self._flush()
+
+        outcome = self.hosts.supervise(
+            deadline, stop_check, on_deadline, periodic, CHECKPOINT_SYNC_EVERY
+        )
         self.metrics.finish()
         self._flush()
-        self._sync_checkpoints()
-        return {"stop": stop_reason if stop_reason != "failed" else None, "failed": failed}
+        return {"stop": outcome.stop, "failed": outcome.failed}
 
-    def _pump(self, host: Host) -> None:
-        """Copy a host's output to the log store and match the metric definitions on
-        each line."""
-
-        def take(line: str, now: float) -> None:
-            host.tail.append(line)
-            self.metrics.feed(line, now)
-            self.log_lines.add(host.stream, line, now)
-
-        ship_output(host.process.stdout, take)
-        host.process.stdout.close()
+    def _metric_line(self, line: str, now: float) -> None:
+        self.metrics.feed(line, now)
 
     def _flush(self) -> None:
         self.log_lines.flush()
         if self.metrics is not None and self.metrics.dirty:
             self.jobs.update(self.job.name, metrics=self.metrics.latest())
-
-    def _kill_all(self, sig: int) -> None:
-        for host in self.hosts:
-            if host.process is None or host.process.poll() is not None:
-                continue
-            if isinstance(host.process, subprocess.Popen):
-                # Each host runs in its own session: its group holds all it started.
-                processes.signal_tree(host.process.pid, sig)
-            else:  # a container: the engine signals it
-                host.process.send_signal(sig)
 
     def _metric_definitions(self) -> list[dict[str, str]]:
         algorithm = self.spec["AlgorithmSpecification"]
@@ -528,12 +448,7 @@ class Runner(JobProcess):
             text = (paths.read_text(failure, self.dir, 64 * 1024) or "").strip()
             if text:
                 return failure_reason(text)
-        code = host.process.returncode
-        lines = [line for line in host.tail if line.strip()][-5:]
-        detail = "\n".join(lines) if lines else "(no output)"
-        exit_text = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        room = FAILURE_LIMIT - len(f"AlgorithmError: , {exit_text}")
-        return f"AlgorithmError: {detail[-room:]}, {exit_text}"
+        return host.exit_report()
 
     def _finish(
         self,

@@ -29,6 +29,7 @@ import docker.errors
 import pytest
 
 from simsage.home import Home
+from simsage.processing.runner import Runner as ProcessingRunner
 from simsage.runtime import docker_engine, launcher
 from simsage.runtime.docker_engine import (
     ContainerProcess,
@@ -194,6 +195,9 @@ def test_command_is_train_unless_the_algorithm_specification_overrides_it():
     assert container_command(
         {"ContainerEntrypoint": ["python", "/app/train.py"], "ContainerArguments": ["--x", "1"]}
     ) == (["python", "/app/train.py"], ["--x", "1"])
+    # A processing container runs the image's own command unless the request gives one.
+    assert container_command({}, default=None) == (None, None)
+    assert container_command({"ContainerArguments": ["--x"]}, default=None) == (None, ["--x"])
 
 
 def test_container_environment_is_the_request_environment_and_sm_variables_for_opt_ml():
@@ -432,17 +436,21 @@ def docker_job(simsage_local, monkeypatch):
     home = Home.open(simsage_local.config)
 
     def run(request: dict, client: FakeDocker, during=None) -> dict:
+        """Run a training job (or, for a CreateProcessingJob request, a processing job)."""
         monkeypatch.setattr(docker_engine, "connect", lambda: (client, ""))
-        sm.create_training_job(**request)
-        name = request["TrainingJobName"]
-        (home.path / "jobs" / "training" / name).mkdir(parents=True, exist_ok=True)
-        runner = threading.Thread(target=Runner(home, name).run)
+        kind, runner_class = "training", Runner
+        if "ProcessingJobName" in request:
+            kind, runner_class = "processing", ProcessingRunner
+        getattr(sm, f"create_{kind}_job")(**request)
+        name = request[f"{kind.capitalize()}JobName"]
+        (home.path / "jobs" / kind / name).mkdir(parents=True, exist_ok=True)
+        runner = threading.Thread(target=runner_class(home, name).run)
         runner.start()
         if during is not None:
             during(sm)
         runner.join(30)
         assert not runner.is_alive()
-        return sm.describe_training_job(TrainingJobName=name)
+        return getattr(sm, f"describe_{kind}_job")(**{f"{kind.capitalize()}JobName": name})
 
     run.s3 = s3
     run.logs = simsage_local.client("logs")
@@ -558,3 +566,108 @@ def test_stop_signals_the_container_and_uploads_what_it_saved(docker_job):
     assert client.created[0].signals[0] == int(signal.SIGTERM)
     assert _model(docker_job.s3, done) == {"partial.txt": f"signal {int(signal.SIGTERM)}".encode()}
     assert client.created[0].removed
+
+
+# -- processing jobs under the (fake) engine ---------------------------------------------
+
+
+def _processing_request(name: str, **app) -> dict:
+    return {
+        "ProcessingJobName": name,
+        "RoleArn": ROLE,
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 2,
+                "InstanceType": "ml.m5.large",
+                "VolumeSizeInGB": 1,
+            }
+        },
+        "AppSpecification": {"ImageUri": IMAGE, **app},
+        "Environment": {"MODE": "full"},
+        "ProcessingInputs": [
+            {
+                "InputName": "data",
+                "S3Input": {
+                    "S3Uri": f"s3://{BUCKET}/data/",
+                    "LocalPath": "/opt/ml/processing/input",
+                    "S3DataType": "S3Prefix",
+                    "S3DataDistributionType": "ShardedByS3Key",
+                },
+            }
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "out",
+                    "S3Output": {
+                        "S3Uri": f"s3://{BUCKET}/processed",
+                        "LocalPath": "/opt/ml/processing/output",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+    }
+
+
+def test_processing_runs_any_image_under_the_engine_with_its_own_command(docker_job):
+    def program(container):
+        root = container.opt_ml
+        host = json.loads((root / "config" / "resourceconfig.json").read_text())["current_host"]
+        seen = sorted(p.name for p in (root / "processing" / "input").iterdir())
+        (root / "processing" / "output" / f"{host}.json").write_text(
+            json.dumps({"seen": seen, "mode": container.env.get("MODE")})
+        )
+        container.say(f"{host} processed\n".encode())
+        return 0
+
+    client = FakeDocker(program)
+    described = docker_job(_processing_request("docker-prep"), client)
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    s3 = docker_job.s3
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="processed/")["Contents"]
+    assert sorted(o["Key"] for o in listed) == ["processed/algo-1.json", "processed/algo-2.json"]
+    first = json.loads(s3.get_object(Bucket=BUCKET, Key="processed/algo-1.json")["Body"].read())
+    second = json.loads(s3.get_object(Bucket=BUCKET, Key="processed/algo-2.json")["Body"].read())
+    assert sorted(first["seen"] + second["seen"]) == ["a.csv", "b.csv"]  # one shard each
+    assert first["mode"] == "full"
+    for container in client.created:
+        # No ContainerEntrypoint/Arguments: the image's own ENTRYPOINT and CMD run.
+        assert container.options["entrypoint"] is None
+        assert container.options["command"] is None
+
+
+def test_processing_gives_the_engine_the_entrypoint_and_arguments(docker_job):
+    client = FakeDocker(lambda container: 0)
+    described = docker_job(
+        _processing_request(
+            "docker-args",
+            ContainerEntrypoint=["python3", "/opt/ml/processing/input/code/run.py"],
+            ContainerArguments=["--rows", "10"],
+        ),
+        client,
+    )
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    options = client.created[0].options
+    assert options["entrypoint"] == ["python3", "/opt/ml/processing/input/code/run.py"]
+    assert options["command"] == ["--rows", "10"]
+
+
+def test_processing_stop_interrupts_the_containers(docker_job):
+    def program(container):
+        container.say(b"waiting\n")
+        return 130 if container.wait_signal(20) is not None else 0
+
+    client = FakeDocker(program)
+
+    def stop(sm):
+        deadline = time.time() + 20
+        while not all(c.started for c in client.created) or len(client.created) < 2:
+            assert time.time() < deadline
+            time.sleep(0.02)
+        sm.stop_processing_job(ProcessingJobName="docker-stop")
+
+    described = docker_job(_processing_request("docker-stop"), client, during=stop)
+    assert described["ProcessingJobStatus"] == "Stopped"
+    kills = [call for call in client.calls if call[0] == "kill"]
+    assert kills and kills[0][2] == signal.SIGINT
