@@ -331,6 +331,7 @@ class Processor:
         code: str | None = None,
         source_dir: str | None = None,
     ) -> None:
+        """Check, name, upload, create the job, and wait for it if asked."""
         self._check()
         _check_strings("arguments", arguments)
         named_inputs = _named_inputs(inputs)

@@ -2,9 +2,10 @@
 scikit-learn image with its arguments, reads its inputs, and what it writes is in S3 at
 the job's output destinations; its log lines are printed while ``run`` waits; a failing
 script raises UnexpectedStatusException with the job's FailureReason; a
-FrameworkProcessor's script imports a module from its ``source_dir``.
+FrameworkProcessor's script imports a module from its ``source_dir``; a stopped job ends
+Stopped.
 
-Each job takes about a second, so there are three. (tests/unit/test_sdk_processing.py
+Each job takes about a second, so there are four. (tests/unit/test_sdk_processing.py
 checks the requests themselves.)
 """
 
@@ -126,3 +127,15 @@ def test_framework_processor_runs_a_script_with_its_source_dir(session, tmp_path
         ("doubled", output.destination)
     ]
     assert [i.input_name for i in again.inputs] == ["code", "entrypoint"]
+
+
+def test_a_stopped_job_ends_stopped(session, tmp_path):
+    (tmp_path / "slow.py").write_text("import time\nprint('working', flush=True)\ntime.sleep(60)\n")
+    processor = sdk.SKLearnProcessor("1.2-1", ROLE, 1, "ml.m5.large", sagemaker_session=session)
+    processor.run(code=str(tmp_path / "slow.py"), wait=False, logs=False)
+    job = processor.latest_job
+    job.stop()
+    with pytest.raises(sdk.UnexpectedStatusException) as caught:
+        job.wait(logs=False)
+    assert caught.value.actual_status == "Stopped"
+    assert job.describe()["ProcessingJobStatus"] == "Stopped"
