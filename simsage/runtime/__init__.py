@@ -16,6 +16,8 @@ plus a :class:`~simsage.runtime.job.JobProcess` subclass run as ``python -m <mod
 - :mod:`simsage.runtime.staging`: S3 staging — channels in (prefixes, manifests,
   sharding), checkpoints both ways, model and output archives out, archives extracted
   within a volume.
+- :mod:`simsage.runtime.outputs`: processing outputs uploaded to S3, at the end of the
+  job or continuously as files are closed (watchdog).
 - :mod:`simsage.runtime.instance_client`: kept-alive HTTP connections to inference
   server instances (endpoint invocation and batch transform).
 - :mod:`simsage.runtime.containers`: the container launcher, one interface for a
