@@ -5,7 +5,7 @@ defaults — and check their settings before anything is uploaded or started.
 No job runs here: S3 is simsage's (the uploads are real), and CreateProcessingJob is
 answered by botocore's Stubber after its parameters are recorded. The official SDK's
 processors, given the same arguments, must send the very same request.
-(tests/functional/test_sdk_processing.py runs real jobs.)
+(tests/functional/test_sdk_processing_runs.py runs real jobs.)
 """
 
 from __future__ import annotations
