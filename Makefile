@@ -29,8 +29,9 @@ $(VENV3)/.installed: pyproject.toml | $(BIN3)/python
 	$(BIN3)/python -m pip install --quiet -e '.[official-sdk-v3]'
 	touch $@
 
-# The flight-delay example end to end (data, S3, XGBoost training, endpoint, batch transform,
-# evaluation) on the embedded store; it prints where its plots and artifacts are.
+# The flight-delay example end to end (data, S3, a preprocessing job, XGBoost training,
+# endpoint, batch transform, evaluation) on the embedded store; it prints where its plots
+# and artifacts are.
 demo: $(VENV)/.installed
 	$(BIN)/python examples/flight_delay/flight_delay.py
 

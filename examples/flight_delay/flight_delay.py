@@ -22,9 +22,11 @@
 #
 # 1. **generate** a realistic synthetic data set (30,000 flights, about 20% delayed);
 # 2. **explore** it: summary statistics, cross tables, histograms, correlations;
-# 3. **preprocess**: one-hot encoding, label in the first column, train / validation / test;
-# 4. **upload** the data to S3 under a prefix per data version (`flight-delay/v1/…`);
-# 5. **train** SageMaker's built-in XGBoost algorithm, with early stopping on validation AUC;
+# 3. **upload** the raw data to S3 under a prefix per data version (`flight-delay/v1/…`);
+# 4. **preprocess** it in a SageMaker **Processing job** (the scikit-learn container):
+#    one-hot encoding, label in the first column, train / validation / test back in S3;
+# 5. **train** SageMaker's built-in XGBoost algorithm on those outputs, with early
+#    stopping on validation AUC;
 # 6. **deploy** the model to a real-time endpoint and send it a few flights;
 # 7. **batch transform** the whole test set;
 # 8. **evaluate**: confusion matrix, ROC curve and AUC, and a decision threshold
@@ -32,9 +34,9 @@
 # 9. **clean up** the endpoint, its configuration and the model.
 #
 # It runs on **simsage** by default: every SageMaker and S3 call is answered on your
-# machine, offline, by a real training process, a real inference server and a real
-# batch job. Set `SIMSAGE_BACKEND=aws` (and `SIMSAGE_ROLE_ARN`) and the *same* code
-# runs on Amazon SageMaker.
+# machine, offline, by a real processing job, a real training process, a real inference
+# server and a real batch job. Set `SIMSAGE_BACKEND=aws` (and `SIMSAGE_ROLE_ARN`) and the
+# *same* code runs on Amazon SageMaker.
 #
 # As a script: `python examples/flight_delay/flight_delay.py [--output-dir DIR]`
 # (or set `SIMSAGE_EXAMPLE_OUTPUT`); plots and local files go to `DIR`, by default
@@ -53,7 +55,6 @@ import numpy as np
 import pandas as pd
 from flight_data import generate_flights
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix, roc_auc_score, roc_curve
-from sklearn.model_selection import train_test_split
 
 import simsage
 from simsage import sdk
@@ -107,8 +108,8 @@ def save_plot(fig, name: str) -> None:
 # bucket is `sagemaker-<region>-<account>`, created when first needed — as in the
 # official SDK.
 #
-# SageMaker needs an IAM *execution role* to read the data and write the model. On
-# simsage any well-formed role ARN will do; on AWS, set `SIMSAGE_ROLE_ARN`.
+# SageMaker needs an IAM *execution role* for its jobs to read the data and write their
+# results. On simsage any well-formed role ARN will do; on AWS, set `SIMSAGE_ROLE_ARN`.
 
 # %%
 config = simsage.load_config()
@@ -118,9 +119,9 @@ role = os.environ.get("SIMSAGE_ROLE_ARN")
 if not role:
     if not session.local:
         raise SystemExit(
-            "SIMSAGE_ROLE_ARN is not set. On AWS, training jobs and endpoints run with an "
-            "IAM role SageMaker can assume: set SIMSAGE_ROLE_ARN=arn:aws:iam::<account>:role/"
-            "<your SageMaker execution role> and run again."
+            "SIMSAGE_ROLE_ARN is not set. On AWS, processing and training jobs and endpoints "
+            "run with an IAM role SageMaker can assume: set SIMSAGE_ROLE_ARN=arn:aws:iam::"
+            "<account>:role/<your SageMaker execution role> and run again."
         )
     role = f"arn:aws:iam::{session.account_id()}:role/SageMakerRole"
 bucket = session.default_bucket()
@@ -138,7 +139,8 @@ if config.is_local:
 
 # %%
 flights = generate_flights(rows=args.rows, seed=SEED)
-flights.to_csv(DATA / "raw.csv", index=False)
+(DATA / "raw").mkdir(exist_ok=True)
+flights.to_csv(DATA / "raw" / "flights.csv", index=False)
 print(f"{len(flights):,} flights, {flights['delayed'].mean():.1%} delayed")
 flights.head()
 
@@ -223,50 +225,95 @@ ax.set_title("Correlation matrix")
 save_plot(fig, "correlation")
 
 # %% [markdown]
-# ## 3. Preprocess
+# ## 3. Upload the raw data to S3
+#
+# SageMaker's jobs read from S3 and write to S3. Everything for this data set lives under
+# one prefix per data version: a new data set gets a new prefix, so older models stay
+# reproducible. The raw flights go to `flight-delay/v1/raw/flights.csv`.
+
+# %%
+raw_uri = session.upload_data(DATA / "raw" / "flights.csv", key_prefix=f"{PREFIX}/raw")
+print(raw_uri)
+
+# %% [markdown]
+# ## 4. Preprocess in a SageMaker Processing job
 #
 # SageMaker's built-in XGBoost reads CSV with **the label in the first column and no
-# header**. Categories become one-hot columns. We keep three splits, stratified so each
+# header**; categories become one-hot columns. We keep three splits, stratified so each
 # has the same delay rate:
 #
 # - **train** (70%) to fit the trees;
 # - **validation** (15%) for early stopping and, later, to choose the decision threshold;
 # - **test** (15%) touched only once, at the end, for an honest estimate.
+#
+# Rather than in this notebook, the preprocessing runs as a **processing job**: SageMaker
+# starts a container (here its scikit-learn image), downloads each input from S3 to a
+# folder under `/opt/ml/processing/` (the raw data to `/opt/ml/processing/input/`, the
+# script itself to `/opt/ml/processing/input/code/`), runs the script with our arguments,
+# and, once it has exited successfully, uploads each output folder
+# (`/opt/ml/processing/train/`, …) to its S3 destination — `S3UploadMode` `EndOfJob`, the
+# default. The same step then runs on bigger machines, on a schedule, or in a pipeline,
+# and its code and outputs are recorded with the job. The script,
+# [`code/preprocessing.py`](code/preprocessing.py), is plain pandas and scikit-learn, and
+# runs locally too (`--input-dir`, `--output-dir`).
+#
+# Each output goes to its own prefix under the data version, since a training channel
+# or a batch transform reads *every* object under its prefix: the test features
+# (`test/`) apart from their labels (`labels/`).
 
 # %%
-features = pd.get_dummies(flights.drop(columns="delayed"), columns=CATEGORICAL, dtype=int)
-labels = flights["delayed"]
-X_train, X_rest, y_train, y_rest = train_test_split(
-    features, labels, test_size=0.30, stratify=labels, random_state=SEED
+processor = sdk.SKLearnProcessor(
+    framework_version="1.2-1",
+    role=role,
+    instance_count=1,
+    instance_type="ml.m5.large",
+    base_job_name="flight-delay-prep",
+    sagemaker_session=session,
 )
-X_val, X_test, y_val, y_test = train_test_split(
-    X_rest, y_rest, test_size=0.50, stratify=y_rest, random_state=SEED
-)
-for name, X, y in (("train", X_train, y_train), ("validation", X_val, y_val)):
-    folder = DATA / name
-    folder.mkdir(exist_ok=True)
-    pd.concat([y, X], axis=1).to_csv(folder / f"{name}.csv", header=False, index=False)
-(DATA / "test").mkdir(exist_ok=True)
-X_test.to_csv(DATA / "test" / "test.csv", header=False, index=False)  # features only
-y_test.to_csv(DATA / "test_labels.csv", index=False)
-(DATA / "feature_names.txt").write_text("\n".join(features.columns) + "\n")
-print(
-    f"{features.shape[1]} feature columns; rows: train {len(X_train):,}, "
-    f"validation {len(X_val):,}, test {len(X_test):,}"
+processor.run(
+    code=str(HERE / "code" / "preprocessing.py"),
+    inputs=[sdk.ProcessingInput(source=raw_uri, destination="/opt/ml/processing/input")],
+    outputs=[
+        sdk.ProcessingOutput(
+            output_name=name,
+            source=f"/opt/ml/processing/{name}",
+            destination=f"s3://{bucket}/{PREFIX}/{name}",
+        )
+        for name in ("train", "validation", "test", "labels")
+    ],
+    arguments=["--validation-fraction", "0.15", "--test-fraction", "0.15", "--seed", str(SEED)],
 )
 
 # %% [markdown]
-# ## 4. Upload to S3
-#
-# One prefix per channel, under the data version: `flight-delay/v1/train/`,
-# `…/validation/`, `…/test/`. A training job reads every object under its channel's
-# prefix.
+# The job's description says where each output went — what a pipeline's next step reads.
 
 # %%
-train_uri = session.upload_data(DATA / "train", key_prefix=f"{PREFIX}/train")
-validation_uri = session.upload_data(DATA / "validation", key_prefix=f"{PREFIX}/validation")
-test_uri = session.upload_data(DATA / "test", key_prefix=f"{PREFIX}/test")
-print("\n".join((train_uri, validation_uri, test_uri)))
+preprocessing = processor.latest_job.describe()
+outputs = {
+    output["OutputName"]: output["S3Output"]["S3Uri"]
+    for output in preprocessing["ProcessingOutputConfig"]["Outputs"]
+}
+print(
+    f"processing job {preprocessing['ProcessingJobName']}: {preprocessing['ProcessingJobStatus']}"
+)
+for name, uri in outputs.items():
+    print(f"  {name:<12} {uri}")
+train_uri, validation_uri, test_uri = outputs["train"], outputs["validation"], outputs["test"]
+
+# %% [markdown]
+# The validation and test splits also come back to this notebook, for the evaluation at
+# the end.
+
+# %%
+for name in ("validation", "test", "labels"):
+    out_bucket, _, key = outputs[name].removeprefix("s3://").partition("/")
+    session.download_data(DATA / name, out_bucket, key_prefix=key)
+validation = pd.read_csv(DATA / "validation" / "validation.csv", header=None)
+y_val, X_val = validation[0], validation.drop(columns=0)
+X_test = pd.read_csv(DATA / "test" / "test.csv", header=None)
+test_labels = pd.read_csv(DATA / "labels" / "test_labels.csv")
+y_test = test_labels["delayed"]
+print(f"{X_test.shape[1]} feature columns; rows: validation {len(X_val):,}, test {len(X_test):,}")
 
 # %% [markdown]
 # ## 5. Train the built-in XGBoost algorithm
@@ -327,7 +374,8 @@ predictor = model.deploy(
 print(f"endpoint {predictor.endpoint_name} is in service")
 sample = X_test.head(5)
 sample_scores = predictor.predict(sample.to_numpy())
-shown = flights.loc[sample.index, ["carrier", "origin", "dest", "dep_hour", "weather", "delayed"]]
+columns = ["carrier", "origin", "dest", "dep_hour", "weather", "delayed"]
+shown = flights.loc[test_labels["flight"].head(5), columns]  # the raw rows of those flights
 shown.assign(p_delayed=sample_scores.round(3))
 
 # %% [markdown]
@@ -468,20 +516,23 @@ metrics = {
     "threshold": threshold,
     "cost_per_flight": per_flight,
     "confusion_matrices": matrices,
+    "processing_job": preprocessing["ProcessingJobName"],
     "training_job": job["TrainingJobName"],
     "model_data": estimator.model_data,
+    "transform_job": transformer.latest_transform_job,
     "batch_output": f"s3://{bucket}/{batch_key}",
 }
 (OUTPUT / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
 print(f"plots:     {PLOTS}/")
 for plot in sorted(PLOTS.glob("*.png")):
     print(f"           {plot.name}")
-print(f"data:      {DATA}/ (raw.csv, train/, validation/, test/, test.csv.out)")
+print(f"data:      {DATA}/ (raw/, validation/, test/, labels/, test.csv.out)")
 print(f"metrics:   {OUTPUT / 'metrics.json'}")
 print(f"S3 data:   s3://{bucket}/{PREFIX}/")
 print(f"model:     {estimator.model_data}")
 print(f"batch out: s3://{bucket}/{batch_key}")
 if config.is_local:
     print(f"store:     {config.home} (SIMSAGE_HOME)")
-    print(f"try:       simsage training logs {job['TrainingJobName']}")
+    print(f"try:       simsage processing logs {preprocessing['ProcessingJobName']}")
+    print(f"           simsage training logs {job['TrainingJobName']}")
     print(f"           simsage s3 ls s3://{bucket}/{PREFIX}/ --recursive --human-readable")

@@ -11,9 +11,18 @@ names, built only on boto3 clients — so the same code runs on simsage and, wit
     xgb.fit({"train": sdk.TrainingInput(train, content_type="text/csv")})
     predictor = xgb.deploy(1, "ml.m5.large", serializer=sdk.serializers.CSVSerializer())
 
+Processing jobs (preprocessing, evaluation) run scripts the same way:
+
+    processor = sdk.SKLearnProcessor("1.2-1", role, instance_count=1,
+                                     instance_type="ml.m5.large")
+    processor.run(code="preprocessing.py",
+                  inputs=[sdk.ProcessingInput(raw, "/opt/ml/processing/input")],
+                  outputs=[sdk.ProcessingOutput("/opt/ml/processing/train",
+                                                output_name="train")])
+
 Modules mirror the official ones: ``session``, ``image_uris``, ``estimator``,
 ``sklearn``, ``xgboost``, ``inputs``, ``model``, ``predictor``, ``serializers``,
-``deserializers``, ``transformer``, ``model_monitor``, ``exceptions``.
+``deserializers``, ``transformer``, ``processing``, ``model_monitor``, ``exceptions``.
 """
 
 from __future__ import annotations
@@ -25,6 +34,15 @@ from simsage.sdk.inputs import TrainingInput, TransformInput
 from simsage.sdk.model import Model
 from simsage.sdk.model_monitor import DataCaptureConfig
 from simsage.sdk.predictor import Predictor
+from simsage.sdk.processing import (
+    FrameworkProcessor,
+    ProcessingInput,
+    ProcessingJob,
+    ProcessingOutput,
+    Processor,
+    ScriptProcessor,
+    SKLearnProcessor,
+)
 from simsage.sdk.session import Session
 from simsage.sdk.sklearn import SKLearn, SKLearnModel
 from simsage.sdk.transformer import Transformer
@@ -33,10 +51,17 @@ from simsage.sdk.xgboost import XGBoost, XGBoostModel
 __all__ = [
     "DataCaptureConfig",
     "Estimator",
+    "FrameworkProcessor",
     "Model",
     "Predictor",
+    "ProcessingInput",
+    "ProcessingJob",
+    "ProcessingOutput",
+    "Processor",
     "SKLearn",
     "SKLearnModel",
+    "SKLearnProcessor",
+    "ScriptProcessor",
     "Session",
     "TrainingInput",
     "TransformInput",

@@ -72,9 +72,16 @@ class Framework(Estimator):
         """Every value JSON-encoded, as the SDK sends framework hyperparameters."""
         return {key: json.dumps(value) for key, value in self._hyperparameters.items()}
 
-    def _training_request(self, job_name: str, inputs: Any) -> dict[str, Any]:
+    def upload_source(self, job_name: str) -> str:
+        """Pack ``source_dir`` (or the lone entry point) as ``sourcedir.tar.gz`` and upload
+        it to ``<code_location or s3://<default bucket>>/<job_name>/source/``; returns
+        (and keeps in ``uploaded_code``) its S3 URI. Training and the
+        :class:`~simsage.sdk.processing.FrameworkProcessor` both ship code this way.
+
+        Raises:
+            FileNotFoundError: the entry point is not where it should be.
+        """
         session = self.sagemaker_session
-        self._resolve_image()
         archive = sourcedir_archive(self.entry_point, self.source_dir)
         if self.code_location:
             bucket, _, prefix = self.code_location.removeprefix("s3://").partition("/")
@@ -85,6 +92,12 @@ class Framework(Estimator):
             bucket, key = session.default_bucket(), f"{job_name}/source/sourcedir.tar.gz"
         session.s3_client.put_object(Bucket=bucket, Key=key, Body=archive)
         self.uploaded_code = f"s3://{bucket}/{key}"
+        return self.uploaded_code
+
+    def _training_request(self, job_name: str, inputs: Any) -> dict[str, Any]:
+        session = self.sagemaker_session
+        self._resolve_image()
+        self.upload_source(job_name)
         self._hyperparameters.update(
             {
                 "sagemaker_program": Path(self.entry_point).name,

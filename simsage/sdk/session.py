@@ -233,6 +233,20 @@ class Session:
         _check_job(described, "Transform job", job, "TransformJobStatus")
         return described
 
+    def wait_for_processing_job(self, job: str, poll: float | None = None) -> dict[str, Any]:
+        """Wait for processing job ``job`` to end; returns its description.
+
+        Raises:
+            UnexpectedStatusException: the job Failed or was Stopped.
+        """
+        described = self._wait(
+            lambda: self.sagemaker_client.describe_processing_job(ProcessingJobName=job),
+            lambda d: d["ProcessingJobStatus"] in TERMINAL_JOB,
+            poll,
+        )
+        _check_job(described, "Processing job", job, "ProcessingJobStatus")
+        return described
+
     def wait_for_endpoint(self, endpoint: str, poll: float | None = None) -> dict[str, Any]:
         """Wait until the endpoint leaves Creating/Updating; raises
         UnexpectedStatusException unless it is InService."""
@@ -312,6 +326,26 @@ class Session:
         )
         if wait:
             _check_job(described, "Transform job", job_name, "TransformJobStatus")
+        return described
+
+    def logs_for_processing_job(
+        self, job_name: str, wait: bool = False, poll: float | None = None, out=None
+    ) -> dict[str, Any]:
+        """Print a processing job's log lines (every instance's) as they arrive; with
+        ``wait`` follow it until it ends and raise UnexpectedStatusException if it did
+        not complete."""
+        described = self._follow_logs(
+            "/aws/sagemaker/ProcessingJobs",
+            job_name,
+            lambda: self.sagemaker_client.describe_processing_job(ProcessingJobName=job_name),
+            "ProcessingJobStatus",
+            wait,
+            poll,
+            _writer(out),
+            None,
+        )
+        if wait:
+            _check_job(described, "Processing job", job_name, "ProcessingJobStatus")
         return described
 
     def _follow_logs(

@@ -78,14 +78,30 @@ def test_flight_delay_example(simsage_local, tmp_path):
     costs = list(metrics["cost_per_flight"].values())
     assert costs[2] < costs[1] < costs[0]
 
+    # The preprocessing ran as a processing job in the scikit-learn image, and training
+    # read its outputs.
+    assert "read 30,000 flights, 19.7% delayed" in done.stdout  # code/preprocessing.py's log
     sm = simsage_local.client("sagemaker")
+    prep = sm.describe_processing_job(ProcessingJobName=metrics["processing_job"])
+    assert prep["ProcessingJobStatus"] == "Completed"
+    assert prep["AppSpecification"]["ImageUri"].endswith("sagemaker-scikit-learn:1.2-1-cpu-py3")
+    outputs = {
+        o["OutputName"]: o["S3Output"]["S3Uri"] for o in prep["ProcessingOutputConfig"]["Outputs"]
+    }
+    assert sorted(outputs) == ["labels", "test", "train", "validation"]
     job = sm.describe_training_job(TrainingJobName=metrics["training_job"])
     assert job["TrainingJobStatus"] == "Completed"
     assert job["HyperParameters"]["early_stopping_rounds"] == "15"
+    channels = {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]
+    }
+    assert channels == {"train": outputs["train"], "validation": outputs["validation"]}
     assert job["ModelArtifacts"]["S3ModelArtifacts"] == metrics["model_data"]
     bucket, key = metrics["batch_output"].removeprefix("s3://").split("/", 1)
     batch = simsage_local.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     assert len(batch.decode().splitlines()) == 4500
+    transform = sm.describe_transform_job(TransformJobName=metrics["transform_job"])
+    assert transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == outputs["test"]
     assert (out / "data" / "test.csv.out").read_bytes() == batch
     assert_cleaned_up(simsage_local)
 
