@@ -384,11 +384,20 @@ def test_two_hosts_each_get_their_shard_and_share_the_output_prefix(aws):
     assert first["manifest"] == second["manifest"] == ["part-0.csv", "part-3.csv"]
 
 
-def test_arguments_alone_run_as_the_command(aws):
-    sm, s3, _ = aws
-    put_script(s3, "hello.py", "print('hello from arguments')\n")
+XGBOOST = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+
+@pytest.mark.parametrize("image", [SKLEARN, XGBOOST], ids=["scikit-learn", "xgboost"])
+def test_arguments_alone_run_as_the_command_in_either_framework_image(aws, image):
+    sm, s3, logs = aws
+    put_script(
+        s3,
+        "versions.py",
+        "import sklearn, xgboost\nprint('with', type(xgboost.DMatrix).__name__)\n",
+    )
+    name = "args-" + image.split("/")[1].split(":")[0]
     sm.create_processing_job(
-        ProcessingJobName="args-only",
+        ProcessingJobName=name,
         RoleArn=ROLE,
         ProcessingResources={
             "ClusterConfig": {
@@ -398,12 +407,15 @@ def test_arguments_alone_run_as_the_command(aws):
             }
         },
         AppSpecification={
-            "ImageUri": SKLEARN,
-            "ContainerArguments": ["python3", "/opt/ml/processing/input/code/hello.py"],
+            "ImageUri": image,
+            "ContainerArguments": ["python3", "/opt/ml/processing/input/code/versions.py"],
         },
-        ProcessingInputs=[code_input(f"s3://{BUCKET}/code/hello.py")],
+        ProcessingInputs=[code_input(f"s3://{BUCKET}/code/versions.py")],
     )
-    assert wait(sm, "args-only")["ProcessingJobStatus"] == "Completed"
+    described = wait(sm, name)
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    [lines] = log_lines(logs, name).values()
+    assert "with type" in lines
 
 
 def test_an_image_simsage_cannot_run_fails_with_its_name(aws, monkeypatch):
