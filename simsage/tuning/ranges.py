@@ -27,6 +27,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 MAX_TUNABLE = 30  # tunable hyperparameters per tuning job [DG automatic-model-tuning-limits]
 MAX_CATEGORICAL_VALUES = 30  # values of one categorical range [DG define-ranges]
 SCALING_TYPES = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
@@ -203,6 +205,26 @@ def from_unit(parameter: Range, u: float) -> int | float | str:
     return min(max(value, parameter.min), parameter.max)
 
 
+def snap_units(parameter: Range, units: np.ndarray) -> np.ndarray:
+    """For an array of points in [0, 1] (clipped), the unit point of the value each one
+    decodes to, elementwise: ``to_unit(r, from_unit(r, u))`` for many candidates at once.
+    Continuous points stay where they are, Integer ones move to their integer's point,
+    Categorical ones to the middle of their value's slice."""
+    units = np.clip(np.asarray(units, dtype=float), 0.0, 1.0)
+    if isinstance(parameter, CategoricalRange):
+        n = len(parameter.values)
+        return (np.minimum(np.floor(units * n), n - 1) + 0.5) / n
+    low, high = _bounds(parameter)
+    if high == low:
+        return np.zeros_like(units)
+    if isinstance(parameter, ContinuousRange):
+        return units
+    scaling = resolve_scaling(parameter)
+    values = np.floor(_inverse_array(scaling, low + units * (high - low)) + 0.5)
+    values = np.clip(values, parameter.min, parameter.max)
+    return np.clip((_forward_array(scaling, values) - low) / (high - low), 0.0, 1.0)
+
+
 def format_value(parameter: Range, value: Any) -> str:
     """The string a child's HyperParameters carry for ``value``: ``"12"`` for an integer,
     the shortest repr that reads back as the same float (``"0.1"``, ``"1e-05"``) for a
@@ -258,6 +280,22 @@ def _forward(scaling: str, x: float) -> float:
         # Increasing in x, so u grows with the value: -log(1 - x).
         return -math.log(1.0 - x)
     return x
+
+
+def _forward_array(scaling: str, x: np.ndarray) -> np.ndarray:
+    if scaling == "Logarithmic":
+        return np.log(x)
+    if scaling == "ReverseLogarithmic":
+        return -np.log(1.0 - x)
+    return x
+
+
+def _inverse_array(scaling: str, y: np.ndarray) -> np.ndarray:
+    if scaling == "Logarithmic":
+        return np.exp(y)
+    if scaling == "ReverseLogarithmic":
+        return 1.0 - np.exp(-y)
+    return y
 
 
 def _inverse(scaling: str, y: float) -> float:
