@@ -197,6 +197,9 @@ def from_unit(parameter: Range, u: float) -> int | float | str:
     u = min(max(float(u), 0.0), 1.0)
     if isinstance(parameter, CategoricalRange):
         return parameter.values[min(int(u * len(parameter.values)), len(parameter.values) - 1)]
+    if isinstance(parameter, ContinuousRange) and u in (0.0, 1.0):
+        # The ends exactly: exp(log(0.001)) is 0.0010000000000000002.
+        return parameter.max if u == 1.0 else parameter.min
     low, high = _bounds(parameter)
     value = _inverse(resolve_scaling(parameter), low + u * (high - low))
     if isinstance(parameter, IntegerRange):

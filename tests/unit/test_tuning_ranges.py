@@ -251,3 +251,8 @@ def test_snapping_many_candidates_agrees_with_decoding_each(parameter, seed):
     units = np.random.default_rng(seed).random(50)
     expected = [to_unit(parameter, from_unit(parameter, u)) for u in units]
     assert snap_units(parameter, units) == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_ends_of_a_logarithmic_range_are_its_bounds_exactly():
+    parameter = ContinuousRange("lambda", 0.001, 64.0, "Logarithmic")
+    assert [format_value(parameter, from_unit(parameter, u)) for u in (0, 1)] == ["0.001", "64.0"]
