@@ -62,6 +62,9 @@ MEDIAN_RULE_MIN_PEERS = 3
 HYPERBAND_ETA = 3
 HYPERBAND_MAX_RESOURCE = 20000  # the largest MaxResource AWS accepts
 EPOCH_HYPERPARAMETERS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
+# Observations the Bayesian GP learns its kernel from (it then conditions on all of them):
+# 750 jobs (AWS's limit) would take seconds per proposal, 200 about one.
+KERNEL_FIT_POINTS = 200
 # Draws per proposal before Random accepts a configuration it has already tried.
 DISTINCT_ATTEMPTS = 32
 
@@ -236,8 +239,9 @@ class BayesianSearch:
       same draws :class:`RandomSearch` makes with this seed).
     - Surrogate: scikit-learn's GaussianProcessRegressor, Matern(ν=5/2) with one length
       scale per feature times a constant, plus white noise (training jobs are noisy),
-      ``normalize_y``, the marginal likelihood maximised with 2 restarts from a seeded state.
-      Maximised objectives are negated so the model always minimises.
+      ``normalize_y``, the marginal likelihood maximised with 2 restarts from a seeded state
+      (on at most 200 observations; the GP then conditions on all of them). Maximised
+      objectives are negated so the model always minimises.
     - Acquisition: EI maximised over 1,000 uniform candidates, 100 perturbations of each of
       the five best observations, then three rounds of shrinking perturbations around the
       best candidates (local refinement). Candidates are snapped to the values they decode
@@ -402,6 +406,9 @@ def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.n
 
 
 def _fit(x: np.ndarray, y: np.ndarray, random_state: int):
+    """The GP on every observation; its kernel's hyperparameters are learned on at most
+    :data:`KERNEL_FIT_POINTS` of them (the best half and a seeded draw of the rest), as each
+    step of that optimisation costs a Cholesky factorisation of the points it sees."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
@@ -412,10 +419,22 @@ def _fit(x: np.ndarray, y: np.ndarray, random_state: int):
     model = GaussianProcessRegressor(
         kernel, normalize_y=True, n_restarts_optimizer=2, random_state=random_state
     )
+    subset = np.arange(len(y))
+    if len(y) > KERNEL_FIT_POINTS:
+        order = np.argsort(y, kind="stable")
+        half = KERNEL_FIT_POINTS // 2
+        rest = np.random.default_rng(random_state).choice(
+            order[half:], KERNEL_FIT_POINTS - half, replace=False
+        )
+        subset = np.sort(np.concatenate([order[:half], rest]))
     with warnings.catch_warnings():
         # A length scale at its bound is an answer here (a feature that does not matter).
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(x, y)
+        model.fit(x[subset], y[subset])
+    if len(subset) == len(y):
+        return model
+    everything = GaussianProcessRegressor(model.kernel_, normalize_y=True, optimizer=None)
+    return everything.fit(x, y)
 
 
 def _believe(model, x: np.ndarray, y: np.ndarray, pending: list[np.ndarray]):
