@@ -84,28 +84,50 @@ class XGBoostProblem:
         self.train = xgboost.DMatrix(x[:3000], label=y[:3000])
         self.validation = xgboost.DMatrix(x[3000:], label=y[3000:])
         self.cache: dict[tuple, float] = {}
+        self.curves: dict[tuple, list[float]] = {}
         self.seconds: list[float] = []
 
     def __call__(self, config: dict[str, str]) -> float:
         key = tuple(sorted(config.items()))
         if key not in self.cache:
-            params = {
-                "objective": "binary:logistic",
-                "eval_metric": "logloss",
-                "nthread": 1,
-                "seed": 0,
-                "max_depth": int(config["max_depth"]),
-                "eta": float(config["eta"]),
-                "min_child_weight": float(config["min_child_weight"]),
-                "subsample": float(config["subsample"]),
-                "lambda": float(config["lambda"]),
-            }
+            params = self.params(config)
             started = time.perf_counter()
             booster = self.xgboost.train(params, self.train, num_boost_round=self.rounds)
             score = booster.eval(self.validation)  # "[0]\teval-logloss:0.31"
             self.seconds.append(time.perf_counter() - started)
             self.cache[key] = float(score.rsplit(":", 1)[1])
         return self.cache[key]
+
+    def curve(self, config: dict[str, str]) -> list[float]:
+        """The validation logloss after each round (trained once per configuration)."""
+        key = tuple(sorted(config.items()))
+        if key not in self.curves:
+            params = self.params(config)
+            history: dict = {}
+            self.xgboost.train(
+                params,
+                self.train,
+                num_boost_round=self.rounds,
+                evals=[(self.validation, "validation")],
+                evals_result=history,
+                verbose_eval=False,
+            )
+            self.curves[key] = history["validation"]["logloss"]
+        return self.curves[key]
+
+    @staticmethod
+    def params(config: dict[str, str]) -> dict:
+        return {
+            "objective": "binary:logistic",
+            "eval_metric": "logloss",
+            "nthread": 1,
+            "seed": 0,
+            "max_depth": int(config["max_depth"]),
+            "eta": float(config["eta"]),
+            "min_child_weight": float(config["min_child_weight"]),
+            "subsample": float(config["subsample"]),
+            "lambda": float(config["lambda"]),
+        }
 
 
 def search(name, ranges, objective, seed: int, budget: int, parallel: int):
@@ -146,6 +168,71 @@ def compare(title, ranges, objective, budget: int, parallel: int, minimum: float
     return wins, proposing / (len(SEEDS) * budget)
 
 
+def hyperband_run(strategy, problem, parallel: int, jobs: int | None, epochs: int | None):
+    """A tuning job run epoch by epoch: ``parallel`` children at a time, each training up
+    to ``problem.rounds`` epochs, every running child judged by the strategy's
+    ``should_stop`` after each epoch (a Random strategy stops none). Children are launched
+    until ``jobs`` have run or ``epochs`` have been spent. Returns (best, epochs, jobs)."""
+    trials: list[Trial] = []
+    running: list[tuple[Trial, list[float]]] = []
+    spent = 0
+
+    def more() -> bool:
+        if jobs is not None:
+            return len(trials) < jobs
+        return spent < epochs
+
+    while running or more():
+        while len(running) < parallel and more():
+            (config,) = strategy.propose(trials, 1)
+            trial = Trial(len(trials) + 1, config)
+            trials.append(trial)
+            running.append((trial, problem.curve(config)))
+        for trial, curve in running:
+            trial.intermediate.append((len(trial.intermediate) + 1, curve[len(trial.intermediate)]))
+            spent += 1
+        still = []
+        for trial, curve in running:
+            if len(trial.intermediate) == len(curve):
+                trial.status, trial.objective = "Completed", curve[-1]
+            elif hasattr(strategy, "should_stop") and strategy.should_stop(trial, trials):
+                trial.status, trial.objective = "Stopped", trial.intermediate[-1][1]
+            else:
+                still.append((trial, curve))
+        running = still
+    best = min(t.objective for t in trials if t.objective is not None)
+    return best, spent, len(trials)
+
+
+def compare_hyperband(problem, jobs: int, parallel: int) -> None:
+    """Random with ``jobs`` full trainings against Hyperband given the same epochs."""
+    ranges = parse_ranges(XGB_RANGES)
+    hyperband = {"MinResource": 2, "MaxResource": problem.rounds}
+    random_best, hyper_best, hyper_jobs, spent_random, spent_hyper = [], [], [], [], []
+    for seed in SEEDS:
+        random = make_strategy("Random", ranges, "Minimize", seed, jobs)
+        best, spent, _ = hyperband_run(random, problem, parallel, jobs, None)
+        random_best.append(best)
+        spent_random.append(spent)
+        strategy = make_strategy("Hyperband", ranges, "Minimize", seed, None, hyperband)
+        best, used, launched = hyperband_run(strategy, problem, parallel, None, spent)
+        hyper_best.append(best)
+        hyper_jobs.append(launched)
+        spent_hyper.append(used)
+    wins = sum(h < r for h, r in zip(hyper_best, random_best, strict=True))
+    print(
+        f"\nHyperband (MinResource 2, MaxResource {problem.rounds}, rungs "
+        f"{strategy.rungs}) against Random with {jobs} full trainings, the same epochs "
+        f"(median {statistics.median(spent_random):.0f}), {parallel} at a time:"
+    )
+    print(f"  Random    median final best {statistics.median(random_best):.4f} ({jobs} jobs)")
+    print(
+        f"  Hyperband median final best {statistics.median(hyper_best):.4f} "
+        f"(median {statistics.median(hyper_jobs):.0f} jobs in the same epochs)"
+    )
+    print(f"  Hyperband better than Random in {wins} of {len(SEEDS)} seeds")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=30)
@@ -169,6 +256,7 @@ def main() -> int:
         args.parallel,
         None,
     )
+    compare_hyperband(problem, args.xgb_budget, args.parallel)
     training = statistics.median(problem.seconds)
     print(
         f"\nBayesian proposes in {per_proposal * 1000:.0f} ms per configuration (XGBoost problem, "
