@@ -14,6 +14,12 @@ evaluated and passed back as a Completed trial), on two fixed problems:
   (0.001..100, Logarithmic); ``--xgb-budget`` trainings per search. A configuration seen
   twice (Bayesian's first draws are Random's) is trained once.
 
+Then Hyperband against Random given the same epochs: Random runs ``--xgb-budget`` full
+60-round trainings, Hyperband (MinResource 2, MaxResource 60) launches children until it
+has spent as many epochs; children run 2 at a time, epoch by epoch (the per-round
+validation logloss of one real training per configuration), Hyperband judging each running
+child after every epoch as the tuning runner does.
+
 Printed: each problem's median final best objective per strategy, how many of the 10
 seeds Bayesian ends better than Random (the target: most of them, per issue 12), and the
 time Bayesian takes to propose one configuration against one XGBoost training measured in
