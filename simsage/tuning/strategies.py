@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from scipy.stats import norm
-from threadpoolctl import threadpool_limits
 
 from simsage.tuning.ranges import (
     CategoricalRange,
@@ -283,6 +281,8 @@ class BayesianSearch:
         # The GP's linear algebra is a few dozen points: BLAS threads only contend, with each
         # other and with the children training beside the runner (a loaded 2-core laptop
         # spent 7x longer in them than in one thread).
+        from threadpoolctl import threadpool_limits  # with scikit-learn, only for Bayesian
+
         with threadpool_limits(limits=1):
             return self._propose_modelled(trials, count, observed, pending)
 
@@ -396,13 +396,27 @@ class BayesianSearch:
         return np.array(units)
 
 
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    """The standard normal CDF (with the standard library's erf: scipy.stats costs over a
+    second to import, in a runner that starts for every tuning job)."""
+    return 0.5 * (1.0 + _erf(np.asarray(z, dtype=float) / math.sqrt(2.0)).astype(float))
+
+
+def _normal_pdf(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, dtype=float)
+    return np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
 def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
     """EI of a minimised objective below ``best`` under a Gaussian posterior (0 where the
     posterior has no spread and the mean is no better)."""
     std = np.maximum(std, 1e-12)
     gain = best - mean
     z = gain / std
-    return np.maximum(gain * norm.cdf(z) + std * norm.pdf(z), 0.0)
+    return np.maximum(gain * _normal_cdf(z) + std * _normal_pdf(z), 0.0)
 
 
 def _fit(x: np.ndarray, y: np.ndarray, random_state: int):
