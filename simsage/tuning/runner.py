@@ -53,7 +53,6 @@ from simsage.tuning.definitions import (
     thread_share,
 )
 from simsage.tuning.jobs import Child, TuningJob, TuningJobStore
-from simsage.tuning.validate import hyperband_resources
 
 POLL_EVERY = 0.2
 MAX_RETRIES = 2
@@ -71,32 +70,6 @@ def retryable(failure: str | None) -> bool:
     """Whether a child's FailureReason is one SageMaker retries (an internal error or
     a capacity shortage, not the algorithm's or the caller's)."""
     return bool(failure) and failure.startswith(RETRYABLE)
-
-
-def not_improving_count(children: list[Child], objective_type: str) -> int:
-    """How many children, in the order they ended, have ended since the best objective
-    last improved by more than 1% (TuningJobCompletionDetails'
-    NumberOfTrainingJobsObjectiveNotImproving)."""
-    scored = sorted(
-        (c for c in children if c.finished and c.objective is not None),
-        key=lambda c: (c.ended or 0.0, c.number),
-    )
-    best: float | None = None
-    count = 0
-    for child in scored:
-        value = child.objective
-        if best is None:
-            best, count = value, 0
-            continue
-        margin = 0.01 * abs(best)
-        better = value > best + margin if objective_type == "Maximize" else value < best - margin
-        if better:
-            best, count = value, 0
-        else:
-            count += 1
-            if (value > best) if objective_type == "Maximize" else (value < best):
-                best = value  # a smaller improvement still moves the best along
-    return count
 
 
 class _Search:
@@ -168,17 +141,15 @@ class Runner(JobProcess):
         self.searches: list[_Search] = []
         for definition in self.defs:
             ranges = parse_ranges(definition.ranges)
-            hyperband = None
-            if strategy_name == "Hyperband":
-                low, high = hyperband_resources(self.spec, definition)
-                hyperband = {"MinResource": low, "MaxResource": high}
             strategy = make_strategy(
                 strategy_name,
                 ranges,
                 self.type,
                 config.get("RandomSeed"),
-                self.limits.get("MaxNumberOfTrainingJobs"),
-                hyperband=hyperband,
+                # Grid's size is checked over every definition at create time.
+                None if strategy_name == "Grid" else self.limits.get("MaxNumberOfTrainingJobs"),
+                hyperband=(config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig"),
+                static_hyperparameters=definition.static,
             )
             self.searches.append(_Search(definition, strategy, ranges))
         self.max_jobs = self.limits.get("MaxNumberOfTrainingJobs")
@@ -221,10 +192,12 @@ class Runner(JobProcess):
     def _running(self) -> list[Child]:
         return [c for c in self.children if not c.finished]
 
-    def _trials(self, search: int):
+    def _trials(self, search: int, history: bool = True):
+        """The search's trials: its children (a retried failure left out), and for the
+        first definition the warm start's history first (``history``)."""
         from simsage.tuning.strategies import Trial
 
-        out = list(self.history) if search == 0 else []
+        out = list(self.history) if search == 0 and history else []
         definition = self.searches[search].definition.name
         for child in self.children:
             if child.definition != definition or (child.status == "Failed" and child.retryable):
@@ -410,7 +383,10 @@ class Runner(JobProcess):
         window = (self.criteria.get("BestObjectiveNotImproving") or {}).get(
             "MaxNumberOfTrainingJobsNotImproving"
         )
-        count = not_improving_count(self.children, self.type)
+        from simsage.tuning.strategies import count_not_improving
+
+        every = [t for i in range(len(self.searches)) for t in self._trials(i, history=False)]
+        count = count_not_improving(every, self.type)
         self.job.details["not_improving"] = count
         if window is not None and count >= window:
             return True
@@ -418,8 +394,7 @@ class Runner(JobProcess):
         if convergence == "Enabled" and scored:
             from simsage.tuning.strategies import converged
 
-            trials = [t for i in range(len(self.searches)) for t in self._trials(i)]
-            if converged(trials, self.type):
+            if converged(every, self.type):
                 self.job.details["converged_at"] = time.time()
                 return True
         return False

@@ -34,8 +34,6 @@ MAX_PARALLEL = 10
 MAX_HYPERPARAMETERS = 100
 MAX_PARENTS = 5
 MAX_WARM_START_CHANGES = 10
-MAX_HYPERBAND_RESOURCE = 20000
-EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
 
 
 def _ranges(definition: Definition):
@@ -58,45 +56,20 @@ def _metric_names(definition: Definition) -> list[str]:
 
 def hyperband_resources(spec: dict[str, Any], definition: Definition) -> tuple[int, int]:
     """``(MinResource, MaxResource)`` of a Hyperband request, MaxResource inferred from
-    the static ``epochs``-like hyperparameters when the request leaves it out.
+    the definition's static ``epochs``-like hyperparameters when the request leaves it
+    out (:func:`simsage.tuning.strategies.hyperband_resources`).
 
     Raises:
         ValidationException: no MaxResource and no such hyperparameter, or out of range.
     """
+    from simsage.tuning.strategies import hyperband_resources as resources
+
     config = spec["HyperParameterTuningJobConfig"]
-    given = ((config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig")) or {}
-    maximum = given.get("MaxResource")
-    if maximum is None:
-        for key in EPOCH_KEYS:
-            value = definition.static.get(key)
-            if value is not None:
-                try:
-                    maximum = int(float(value))
-                except ValueError:
-                    raise ValidationException(
-                        f"{definition.where}: the static hyperparameter {key}={value!r} is not "
-                        "a number; give an integer number of epochs or set "
-                        "StrategyConfig.HyperbandStrategyConfig.MaxResource."
-                    ) from None
-                break
-    if maximum is None:
-        raise ValidationException(
-            "The Hyperband strategy needs StrategyConfig.HyperbandStrategyConfig.MaxResource, "
-            f"or a static hyperparameter naming the epochs ({', '.join(EPOCH_KEYS)}) to infer "
-            "it from."
-        )
-    if maximum > MAX_HYPERBAND_RESOURCE:
-        raise ValidationException(
-            f"HyperbandStrategyConfig.MaxResource must be at most {MAX_HYPERBAND_RESOURCE}; "
-            f"got {maximum}."
-        )
-    minimum = given.get("MinResource", 1)
-    if minimum > maximum:
-        raise ValidationException(
-            f"HyperbandStrategyConfig.MinResource ({minimum}) must not exceed MaxResource "
-            f"({maximum})."
-        )
-    return minimum, maximum
+    given = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig")
+    try:
+        return resources(given, definition.static)
+    except ValueError as exc:
+        raise ValidationException(f"{definition.where}: {exc}") from None
 
 
 def _check_definition(definition: Definition, strategy: str) -> list:
