@@ -100,9 +100,10 @@ class Child:
 class TuningJob:
     """A tuning job's row. ``spec`` is the CreateHyperParameterTuningJob request
     (PascalCase, Tags left out); ``children`` the :class:`Child` records as dicts;
-    ``details`` what the runner decided (``not_improving``: jobs since the best
-    improved; ``converged_at``: when convergence was detected; ``best``: the name of
-    the best child; ``stop``: why a stop was asked)."""
+    ``details`` the tuning job's own state: ``tags`` (given to every child, as
+    SageMaker tags the training jobs of a tuning job), and what the runner decided
+    (``not_improving``: NumberOfTrainingJobsObjectiveNotImproving; ``converged_at``:
+    when convergence was detected)."""
 
     name: str
     arn: str

@@ -95,6 +95,8 @@ class Runner(JobProcess):
         self.queue: list[tuple[int, dict[str, str], int]] = []  # retries: (search, tuned, try)
         self.attempts: dict[str, int] = {}  # child name -> its configuration's attempt
         self.metrics = None  # the CloudWatch metric store, when simsage has one
+        self.watch_metrics = False  # early stopping or Hyperband read intermediate values
+        self.final_series: dict[str, list[tuple[int, float]]] = {}  # ended children's
 
     # -- the job process's hooks -------------------------------------------------------
 
@@ -160,6 +162,9 @@ class Runner(JobProcess):
         self.runtime = self.limits.get("MaxRuntimeInSeconds")
         self.history = self._warm_start_history() if strategy_name == "Bayesian" else []
         self.metrics = _metric_store(self.home)
+        self.watch_metrics = self.metrics is not None and (
+            self.early or strategy_name == "Hyperband"
+        )
         self.tags = (self.job.details or {}).get("tags") or []
         self._loop()
 
@@ -193,14 +198,15 @@ class Runner(JobProcess):
         return [c for c in self.children if not c.finished]
 
     def _trials(self, search: int, history: bool = True):
-        """The search's trials: its children (a retried failure left out), and for the
-        first definition the warm start's history first (``history``)."""
+        """The search's trials: its children (a failure being retried too, so Grid does
+        not propose its combination again), and for the first definition the warm
+        start's history first (``history``)."""
         from simsage.tuning.strategies import Trial
 
         out = list(self.history) if search == 0 and history else []
         definition = self.searches[search].definition.name
         for child in self.children:
-            if child.definition != definition or (child.status == "Failed" and child.retryable):
+            if child.definition != definition:
                 continue
             out.append(
                 Trial(
@@ -208,7 +214,7 @@ class Runner(JobProcess):
                     hyperparameters=dict(child.tuned),
                     status=child.status if child.status != "Stopping" else "InProgress",
                     objective=child.objective,
-                    intermediate=self._intermediate(child) if not child.finished else [],
+                    intermediate=self._intermediate(child) if self.watch_metrics else [],
                 )
             )
         return out
@@ -296,13 +302,20 @@ class Runner(JobProcess):
                 child.objective = float(metric["Value"])
 
     def _intermediate(self, child: Child) -> list[tuple[int, float]]:
-        """The child's objective values so far, one per report (step 1, 2, …)."""
+        """The child's objective values so far, one per report (step 1, 2, …); read
+        once more after the child ended, then kept."""
+        kept = self.final_series.get(child.name)
+        if kept is not None:
+            return kept
         if self.metrics is None:
             return []
         points = self.metrics.series(
             METRIC_NAMESPACE, self.metric, {"Host": f"{child.name}/algo-1"}
         )
-        return [(step, value) for step, (_, value) in enumerate(points, start=1)]
+        series = [(step, value) for step, (_, value) in enumerate(points, start=1)]
+        if child.finished:
+            self.final_series[child.name] = series
+        return series
 
     def _early_stop(self) -> None:
         """Stop the running children the median rule (Auto) or Hyperband finds weak."""

@@ -407,3 +407,28 @@ def test_tags_on_a_tuning_job(sm):
     ]
     sm.delete_tags(ResourceArn=arn, TagKeys=["a"])
     assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
+
+
+def test_in_process_calls_check_the_request_as_botocore_does(simsage_local):
+    """simsage.transport.handler.call, how the tuning job creates its training jobs:
+    the model's checks apply to the public members, private ones pass after them."""
+    from simsage.errors import ValidationException
+    from simsage.home import Home
+    from simsage.transport.handler import call
+
+    home = Home.open(simsage_local.config)
+    with pytest.raises(ValidationException) as info:
+        call(home, "sagemaker", "CreateTrainingJob", {"TrainingJobName": "no-role"})
+    assert "RoleArn" in info.value.message
+    with pytest.raises(ValidationException) as info:
+        call(home, "sagemaker", "DescribeTrainingJob", {"TrainingJobName": "bad_name"})
+    assert "regular expression pattern" in info.value.message
+    with pytest.raises(ValidationException) as info:  # private members skip no check
+        call(
+            home,
+            "sagemaker",
+            "DescribeTrainingJob",
+            {"TrainingJobName": "nobody"},
+            private={"TuningJobArn": "arn:aws:sagemaker:eu-west-1:123456789012:x/y"},
+        )
+    assert info.value.message == "Requested resource not found."

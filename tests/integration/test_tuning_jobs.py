@@ -41,6 +41,11 @@ print(f"threads={os.environ.get('OMP_NUM_THREADS', '0')}", flush=True)
 print(f"objective metric={opts.get('--_tuning_objective_metric')}", flush=True)
 if mode == "fail":
     raise ValueError("this script always fails")
+if mode == "epochs":
+    for epoch in range(1, 11):
+        print(f"score={score * epoch / 10:.6f}", flush=True)
+        time.sleep(0.1)
+    sys.exit(0)
 if mode == "sleep":
     while True:
         print(f"score={score:.6f}", flush=True)
@@ -278,6 +283,23 @@ def test_target_objective_value_completes_early(tuning):
     counters = seen["TrainingJobStatusCounters"]
     assert counters["Completed"] >= 1
     assert counters["Completed"] + counters["Stopped"] == len(tuning.children("target-run")) < 30
+
+
+def test_best_objective_not_improving_completes_early(tuning):
+    seen = tuning.run(
+        "flat-run",
+        config={
+            "ParameterRanges": {"CategoricalParameterRanges": [{"Name": "x", "Values": ["3"]}]},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 2},
+            "TuningJobCompletionCriteria": {
+                "BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}
+            },
+        },
+    )
+    assert seen["HyperParameterTuningJobStatus"] == "Completed", seen.get("FailureReason")
+    # Every job scores the same: after the first, none improves the best.
+    assert seen["TuningJobCompletionDetails"]["NumberOfTrainingJobsObjectiveNotImproving"] >= 3
+    assert 4 <= len(tuning.children("flat-run")) < 20
 
 
 def test_stop_stops_the_running_children(tuning, monkeypatch):
