@@ -432,3 +432,33 @@ def test_in_process_calls_check_the_request_as_botocore_does(simsage_local):
             private={"TuningJobArn": "arn:aws:sagemaker:eu-west-1:123456789012:x/y"},
         )
     assert info.value.message == "Requested resource not found."
+
+
+def test_built_in_xgboost_objectives_need_no_metric_definitions(sm):
+    xgboost = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    algorithm = {"TrainingImage": xgboost, "TrainingInputMode": "File"}
+    built_in = definition(
+        AlgorithmSpecification=algorithm,
+        StaticHyperParameters={"objective": "binary:logistic", "num_round": "5"},
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/train"}
+                },
+            }
+        ],
+    )
+    auc = config(
+        HyperParameterTuningJobObjective={"Type": "Maximize", "MetricName": "validation:auc"},
+        ParameterRanges={
+            "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.1", "MaxValue": "0.5"}]
+        },
+    )
+    make_stopped(sm, "xgb-auc", HyperParameterTuningJobConfig=auc, TrainingJobDefinition=built_in)
+    auc["HyperParameterTuningJobObjective"]["MetricName"] = "validation:bogus"
+    code, message = refused(
+        sm, request("xgb-bogus", HyperParameterTuningJobConfig=auc, TrainingJobDefinition=built_in)
+    )
+    assert code == "ValidationException"
+    assert "'validation:bogus' is not defined" in message and "validation:auc" in message

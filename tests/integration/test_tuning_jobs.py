@@ -302,6 +302,64 @@ def test_best_objective_not_improving_completes_early(tuning):
     assert 4 <= len(tuning.children("flat-run")) < 20
 
 
+def test_convergence_completes_the_job(tuning):
+    seen = tuning.run(
+        "converge-run",
+        config={
+            "ParameterRanges": {"CategoricalParameterRanges": [{"Name": "x", "Values": ["3"]}]},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 30, "MaxParallelTrainingJobs": 2},
+            "TuningJobCompletionCriteria": {
+                "ConvergenceDetected": {"CompleteOnConvergence": "Enabled"}
+            },
+        },
+    )
+    assert seen["HyperParameterTuningJobStatus"] == "Completed", seen.get("FailureReason")
+    details = seen["TuningJobCompletionDetails"]
+    assert seen["CreationTime"] <= details["ConvergenceDetectedTime"]
+    assert details["ConvergenceDetectedTime"] <= seen["HyperParameterTuningEndTime"]
+    assert 10 <= len(tuning.children("converge-run")) < 30
+
+
+def test_several_definitions_share_the_budget(tuning):
+    base = tuning.request("defs-run")
+    one = base["TrainingJobDefinition"]
+    objective = base["HyperParameterTuningJobConfig"].pop("HyperParameterTuningJobObjective")
+    ranges = base["HyperParameterTuningJobConfig"].pop("ParameterRanges")
+    defs = []
+    for name, kind in (("def-a", "a"), ("def-b", "b")):
+        entry = json.loads(json.dumps(one))
+        entry["StaticHyperParameters"]["kind"] = kind
+        defs.append(
+            {
+                **entry,
+                "DefinitionName": name,
+                "TuningObjective": objective,
+                "HyperParameterRanges": ranges,
+            }
+        )
+    del base["TrainingJobDefinition"]
+    tuning.sm.create_hyper_parameter_tuning_job(**base, TrainingJobDefinitions=defs)
+    seen = tuning.wait("defs-run")
+    assert seen["HyperParameterTuningJobStatus"] == "Completed", seen.get("FailureReason")
+    children = tuning.children("defs-run")
+    assert sorted(c["TrainingJobDefinitionName"] for c in children) == [
+        "def-a",
+        "def-a",
+        "def-b",
+        "def-b",
+    ]
+    for child in children:  # each definition's static hyperparameters reached its jobs
+        tuned = child["TunedHyperParameters"]
+        kind = "a" if child["TrainingJobDefinitionName"] == "def-a" else "b"
+        assert _value(child) == pytest.approx(
+            score(int(tuned["x"]), float(tuned["y"]), kind), abs=1e-5
+        )
+    assert (
+        seen["BestTrainingJob"]["TrainingJobDefinitionName"]
+        == max(children, key=_value)["TrainingJobDefinitionName"]
+    )
+
+
 def test_stop_stops_the_running_children(tuning, monkeypatch):
     tuning.start("stop-run", static={"mode": "sleep"})
     deadline = time.monotonic() + TIMEOUT
