@@ -241,14 +241,14 @@ def test_bayesian_search_and_a_warm_start_from_it(tuning):
     seen = tuning.run(
         "bayes-run",
         "Bayesian",
-        config={"ResourceLimits": {"MaxNumberOfTrainingJobs": 5, "MaxParallelTrainingJobs": 2}},
+        config={"ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2}},
     )
     assert seen["HyperParameterTuningJobStatus"] == "Completed", seen.get("FailureReason")
-    assert seen["TrainingJobStatusCounters"]["Completed"] == 5
+    assert seen["TrainingJobStatusCounters"]["Completed"] == 4
     children = tuning.children("bayes-run")
     assert (
         len({(c["TunedHyperParameters"]["x"], c["TunedHyperParameters"]["y"]) for c in children})
-        == 5
+        == 4
     )
     warm = {
         "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "bayes-run"}],
@@ -307,7 +307,7 @@ def test_convergence_completes_the_job(tuning):
         "converge-run",
         config={
             "ParameterRanges": {"CategoricalParameterRanges": [{"Name": "x", "Values": ["3"]}]},
-            "ResourceLimits": {"MaxNumberOfTrainingJobs": 30, "MaxParallelTrainingJobs": 2},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 30, "MaxParallelTrainingJobs": 3},
             "TuningJobCompletionCriteria": {
                 "ConvergenceDetected": {"CompleteOnConvergence": "Enabled"}
             },
@@ -358,6 +358,51 @@ def test_several_definitions_share_the_budget(tuning):
         seen["BestTrainingJob"]["TrainingJobDefinitionName"]
         == max(children, key=_value)["TrainingJobDefinitionName"]
     )
+
+
+def test_early_stopping_stops_a_job_worse_than_the_median(tuning):
+    # One job at a time, best first: the fourth (x=0) reports values far below the
+    # median of the three before it at the same epochs, and is stopped.
+    seen = tuning.run(
+        "early-run",
+        "Grid",
+        static={"mode": "epochs"},
+        config={
+            "ParameterRanges": {
+                "CategoricalParameterRanges": [{"Name": "x", "Values": ["3", "2", "1", "0"]}]
+            },
+            "ResourceLimits": {"MaxParallelTrainingJobs": 1},
+            "TrainingJobEarlyStoppingType": "Auto",
+        },
+    )
+    assert seen["HyperParameterTuningJobStatus"] == "Completed", seen.get("FailureReason")
+    by_x = {c["TunedHyperParameters"]["x"]: c for c in tuning.children("early-run")}
+    assert [by_x[x]["TrainingJobStatus"] for x in ("3", "2", "1")] == ["Completed"] * 3
+    assert by_x["0"]["TrainingJobStatus"] == "Stopped"
+    assert seen["TrainingJobStatusCounters"]["Stopped"] == 1
+    assert seen["BestTrainingJob"]["TunedHyperParameters"] == {"x": "3"}
+
+
+def test_hyperband_stops_weak_configurations_at_its_rungs(tuning):
+    seen = tuning.run(
+        "hyperband-run",
+        "Hyperband",
+        static={"mode": "epochs"},
+        config={
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 5, "MaxParallelTrainingJobs": 1},
+            "StrategyConfig": {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 9}},
+        },
+    )
+    assert seen["HyperParameterTuningJobStatus"] == "Completed", seen.get("FailureReason")
+    children = tuning.children("hyperband-run")
+    stopped = [c for c in children if c["TrainingJobStatus"] == "Stopped"]
+    # Jobs run one at a time and each reports 10 epochs (MaxResource 9, rungs at 1 and 3):
+    # from the third on, a job behind the best third of those at its rung is stopped.
+    assert stopped, [(c["TunedHyperParameters"], _value(c)) for c in children]
+    assert seen["TrainingJobStatusCounters"]["Stopped"] == len(stopped)
+    best = seen["BestTrainingJob"]
+    assert best["TrainingJobStatus"] == "Completed"
+    assert all(_value(c) < _value(best) for c in stopped)
 
 
 def test_stop_stops_the_running_children(tuning, monkeypatch):
