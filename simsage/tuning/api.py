@@ -13,6 +13,7 @@ a job whose runner is gone.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import shutil
 from pathlib import Path
@@ -20,13 +21,14 @@ from typing import Any
 
 from botocore.model import OperationModel
 
-from simsage.errors import ValidationException
+from simsage.errors import AWSError, ValidationException
 from simsage.ids import from_epoch
 from simsage.paging import keyset_page
 from simsage.runtime import launcher
 from simsage.store.registry import STATUS_LISTING, list_answer
 from simsage.transport import Request
 from simsage.transport.echo import described
+from simsage.transport.handler import call
 from simsage.tuning.definitions import definitions
 from simsage.tuning.jobs import TUNING_JOB, Child, TuningJob, TuningJobStore
 from simsage.tuning.validate import validate
@@ -90,17 +92,27 @@ class TuningAPI:
     # -- read ------------------------------------------------------------------------
 
     def _current(self, job: TuningJob) -> TuningJob:
-        """The job, failed first if its runner is gone while it should be running (its
-        training jobs are then stopped by nobody: they run to their own end)."""
+        """The job, failed first if its runner is gone while it should be running; the
+        training jobs it left running are stopped then (nobody watches them any more)."""
         if job.finished or launcher.runner_alive(Path(job.job_dir), job.runner_pid, job.created):
             return job
-        self.jobs.transition(
+        failed = self.jobs.transition(
             job.name,
             "Failed",
             ("InProgress", "Stopping"),
             failure=launcher.runner_failure(Path(job.job_dir), job.runner_pid),
             ended=self.home.clock.time(),
         )
+        for child in job.child_records() if failed else []:
+            if not child.finished:
+                with contextlib.suppress(AWSError):  # it ended meanwhile
+                    call(
+                        self.home,
+                        "sagemaker",
+                        "StopTrainingJob",
+                        {"TrainingJobName": child.name},
+                        region=job.region,
+                    )
         return self.jobs.get(job.name)
 
     def _find_current(self, name: str) -> TuningJob | None:

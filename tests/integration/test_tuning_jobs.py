@@ -19,6 +19,7 @@ import pytest
 
 from simsage.home import Home
 from simsage.training.jobs import TrainingJobStore
+from simsage.tuning.jobs import TuningJobStore
 
 SKLEARN = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -424,6 +425,34 @@ def test_stop_stops_the_running_children(tuning, monkeypatch):
         assert child["TrainingJobStatus"] == "Stopped"
         job = tuning.sm.describe_training_job(TrainingJobName=child["TrainingJobName"])
         assert job["TrainingJobStatus"] == "Stopped"
+
+
+def test_a_dead_tuning_runner_fails_the_job_and_stops_its_children(tuning, simsage_local):
+    tuning.start("orphan-run", static={"mode": "sleep"})
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if len(tuning.children("orphan-run", StatusEquals="InProgress")) == 2:
+            break
+        time.sleep(0.1)
+    runner = TuningJobStore(Home.open(simsage_local.config)).get("orphan-run").runner_pid
+    os.kill(runner, signal.SIGKILL)
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        seen = tuning.describe("orphan-run")
+        if seen["HyperParameterTuningJobStatus"] == "Failed":
+            break
+        time.sleep(0.1)
+    assert seen["HyperParameterTuningJobStatus"] == "Failed"
+    assert seen["FailureReason"].startswith("InternalServerError: ")
+    for child in tuning.children("orphan-run"):
+        name = child["TrainingJobName"]
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            status = tuning.sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]
+            if status in TERMINAL:
+                break
+            time.sleep(0.1)
+        assert status == "Stopped"
 
 
 def test_failing_children_fail_the_tuning_job_and_internal_errors_are_retried(
