@@ -29,7 +29,7 @@ from simsage.store.registry import STATUS_LISTING, list_answer
 from simsage.transport import Request
 from simsage.transport.echo import described
 from simsage.transport.handler import call
-from simsage.tuning.definitions import definitions
+from simsage.tuning.definitions import OBJECTIVE_KEY, definitions, resource_config
 from simsage.tuning.jobs import TUNING_JOB, Child, TuningJob, TuningJobStore
 from simsage.tuning.validate import validate
 
@@ -61,6 +61,7 @@ class TuningAPI:
             for entry in warm.get("ParentHyperParameterTuningJobs") or []
         ]
         validate(spec, parents)
+        _add_objective_key(spec)
         name = spec["HyperParameterTuningJobName"]
         job_arn = TUNING_JOB.arn(request.region, request.account_id, name)
         tags = spec.pop("Tags", [])
@@ -190,6 +191,17 @@ class TuningAPI:
         return {}
 
 
+def _add_objective_key(spec: dict[str, Any]) -> None:
+    """Add ``_tuning_objective_metric`` (the objective MetricName) to the static
+    hyperparameters of every definition, as SageMaker does: DescribeHyperParameterTuningJob
+    shows it there (the SDK's ``HyperparameterTuner.attach`` deletes it from them)."""
+    bodies = [spec["TrainingJobDefinition"]] if spec.get("TrainingJobDefinition") else []
+    bodies += spec.get("TrainingJobDefinitions") or []
+    for body, definition in zip(bodies, definitions(spec), strict=True):
+        static = body.setdefault("StaticHyperParameters", {})
+        static[OBJECTIVE_KEY] = definition.objective["MetricName"]
+
+
 def _child_key(sort_by: str):
     if sort_by == "FinalObjectiveMetricValue":
         return lambda c: (c.objective, c.name)
@@ -305,6 +317,14 @@ def describe(
         "ObjectiveStatusCounters": objective_counts,
     }
     described(out, model, job.spec)
+    for body in [out.get("TrainingJobDefinition"), *(out.get("TrainingJobDefinitions") or [])]:
+        if body is not None and "ResourceConfig" not in body:
+            # The instances each training job runs on, also when the request gave them as
+            # HyperParameterTuningResourceConfig (as the SDK does): the SDK's
+            # HyperparameterTuner.attach reads ResourceConfig (unverified on AWS).
+            resources = resource_config(body)
+            if resources is not None:
+                body["ResourceConfig"] = resources
     if job.ended is not None:
         out["HyperParameterTuningEndTime"] = from_epoch(job.ended)
     best = best_child(children, objective)
