@@ -62,10 +62,21 @@ def hyperband_resources(spec: dict[str, Any], definition: Definition) -> tuple[i
     Raises:
         ValidationException: no MaxResource and no such hyperparameter, or out of range.
     """
+    from simsage.tuning.strategies import EPOCH_HYPERPARAMETERS
     from simsage.tuning.strategies import hyperband_resources as resources
 
     config = spec["HyperParameterTuningJobConfig"]
     given = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig")
+    if (given or {}).get("MaxResource") is None and not any(
+        key in definition.static for key in EPOCH_HYPERPARAMETERS
+    ):
+        # SageMaker's words (awslabs/graphstorm #1243), then what to do.
+        raise ValidationException(
+            "MaxResource parameter is not provided and could not be inferred from provided "
+            f"static hyperparameters of {definition.where}. Set StrategyConfig."
+            "HyperbandStrategyConfig.MaxResource, or a static hyperparameter giving the "
+            f"epochs ({', '.join(EPOCH_HYPERPARAMETERS)})."
+        )
     try:
         return resources(given, definition.static)
     except ValueError as exc:

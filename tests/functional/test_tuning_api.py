@@ -232,7 +232,8 @@ DEFINITION = "TrainingJobDefinition"
         (
             _with([CONFIG, "Strategy"], "Hyperband"),
             "ValidationException",
-            "MaxResource",
+            "MaxResource parameter is not provided and could not be inferred from provided "
+            "static hyperparameters of TrainingJobDefinition.",
         ),
         (
             _with([CONFIG, "StrategyConfig"], {"HyperbandStrategyConfig": {"MaxResource": 9}}),
