@@ -1,6 +1,7 @@
 """The official SageMaker Python SDK (v2), unmodified, tunes a script-mode estimator on
-simsage: ``HyperparameterTuner(...).fit()``, ``wait``, ``best_training_job``,
-``analytics().dataframe()`` and ``HyperparameterTuner.attach``, as a notebook does.
+simsage: ``HyperparameterTuner(...).fit()``, ``best_training_job``,
+``analytics().dataframe()``, ``HyperparameterTuner.attach`` and ``deploy`` of the best
+model, as a notebook does.
 
 The script's metric is a known function of its hyperparameter, so the test knows which
 training job must be the best. Needs the ``official-sdk`` extra; without it the module
@@ -13,6 +14,8 @@ import pytest
 
 sagemaker = pytest.importorskip("sagemaker")
 
+from sagemaker.deserializers import CSVDeserializer  # noqa: E402
+from sagemaker.serializers import CSVSerializer  # noqa: E402
 from sagemaker.sklearn import SKLearn  # noqa: E402
 from sagemaker.tuner import (  # noqa: E402
     CategoricalParameter,
@@ -24,12 +27,29 @@ ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
 SCRIPT = """
 import argparse
+import json
+import os
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--x", type=int, default=0)
-parser.add_argument("--kind", type=str, default="a")
-args, _ = parser.parse_known_args()
-print(f"score={10 - (args.x - 3) ** 2 + (1 if args.kind == 'b' else 0)}", flush=True)
+
+def model_fn(model_dir):
+    with open(os.path.join(model_dir, "model.json")) as f:
+        return json.load(f)
+
+
+def predict_fn(data, model):
+    import numpy as np
+
+    return np.full(len(data), float(model["x"]))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--x", type=int, default=0)
+    parser.add_argument("--kind", type=str, default="a")
+    args, _ = parser.parse_known_args()
+    with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as f:
+        json.dump({"x": args.x}, f)
+    print(f"score={10 - (args.x - 3) ** 2 + (1 if args.kind == 'b' else 0)}", flush=True)
 """
 
 
@@ -84,3 +104,18 @@ def test_sdk_tuner_fit_best_job_analytics_and_attach(
     attached = HyperparameterTuner.attach(name, sagemaker_session=sess)
     assert attached.best_training_job() == best
     assert attached.objective_metric_name == "score"
+
+    # The best training job's model, deployed: its endpoint answers with its x.
+    predictor = tuner.deploy(
+        initial_instance_count=1,
+        instance_type="ml.m5.large",
+        serializer=CSVSerializer(),
+        deserializer=CSVDeserializer(),
+    )
+    best_x = frame.loc[frame["FinalObjectiveValue"].idxmax(), "x"]
+    assert [float(v) for row in predictor.predict([[0.0], [1.0]]) for v in row] == [
+        float(best_x),
+        float(best_x),
+    ]
+    predictor.delete_model()
+    predictor.delete_endpoint()
