@@ -121,6 +121,10 @@ class Estimator:
         return {key: _text(value) for key, value in self._hyperparameters.items()}
 
     # -- training --------------------------------------------------------------------------
+    def training_image_uri(self) -> str:
+        """The image the training jobs run."""
+        return self.image_uri
+
     def _job_name(self, job_name: str | None) -> str:
         return job_name or name_from_base(
             self.base_job_name or base_name_from_image(self.image_uri)
@@ -234,14 +238,24 @@ class Estimator:
 
     @classmethod
     def attach(cls, training_job_name: str, sagemaker_session: Session | None = None) -> Estimator:
-        """An estimator for an existing training job (e.g. one started elsewhere)."""
+        """An estimator for an existing training job (e.g. one started elsewhere, or a
+        tuning job's best training job)."""
         session = sagemaker_session or Session()
         described = session.sagemaker_client.describe_training_job(
             TrainingJobName=training_job_name
         )
+        estimator = cls._from_description(described, session)
+        estimator.latest_training_job = TrainingJob(session, training_job_name)
+        return estimator
+
+    @classmethod
+    def _from_description(cls, described: dict[str, Any], session: Session) -> Estimator:
+        """An estimator with the settings of a DescribeTrainingJob answer (or of a tuning
+        job's training job definition in that shape)."""
         resources = described["ResourceConfig"]
-        estimator = cls(
-            image_uri=described["AlgorithmSpecification"]["TrainingImage"],
+        algorithm = described["AlgorithmSpecification"]
+        return cls(
+            image_uri=algorithm["TrainingImage"],
             role=described["RoleArn"],
             instance_count=resources["InstanceCount"],
             instance_type=resources["InstanceType"],
@@ -249,11 +263,11 @@ class Estimator:
             hyperparameters=dict(described.get("HyperParameters") or {}),
             max_run=described["StoppingCondition"]["MaxRuntimeInSeconds"],
             environment=described.get("Environment"),
+            metric_definitions=algorithm.get("MetricDefinitions"),
             volume_size=resources.get("VolumeSizeInGB", 30),
+            input_mode=algorithm.get("TrainingInputMode", "File"),
             sagemaker_session=session,
         )
-        estimator.latest_training_job = TrainingJob(session, training_job_name)
-        return estimator
 
     # -- using the model ---------------------------------------------------------------------
     def create_model(self, name: str | None = None, env: dict[str, str] | None = None) -> Model:
