@@ -44,6 +44,9 @@ LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 CHECKPOINT_SYNC_EVERY = 5.0
 DEFAULT_CHECKPOINTS = "/opt/ml/checkpoints"
 XGBOOST_MODULE = "simsage.algorithms.xgboost_train"
+# A private CreateTrainingJob member (simsage.transport.handler.call): the CPU threads
+# the job may use, set by the tuning job that launched it.
+CPU_THREADS = "SimsageCpuThreads"
 
 
 class Runner(JobProcess):
@@ -276,7 +279,19 @@ class Runner(JobProcess):
         env["TRAINING_JOB_ARN"] = self.job.arn
         env["PYTHONUNBUFFERED"] = "1"
         env.update(extra)
+        env.update(self._thread_share())
         return child_environment(env)
+
+    def _thread_share(self) -> dict[str, str]:
+        """The CPU threads a tuning job gives this job (its private ``SimsageCpuThreads``
+        member, so parallel training jobs share the cores instead of each taking all of
+        them) as the variables OpenMP, XGBoost and the BLAS libraries read. Never part of
+        the request's Environment, so DescribeTrainingJob does not show it."""
+        threads = self.spec.get(CPU_THREADS)
+        if not isinstance(threads, int) or threads < 1:
+            return {}
+        value = str(threads)
+        return {"OMP_NUM_THREADS": value, "OPENBLAS_NUM_THREADS": value, "MKL_NUM_THREADS": value}
 
     def _container(self, launcher, host: Host, module: str | None, extra) -> containers.Container:
         """A host as its container: the command (the image's ``train``, or the request's
@@ -297,6 +312,7 @@ class Runner(JobProcess):
                 json.loads((config / "inputdataconfig.json").read_text()),
                 json.loads((config / "resourceconfig.json").read_text()),
             )
+            environment.update(self._thread_share())
             return containers.Container(host.name, host.root, [], environment, mounts=mounts)
         command = container_command(self.spec["AlgorithmSpecification"], module_command(module))
         environment = self._environment(host, extra, launcher.opt_ml(host.root))
