@@ -353,6 +353,23 @@ class MetricBuffer:
             if self.idle_flush is not None and self._thread is None:
                 self._start_thread(self.idle_flush, until_idle=True)
 
+    def add_values(
+        self,
+        namespace: str,
+        dimensions: dict[str, str] | str,
+        values: list[tuple[str, float, str]],
+        timestamp: float | None = None,
+    ) -> None:
+        """Queue several metrics of one dimension set at once (``(metric, value, unit)``
+        each, standard resolution): one lock for them all, for hot paths."""
+        key = dimensions if isinstance(dimensions, str) else dims_key(dimensions)
+        stamp = time.time() if timestamp is None else timestamp
+        rows = [(namespace, m, key, stamp, v, u, STANDARD_RESOLUTION) for m, v, u in values]
+        with self._lock:
+            self._pending.extend(rows)
+            if self.idle_flush is not None and self._thread is None:
+                self._start_thread(self.idle_flush, until_idle=True)
+
     def flush(self) -> None:
         """Write everything queued so far (one transaction)."""
         with self._write_lock:  # two flushes must not interleave their batches
