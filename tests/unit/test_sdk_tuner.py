@@ -16,6 +16,7 @@ import io
 import json
 import re
 import tarfile
+from types import SimpleNamespace
 
 import pytest
 from sdk_helpers import RequestRecorder, official_sdk_v2
@@ -127,6 +128,32 @@ def test_fit_checks_the_tuner_before_sending_anything(session, recorder):
     assert recorder.requests == []
 
 
+# simsage.sdk's modules under the official SDK's module names.
+OURS = SimpleNamespace(
+    estimator=sdk.estimator,
+    inputs=sdk,
+    parameter=sdk.parameter,
+    sklearn=sdk.sklearn,
+    tuner=sdk.tuner,
+)
+
+
+def official_api() -> SimpleNamespace:
+    import sagemaker.estimator
+    import sagemaker.inputs
+    import sagemaker.parameter
+    import sagemaker.sklearn
+    import sagemaker.tuner
+
+    return SimpleNamespace(
+        estimator=sagemaker.estimator,
+        inputs=sagemaker.inputs,
+        parameter=sagemaker.parameter,
+        sklearn=sagemaker.sklearn,
+        tuner=sagemaker.tuner,
+    )
+
+
 def build_tuners(api, api_session, prefix: str, code, role: str = ROLE) -> None:
     """Start (without waiting) the same two tuning jobs with simsage.sdk or the official SDK
     (``api``): the built-in XGBoost with every tuner setting, and a scikit-learn script."""
@@ -198,26 +225,12 @@ def build_tuners(api, api_session, prefix: str, code, role: str = ROLE) -> None:
 
 def test_the_official_sdk_sends_the_same_requests(official, session, recorder, s3, code):
     """Request for request, and upload for upload, the same (the job names aside)."""
-    import sagemaker.estimator
-    import sagemaker.inputs
-    import sagemaker.parameter
-    import sagemaker.sklearn
-    import sagemaker.tuner
-
     theirs = official.Session(boto_session=session.boto_session)
     their_recorder = tuning_recorder(theirs.sagemaker_client)
-    ours_api = type("api", (), {})
-    ours_api.estimator, ours_api.inputs, ours_api.parameter = sdk.estimator, sdk, sdk.parameter
-    ours_api.sklearn, ours_api.tuner = sdk.sklearn, sdk.tuner
-    their_api = type("api", (), {})
-    their_api.estimator, their_api.inputs = sagemaker.estimator, sagemaker.inputs
-    their_api.parameter, their_api.sklearn = sagemaker.parameter, sagemaker.sklearn
-    their_api.tuner = sagemaker.tuner
-
     recorder.expect(2)
-    build_tuners(ours_api, session, "ours", code)
+    build_tuners(OURS, session, "ours", code)
     their_recorder.expect(2)
-    build_tuners(their_api, theirs, "theirs", code)
+    build_tuners(official_api(), theirs, "theirs", code)
 
     renamed = json.loads(json.dumps(their_recorder.requests).replace("theirs-", "ours-"))
     assert recorder.requests == renamed
@@ -250,6 +263,75 @@ def test_the_official_sdk_sends_the_same_requests(official, session, recorder, s
         assert sorted(tar.getnames()) == ["helpers.py", "train.py"]
 
 
+def build_autotuner(api, api_session, prefix: str) -> None:
+    xgb = api.estimator.Estimator(
+        image_uri=XGBOOST_IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        hyperparameters={"objective": "binary:logistic", "num_round": 20, "eta": 0.2},
+        sagemaker_session=api_session,
+    )
+    tuner = api.tuner.HyperparameterTuner(
+        xgb,
+        "validation:auc",
+        {},
+        objective_type="Maximize",
+        max_jobs=6,
+        autotune=True,
+        hyperparameters_to_keep_static=["objective"],
+        strategy_config=api.tuner.StrategyConfig(
+            api.tuner.HyperbandStrategyConfig(max_resource=20, min_resource=2)
+        ),
+        strategy="Hyperband",
+    )
+    tuner.fit("s3://data/train/", job_name=f"{prefix}-auto", include_cls_metadata=True, wait=False)
+
+
+def test_autotune_and_hyperband_requests_are_the_official_sdks(official, session, recorder):
+    """The estimator's other hyperparameters become AutoParameters (with the class
+    metadata asked for), Hyperband's resources its StrategyConfig."""
+    theirs = official.Session(boto_session=session.boto_session)
+    their_recorder = tuning_recorder(theirs.sagemaker_client)
+    recorder.expect()
+    build_autotuner(OURS, session, "ours")
+    their_recorder.expect()
+    build_autotuner(official_api(), theirs, "theirs")
+
+    [ours] = recorder.requests
+    [expected] = json.loads(json.dumps(their_recorder.requests).replace("theirs-", "ours-"))
+    assert ours == expected
+    assert ours["Autotune"] == {"Mode": "Enabled"}
+    auto = ours["HyperParameterTuningJobConfig"]["ParameterRanges"]["AutoParameters"]
+    assert {a["Name"] for a in auto} == {
+        "num_round",
+        "eta",
+        "sagemaker_estimator_class_name",
+        "sagemaker_estimator_module",
+    }
+    assert ours["TrainingJobDefinition"]["StaticHyperParameters"] == {
+        "objective": "binary:logistic"
+    }
+
+
+def test_grid_leaves_the_job_count_to_the_service(session, recorder):
+    """Grid runs every combination: without max_jobs the request has no
+    MaxNumberOfTrainingJobs (which botocore accepts)."""
+    estimator = sdk.Estimator(XGBOOST_IMAGE, ROLE, sagemaker_session=session)
+    tuner = sdk.HyperparameterTuner(
+        estimator,
+        "validation:auc",
+        {"max_depth": sdk.CategoricalParameter([2, 4, 6])},
+        strategy="Grid",
+    )
+    recorder.expect()
+    tuner.fit("s3://data/train/", wait=False)
+    [request] = recorder.requests
+    assert request["HyperParameterTuningJobConfig"]["ResourceLimits"] == {
+        "MaxParallelTrainingJobs": 1
+    }
+
+
 def described_from(request: dict, **extra) -> dict:
     """The DescribeHyperParameterTuningJob answer of a job created by ``request``."""
     name = request["HyperParameterTuningJobName"]
@@ -273,11 +355,8 @@ def test_attach_rebuilds_the_tuner_that_made_the_job(session, recorder, s3, code
     """A tuner attached to a job sends, fitted the same way, the job's very request (its
     tags aside, which a description does not carry); for a script it rebuilds the
     framework estimator and reuses the uploaded code."""
-    api = type("api", (), {})
-    api.estimator, api.inputs, api.parameter = sdk.estimator, sdk, sdk.parameter
-    api.sklearn, api.tuner = sdk.sklearn, sdk.tuner
     recorder.expect(2)
-    build_tuners(api, session, "ours", code)
+    build_tuners(OURS, session, "ours", code)
     for request, inputs in zip(
         recorder.requests,
         [
@@ -523,3 +602,34 @@ def test_training_job_analytics_reads_the_metrics_from_cloudwatch(session):
     }
     sagemaker.assert_no_pending_responses()
     cloudwatch.assert_no_pending_responses()
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_in_a_terminal_a_bar_counts_the_training_jobs_and_shows_the_best():
+    from simsage.sdk.progress import TuningProgress
+
+    screen = Terminal()
+    progress = TuningProgress(screen)
+    limits = {"ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2}}
+    for status, completed, best in (
+        ("InProgress", 0, None),
+        ("InProgress", 2, 0.81),
+        ("Completed", 4, 0.93),
+    ):
+        described = {
+            "HyperParameterTuningJobStatus": status,
+            "HyperParameterTuningJobConfig": limits,
+            "TrainingJobStatusCounters": {"Completed": completed},
+        }
+        if best is not None:
+            described["BestTrainingJob"] = best_job("delays-001-0a1b2c3d", best)
+        progress.update(described)
+    frames = screen.getvalue().split("\r")[1:]  # each redraw of the bar
+    assert frames[0].startswith("tuning:   0%") and "0/4" in frames[0]
+    assert "2/4" in frames[2] and frames[2].rstrip().endswith("best=0.81]")
+    assert frames[-1].startswith("tuning: 100%") and frames[-1].endswith("best=0.93]\n")
+    assert "!" not in screen.getvalue()  # the status characters are for logs only
