@@ -27,17 +27,16 @@ Invariants:
   ``HyperParameterTuningResourceConfig``; ``MetricDefinitions`` are the tuner's.
 - Tuning job names are ``<base[:20]>-<yymmdd-HHMM>`` (32 characters at most), the base
   being ``base_tuning_job_name`` or the training image's repository name.
-- One training job definition (``TrainingJobDefinition``) per tuner; tuning jobs with
-  several (``TrainingJobDefinitions``, the official SDK's ``create()``) are not built or
-  attached here yet.
+- A tuner of one estimator sends a ``TrainingJobDefinition`` (objective and ranges in
+  the tuning job config); one made by :meth:`HyperparameterTuner.create` (or with
+  ``estimator_name``) sends ``TrainingJobDefinitions``, in estimator-name order, each with
+  its ``DefinitionName``, ``TuningObjective`` and ``HyperParameterRanges``.
 """
 
 from __future__ import annotations
 
-import copy
-import importlib
 import json
-from enum import Enum
+from dataclasses import dataclass
 from typing import Any
 
 from simsage.sdk.analytics import HyperparameterTuningJobAnalytics
@@ -46,17 +45,28 @@ from simsage.sdk.estimator import Estimator
 from simsage.sdk.framework import Framework
 from simsage.sdk.inputs import TrainingInput
 from simsage.sdk.model_monitor import DataCaptureConfig
-from simsage.sdk.parameter import (
-    CategoricalParameter,
-    ContinuousParameter,
-    IntegerParameter,
-    ParameterRange,
-)
+from simsage.sdk.parameter import ParameterRange
 from simsage.sdk.predictor import Predictor
 from simsage.sdk.progress import TuningProgress
 from simsage.sdk.serializers import BaseSerializer
 from simsage.sdk.session import Session
-from simsage.sdk.utils import base_from_name, base_name_from_image, name_from_base
+from simsage.sdk.tuner_config import (
+    CLASS_NAME_KEY,
+    MODULE_KEY,
+    HyperbandStrategyConfig,
+    StrategyConfig,
+    TuningJobCompletionCriteriaConfig,
+    WarmStartConfig,
+    WarmStartTypes,
+    auto_parameters_request,
+    config_request,
+    estimator_from_definition,
+    init_params,
+    official_module,
+    ranges_from_request,
+    ranges_request,
+)
+from simsage.sdk.utils import base_name_from_image, name_from_base
 
 __all__ = [
     "HyperbandStrategyConfig",
@@ -68,137 +78,7 @@ __all__ = [
     "WarmStartTypes",
 ]
 
-RANGE_KINDS = ("Continuous", "Categorical", "Integer")  # the order the official SDK sends
 GRID = "Grid"
-
-# The official SDK's estimator classes, as the estimator metadata hyperparameters name
-# them, and simsage's: a tuning job made by either SDK attaches in both.
-_OFFICIAL_CLASSES = {
-    ("sagemaker.estimator", "Estimator"): ("simsage.sdk.estimator", "Estimator"),
-    ("sagemaker.sklearn.estimator", "SKLearn"): ("simsage.sdk.sklearn", "SKLearn"),
-    ("sagemaker.xgboost.estimator", "XGBoost"): ("simsage.sdk.xgboost", "XGBoost"),
-}
-_OFFICIAL_MODULES = {ours: theirs[0] for theirs, ours in _OFFICIAL_CLASSES.items()}
-
-
-class WarmStartTypes(Enum):
-    """How a warm-started tuning job reuses its parents: the same data and algorithm, or
-    similar ones (ranges, data and image version may change)."""
-
-    IDENTICAL_DATA_AND_ALGORITHM = "IdenticalDataAndAlgorithm"
-    TRANSFER_LEARNING = "TransferLearning"
-
-
-class WarmStartConfig:
-    """Start a tuning job from what 1–5 earlier ones (``parents``, by name) learnt.
-
-    Raises:
-        ValueError: ``warm_start_type`` is not a :class:`WarmStartTypes`, or no parents.
-    """
-
-    def __init__(self, warm_start_type: WarmStartTypes, parents: Any) -> None:
-        if warm_start_type not in list(WarmStartTypes):
-            raise ValueError(
-                f"Invalid type: {warm_start_type}, valid warm start types are: "
-                f"{list(WarmStartTypes)}"
-            )
-        if not parents:
-            raise ValueError(f"Invalid parents: {parents}, parents should not be None/empty")
-        self.type = warm_start_type
-        self.parents = set(parents)
-
-    @classmethod
-    def from_job_desc(cls, warm_start_config: dict[str, Any] | None) -> WarmStartConfig | None:
-        """The config of a DescribeHyperParameterTuningJob ``WarmStartConfig`` (None if
-        there is none)."""
-        if not warm_start_config or "ParentHyperParameterTuningJobs" not in warm_start_config:
-            return None
-        parents = [
-            parent["HyperParameterTuningJobName"]
-            for parent in warm_start_config["ParentHyperParameterTuningJobs"]
-        ]
-        return cls(WarmStartTypes(warm_start_config["WarmStartType"]), parents)
-
-    def to_input_req(self) -> dict[str, Any]:
-        """The request's ``WarmStartConfig``."""
-        return {
-            "WarmStartType": self.type.value,
-            "ParentHyperParameterTuningJobs": [
-                {"HyperParameterTuningJobName": parent} for parent in self.parents
-            ],
-        }
-
-
-class HyperbandStrategyConfig:
-    """Hyperband's resource bounds (epochs): a job is never stopped before
-    ``min_resource`` and always stopped at ``max_resource``."""
-
-    def __init__(self, max_resource: int | None = None, min_resource: int | None = None) -> None:
-        self.max_resource = max_resource
-        self.min_resource = min_resource
-
-    @classmethod
-    def from_job_desc(cls, config: dict[str, Any]) -> HyperbandStrategyConfig:
-        return cls(max_resource=config.get("MaxResource"), min_resource=config.get("MinResource"))
-
-    def to_input_req(self) -> dict[str, Any]:
-        request = {"MinResource": self.min_resource, "MaxResource": self.max_resource}
-        return {key: value for key, value in request.items() if value is not None}
-
-
-class StrategyConfig:
-    """The strategy's settings: only Hyperband has some."""
-
-    def __init__(self, hyperband_strategy_config: HyperbandStrategyConfig) -> None:
-        self.hyperband_strategy_config = hyperband_strategy_config
-
-    @classmethod
-    def from_job_desc(cls, config: dict[str, Any]) -> StrategyConfig:
-        return cls(HyperbandStrategyConfig.from_job_desc(config["HyperbandStrategyConfig"]))
-
-    def to_input_req(self) -> dict[str, Any]:
-        return {"HyperbandStrategyConfig": self.hyperband_strategy_config.to_input_req()}
-
-
-class TuningJobCompletionCriteriaConfig:
-    """When the tuning job may end before ``max_jobs``: after
-    ``max_number_of_training_jobs_not_improving`` jobs without a better objective, on
-    convergence, or once a job reaches ``target_objective_metric_value``."""
-
-    def __init__(
-        self,
-        max_number_of_training_jobs_not_improving: int | None = None,
-        complete_on_convergence: bool | None = None,
-        target_objective_metric_value: float | None = None,
-    ) -> None:
-        self.max_number_of_training_jobs_not_improving = max_number_of_training_jobs_not_improving
-        self.complete_on_convergence = complete_on_convergence
-        self.target_objective_metric_value = target_objective_metric_value
-
-    @classmethod
-    def from_job_desc(cls, config: dict[str, Any]) -> TuningJobCompletionCriteriaConfig:
-        convergence = config.get("ConvergenceDetected", {}).get("CompleteOnConvergence")
-        return cls(
-            max_number_of_training_jobs_not_improving=config.get(
-                "BestObjectiveNotImproving", {}
-            ).get("MaxNumberOfTrainingJobsNotImproving"),
-            complete_on_convergence=None if convergence is None else convergence == "Enabled",
-            target_objective_metric_value=config.get("TargetObjectiveMetricValue"),
-        )
-
-    def to_input_req(self) -> dict[str, Any]:
-        """The request's ``TuningJobCompletionCriteria``."""
-        request: dict[str, Any] = {}
-        if self.max_number_of_training_jobs_not_improving is not None:
-            request["BestObjectiveNotImproving"] = {
-                "MaxNumberOfTrainingJobsNotImproving": self.max_number_of_training_jobs_not_improving
-            }
-        if self.target_objective_metric_value is not None:
-            request["TargetObjectiveMetricValue"] = self.target_objective_metric_value
-        if self.complete_on_convergence is not None:
-            mode = "Enabled" if self.complete_on_convergence else "Disabled"
-            request["ConvergenceDetected"] = {"CompleteOnConvergence": mode}
-        return request
 
 
 class TuningJob:
@@ -231,8 +111,22 @@ class TuningJob:
         self.sagemaker_session.stop_tuning_job(self.name)
 
 
+@dataclass
+class _Target:
+    """One training job definition of a tuning job: what a tuner (one estimator) or
+    each estimator of ``create()`` (named ``name``) is tuned with."""
+
+    name: str | None
+    estimator: Estimator
+    objective_metric_name: str | None
+    ranges: dict[str, ParameterRange] | None
+    metric_definitions: list[dict[str, str]] | None
+    keep_static: list[str] | None
+
+
 class HyperparameterTuner:
-    """Tune ``estimator``'s hyperparameters.
+    """Tune ``estimator``'s hyperparameters (or, with :meth:`create`, several estimators'
+    in one tuning job).
 
     Parameters
     ----------
@@ -267,6 +161,9 @@ class HyperparameterTuner:
         :class:`TuningJobCompletionCriteriaConfig` (or their request dicts).
     early_stopping_type:
         ``Off`` (default) or ``Auto`` (stop jobs that do worse than the median so far).
+    estimator_name:
+        Name the estimator's training job definition (``TrainingJobDefinitions`` with
+        one entry, as :meth:`create` makes).
     random_seed:
         Seeds the strategy's random choices.
     autotune, hyperparameters_to_keep_static:
@@ -275,14 +172,14 @@ class HyperparameterTuner:
     """
 
     TUNING_JOB_NAME_MAX_LENGTH = 32
-    SAGEMAKER_ESTIMATOR_MODULE = "sagemaker_estimator_module"
-    SAGEMAKER_ESTIMATOR_CLASS_NAME = "sagemaker_estimator_class_name"
+    SAGEMAKER_ESTIMATOR_MODULE = MODULE_KEY
+    SAGEMAKER_ESTIMATOR_CLASS_NAME = CLASS_NAME_KEY
 
     def __init__(
         self,
         estimator: Estimator,
-        objective_metric_name: str,
-        hyperparameter_ranges: dict[str, ParameterRange],
+        objective_metric_name: str | None,
+        hyperparameter_ranges: dict[str, ParameterRange] | None,
         metric_definitions: list[dict[str, str]] | None = None,
         strategy: str = "Bayesian",
         objective_type: str = "Maximize",
@@ -297,14 +194,36 @@ class HyperparameterTuner:
         | dict[str, Any]
         | None = None,
         early_stopping_type: str = "Off",
+        estimator_name: str | None = None,
         random_seed: int | None = None,
         autotune: bool = False,
         hyperparameters_to_keep_static: list[str] | None = None,
     ) -> None:
-        self.estimator = estimator
+        # One estimator (TrainingJobDefinition), or named ones (TrainingJobDefinitions),
+        # kept as the official SDK keeps them: the single ones or the *_dict ones are None.
+        self.estimator: Estimator | None = estimator
         self.objective_metric_name = objective_metric_name
         self._hyperparameter_ranges = hyperparameter_ranges
         self.metric_definitions = metric_definitions
+        self.hyperparameters_to_keep_static = hyperparameters_to_keep_static
+        self.estimator_dict: dict[str, Estimator] | None = None
+        self.objective_metric_name_dict: dict[str, str] | None = None
+        self._hyperparameter_ranges_dict: dict[str, dict[str, ParameterRange]] | None = None
+        self.metric_definitions_dict: dict[str, list[dict[str, str]]] | None = None
+        self.hyperparameters_to_keep_static_dict: dict[str, list[str]] | None = None
+        if estimator_name is not None:
+            self.estimator, self.objective_metric_name = None, None
+            self._hyperparameter_ranges, self.metric_definitions = None, None
+            self.hyperparameters_to_keep_static = None
+            self.estimator_dict = {estimator_name: estimator}
+            self.objective_metric_name_dict = {estimator_name: objective_metric_name}
+            self._hyperparameter_ranges_dict = {estimator_name: hyperparameter_ranges}
+            self.metric_definitions_dict = (
+                {estimator_name: metric_definitions} if metric_definitions is not None else {}
+            )
+            self.hyperparameters_to_keep_static_dict = {
+                estimator_name: hyperparameters_to_keep_static
+            }
         self.strategy = strategy
         self.objective_type = objective_type
         # The official SDK's default: one job, except for Grid (every combination).
@@ -319,38 +238,145 @@ class HyperparameterTuner:
         self.early_stopping_type = early_stopping_type
         self.random_seed = random_seed
         self.autotune = autotune
-        self.hyperparameters_to_keep_static = hyperparameters_to_keep_static
         self.latest_tuning_job: TuningJob | None = None
         self._current_job_name: str | None = None
 
+    @classmethod
+    def create(
+        cls,
+        estimator_dict: dict[str, Estimator],
+        objective_metric_name_dict: dict[str, str],
+        hyperparameter_ranges_dict: dict[str, dict[str, ParameterRange]],
+        metric_definitions_dict: dict[str, list[dict[str, str]]] | None = None,
+        base_tuning_job_name: str | None = None,
+        strategy: str = "Bayesian",
+        strategy_config: StrategyConfig | dict[str, Any] | None = None,
+        completion_criteria_config: TuningJobCompletionCriteriaConfig
+        | dict[str, Any]
+        | None = None,
+        objective_type: str = "Maximize",
+        max_jobs: int | None = None,
+        max_parallel_jobs: int = 1,
+        max_runtime_in_seconds: int | None = None,
+        tags: list[dict[str, str]] | None = None,
+        warm_start_config: WarmStartConfig | None = None,
+        early_stopping_type: str = "Off",
+        random_seed: int | None = None,
+        autotune: bool = False,
+        hyperparameters_to_keep_static_dict: dict[str, list[str]] | None = None,
+    ) -> HyperparameterTuner:
+        """A tuner of several estimators (``TrainingJobDefinitions``, one per name of
+        ``estimator_dict``, in name order), each with its objective metric, ranges and
+        metric definitions under the same name; the budget and strategy are shared.
+        ``fit`` then takes the inputs (and ``include_cls_metadata``) by name too.
+
+        Raises:
+            ValueError: the dicts' names are not the estimators' names.
+        """
+        if not estimator_dict:
+            raise ValueError("estimator_dict must not be empty.")
+        names = set(estimator_dict)
+        for label, value in (
+            ("objective_metric_name_dict", objective_metric_name_dict),
+            ("hyperparameter_ranges_dict", hyperparameter_ranges_dict),
+        ):
+            if set(value or {}) != names:
+                raise ValueError(
+                    f"{label} must have exactly the names of estimator_dict "
+                    f"({sorted(names)}); got {sorted(value or {})}."
+                )
+        for label, value in (
+            ("metric_definitions_dict", metric_definitions_dict),
+            ("hyperparameters_to_keep_static_dict", hyperparameters_to_keep_static_dict),
+        ):
+            if not set(value or {}) <= names:
+                raise ValueError(
+                    f"{label} has names that estimator_dict has not: "
+                    f"{sorted(set(value or {}) - names)}."
+                )
+        first = sorted(estimator_dict)[0]
+        tuner = cls(
+            estimator_dict[first],
+            objective_metric_name_dict[first],
+            hyperparameter_ranges_dict[first],
+            (metric_definitions_dict or {}).get(first),
+            strategy=strategy,
+            objective_type=objective_type,
+            max_jobs=max_jobs,
+            max_parallel_jobs=max_parallel_jobs,
+            max_runtime_in_seconds=max_runtime_in_seconds,
+            tags=tags,
+            base_tuning_job_name=base_tuning_job_name,
+            warm_start_config=warm_start_config,
+            strategy_config=strategy_config,
+            completion_criteria_config=completion_criteria_config,
+            early_stopping_type=early_stopping_type,
+            estimator_name=first,
+            random_seed=random_seed,
+            autotune=autotune,
+            hyperparameters_to_keep_static=(hyperparameters_to_keep_static_dict or {}).get(first),
+        )
+        tuner.estimator_dict = dict(estimator_dict)
+        tuner.objective_metric_name_dict = dict(objective_metric_name_dict)
+        tuner._hyperparameter_ranges_dict = dict(hyperparameter_ranges_dict)
+        tuner.metric_definitions_dict = dict(metric_definitions_dict or {})
+        tuner.hyperparameters_to_keep_static_dict = dict(hyperparameters_to_keep_static_dict or {})
+        return tuner
+
+    def _targets(self) -> list[_Target]:
+        if self.estimator_dict is None:
+            return [
+                _Target(
+                    None,
+                    self.estimator,
+                    self.objective_metric_name,
+                    self._hyperparameter_ranges,
+                    self.metric_definitions,
+                    self.hyperparameters_to_keep_static,
+                )
+            ]
+        return [
+            _Target(
+                name,
+                self.estimator_dict[name],
+                self.objective_metric_name_dict[name],
+                self._hyperparameter_ranges_dict[name],
+                self.metric_definitions_dict.get(name),
+                (self.hyperparameters_to_keep_static_dict or {}).get(name),
+            )
+            for name in sorted(self.estimator_dict)
+        ]
+
     @property
     def sagemaker_session(self) -> Session:
-        """The estimator's session."""
-        return self.estimator.sagemaker_session
+        """The (first, by name) estimator's session."""
+        return self._targets()[0].estimator.sagemaker_session
 
     # -- the request -----------------------------------------------------------------------
     def hyperparameter_ranges(self) -> dict[str, list[dict[str, Any]]] | None:
         """The request's ``ParameterRanges``: every kind's list (empty ones too), the
         categorical values JSON-encoded for framework estimators (whose images decode
-        every hyperparameter)."""
+        every hyperparameter). None for a tuner of named estimators (see
+        :meth:`hyperparameter_ranges_dict`)."""
         if self._hyperparameter_ranges is None:
             return None
-        framework = isinstance(self.estimator, Framework)
-        ranges: dict[str, list[dict[str, Any]]] = {}
-        for kind in RANGE_KINDS:
-            ranges[f"{kind}ParameterRanges"] = [
-                parameter.as_json_range(name)
-                if framework and isinstance(parameter, CategoricalParameter)
-                else parameter.as_tuning_range(name)
-                for name, parameter in self._hyperparameter_ranges.items()
-                if parameter is not None and kind == parameter.KIND
-            ]
-        return ranges
+        return ranges_request(self._hyperparameter_ranges, isinstance(self.estimator, Framework))
 
-    def _check(self) -> None:
-        if not self._hyperparameter_ranges and not self.autotune:
+    def hyperparameter_ranges_dict(self) -> dict[str, dict[str, list[dict[str, Any]]]] | None:
+        """Each named estimator's ``HyperParameterRanges`` (None for a single estimator)."""
+        if self._hyperparameter_ranges_dict is None:
+            return None
+        return {
+            target.name: ranges_request(
+                target.ranges or {}, isinstance(target.estimator, Framework)
+            )
+            for target in self._targets()
+        }
+
+    def _check(self, target: _Target) -> None:
+        if not target.ranges and not self.autotune:
             raise ValueError("Need to specify hyperparameter ranges or set autotune=True.")
-        keep = self.hyperparameters_to_keep_static
+        keep = target.keep_static
         if keep is not None and not self.autotune:
             raise ValueError(
                 "hyperparameters_to_keep_static parameter is set, however Autotune mode is "
@@ -359,7 +385,7 @@ class HyperparameterTuner:
             )
         if keep is not None and len(keep) != len(set(keep)):
             raise ValueError("Please remove duplicate names in hyperparameters_to_keep_static.")
-        for name, parameter in (self._hyperparameter_ranges or {}).items():
+        for name, parameter in (target.ranges or {}).items():
             if parameter is not None and not isinstance(parameter, ParameterRange):
                 raise TypeError(
                     f"hyperparameter_ranges[{name!r}] must be a ContinuousParameter, "
@@ -370,28 +396,25 @@ class HyperparameterTuner:
         if job_name is not None:
             return job_name
         base = self.base_tuning_job_name or base_name_from_image(
-            self.estimator.training_image_uri()
+            self._targets()[0].estimator.training_image_uri()
         )
         return name_from_base(base, max_length=self.TUNING_JOB_NAME_MAX_LENGTH, short=True)
 
     def _static_hyperparameters(
-        self, hyperparameters: dict[str, str], include_cls_metadata: bool
+        self, target: _Target, hyperparameters: dict[str, str], include_cls_metadata: bool
     ) -> tuple[dict[str, str], dict[str, str] | None]:
         """(StaticHyperParameters, AutoParameters) from the training request's
         hyperparameters."""
         static = {
-            key: value
-            for key, value in hyperparameters.items()
-            if key not in (self._hyperparameter_ranges or {})
+            key: value for key, value in hyperparameters.items() if key not in (target.ranges or {})
         }
-        if include_cls_metadata or isinstance(self.estimator, Framework):
-            cls = type(self.estimator)
-            module = _OFFICIAL_MODULES.get((cls.__module__, cls.__name__), cls.__module__)
-            static[self.SAGEMAKER_ESTIMATOR_CLASS_NAME] = json.dumps(cls.__name__)
-            static[self.SAGEMAKER_ESTIMATOR_MODULE] = json.dumps(module)
+        if include_cls_metadata or isinstance(target.estimator, Framework):
+            cls = type(target.estimator)
+            static[CLASS_NAME_KEY] = json.dumps(cls.__name__)
+            static[MODULE_KEY] = json.dumps(official_module(cls))
         if not self.autotune:
             return static, None
-        keep = set(self.hyperparameters_to_keep_static or [])
+        keep = set(target.keep_static or [])
         if not keep <= set(static):
             raise ValueError(
                 "Names in hyperparameters_to_keep_static must be members of estimator's "
@@ -402,7 +425,7 @@ class HyperparameterTuner:
 
     def _tags(self) -> list[dict[str, str]] | None:
         tags = list(self.tags) if self.tags is not None else None
-        for tag in self.estimator.tags or []:
+        for tag in self._targets()[0].estimator.tags or []:
             tags = tags if tags is not None else []
             if tag not in tags:
                 tags.append(tag)
@@ -430,25 +453,30 @@ class HyperparameterTuner:
         if ranges is not None:
             config["ParameterRanges"] = ranges
         if auto_parameters is not None:
-            config.setdefault("ParameterRanges", {})["AutoParameters"] = [
-                {"Name": name, "ValueHint": value} for name, value in auto_parameters.items()
-            ]
+            config.setdefault("ParameterRanges", {})["AutoParameters"] = auto_parameters_request(
+                auto_parameters
+            )
         if self.strategy_config is not None:
-            config["StrategyConfig"] = _request(self.strategy_config)
+            config["StrategyConfig"] = config_request(self.strategy_config)
         if self.completion_criteria_config is not None:
-            config["TuningJobCompletionCriteria"] = _request(self.completion_criteria_config)
+            config["TuningJobCompletionCriteria"] = config_request(self.completion_criteria_config)
         return config
 
     def _definition(
-        self, training: dict[str, Any], inputs: Any, static: dict[str, str]
+        self,
+        target: _Target,
+        training: dict[str, Any],
+        inputs: Any,
+        static: dict[str, str],
+        auto: dict[str, str] | None,
     ) -> dict[str, Any]:
-        """The TrainingJobDefinition from the estimator's CreateTrainingJob request."""
+        """The training job definition from the estimator's CreateTrainingJob request."""
         input_mode = training["AlgorithmSpecification"]["TrainingInputMode"]
         if isinstance(inputs, TrainingInput) and inputs.input_mode is not None:
             input_mode = inputs.input_mode  # as the official SDK: the lone channel's mode
         algorithm: dict[str, Any] = {"TrainingInputMode": input_mode}
-        if self.metric_definitions is not None:
-            algorithm["MetricDefinitions"] = self.metric_definitions
+        if target.metric_definitions is not None:
+            algorithm["MetricDefinitions"] = target.metric_definitions
         algorithm["TrainingImage"] = training["AlgorithmSpecification"]["TrainingImage"]
         definition: dict[str, Any] = {
             "StaticHyperParameters": static,
@@ -461,28 +489,67 @@ class HyperparameterTuner:
         for key in ("InputDataConfig", "CheckpointConfig", "Environment"):
             if key in training:
                 definition[key] = training[key]
+        if target.name is not None:
+            definition["DefinitionName"] = target.name
+            definition["TuningObjective"] = {
+                "Type": self.objective_type,
+                "MetricName": target.objective_metric_name,
+            }
+            ranges = ranges_request(target.ranges or {}, isinstance(target.estimator, Framework))
+            if auto is not None:
+                ranges["AutoParameters"] = auto_parameters_request(auto)
+            definition["HyperParameterRanges"] = ranges
         return definition
 
     def tuning_request(
-        self, inputs: Any = None, job_name: str | None = None, include_cls_metadata: bool = False
+        self,
+        inputs: Any = None,
+        job_name: str | None = None,
+        include_cls_metadata: bool | dict[str, bool] = False,
     ) -> dict[str, Any]:
         """The CreateHyperParameterTuningJob request :meth:`fit` sends. Framework
         estimators upload their code here, as their ``fit`` would (to
         ``<bucket>/<job_name or a training job name>/source/sourcedir.tar.gz``)."""
-        self._check()
+        targets = self._targets()
+        named = self.estimator_dict is not None
+        if named:
+            for label, value in (
+                ("inputs", inputs),
+                ("include_cls_metadata", include_cls_metadata),
+            ):
+                if value is not None and not isinstance(value, bool | dict):
+                    raise ValueError(f"{label} must be a dict of estimator name to value.")
+                if isinstance(value, dict) and not set(value) <= set(self.estimator_dict):
+                    raise ValueError(
+                        f"{label} has names that are not estimators': "
+                        f"{sorted(set(value) - set(self.estimator_dict))}."
+                    )
+        for target in targets:
+            self._check(target)
         name = self._job_name(job_name)
-        estimator = self.estimator
-        training = estimator._training_request(estimator._job_name(job_name), inputs)
-        static, auto = self._static_hyperparameters(
-            training.get("HyperParameters", {}), include_cls_metadata
-        )
+        definitions, single_auto = [], None
+        for target in targets:
+            own_inputs = (inputs or {}).get(target.name) if named else inputs
+            metadata = include_cls_metadata
+            if isinstance(metadata, dict):
+                metadata = metadata.get(target.name, False)
+            estimator = target.estimator
+            training = estimator._training_request(estimator._job_name(job_name), own_inputs)
+            static, auto = self._static_hyperparameters(
+                target, training.get("HyperParameters", {}), bool(metadata)
+            )
+            definitions.append(self._definition(target, training, own_inputs, static, auto))
+            single_auto = auto
         request: dict[str, Any] = {
             "HyperParameterTuningJobName": name,
-            "HyperParameterTuningJobConfig": self._tuning_config(auto),
+            "HyperParameterTuningJobConfig": self._tuning_config(None if named else single_auto),
         }
         if self.autotune:
             request["Autotune"] = {"Mode": "Enabled"}
-        request["TrainingJobDefinition"] = self._definition(training, inputs, static)
+        if named:
+            request["TrainingJobDefinitions"] = definitions
+        else:
+            request["TrainingJobDefinition"] = definitions[0]
         if self.warm_start_config is not None:
             request["WarmStartConfig"] = self.warm_start_config.to_input_req()
         tags = self._tags()
@@ -495,11 +562,12 @@ class HyperparameterTuner:
         self,
         inputs: Any = None,
         job_name: str | None = None,
-        include_cls_metadata: bool = False,
+        include_cls_metadata: bool | dict[str, bool] = False,
         wait: bool = True,
     ) -> None:
-        """Start a tuning job on ``inputs`` (as the estimator's ``fit`` takes them) and,
-        by default, wait for it, showing its progress.
+        """Start a tuning job on ``inputs`` (as the estimator's ``fit`` takes them; by
+        estimator name for a tuner of several) and, by default, wait for it, showing its
+        progress.
 
         Parameters
         ----------
@@ -560,10 +628,14 @@ class HyperparameterTuner:
         return self._get_best_training_job()["TrainingJobName"]
 
     def best_estimator(self, best_training_job: dict[str, Any] | None = None) -> Estimator:
-        """An estimator (of the tuner's estimator class) attached to the best training
-        job, whose model it deploys."""
+        """An estimator (of the class of the estimator that made it) attached to the best
+        training job, whose model it deploys."""
         best = best_training_job or self._get_best_training_job()
-        return type(self.estimator).attach(best["TrainingJobName"], self.sagemaker_session)
+        if self.estimator_dict is None:
+            estimator = self.estimator
+        else:
+            estimator = self.estimator_dict[best["TrainingJobDefinitionName"]]
+        return type(estimator).attach(best["TrainingJobName"], self.sagemaker_session)
 
     def deploy(
         self,
@@ -604,36 +676,45 @@ class HyperparameterTuner:
         tuning_job_name: str,
         sagemaker_session: Session | None = None,
         job_details: dict[str, Any] | None = None,
-        estimator_cls: str | type[Estimator] | None = None,
+        estimator_cls: str | type[Estimator] | dict[str, str | type[Estimator]] | None = None,
     ) -> HyperparameterTuner:
-        """A tuner (and its estimator) rebuilt from tuning job ``tuning_job_name``, e.g.
+        """A tuner (and its estimators) rebuilt from tuning job ``tuning_job_name``, e.g.
         one started by another notebook, to wait for it, read its results or deploy its
         best model.
 
-        The estimator class is ``estimator_cls`` (a class or ``"module.Class"``), else the
-        one the job's static hyperparameters name (simsage's or the official SDK's
-        ``Estimator``, ``SKLearn``, ``XGBoost`` map to simsage's), else :class:`Estimator`.
-
-        Raises:
-            ValueError: the job has several training job definitions.
+        An estimator's class is ``estimator_cls`` (a class or ``"module.Class"``; by
+        definition name for a job of several definitions), else the one the job's static
+        hyperparameters name (simsage's or the official SDK's ``Estimator``,
+        ``SKLearn``, ``XGBoost`` map to simsage's), else :class:`Estimator`.
         """
         session = sagemaker_session or Session()
         described = job_details or session.describe_tuning_job(tuning_job_name)
-        if "TrainingJobDefinition" not in described:
-            raise ValueError(
-                f"Tuning job {tuning_job_name} has several training job definitions "
-                "(TrainingJobDefinitions): simsage's SDK attaches tuning jobs of one."
+        if "TrainingJobDefinition" in described:
+            definition = described["TrainingJobDefinition"]
+            estimator = estimator_from_definition(definition, estimator_cls, session)
+            tuner = cls(
+                estimator,
+                **init_params(described, definition, isinstance(estimator, Framework)),
             )
-        definition = copy.deepcopy(described["TrainingJobDefinition"])
-        static = definition.get("StaticHyperParameters", {})
-        static.pop("_tuning_objective_metric", None)
-        estimator_class = _estimator_class(estimator_cls, static)
-        resources = definition.get("HyperParameterTuningResourceConfig") or definition.get(
-            "ResourceConfig"
-        )
-        shaped = {**definition, "HyperParameters": static, "ResourceConfig": resources}
-        estimator = estimator_class._from_description(shaped, session)
-        tuner = cls(estimator, **_init_params(described, isinstance(estimator, Framework)))
+        else:
+            classes = estimator_cls if isinstance(estimator_cls, dict) else {}
+            estimators, objectives, ranges, metrics = {}, {}, {}, {}
+            for definition in described["TrainingJobDefinitions"]:
+                name = definition["DefinitionName"]
+                estimators[name] = estimator_from_definition(definition, classes.get(name), session)
+                objectives[name] = definition["TuningObjective"]["MetricName"]
+                framework = isinstance(estimators[name], Framework)
+                ranges[name] = ranges_from_request(
+                    definition.get("HyperParameterRanges", {}), framework
+                )
+                metric_definitions = definition["AlgorithmSpecification"].get("MetricDefinitions")
+                if metric_definitions is not None:
+                    metrics[name] = metric_definitions
+            first = described["TrainingJobDefinitions"][0]
+            params = init_params(described, first, False)
+            for key in ("hyperparameter_ranges", "metric_definitions", "objective_metric_name"):
+                params.pop(key)
+            tuner = cls.create(estimators, objectives, ranges, metrics, **params)
         tuner.autotune = described.get("Autotune", {}).get("Mode") == "Enabled"
         tuner.latest_tuning_job = TuningJob(session, tuning_job_name)
         tuner._current_job_name = tuning_job_name
@@ -665,100 +746,37 @@ class HyperparameterTuner:
         estimator: Estimator | None,
     ) -> HyperparameterTuner:
         parents = {self._ensure_last_tuning_job().name} | set(additional_parents or ())
-        return HyperparameterTuner(
-            estimator=estimator or self.estimator,
-            objective_metric_name=self.objective_metric_name,
-            hyperparameter_ranges=self._hyperparameter_ranges,
-            metric_definitions=self.metric_definitions,
-            strategy=self.strategy,
-            objective_type=self.objective_type,
-            max_jobs=self.max_jobs,
-            max_parallel_jobs=self.max_parallel_jobs,
-            max_runtime_in_seconds=self.max_runtime_in_seconds,
-            warm_start_config=WarmStartConfig(warm_start_type, parents),
-            strategy_config=self.strategy_config,
-            completion_criteria_config=self.completion_criteria_config,
-            early_stopping_type=self.early_stopping_type,
-            random_seed=self.random_seed,
-        )
-
-
-def _request(config: Any) -> dict[str, Any]:
-    """A config object's request part (a dict is the request part already)."""
-    return config if isinstance(config, dict) else config.to_input_req()
-
-
-def _estimator_class(
-    estimator_cls: str | type[Estimator] | None, static: dict[str, str]
-) -> type[Estimator]:
-    if isinstance(estimator_cls, type):
-        return estimator_cls
-    if isinstance(estimator_cls, str):
-        module, _, name = estimator_cls.rpartition(".")
-    elif (
-        HyperparameterTuner.SAGEMAKER_ESTIMATOR_CLASS_NAME in static
-        and HyperparameterTuner.SAGEMAKER_ESTIMATOR_MODULE in static
-    ):
-        module = json.loads(static[HyperparameterTuner.SAGEMAKER_ESTIMATOR_MODULE])
-        name = json.loads(static[HyperparameterTuner.SAGEMAKER_ESTIMATOR_CLASS_NAME])
-    else:
-        return Estimator
-    module, name = _OFFICIAL_CLASSES.get((module, name), (module, name))
-    return getattr(importlib.import_module(module), name)
-
-
-def _init_params(described: dict[str, Any], framework: bool) -> dict[str, Any]:
-    """The tuner's constructor arguments from a DescribeHyperParameterTuningJob answer."""
-    config = described["HyperParameterTuningJobConfig"]
-    limits = config["ResourceLimits"]
-    params: dict[str, Any] = {
-        "strategy": config["Strategy"],
-        "max_jobs": limits.get("MaxNumberOfTrainingJobs"),
-        "max_parallel_jobs": limits["MaxParallelTrainingJobs"],
-        "max_runtime_in_seconds": limits.get("MaxRuntimeInSeconds"),
-        "warm_start_config": WarmStartConfig.from_job_desc(described.get("WarmStartConfig")),
-        "early_stopping_type": config.get("TrainingJobEarlyStoppingType", "Off"),
-        "base_tuning_job_name": base_from_name(described["HyperParameterTuningJobName"]),
-        "random_seed": config.get("RandomSeed"),
-        "metric_definitions": described["TrainingJobDefinition"]["AlgorithmSpecification"].get(
-            "MetricDefinitions"
-        ),
-        "hyperparameter_ranges": _ranges(config.get("ParameterRanges", {}), framework),
-        "objective_metric_name": None,
-    }
-    objective = config.get("HyperParameterTuningJobObjective")
-    if objective is not None:
-        params["objective_metric_name"] = objective["MetricName"]
-        params["objective_type"] = objective["Type"]
-    if "TuningJobCompletionCriteria" in config:
-        params["completion_criteria_config"] = TuningJobCompletionCriteriaConfig.from_job_desc(
-            config["TuningJobCompletionCriteria"]
-        )
-    if "StrategyConfig" in config:
-        params["strategy_config"] = StrategyConfig.from_job_desc(config["StrategyConfig"])
-    return params
-
-
-def _ranges(parameter_ranges: dict[str, Any], framework: bool) -> dict[str, ParameterRange]:
-    """Range objects from a request's ``ParameterRanges`` (scaling types kept; a
-    framework estimator's JSON-encoded categorical values decoded)."""
-    ranges: dict[str, ParameterRange] = {}
-    for item in parameter_ranges.get("CategoricalParameterRanges", []):
-        values = item["Values"]
-        if framework:
-            values = [_decoded(value) for value in values]
-        ranges[item["Name"]] = CategoricalParameter(values)
-    for kind, cast in (("Continuous", float), ("Integer", int)):
-        parameter_class = ContinuousParameter if kind == "Continuous" else IntegerParameter
-        for item in parameter_ranges.get(f"{kind}ParameterRanges", []):
-            ranges[item["Name"]] = parameter_class(
-                cast(item["MinValue"]), cast(item["MaxValue"]), item.get("ScalingType", "Auto")
+        shared = {
+            "strategy": self.strategy,
+            "objective_type": self.objective_type,
+            "max_jobs": self.max_jobs,
+            "max_parallel_jobs": self.max_parallel_jobs,
+            "max_runtime_in_seconds": self.max_runtime_in_seconds,
+            "warm_start_config": WarmStartConfig(warm_start_type, parents),
+            "strategy_config": self.strategy_config,
+            "completion_criteria_config": self.completion_criteria_config,
+            "early_stopping_type": self.early_stopping_type,
+            "random_seed": self.random_seed,
+        }
+        if self.estimator_dict is None:
+            return HyperparameterTuner(
+                estimator=estimator or self.estimator,
+                objective_metric_name=self.objective_metric_name,
+                hyperparameter_ranges=self._hyperparameter_ranges,
+                metric_definitions=self.metric_definitions,
+                **shared,
             )
-    return ranges
-
-
-def _decoded(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
+        if len(self.estimator_dict) > 1:
+            raise ValueError(
+                "Warm start is not supported currently for tuners with multiple estimators"
+            )
+        estimators = dict(self.estimator_dict)
+        if estimator is not None:
+            estimators = {name: estimator for name in estimators}
+        return HyperparameterTuner.create(
+            estimators,
+            self.objective_metric_name_dict,
+            self._hyperparameter_ranges_dict,
+            self.metric_definitions_dict,
+            **shared,
+        )

@@ -335,11 +335,14 @@ def test_grid_leaves_the_job_count_to_the_service(session, recorder):
 def described_from(request: dict, **extra) -> dict:
     """The DescribeHyperParameterTuningJob answer of a job created by ``request``."""
     name = request["HyperParameterTuningJobName"]
-    answer = {key: value for key, value in request.items() if key not in ("Tags", "Autotune")}
-    answer["TrainingJobDefinition"] = json.loads(json.dumps(request["TrainingJobDefinition"]))
-    answer["TrainingJobDefinition"]["StaticHyperParameters"]["_tuning_objective_metric"] = request[
-        "HyperParameterTuningJobConfig"
-    ]["HyperParameterTuningJobObjective"]["MetricName"]
+    answer = json.loads(json.dumps(request))  # a copy
+    answer.pop("Tags", None)
+    answer.pop("Autotune", None)
+    # The service adds the objective's name to every definition's static hyperparameters.
+    config = request["HyperParameterTuningJobConfig"]
+    for definition in answer.get("TrainingJobDefinitions", [answer.get("TrainingJobDefinition")]):
+        objective = definition.get("TuningObjective") or config["HyperParameterTuningJobObjective"]
+        definition["StaticHyperParameters"]["_tuning_objective_metric"] = objective["MetricName"]
     return {
         **answer,
         "HyperParameterTuningJobArn": ARN + name,
@@ -383,6 +386,116 @@ def test_attach_rebuilds_the_tuner_that_made_the_job(session, recorder, s3, code
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == [
         "ours-skl/source/sourcedir.tar.gz"
     ]
+
+
+MULTI_INPUTS = {
+    "xgb": {"train": "s3://data/train/", "validation": "s3://data/validation/"},
+    "forest": "s3://data/train/",
+}
+
+
+def build_multi_tuner(api, api_session, prefix: str, code) -> None:
+    """One tuning job of two estimators (the official SDK's ``create()``)."""
+    xgb = api.estimator.Estimator(
+        image_uri=XGBOOST_IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        hyperparameters={"objective": "binary:logistic", "num_round": 20},
+        sagemaker_session=api_session,
+    )
+    forest = api.sklearn.SKLearn(
+        entry_point="train.py",
+        source_dir=str(code),
+        framework_version="1.2-1",
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        hyperparameters={"n_estimators": 10},
+        sagemaker_session=api_session,
+    )
+    tuner = api.tuner.HyperparameterTuner.create(
+        estimator_dict={"xgb": xgb, "forest": forest},
+        objective_metric_name_dict={"xgb": "validation:auc", "forest": "validation:accuracy"},
+        hyperparameter_ranges_dict={
+            "xgb": {"eta": api.parameter.ContinuousParameter(0.05, 0.5)},
+            "forest": {
+                "max_depth": api.parameter.IntegerParameter(2, 6),
+                "criterion": api.parameter.CategoricalParameter(["gini", "entropy"]),
+            },
+        },
+        metric_definitions_dict={
+            "forest": [{"Name": "validation:accuracy", "Regex": "accuracy=([0-9.]+)"}]
+        },
+        strategy="Random",
+        max_jobs=6,
+        max_parallel_jobs=2,
+        random_seed=3,
+    )
+    tuner.fit(
+        MULTI_INPUTS, job_name=f"{prefix}-multi", include_cls_metadata={"xgb": True}, wait=False
+    )
+
+
+def test_several_estimators_make_the_official_sdks_training_job_definitions(
+    official, session, recorder, s3, code
+):
+    theirs = official.Session(boto_session=session.boto_session)
+    their_recorder = tuning_recorder(theirs.sagemaker_client)
+    recorder.expect()
+    build_multi_tuner(OURS, session, "ours", code)
+    their_recorder.expect()
+    build_multi_tuner(official_api(), theirs, "theirs", code)
+
+    [ours] = recorder.requests
+    [expected] = json.loads(json.dumps(their_recorder.requests).replace("theirs-", "ours-"))
+    assert ours == expected
+    # Per definition, in name order: objective and ranges; none in the tuning job config.
+    forest, xgb = ours["TrainingJobDefinitions"]
+    assert [forest["DefinitionName"], xgb["DefinitionName"]] == ["forest", "xgb"]
+    assert xgb["TuningObjective"] == {"Type": "Maximize", "MetricName": "validation:auc"}
+    assert forest["HyperParameterRanges"]["CategoricalParameterRanges"] == [
+        {"Name": "criterion", "Values": ['"gini"', '"entropy"']}
+    ]
+    config = ours["HyperParameterTuningJobConfig"]
+    assert "ParameterRanges" not in config and "HyperParameterTuningJobObjective" not in config
+
+    # Attached from its description, the tuner sends the same request again.
+    recorder.stubber.add_response("describe_hyper_parameter_tuning_job", described_from(ours))
+    tuner = sdk.HyperparameterTuner.attach("ours-multi", sagemaker_session=session)
+    assert tuner.estimator is None and set(tuner.estimator_dict) == {"forest", "xgb"}
+    assert type(tuner.estimator_dict["forest"]) is sdk.SKLearn
+    again = tuner.tuning_request(MULTI_INPUTS, "ours-multi", include_cls_metadata={"xgb": True})
+    assert again == {k: v for k, v in ours.items() if k != "Tags"}
+
+    # The best job's estimator is the one of its definition.
+    best = {**best_job("ours-multi-004-0a1b2c3d", 0.9), "TrainingJobDefinitionName": "forest"}
+    recorder.stubber.add_response(
+        "describe_hyper_parameter_tuning_job", described_from(ours, BestTrainingJob=best)
+    )
+    job = training_description(forest, best["TrainingJobName"])
+    recorder.stubber.add_response("describe_training_job", job)
+    estimator = tuner.best_estimator()
+    assert type(estimator) is sdk.SKLearn and estimator.entry_point == "train.py"
+    assert estimator.latest_training_job.name == best["TrainingJobName"]
+
+
+def training_description(definition: dict, name: str) -> dict:
+    """DescribeTrainingJob of a child of ``definition``."""
+    return {
+        "TrainingJobName": name,
+        "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
+        "TrainingJobStatus": "Completed",
+        "SecondaryStatus": "Completed",
+        "HyperParameters": {**definition["StaticHyperParameters"], "max_depth": "4"},
+        "AlgorithmSpecification": definition["AlgorithmSpecification"],
+        "RoleArn": definition["RoleArn"],
+        "OutputDataConfig": definition["OutputDataConfig"],
+        "ResourceConfig": definition["HyperParameterTuningResourceConfig"],
+        "StoppingCondition": definition["StoppingCondition"],
+        "ModelArtifacts": {"S3ModelArtifacts": f"s3://m/{name}/output/model.tar.gz"},
+        "CreationTime": NOW,
+    }
 
 
 def best_job(name: str, value: float) -> dict:
