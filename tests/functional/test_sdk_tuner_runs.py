@@ -5,8 +5,10 @@ SDK's progress; the best training job is the one with the highest objective; the
 analytics dataframe has one row per job with its values; a tuner attached from the job's
 name finds the same and deploys the best job's model, whose endpoint serves the best
 hyperparameters back; TrainingJobAnalytics reads the best job's metric from CloudWatch.
+A tuner of two estimators (``create()``) shares the budget between their definitions and
+names the best one's.
 
-The whole tuning job takes a few seconds (tests/unit/test_sdk_tuner.py checks the
+Each tuning job takes a few seconds (tests/unit/test_sdk_tuner.py checks the
 requests themselves).
 """
 
@@ -30,10 +32,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--x", type=int)
     parser.add_argument("--y", type=float)
+    parser.add_argument("--bonus", type=float, default=0.0)
     args, _ = parser.parse_known_args()  # the tuning job adds --_tuning_objective_metric
     rows = open(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "rows.csv")).read().split()
     print(f"rows={len(rows)}", flush=True)
-    print(f"score={score(args.x, args.y):.6f}", flush=True)
+    print(f"score={score(args.x, args.y) + args.bonus:.6f}", flush=True)
     with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as out:
         json.dump({"x": args.x, "y": args.y}, out)
 
@@ -50,33 +53,47 @@ def score(x: float, y: float) -> float:
     return 10 - (x - 3) ** 2 - 4 * (y - 0.5) ** 2
 
 
+METRICS = [
+    {"Name": "score", "Regex": r"score=(-?[0-9.]+)"},
+    {"Name": "rows", "Regex": r"rows=([0-9]+)"},
+]
+RANGES = {"x": sdk.IntegerParameter(0, 6), "y": sdk.ContinuousParameter(0.0, 1.0)}
+
+
 @pytest.fixture
 def session(simsage_local):
     return sdk.Session(boto_session=simsage_local.session())
 
 
-def test_a_random_search_finds_deploys_and_reports_the_best(session, tmp_path, capsys):
+@pytest.fixture
+def script(session, tmp_path):
+    """(the script's folder, the S3 URI of its training data)."""
     code = tmp_path / "code"
     code.mkdir()
     (code / "train.py").write_text(TRAIN)
     (tmp_path / "rows.csv").write_text("1\n2\n3\n")
-    train = session.upload_data(str(tmp_path / "rows.csv"), key_prefix="tuning/train")
-    estimator = sdk.SKLearn(
+    return code, session.upload_data(str(tmp_path / "rows.csv"), key_prefix="tuning/train")
+
+
+def estimator(session, code, **hyperparameters) -> sdk.SKLearn:
+    return sdk.SKLearn(
         entry_point="train.py",
         source_dir=str(code),
         framework_version="1.2-1",
         role=ROLE,
         instance_type="ml.m5.large",
+        hyperparameters=hyperparameters,
         sagemaker_session=session,
     )
+
+
+def test_a_random_search_finds_deploys_and_reports_the_best(session, script, capsys):
+    code, train = script
     tuner = sdk.HyperparameterTuner(
-        estimator,
+        estimator(session, code),
         "score",
-        {"x": sdk.IntegerParameter(0, 6), "y": sdk.ContinuousParameter(0.0, 1.0)},
-        metric_definitions=[
-            {"Name": "score", "Regex": r"score=(-?[0-9.]+)"},
-            {"Name": "rows", "Regex": r"rows=([0-9]+)"},
-        ],
+        RANGES,
+        metric_definitions=METRICS,
         strategy="Random",
         max_jobs=4,
         max_parallel_jobs=2,
@@ -129,3 +146,36 @@ def test_a_random_search_finds_deploys_and_reports_the_best(session, tmp_path, c
     }
     only = sdk.TrainingJobAnalytics(best, metric_names=["rows"], sagemaker_session=session)
     assert only.dataframe()["metric_name"].tolist() == ["rows"]
+
+
+def test_a_tuning_job_of_two_estimators_shares_the_budget(session, script):
+    """create(): one job, two training job definitions (the second's script scores 100
+    more), the budget split between them; the best job and its estimator are the
+    second's."""
+    code, train = script
+    tuner = sdk.HyperparameterTuner.create(
+        {"plain": estimator(session, code), "boosted": estimator(session, code, bonus=100)},
+        {"plain": "score", "boosted": "score"},
+        {"plain": RANGES, "boosted": RANGES},
+        {"plain": METRICS, "boosted": METRICS},
+        strategy="Random",
+        max_jobs=4,
+        max_parallel_jobs=2,
+        base_tuning_job_name="sdk-two",
+    )
+    tuner.fit({"plain": {"train": train}, "boosted": {"train": train}})
+
+    frame = tuner.analytics().dataframe()
+    assert sorted(frame["TrainingJobDefinitionName"]) == ["boosted", "boosted", "plain", "plain"]
+    for row in frame.itertuples():
+        bonus = 100 if row.TrainingJobDefinitionName == "boosted" else 0
+        assert row.FinalObjectiveValue == pytest.approx(score(row.x, row.y) + bonus, abs=1e-5)
+    best = tuner.describe()["BestTrainingJob"]
+    assert best["TrainingJobDefinitionName"] == "boosted"
+    assert (
+        best["TrainingJobName"]
+        == frame.loc[frame["FinalObjectiveValue"].idxmax()]["TrainingJobName"]
+    )
+    chosen = tuner.best_estimator()
+    assert type(chosen) is sdk.SKLearn and chosen.hyperparameters()["bonus"] == "100"
+    assert chosen.model_data.endswith(f"{best['TrainingJobName']}/output/model.tar.gz")
