@@ -19,6 +19,7 @@ import tarfile
 from types import SimpleNamespace
 
 import pytest
+from botocore.exceptions import ClientError
 from sdk_helpers import RequestRecorder, official_sdk_v2
 
 from simsage import sdk
@@ -746,3 +747,29 @@ def test_in_a_terminal_a_bar_counts_the_training_jobs_and_shows_the_best():
     assert "2/4" in frames[2] and frames[2].rstrip().endswith("best=0.81]")
     assert frames[-1].startswith("tuning: 100%") and frames[-1].endswith("best=0.93]\n")
     assert "!" not in screen.getvalue()  # the status characters are for logs only
+
+
+def test_stop_tuning_job_and_a_stopped_job_only_warns(session, recorder, caplog):
+    tuner = attached(session, recorder, answers=[])
+    stubber = recorder.stubber
+    stubber.add_response(
+        "stop_hyper_parameter_tuning_job", {}, {"HyperParameterTuningJobName": "delays"}
+    )
+    tuner.stop_tuning_job()
+    # A job that has already ended answers ValidationException: nothing to stop, as in
+    # the official SDK; any other error is the caller's to see.
+    stubber.add_client_error("stop_hyper_parameter_tuning_job", "ValidationException")
+    tuner.stop_tuning_job()
+    stubber.add_client_error("stop_hyper_parameter_tuning_job", "ResourceNotFound")
+    with pytest.raises(ClientError, match="ResourceNotFound"):
+        tuner.stop_tuning_job()
+
+    request = recorder.requests[-1]
+    stubber.add_response(
+        "describe_hyper_parameter_tuning_job",
+        described_from(request, HyperParameterTuningJobStatus="Stopped"),
+    )
+    with caplog.at_level("WARNING", logger="simsage.sdk"):
+        assert tuner.wait()["HyperParameterTuningJobStatus"] == "Stopped"
+    assert "ended with status 'Stopped' rather than 'Completed'" in caplog.text
+    stubber.assert_no_pending_responses()
