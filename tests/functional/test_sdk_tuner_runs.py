@@ -3,8 +3,8 @@ four script-mode scikit-learn training jobs, two at a time, whose objective is a
 function of the hyperparameters (best at x=3, y=0.5); ``fit`` waits printing the official
 SDK's progress; the best training job is the one with the highest objective; the
 analytics dataframe has one row per job with its values; a tuner attached from the job's
-name finds the same and deploys the best job's model, whose endpoint serves the best
-hyperparameters back; TrainingJobAnalytics reads the best job's metric from CloudWatch.
+name finds the same (as does the official SDK v2's attach) and deploys the best job's
+model, whose endpoint serves the best hyperparameters back; TrainingJobAnalytics reads the best job's metric from CloudWatch.
 A tuner of two estimators (``create()``) shares the budget between their definitions and
 names the best one's.
 
@@ -15,6 +15,7 @@ requests themselves).
 from __future__ import annotations
 
 import pytest
+from sdk_helpers import official_sdk_v2
 
 from simsage import sdk
 from simsage.sdk.deserializers import JSONDeserializer
@@ -87,7 +88,12 @@ def estimator(session, code, **hyperparameters) -> sdk.SKLearn:
     )
 
 
-def test_a_random_search_finds_deploys_and_reports_the_best(session, script, capsys):
+@pytest.fixture
+def official(monkeypatch, tmp_path, simsage_local):
+    return official_sdk_v2(monkeypatch, tmp_path)
+
+
+def test_a_random_search_finds_deploys_and_reports_the_best(session, script, capsys, official):
     code, train = script
     tuner = sdk.HyperparameterTuner(
         estimator(session, code),
@@ -127,6 +133,16 @@ def test_a_random_search_finds_deploys_and_reports_the_best(session, script, cap
         attached.analytics().dataframe()["TrainingJobName"].tolist()
         == frame["TrainingJobName"].tolist()
     )
+    # The official SDK attaches it too (the estimator class is named its way).
+    from sagemaker.tuner import HyperparameterTuner
+
+    theirs = HyperparameterTuner.attach(
+        name, sagemaker_session=official.Session(boto_session=session.boto_session)
+    )
+    assert type(theirs.estimator).__name__ == "SKLearn"
+    assert theirs.estimator.entry_point == "train.py"
+    assert theirs.best_training_job() == best
+
     predictor = attached.deploy(
         1, "ml.m5.large", serializer=JSONSerializer(), deserializer=JSONDeserializer()
     )
