@@ -45,7 +45,12 @@ from simsage.sdk.estimator import Estimator
 from simsage.sdk.framework import Framework
 from simsage.sdk.inputs import TrainingInput
 from simsage.sdk.model_monitor import DataCaptureConfig
-from simsage.sdk.parameter import ParameterRange
+from simsage.sdk.parameter import (
+    CategoricalParameter,
+    ContinuousParameter,
+    IntegerParameter,
+    ParameterRange,
+)
 from simsage.sdk.predictor import Predictor
 from simsage.sdk.progress import TuningProgress
 from simsage.sdk.serializers import BaseSerializer
@@ -69,8 +74,13 @@ from simsage.sdk.tuner_config import (
 from simsage.sdk.utils import base_name_from_image, name_from_base
 
 __all__ = [
+    # The ranges are importable from here too, as notebooks import them from sagemaker.tuner.
+    "CategoricalParameter",
+    "ContinuousParameter",
     "HyperbandStrategyConfig",
     "HyperparameterTuner",
+    "IntegerParameter",
+    "ParameterRange",
     "StrategyConfig",
     "TuningJob",
     "TuningJobCompletionCriteriaConfig",

@@ -90,6 +90,8 @@ def test_ranges_render_as_the_api_wants_them():
     assert sdk.CategoricalParameter("alone").values == ["alone"]
     assert sdk.IntegerParameter(2, 8).is_valid(8) and not sdk.IntegerParameter(2, 8).is_valid(9)
     assert sdk.IntegerParameter.cast_to_type("5") == 5
+    # Notebooks import the ranges from the tuner module, as from sagemaker.tuner.
+    assert sdk.tuner.IntegerParameter is sdk.IntegerParameter is sdk.parameter.IntegerParameter
 
 
 def test_tuning_job_names_follow_the_official_sdk(session, recorder, s3):
