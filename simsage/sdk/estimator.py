@@ -4,14 +4,16 @@
 Layer: SDK, on boto3 clients only. Names and meanings are the official SDK v2's:
 ``Estimator(image_uri, role, instance_count, instance_type, output_path, …)``,
 ``set_hyperparameters``, ``fit(inputs, wait, logs, job_name)``, ``model_data``,
-``latest_training_job``, ``attach``, ``deploy``, ``transformer``. The constructor only
-stores its arguments; checks happen when ``fit`` starts the job.
+``latest_training_job``, ``training_job_analytics``, ``attach``, ``deploy``,
+``transformer``. The constructor only stores its arguments; checks happen when ``fit``
+starts the job.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from simsage.sdk.analytics import TrainingJobAnalytics
 from simsage.sdk.deserializers import BaseDeserializer
 from simsage.sdk.inputs import TrainingInput
 from simsage.sdk.model import Model
@@ -219,6 +221,15 @@ class Estimator:
                 self.latest_training_job.wait(logs=logs, progress=bar if logs else None)
             finally:
                 bar.close()
+
+    @property
+    def training_job_analytics(self) -> TrainingJobAnalytics:
+        """The latest training job's metrics, from CloudWatch (``.dataframe()``)."""
+        if self.latest_training_job is None:
+            raise ValueError("Estimator is not associated with a TrainingJob")
+        return TrainingJobAnalytics(
+            self.latest_training_job.name, sagemaker_session=self.sagemaker_session
+        )
 
     @property
     def model_data(self) -> str:

@@ -195,3 +195,6 @@ def test_a_tuning_job_of_two_estimators_shares_the_budget(session, script):
     chosen = tuner.best_estimator()
     assert type(chosen) is sdk.SKLearn and chosen.hyperparameters()["bonus"] == "100"
     assert chosen.model_data.endswith(f"{best['TrainingJobName']}/output/model.tar.gz")
+    metrics = chosen.training_job_analytics.dataframe()
+    [value] = metrics.loc[metrics["metric_name"] == "score", "value"].tolist()
+    assert value == pytest.approx(best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
