@@ -9,7 +9,7 @@ services.
 A service class answers each operation with the snake_case method of its name and
 declares ``CHECK_INPUT``, how it reports input that breaks the model's constraints
 (:class:`simsage.transport.constraints.InputErrors`: SageMaker ``ValidationException``,
-Logs ``InvalidParameterException``, the runtime and STS ``ValidationError``, S3 its own
+Logs ``InvalidParameterException``, CloudWatch, the runtime and STS ``ValidationError``, S3 its own
 codes); the transport checks every call against the model before the method runs.
 """
 
@@ -24,6 +24,7 @@ _SERVICES = {
     "sts": "simsage.sts:STSService",
     "iam": "simsage.iam.service:IAMService",
     "logs": "simsage.logs.service:LogsService",
+    "cloudwatch": "simsage.cloudwatch.service:CloudWatchService",
     "sagemaker": "simsage.sagemaker:SageMakerService",
     "sagemaker-runtime": "simsage.hosting.runtime:RuntimeService",
 }

@@ -23,6 +23,10 @@ Layer: data plane, in the caller's process. Each call:
    OriginalStatusCode/OriginalMessage/LogStreamArn when the container answers an error
    or times out.
 
+Each request that reaches a container is counted in the endpoint's CloudWatch invocation
+metrics (:mod:`simsage.hosting.invocation_metrics`: queued in memory, written in the
+background).
+
 Connections to instances that left the routing (replaced, scaled in, or their
 endpoint deleted) are closed when the routing is next read, and idle ones the server
 closed are closed within a second, so no socket lingers in CLOSE_WAIT.
@@ -57,6 +61,7 @@ from simsage.hosting import async_inference, serverless
 from simsage.hosting.capture import CaptureWriter
 from simsage.hosting.endpoint_configs import DataCapture
 from simsage.hosting.endpoint_state import SERVING, EndpointStore
+from simsage.hosting.invocation_metrics import InvocationMetrics
 from simsage.hosting.runtime_errors import (
     ModelError,
     ServiceUnavailable,
@@ -143,23 +148,25 @@ class RuntimeService:
         self._routes_lock = threading.Lock()
         self.pool = InstancePool()
         self.async_queue = async_inference.AsyncQueue(home.db)
+        self.metrics = InvocationMetrics(home)
 
     # -- the operations ------------------------------------------------------------------
     def invoke_endpoint(self, request: Request) -> dict[str, Any]:
         """Route one request; a serverless variant's request first takes one of its
         MaxConcurrency slots (held until the answer is back)."""
+        started = time.perf_counter()
         params = request.params
         route = self._route(params["EndpointName"], request)
         target = params.get("TargetVariant") or (route.variants[0][0] if route.variants else "")
         config = route.serverless.get(target)
         if config is None:
-            return self._invoke(request, route)
+            return self._invoke(request, route, started=started)
         body = body_bytes(params["Body"])
         deadline = time.monotonic() + float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT)
         with serverless.admission(
             route.folder, params["EndpointName"], target, config, len(body), deadline
         ):
-            return self._invoke(request, route, body)
+            return self._invoke(request, route, body, started)
 
     def invoke_endpoint_async(self, request: Request) -> dict[str, Any]:
         """Queue a request for an asynchronous endpoint (HTTP 202): see
@@ -183,7 +190,11 @@ class RuntimeService:
         return answer
 
     def _invoke(
-        self, request: Request, first_route: Route | None, body: bytes | None = None
+        self,
+        request: Request,
+        first_route: Route | None,
+        body: bytes | None = None,
+        started: float | None = None,
     ) -> dict[str, Any]:
         params = request.params
         name = params["EndpointName"]
@@ -208,6 +219,8 @@ class RuntimeService:
                 tried.clear()
                 continue
             port = ports[next(route.counter) % len(ports)]
+            instances = len(route.instances.get(variant, ()))
+            sent = time.perf_counter()
             try:
                 answer = self.pool.request(
                     port,
@@ -223,12 +236,15 @@ class RuntimeService:
                 self._forget_route(name)
                 continue
             except TimeoutError:
+                self.metrics.record(name, variant, instances, started or sent, None, 504)
                 raise self._model_error(
                     name, request, variant, 0, "", timed_out=True, timeout=timeout
                 ) from None
             break
+        model_seconds = time.perf_counter() - sent
         status, reply, reply_headers = answer.status, answer.body, answer.headers
         if status >= 300:
+            self.metrics.record(name, variant, instances, started or sent, model_seconds, status)
             raise self._model_error(
                 name, request, variant, status, reply.decode("utf-8", "replace")
             )
@@ -249,6 +265,7 @@ class RuntimeService:
             if value:
                 out[member] = value
         out["InvokedProductionVariant"] = variant
+        self.metrics.record(name, variant, instances, started or sent, model_seconds, status)
         return out
 
     @staticmethod

@@ -79,8 +79,8 @@ class Outcome:
 
 class HostGroup:
     """The hosts of one job. ``log_lines`` is the runner's
-    :class:`~simsage.logs.store.LogBuffer`; ``on_line(line, time)``, if given, sees every
-    line any host prints (metric matching)."""
+    :class:`~simsage.logs.store.LogBuffer`; ``on_line(line, time, host name)``, if given,
+    sees every line any host prints (metric matching), from that host's reader thread."""
 
     def __init__(self, hosts: list[Host], log_lines, on_line=None) -> None:
         self.hosts = hosts
@@ -132,7 +132,7 @@ class HostGroup:
         def take(line: str, now: float) -> None:
             host.tail.append(line)
             if self.on_line is not None:
-                self.on_line(line, now)
+                self.on_line(line, now, host.name)
             self.log_lines.add(host.stream, line, now)
 
         ship_output(host.process.stdout, take)

@@ -8,7 +8,9 @@ notices how slow or odd a regular expression is. Here too:
   compiles), raising :class:`MetricDefinitionError` with a message the API answers as a
   ValidationException.
 - :class:`MetricReader` matches lines in a child process (``python -m
-  simsage.runtime.metrics``), fed through a bounded queue. Python's ``re`` holds the GIL
+  simsage.runtime.metrics``), fed through a bounded queue. It keeps each metric's latest
+  value (FinalMetricDataList) and hands every match, with the host whose line it was, to
+  its ``on_value`` hook (the runner publishes them as CloudWatch metric series). Python's ``re`` holds the GIL
   while it matches, so a catastrophically backtracking pattern in a thread would stall the
   whole runner (log shipping, stop and timeout handling); in a child it only delays
   metrics, lines it cannot keep up with are dropped and counted, and the child is killed
@@ -88,10 +90,13 @@ def match(patterns: list[tuple[str, re.Pattern]], line: str) -> list[tuple[str, 
 
 class MetricReader:
     """Feeds log lines to the matching child; ``latest()`` holds each metric's last
-    value and time (``{name: [value, timestamp]}``)."""
+    value and time (``{name: [value, timestamp]}``), and ``on_value(name, host,
+    timestamp, value)``, if given, sees every match in the order the lines were fed (from
+    the reader's thread: it must be quick and thread-safe, e.g. queue to a buffer)."""
 
-    def __init__(self, definitions: list[dict[str, str]], log=print) -> None:
+    def __init__(self, definitions: list[dict[str, str]], log=print, on_value=None) -> None:
         self.log = log
+        self.on_value = on_value
         self._latest: dict[str, list[float]] = {}
         self._lock = threading.Lock()
         self.dirty = False
@@ -118,12 +123,13 @@ class MetricReader:
         self._writer.start()
         self._reader.start()
 
-    def feed(self, line: str, timestamp: float) -> None:
-        """Queue a line (never blocks: when the matcher lags, the line is dropped)."""
+    def feed(self, line: str, timestamp: float, host: str = "") -> None:
+        """Queue a line ``host`` printed (never blocks: when the matcher lags, the line
+        is dropped)."""
         if self._child is None:
             return
         try:
-            self._lines.put_nowait(json.dumps([timestamp, line[:LINE_LIMIT]]))
+            self._lines.put_nowait(json.dumps([timestamp, line[:LINE_LIMIT], host]))
         except queue.Full:
             self.dropped += 1
 
@@ -180,29 +186,34 @@ class MetricReader:
     def _read(self) -> None:
         for raw in self._child.stdout:
             try:
-                index, value, timestamp = json.loads(raw)
+                index, value, timestamp, host = json.loads(raw)
                 name = self._names[index]
             except (ValueError, TypeError, IndexError):
                 continue
             with self._lock:
                 self._latest[name] = [value, timestamp]
                 self.dirty = True
+            if self.on_value is not None:
+                try:
+                    self.on_value(name, host, timestamp, value)
+                except Exception as exc:  # publishing must never stop the matching
+                    self.log(f"simsage: publishing metric {name} failed: {exc}")
 
 
 def _serve(stdin, stdout) -> None:
-    """The child: the first line is the definitions, then ``[timestamp, line]`` per
-    line; answers ``[definition index, value, timestamp]`` per match."""
+    """The child: the first line is the definitions, then ``[timestamp, line, host]``
+    per line; answers ``[definition index, value, timestamp, host]`` per match."""
     first = stdin.readline()
     if not first:
         return
     patterns, _ = _usable(json.loads(first))
     for raw in stdin:
         try:
-            timestamp, line = json.loads(raw)
+            timestamp, line, host = json.loads(raw)
         except ValueError:
             continue
         hits = [
-            json.dumps([index, value, timestamp])
+            json.dumps([index, value, timestamp, host])
             for index, pattern in enumerate(patterns)
             for _, value in match([pattern], str(line))
         ]

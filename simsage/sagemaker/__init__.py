@@ -1,6 +1,6 @@
 """The ``sagemaker`` API: one service object gathering the operations of each concept
-(training and processing jobs, models, endpoint configurations, endpoints, transform
-jobs, tags)."""
+(training, processing and hyperparameter tuning jobs, models, endpoint configurations,
+endpoints, transform jobs, tags)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,12 @@ from simsage.training.supervise import stop_training_processes
 from simsage.transform.api import TransformAPI
 from simsage.transform.jobs import stop_transform_processes
 from simsage.transport.constraints import ValidationErrors
+from simsage.tuning.api import TuningAPI
+from simsage.tuning.jobs import stop_tuning_processes
 
+# A tuning job's runner goes first: it would otherwise start new training jobs while
+# the training hook ends the running ones.
+on_stop_everything(stop_tuning_processes)
 on_stop_everything(stop_training_processes)
 on_stop_everything(stop_transform_processes)
 on_stop_everything(stop_processing_processes)
@@ -36,6 +41,7 @@ class SageMakerService:
             self.tags,
             TrainingAPI(home, self.tags),
             ProcessingAPI(home, self.tags),
+            TuningAPI(home, self.tags),
             ModelsAPI(home, self.tags),
             EndpointConfigsAPI(home, self.tags),
             TransformAPI(home, self.tags),

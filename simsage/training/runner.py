@@ -5,7 +5,10 @@ Layer: training (data plane), a :class:`~simsage.runtime.job.JobProcess` (the le
 stop requests, the SIGTERM-grace-SIGKILL shutdown, failure reasons and log shipping are
 the runtime's). What is training's own: it builds each host's ``/opt/ml``-shaped folder
 (config files, channel data, checkpoints), starts the algorithm process of every host
-with the training environment, reads metrics from their output, enforces
+with the training environment, reads metrics from their output (the latest values for
+FinalMetricDataList; every value as a CloudWatch series in ``/aws/sagemaker/TrainingJobs``,
+by ``TrainingJobName`` as the console and the SDK's TrainingJobAnalytics read them, and
+by ``Host`` = ``<job>/algo-<n>``, written with each flush while the job runs), enforces
 StopTrainingJob and MaxRuntimeInSeconds, then packs ``model/`` into model.tar.gz and
 ``output/data`` into output.tar.gz in S3 and records the outcome with its
 SecondaryStatus.
@@ -24,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from simsage.cloudwatch.store import MetricBuffer, MetricStore, dims_key
 from simsage.runtime import containers, docker_engine, paths, staging
 from simsage.runtime.environment import training_env
 from simsage.runtime.hosts import Host, HostGroup
@@ -41,9 +45,13 @@ from simsage.s3.backend import S3Backend
 from simsage.training.jobs import TrainingJob, TrainingJobStore
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 CHECKPOINT_SYNC_EVERY = 5.0
 DEFAULT_CHECKPOINTS = "/opt/ml/checkpoints"
 XGBOOST_MODULE = "simsage.algorithms.xgboost_train"
+# A private CreateTrainingJob member (simsage.transport.handler.call): the CPU threads
+# the job may use, set by the tuning job that launched it.
+CPU_THREADS = "SimsageCpuThreads"
 
 
 class Runner(JobProcess):
@@ -60,6 +68,8 @@ class Runner(JobProcess):
         self.hosts = HostGroup([], self.log_lines, on_line=self._metric_line)
         self.engine: docker_engine.DockerEngine | None = None  # custom images only
         self.metrics: MetricReader | None = None  # started with the hosts
+        self.metric_points = MetricBuffer(MetricStore(home))  # every value, for CloudWatch
+        self._by_job = dims_key({"TrainingJobName": self.job.name})
         self.network: PrivateNetwork | None = None  # the hosts' private network, if any
 
     # -- the job process's hooks -----------------------------------------------------
@@ -276,7 +286,19 @@ class Runner(JobProcess):
         env["TRAINING_JOB_ARN"] = self.job.arn
         env["PYTHONUNBUFFERED"] = "1"
         env.update(extra)
+        env.update(self._thread_share())
         return child_environment(env)
+
+    def _thread_share(self) -> dict[str, str]:
+        """The CPU threads a tuning job gives this job (its private ``SimsageCpuThreads``
+        member, so parallel training jobs share the cores instead of each taking all of
+        them) as the variables OpenMP, XGBoost and the BLAS libraries read. Never part of
+        the request's Environment, so DescribeTrainingJob does not show it."""
+        threads = self.spec.get(CPU_THREADS)
+        if not isinstance(threads, int) or threads < 1:
+            return {}
+        value = str(threads)
+        return {"OMP_NUM_THREADS": value, "OPENBLAS_NUM_THREADS": value, "MKL_NUM_THREADS": value}
 
     def _container(self, launcher, host: Host, module: str | None, extra) -> containers.Container:
         """A host as its container: the command (the image's ``train``, or the request's
@@ -297,6 +319,7 @@ class Runner(JobProcess):
                 json.loads((config / "inputdataconfig.json").read_text()),
                 json.loads((config / "resourceconfig.json").read_text()),
             )
+            environment.update(self._thread_share())
             return containers.Container(host.name, host.root, [], environment, mounts=mounts)
         command = container_command(self.spec["AlgorithmSpecification"], module_command(module))
         environment = self._environment(host, extra, launcher.opt_ml(host.root))
@@ -327,7 +350,9 @@ class Runner(JobProcess):
         # After the start: compiling the definitions and starting the matcher (~60 ms)
         # overlap the hosts' own start-up. Nothing is lost: their output waits in the
         # pipes until the readers start.
-        self.metrics = MetricReader(self._metric_definitions(), log=self.hosts.log)
+        self.metrics = MetricReader(
+            self._metric_definitions(), log=self.hosts.log, on_value=self._publish
+        )
         self.hosts.read()
         self.jobs.update(self.job.name, host_pids=pids)
         # The runner's log says what it was doing (a dead runner's FailureReason quotes it).
@@ -384,11 +409,18 @@ class Runner(JobProcess):
         self._flush()
         return {"stop": outcome.stop, "failed": outcome.failed}
 
-    def _metric_line(self, line: str, now: float) -> None:
-        self.metrics.feed(line, now)
+    def _metric_line(self, line: str, now: float, host: str) -> None:
+        self.metrics.feed(line, now, host)
+
+    def _publish(self, name: str, host: str, timestamp: float, value: float) -> None:
+        """Queue one metric value for CloudWatch, by job and by host."""
+        self.metric_points.add(METRICS_NAMESPACE, name, self._by_job, value, timestamp)
+        host_dims = {"Host": f"{self.job.name}/{host}"}
+        self.metric_points.add(METRICS_NAMESPACE, name, host_dims, value, timestamp)
 
     def _flush(self) -> None:
         self.log_lines.flush()
+        self.metric_points.flush_quietly()
         if self.metrics is not None and self.metrics.dirty:
             self.jobs.update(self.job.name, metrics=self.metrics.latest())
 

@@ -26,6 +26,8 @@ from botocore.model import OperationModel, Shape
 # or to the plan of its structure (or of its list's structures) when they differ.
 _Plan = dict[str, "_Plan | None"]
 _plans: dict[tuple[str, str, str, str], _Plan] = {}
+# The Describe output members the Create input lacks (what a private member may echo).
+_private: dict[tuple[str, str, str, str], list[str]] = {}
 
 
 def echoed(describe: OperationModel, create: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -46,7 +48,15 @@ def echoed(describe: OperationModel, create: str, params: dict[str, Any]) -> dic
         source = service.operation_model(create).input_shape
         target = describe.output_shape
         plan = _plans[key] = _plan(source, target, set()) if source and target else {}
-    return _apply(plan, params)
+        if target is not None:
+            inputs = set(source.members) if source is not None else set()
+            private = [n for n in target.members if n not in inputs]
+            _private[key] = private
+    out = _apply(plan, params)
+    for name in _private.get(key, ()):
+        if params.get(name) is not None:
+            out[name] = copy.deepcopy(params[name])
+    return out
 
 
 def described(

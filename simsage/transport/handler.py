@@ -288,4 +288,75 @@ def _output_headers(model: OperationModel, result: dict[str, Any]) -> dict[str, 
     return headers
 
 
-__all__ = ["OutputShapeError", "Request", "Transport"]
+_service_models: dict[str, Any] = {}
+
+
+def _service_model(service: str):
+    """botocore's model of ``service`` (loaded once per process)."""
+    model = _service_models.get(service)
+    if model is None:
+        import botocore.session
+
+        model = _service_models[service] = botocore.session.get_session().get_service_model(service)
+    return model
+
+
+def call(
+    home,
+    service: str,
+    operation: str,
+    params: dict[str, Any],
+    *,
+    private: dict[str, Any] | None = None,
+    region: str | None = None,
+) -> dict[str, Any]:
+    """Answer ``operation`` (``CreateTrainingJob``) of ``service`` for ``home``
+    in-process, as a boto3 call through the transport is answered: ``params`` are
+    checked as botocore checks them (types, required members, minimums) and against the
+    service's constraints (lengths, patterns, enums), then the service's method runs.
+
+    This is how one simsage service asks another for something (a tuning job creates
+    and reads its training jobs) through the public operation rather than its internals.
+    ``private`` members are simsage's own, added after the checks: botocore's model
+    does not have them, so no boto3 caller can send them (the tuning job's ARN on a
+    training job it launches, for instance).
+
+    Args:
+        region: the region of the call (default: the home's configured region).
+
+    Returns:
+        The answer, as the service gives it (no ResponseMetadata).
+
+    Raises:
+        AWSError: the service's error (a ValidationException for params botocore would
+            have refused).
+    """
+    from botocore.exceptions import ParamValidationError
+    from botocore.validate import validate_parameters
+
+    from simsage.errors import ValidationException
+
+    model = _service_model(service).operation_model(operation)
+    try:
+        validate_parameters(params, model.input_shape)
+    except ParamValidationError as exc:
+        raise ValidationException(str(exc)) from None
+    handler = services.service(home, service)
+    method = getattr(handler, xform_name(operation), None) if handler else None
+    if method is None:
+        raise NotEmulated(service, operation)
+    check = input_check(model, getattr(handler, "CHECK_INPUT", None))
+    if check is not None:
+        check(params)
+    request = Request(
+        service=service,
+        operation=operation,
+        params={**params, **(private or {})},
+        region=region or home.config.region,
+        account_id=home.config.account_id,
+        model=model,
+    )
+    return method(request)
+
+
+__all__ = ["OutputShapeError", "Request", "Transport", "call"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import simsage
 
 ROOT = Path(simsage.__file__).parent
-JOB_KINDS = ("training", "processing", "transform", "hosting")
+JOB_KINDS = ("training", "processing", "transform", "hosting", "tuning")
 PROGRAMS = ("algorithms", "serving")  # what runs inside the "containers"
 
 

@@ -1,0 +1,186 @@
+"""Hyperparameter tuning jobs in the registry: the request as given, the lifecycle
+state, and the record of every training job the tuning job launched (its children).
+
+Layer: tuning (control-plane state; imports the store only).
+
+Status (HyperParameterTuningJobStatus), with SageMaker's names::
+
+    InProgress → Completed | Failed
+    InProgress → Stopping → Stopped       (StopHyperParameterTuningJob)
+
+A finished job never moves again (:meth:`TuningJobStore.transition` takes the statuses
+it may leave). Names are SageMaker's: at most 32 characters, not case-sensitive (the
+primary key collates NOCASE).
+
+Children are kept in the tuning job's own row (``children``, a list of
+:class:`Child` records as dicts, in launch order), written only by the tuning job's
+runner, which reads each child back from DescribeTrainingJob; the API reads them to
+answer the counters, the best training job and ListTrainingJobsForHyperParameterTuningJob
+without reaching into the training service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from simsage.errors import ClientFault
+from simsage.store.db import register_schema
+from simsage.store.registry import Kind, ResourceTable, declare, job_name_taken
+
+TERMINAL = ("Completed", "Failed", "Stopped")
+CHILD_TERMINAL = ("Completed", "Failed", "Stopped")
+
+register_schema(
+    """
+    CREATE TABLE IF NOT EXISTS tuning_jobs (
+        name TEXT PRIMARY KEY COLLATE NOCASE, arn TEXT NOT NULL, region TEXT NOT NULL,
+        spec TEXT NOT NULL, status TEXT NOT NULL, failure TEXT, created REAL NOT NULL,
+        ended REAL, modified REAL NOT NULL, runner_pid INTEGER, children TEXT NOT NULL,
+        details TEXT NOT NULL, job_dir TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS tuning_jobs_by_created ON tuning_jobs (created)
+    """
+)
+
+
+class ResourceNotFound(ClientFault):
+    """SageMaker's answer to an unknown tuning job (DescribeHyperParameterTuningJob …)."""
+
+    code = "ResourceNotFound"
+
+
+def _not_found(name: str, where: str | None) -> ResourceNotFound:
+    return ResourceNotFound(f"Amazon SageMaker can't find a tuning job with name {name}")
+
+
+TUNING_JOB = declare(
+    Kind(
+        "hyper-parameter-tuning-job",
+        "tuning_jobs",
+        job_name_taken("hyperparameter tuning job"),
+        _not_found,
+    )
+)
+
+
+@dataclass
+class Child:
+    """One training job a tuning job launched, as its runner last read it.
+
+    ``objective`` is the final value of the objective metric (None until the job
+    reports one); ``retryable`` marks a failure SageMaker retries (an
+    ``InternalServerError`` or ``CapacityError``); ``early_stopped`` a job the tuning
+    job stopped from its intermediate values (median rule, Hyperband).
+    """
+
+    name: str
+    arn: str
+    number: int
+    definition: str | None
+    tuned: dict[str, str]
+    status: str = "InProgress"
+    created: float = 0.0
+    started: float | None = None
+    ended: float | None = None
+    objective: float | None = None
+    failure: str | None = None
+    retryable: bool = False
+    early_stopped: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.status in CHILD_TERMINAL
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TuningJob:
+    """A tuning job's row. ``spec`` is the CreateHyperParameterTuningJob request
+    (PascalCase, Tags left out); ``children`` the :class:`Child` records as dicts;
+    ``details`` the tuning job's own state: ``tags`` (given to every child, as
+    SageMaker tags the training jobs of a tuning job), and what the runner decided
+    (``not_improving``: NumberOfTrainingJobsObjectiveNotImproving; ``converged_at``:
+    when convergence was detected)."""
+
+    name: str
+    arn: str
+    region: str
+    spec: dict[str, Any]
+    status: str
+    failure: str | None
+    created: float
+    ended: float | None
+    modified: float
+    runner_pid: int | None
+    children: list[dict[str, Any]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    job_dir: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL
+
+    def child_records(self) -> list[Child]:
+        names = {f.name for f in fields(Child)}
+        return [Child(**{k: v for k, v in c.items() if k in names}) for c in self.children]
+
+
+class TuningJobStore(ResourceTable[TuningJob]):
+    """Reads and changes tuning job rows of one home. The columns are the fields of
+    :class:`TuningJob`, in order."""
+
+    kind = TUNING_JOB
+    columns = tuple(f.name for f in fields(TuningJob))
+    json_columns = frozenset({"spec", "children", "details"})
+
+    def to_row(self, job: TuningJob) -> tuple:
+        return tuple(getattr(job, column) for column in self.columns)
+
+    def from_row(self, row) -> TuningJob:
+        return TuningJob(*row)
+
+    def unfinished(self) -> list[TuningJob]:
+        return self.where("status IN ('InProgress', 'Stopping')")
+
+    def status(self, name: str) -> str:
+        row = self.db.query_one("SELECT status FROM tuning_jobs WHERE name = ?", (name,))
+        if row is None:
+            raise self.kind.not_found(name)
+        return row[0]
+
+    def update(self, name: str, **values: Any) -> None:
+        """Set plain fields (no status change)."""
+        self.transition(name, None, None, **values)
+
+    def transition(
+        self, name: str, status: str | None, only_from: tuple[str, ...] | None, **values: Any
+    ) -> bool:
+        """Move to ``status`` (None keeps it) and set ``values``.
+
+        With ``only_from``, the change happens only if the current status is one of
+        them (returns False otherwise), so a finished job is never moved back.
+        """
+        changes: dict[str, Any] = {"modified": self.clock.time(), **values}
+        if status is not None:
+            changes["status"] = status
+        with self.db.write() as conn:
+            row = conn.execute("SELECT status FROM tuning_jobs WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise self.kind.not_found(name)
+            if only_from is not None and row[0] not in only_from:
+                return False
+            self.set(conn, name, changes)
+        return True
+
+
+def stop_tuning_processes(home) -> None:
+    """Kill the runner of every unfinished tuning job of ``home`` (the pytest fixture
+    calls this through stop_everything; the children are training jobs, which the
+    training service's own hook ends)."""
+    from simsage.runtime import launcher
+
+    for job in TuningJobStore(home).unfinished():
+        launcher.kill_runner(Path(job.job_dir), job.runner_pid)
