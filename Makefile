@@ -59,6 +59,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_s3.py
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_processing.py
+	$(BIN)/python benchmarks/bench_tuning.py
 	$(BIN)/python benchmarks/bench_endpoints.py
 	$(BIN)/python benchmarks/bench_serving_http.py
 
