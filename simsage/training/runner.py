@@ -47,6 +47,9 @@ from simsage.training.jobs import TrainingJob, TrainingJobStore
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 CHECKPOINT_SYNC_EVERY = 5.0
+# A tuning job's child: its tuning job reads the objective's values while it runs (early
+# stopping, Hyperband), so they are written to the metric store this often.
+TUNING_CHILD_FLUSH_EVERY = 0.5
 DEFAULT_CHECKPOINTS = "/opt/ml/checkpoints"
 XGBOOST_MODULE = "simsage.algorithms.xgboost_train"
 # A private CreateTrainingJob member (simsage.transport.handler.call): the CPU threads
@@ -402,9 +405,8 @@ class Runner(JobProcess):
             self._sync_checkpoints()
             self._flush()
 
-        outcome = self.hosts.supervise(
-            deadline, stop_check, on_deadline, periodic, CHECKPOINT_SYNC_EVERY
-        )
+        every = TUNING_CHILD_FLUSH_EVERY if self.spec.get("TuningJobArn") else CHECKPOINT_SYNC_EVERY
+        outcome = self.hosts.supervise(deadline, stop_check, on_deadline, periodic, every)
         self.metrics.finish()
         self._flush()
         return {"stop": outcome.stop, "failed": outcome.failed}

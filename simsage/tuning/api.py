@@ -13,6 +13,7 @@ a job whose runner is gone.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import shutil
 from pathlib import Path
@@ -20,14 +21,15 @@ from typing import Any
 
 from botocore.model import OperationModel
 
-from simsage.errors import ValidationException
+from simsage.errors import AWSError, ValidationException
 from simsage.ids import from_epoch
 from simsage.paging import keyset_page
 from simsage.runtime import launcher
 from simsage.store.registry import STATUS_LISTING, list_answer
 from simsage.transport import Request
 from simsage.transport.echo import described
-from simsage.tuning.definitions import definitions
+from simsage.transport.handler import call
+from simsage.tuning.definitions import OBJECTIVE_KEY, definitions, resource_config
 from simsage.tuning.jobs import TUNING_JOB, Child, TuningJob, TuningJobStore
 from simsage.tuning.validate import validate
 
@@ -59,6 +61,7 @@ class TuningAPI:
             for entry in warm.get("ParentHyperParameterTuningJobs") or []
         ]
         validate(spec, parents)
+        _add_objective_key(spec)
         name = spec["HyperParameterTuningJobName"]
         job_arn = TUNING_JOB.arn(request.region, request.account_id, name)
         tags = spec.pop("Tags", [])
@@ -90,17 +93,27 @@ class TuningAPI:
     # -- read ------------------------------------------------------------------------
 
     def _current(self, job: TuningJob) -> TuningJob:
-        """The job, failed first if its runner is gone while it should be running (its
-        training jobs are then stopped by nobody: they run to their own end)."""
+        """The job, failed first if its runner is gone while it should be running; the
+        training jobs it left running are stopped then (nobody watches them any more)."""
         if job.finished or launcher.runner_alive(Path(job.job_dir), job.runner_pid, job.created):
             return job
-        self.jobs.transition(
+        failed = self.jobs.transition(
             job.name,
             "Failed",
             ("InProgress", "Stopping"),
             failure=launcher.runner_failure(Path(job.job_dir), job.runner_pid),
             ended=self.home.clock.time(),
         )
+        for child in job.child_records() if failed else []:
+            if not child.finished:
+                with contextlib.suppress(AWSError):  # it ended meanwhile
+                    call(
+                        self.home,
+                        "sagemaker",
+                        "StopTrainingJob",
+                        {"TrainingJobName": child.name},
+                        region=job.region,
+                    )
         return self.jobs.get(job.name)
 
     def _find_current(self, name: str) -> TuningJob | None:
@@ -176,6 +189,17 @@ class TuningAPI:
             )
         self.jobs.transition(job.name, "Stopping", ("InProgress",))
         return {}
+
+
+def _add_objective_key(spec: dict[str, Any]) -> None:
+    """Add ``_tuning_objective_metric`` (the objective MetricName) to the static
+    hyperparameters of every definition, as SageMaker does: DescribeHyperParameterTuningJob
+    shows it there (the SDK's ``HyperparameterTuner.attach`` deletes it from them)."""
+    bodies = [spec["TrainingJobDefinition"]] if spec.get("TrainingJobDefinition") else []
+    bodies += spec.get("TrainingJobDefinitions") or []
+    for body, definition in zip(bodies, definitions(spec), strict=True):
+        static = body.setdefault("StaticHyperParameters", {})
+        static[OBJECTIVE_KEY] = definition.objective["MetricName"]
 
 
 def _child_key(sort_by: str):
@@ -293,6 +317,14 @@ def describe(
         "ObjectiveStatusCounters": objective_counts,
     }
     described(out, model, job.spec)
+    for body in [out.get("TrainingJobDefinition"), *(out.get("TrainingJobDefinitions") or [])]:
+        if body is not None and "ResourceConfig" not in body:
+            # The instances each training job runs on, also when the request gave them as
+            # HyperParameterTuningResourceConfig (as the SDK does): the SDK's
+            # HyperparameterTuner.attach reads ResourceConfig (unverified on AWS).
+            resources = resource_config(body)
+            if resources is not None:
+                body["ResourceConfig"] = resources
     if job.ended is not None:
         out["HyperParameterTuningEndTime"] = from_epoch(job.ended)
     best = best_child(children, objective)

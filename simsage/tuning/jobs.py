@@ -27,7 +27,7 @@ from typing import Any
 
 from simsage.errors import ClientFault
 from simsage.store.db import register_schema
-from simsage.store.registry import Kind, ResourceTable, declare, job_name_taken
+from simsage.store.registry import Kind, ResourceInUse, ResourceTable, declare
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 CHILD_TERMINAL = ("Completed", "Failed", "Stopped")
@@ -51,17 +51,22 @@ class ResourceNotFound(ClientFault):
 
 
 def _not_found(name: str, where: str | None) -> ResourceNotFound:
-    return ResourceNotFound(f"Amazon SageMaker can't find a tuning job with name {name}")
-
-
-TUNING_JOB = declare(
-    Kind(
-        "hyper-parameter-tuning-job",
-        "tuning_jobs",
-        job_name_taken("hyperparameter tuning job"),
-        _not_found,
+    # SageMaker's words (amazon-sagemaker-examples #1540).
+    return ResourceNotFound(
+        f"Amazon SageMaker can't find a tuning job called {name}. Type another name."
     )
-)
+
+
+def _taken(holder_arn: str) -> ResourceInUse:
+    # SageMaker's words (amazon-sagemaker-examples #2440); the name as the ARN has it.
+    name = holder_arn.rsplit("/", 1)[-1]
+    return ResourceInUse(
+        f"A hyperparameter tuning job with the name, {name}, already exists. Choose a "
+        "different name."
+    )
+
+
+TUNING_JOB = declare(Kind("hyper-parameter-tuning-job", "tuning_jobs", _taken, _not_found))
 
 
 @dataclass

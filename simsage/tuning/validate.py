@@ -62,10 +62,21 @@ def hyperband_resources(spec: dict[str, Any], definition: Definition) -> tuple[i
     Raises:
         ValidationException: no MaxResource and no such hyperparameter, or out of range.
     """
+    from simsage.tuning.strategies import EPOCH_HYPERPARAMETERS
     from simsage.tuning.strategies import hyperband_resources as resources
 
     config = spec["HyperParameterTuningJobConfig"]
     given = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig")
+    if (given or {}).get("MaxResource") is None and not any(
+        key in definition.static for key in EPOCH_HYPERPARAMETERS
+    ):
+        # SageMaker's words (awslabs/graphstorm #1243), then what to do.
+        raise ValidationException(
+            "MaxResource parameter is not provided and could not be inferred from provided "
+            f"static hyperparameters of {definition.where}. Set StrategyConfig."
+            "HyperbandStrategyConfig.MaxResource, or a static hyperparameter giving the "
+            f"epochs ({', '.join(EPOCH_HYPERPARAMETERS)})."
+        )
     try:
         return resources(given, definition.static)
     except ValueError as exc:
@@ -230,6 +241,12 @@ def validate(spec: dict[str, Any], parents: list[TuningJob | None]) -> None:
         _check_warm_start(warm, found, all_ranges, parents)
 
 
+def _static(definition: Definition) -> dict[str, str]:
+    """The static hyperparameters a caller gave (a stored parent's also hold the
+    ``_tuning_objective_metric`` SageMaker added, which the objective check covers)."""
+    return {k: v for k, v in definition.static.items() if k != OBJECTIVE_KEY}
+
+
 def _check_warm_start(
     warm: dict[str, Any], found: list[Definition], all_ranges: list, parents: list
 ) -> None:
@@ -239,7 +256,8 @@ def _check_warm_start(
             f"WarmStartConfig can name at most {MAX_PARENTS} parent tuning jobs; got {len(names)}."
         )
     mine = found[0]
-    my_names = set(mine.static) | {r.name for r in all_ranges[0]}
+    my_static = _static(mine)
+    my_names = set(my_static) | {r.name for r in all_ranges[0]}
     for entry, parent in zip(names, parents, strict=True):
         name = entry.get("HyperParameterTuningJobName", "")
         if parent is None:
@@ -261,7 +279,8 @@ def _check_warm_start(
         from simsage.tuning.ranges import parse_ranges
 
         parent_ranges = {r.name: r for r in parse_ranges(theirs.ranges)}
-        their_names = set(theirs.static) | set(parent_ranges)
+        their_static = _static(theirs)
+        their_names = set(their_static) | set(parent_ranges)
         if their_names != my_names:
             raise ValidationException(
                 f"WarmStartConfig: the parent tuning job {parent.name} has the hyperparameters "
@@ -279,11 +298,11 @@ def _check_warm_start(
                 )
         changes = 0
         for key, theirs_range in parent_ranges.items():
-            if key in mine.static:  # tunable -> static: as many changes as its values
+            if key in my_static:  # tunable -> static: as many changes as its values
                 values = getattr(theirs_range, "values", None)
                 changes += len(values) if values else 1
-        for key, value in theirs.static.items():
-            if key in mine.static and mine.static[key] != value:
+        for key, value in their_static.items():
+            if key in my_static and my_static[key] != value:
                 changes += 2
         if changes > MAX_WARM_START_CHANGES:
             raise ValidationException(

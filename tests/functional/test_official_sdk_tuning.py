@@ -7,7 +7,9 @@ static hyperparameters, a ``HyperparameterTuner`` over ``eta``/``max_depth``/
 ``CategoricalParameter`` ranges), ``fit`` with two ``TrainingInput`` channels, ``wait``,
 ``best_training_job``, ``analytics().dataframe()``, ``HyperparameterTuner.attach``,
 ``deploy`` of the best model with ``predict``, and ``TrainingJobAnalytics`` of the best
-job's metric. Only the fixtures differ from a notebook (``simsage_local`` activates
+job's metric. A script-mode ``SKLearn`` estimator is tuned too (its metric a known function of its
+hyperparameters, so the test knows which job must be the best; the SDK JSON-encodes a
+Framework estimator's categorical values). Only the fixtures differ from a notebook (``simsage_local`` activates
 simsage; ``isolated_sdk`` and ``fast_sdk_polls``: conftest.py).
 
 The boto3 calls the SDK makes on these paths (read from ``sagemaker/tuner.py``,
@@ -56,6 +58,7 @@ from sagemaker.analytics import TrainingJobAnalytics  # noqa: E402
 from sagemaker.estimator import Estimator  # noqa: E402
 from sagemaker.inputs import TrainingInput  # noqa: E402
 from sagemaker.serializers import CSVSerializer  # noqa: E402
+from sagemaker.sklearn import SKLearn  # noqa: E402
 from sagemaker.tuner import (  # noqa: E402
     CategoricalParameter,
     ContinuousParameter,
@@ -222,9 +225,11 @@ def test_random_tuning_flow(notebook):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="DescribeHyperParameterTuningJob's TrainingJobDefinition.StaticHyperParameters "
-    "lacks _tuning_objective_metric (AWS echoes it there; the SDK's attach deletes it: "
-    "KeyError: '_tuning_objective_metric' in tuner._prepare_estimator_from_job_description)",
+    reason="DescribeHyperParameterTuningJob of a built-in algorithm's job (XGBoost, no "
+    "MetricDefinitions in the request) has no TrainingJobDefinition.AlgorithmSpecification."
+    "MetricDefinitions; AWS lists the algorithm's metric definitions there, and the SDK's "
+    "attach reads them: KeyError: 'MetricDefinitions' in "
+    "tuner._prepare_init_params_from_job_description",
 )
 def test_attach_by_name(notebook):
     sess, xgb, inputs, _ = notebook
@@ -322,3 +327,67 @@ def test_grid_tuning_over_categorical_values(notebook):
     combos = sorted(zip(frame["max_depth"], frame["eta"], strict=True))
     assert combos == [(2, 0.1), (2, 0.3), (4, 0.1), (4, 0.3)]
     assert (frame["TrainingJobStatus"] == "Completed").all()
+
+
+SCRIPT = """
+import argparse
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=int, default=0)
+parser.add_argument("--kind", type=str, default="a")
+args, _ = parser.parse_known_args()
+print(f"score={10 - (args.x - 3) ** 2 + (1 if args.kind == 'b' else 0)}", flush=True)
+"""
+
+
+def test_sdk_tuner_fit_best_job_analytics_and_attach(
+    simsage_local, isolated_sdk, fast_sdk_polls, tmp_path
+):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text(SCRIPT)
+    sess = sagemaker.Session()
+    estimator = SKLearn(
+        entry_point="train.py",
+        source_dir=str(source),
+        framework_version="1.2-1",
+        py_version="py3",
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.large",
+        sagemaker_session=sess,
+    )
+    tuner = HyperparameterTuner(
+        estimator,
+        objective_metric_name="score",
+        hyperparameter_ranges={
+            "x": IntegerParameter(0, 6),
+            "kind": CategoricalParameter(["a", "b"]),
+        },
+        metric_definitions=[{"Name": "score", "Regex": r"score=(-?[0-9.]+)"}],
+        strategy="Random",
+        max_jobs=4,
+        max_parallel_jobs=2,
+        random_seed=3,
+    )
+    tuner.fit(wait=True)
+    name = tuner.latest_tuning_job.name
+    described = sess.sagemaker_client.describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name
+    )
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    frame = tuner.analytics().dataframe()
+    assert len(frame) == 4
+    assert set(frame["TrainingJobStatus"]) == {"Completed"}
+    # The SDK JSON-encodes a Framework estimator's categorical values; the script sees them
+    # decoded, as on AWS.
+    expected = [
+        10 - (int(x) - 3) ** 2 + (1 if str(kind).strip('"') == "b" else 0)
+        for x, kind in zip(frame["x"], frame["kind"], strict=True)
+    ]
+    assert list(frame["FinalObjectiveValue"]) == pytest.approx(expected)
+    best = frame.loc[frame["FinalObjectiveValue"].idxmax(), "TrainingJobName"]
+    assert tuner.best_training_job() == best
+    attached = HyperparameterTuner.attach(name, sagemaker_session=sess)
+    assert attached.best_training_job() == best
+    assert attached.objective_metric_name == "score"

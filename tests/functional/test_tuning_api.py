@@ -97,8 +97,10 @@ def test_create_answers_the_arn_and_describe_echoes_the_request(sm):
     assert seen["HyperParameterTuningJobArn"] == arn
     assert seen["HyperParameterTuningJobConfig"]["Strategy"] == "Random"
     assert seen["HyperParameterTuningJobConfig"]["ParameterRanges"] == config()["ParameterRanges"]
+    # SageMaker adds the objective's name to the static hyperparameters.
     assert seen["TrainingJobDefinition"]["StaticHyperParameters"] == {
-        "sagemaker_program": "train.py"
+        "sagemaker_program": "train.py",
+        "_tuning_objective_metric": "validation:score",
     }
     assert "Tags" not in seen
     assert seen["HyperParameterTuningJobStatus"] in ("Stopping", "Stopped")
@@ -121,7 +123,9 @@ def test_names_are_case_insensitive_and_at_most_32_characters(sm):
     make_stopped(sm, "Taken")
     code, message = refused(sm, request("taken"))
     assert code == "ResourceInUse"
-    assert "hyper-parameter-tuning-job/taken" in message
+    assert message == (
+        "A hyperparameter tuning job with the name, taken, already exists. Choose a different name."
+    )
     code, message = refused(sm, request("x" * 33))
     assert code == "ValidationException"
     assert "hyperParameterTuningJobName" in message and "32" in message
@@ -139,7 +143,9 @@ def test_unknown_jobs_are_resource_not_found(sm):
             call(HyperParameterTuningJobName="nobody", **params)
         error = info.value.response["Error"]
         assert error["Code"] == "ResourceNotFound"
-        assert "nobody" in error["Message"]
+        assert error["Message"] == (
+            "Amazon SageMaker can't find a tuning job called nobody. Type another name."
+        )
 
 
 def _with(path: list, value, base=None) -> dict:
@@ -226,7 +232,8 @@ DEFINITION = "TrainingJobDefinition"
         (
             _with([CONFIG, "Strategy"], "Hyperband"),
             "ValidationException",
-            "MaxResource",
+            "MaxResource parameter is not provided and could not be inferred from provided "
+            "static hyperparameters of TrainingJobDefinition.",
         ),
         (
             _with([CONFIG, "StrategyConfig"], {"HyperbandStrategyConfig": {"MaxResource": 9}}),
@@ -432,3 +439,33 @@ def test_in_process_calls_check_the_request_as_botocore_does(simsage_local):
             private={"TuningJobArn": "arn:aws:sagemaker:eu-west-1:123456789012:x/y"},
         )
     assert info.value.message == "Requested resource not found."
+
+
+def test_built_in_xgboost_objectives_need_no_metric_definitions(sm):
+    xgboost = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    algorithm = {"TrainingImage": xgboost, "TrainingInputMode": "File"}
+    built_in = definition(
+        AlgorithmSpecification=algorithm,
+        StaticHyperParameters={"objective": "binary:logistic", "num_round": "5"},
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/train"}
+                },
+            }
+        ],
+    )
+    auc = config(
+        HyperParameterTuningJobObjective={"Type": "Maximize", "MetricName": "validation:auc"},
+        ParameterRanges={
+            "ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.1", "MaxValue": "0.5"}]
+        },
+    )
+    make_stopped(sm, "xgb-auc", HyperParameterTuningJobConfig=auc, TrainingJobDefinition=built_in)
+    auc["HyperParameterTuningJobObjective"]["MetricName"] = "validation:bogus"
+    code, message = refused(
+        sm, request("xgb-bogus", HyperParameterTuningJobConfig=auc, TrainingJobDefinition=built_in)
+    )
+    assert code == "ValidationException"
+    assert "'validation:bogus' is not defined" in message and "validation:auc" in message

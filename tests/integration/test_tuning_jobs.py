@@ -19,6 +19,7 @@ import pytest
 
 from simsage.home import Home
 from simsage.training.jobs import TrainingJobStore
+from simsage.tuning.jobs import TuningJobStore
 
 SKLEARN = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -241,14 +242,14 @@ def test_bayesian_search_and_a_warm_start_from_it(tuning):
     seen = tuning.run(
         "bayes-run",
         "Bayesian",
-        config={"ResourceLimits": {"MaxNumberOfTrainingJobs": 5, "MaxParallelTrainingJobs": 2}},
+        config={"ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2}},
     )
     assert seen["HyperParameterTuningJobStatus"] == "Completed", seen.get("FailureReason")
-    assert seen["TrainingJobStatusCounters"]["Completed"] == 5
+    assert seen["TrainingJobStatusCounters"]["Completed"] == 4
     children = tuning.children("bayes-run")
     assert (
         len({(c["TunedHyperParameters"]["x"], c["TunedHyperParameters"]["y"]) for c in children})
-        == 5
+        == 4
     )
     warm = {
         "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "bayes-run"}],
@@ -302,6 +303,109 @@ def test_best_objective_not_improving_completes_early(tuning):
     assert 4 <= len(tuning.children("flat-run")) < 20
 
 
+def test_convergence_completes_the_job(tuning):
+    seen = tuning.run(
+        "converge-run",
+        config={
+            "ParameterRanges": {"CategoricalParameterRanges": [{"Name": "x", "Values": ["3"]}]},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 30, "MaxParallelTrainingJobs": 3},
+            "TuningJobCompletionCriteria": {
+                "ConvergenceDetected": {"CompleteOnConvergence": "Enabled"}
+            },
+        },
+    )
+    assert seen["HyperParameterTuningJobStatus"] == "Completed", seen.get("FailureReason")
+    details = seen["TuningJobCompletionDetails"]
+    assert seen["CreationTime"] <= details["ConvergenceDetectedTime"]
+    assert details["ConvergenceDetectedTime"] <= seen["HyperParameterTuningEndTime"]
+    assert 10 <= len(tuning.children("converge-run")) < 30
+
+
+def test_several_definitions_share_the_budget(tuning):
+    base = tuning.request("defs-run")
+    one = base["TrainingJobDefinition"]
+    objective = base["HyperParameterTuningJobConfig"].pop("HyperParameterTuningJobObjective")
+    ranges = base["HyperParameterTuningJobConfig"].pop("ParameterRanges")
+    defs = []
+    for name, kind in (("def-a", "a"), ("def-b", "b")):
+        entry = json.loads(json.dumps(one))
+        entry["StaticHyperParameters"]["kind"] = kind
+        defs.append(
+            {
+                **entry,
+                "DefinitionName": name,
+                "TuningObjective": objective,
+                "HyperParameterRanges": ranges,
+            }
+        )
+    del base["TrainingJobDefinition"]
+    tuning.sm.create_hyper_parameter_tuning_job(**base, TrainingJobDefinitions=defs)
+    seen = tuning.wait("defs-run")
+    assert seen["HyperParameterTuningJobStatus"] == "Completed", seen.get("FailureReason")
+    children = tuning.children("defs-run")
+    assert sorted(c["TrainingJobDefinitionName"] for c in children) == [
+        "def-a",
+        "def-a",
+        "def-b",
+        "def-b",
+    ]
+    for child in children:  # each definition's static hyperparameters reached its jobs
+        tuned = child["TunedHyperParameters"]
+        kind = "a" if child["TrainingJobDefinitionName"] == "def-a" else "b"
+        assert _value(child) == pytest.approx(
+            score(int(tuned["x"]), float(tuned["y"]), kind), abs=1e-5
+        )
+    assert (
+        seen["BestTrainingJob"]["TrainingJobDefinitionName"]
+        == max(children, key=_value)["TrainingJobDefinitionName"]
+    )
+
+
+def test_early_stopping_stops_a_job_worse_than_the_median(tuning):
+    # One job at a time, best first: the fourth (x=0) reports values far below the
+    # median of the three before it at the same epochs, and is stopped.
+    seen = tuning.run(
+        "early-run",
+        "Grid",
+        static={"mode": "epochs"},
+        config={
+            "ParameterRanges": {
+                "CategoricalParameterRanges": [{"Name": "x", "Values": ["3", "2", "1", "0"]}]
+            },
+            "ResourceLimits": {"MaxParallelTrainingJobs": 1},
+            "TrainingJobEarlyStoppingType": "Auto",
+        },
+    )
+    assert seen["HyperParameterTuningJobStatus"] == "Completed", seen.get("FailureReason")
+    by_x = {c["TunedHyperParameters"]["x"]: c for c in tuning.children("early-run")}
+    assert [by_x[x]["TrainingJobStatus"] for x in ("3", "2", "1")] == ["Completed"] * 3
+    assert by_x["0"]["TrainingJobStatus"] == "Stopped"
+    assert seen["TrainingJobStatusCounters"]["Stopped"] == 1
+    assert seen["BestTrainingJob"]["TunedHyperParameters"] == {"x": "3"}
+
+
+def test_hyperband_stops_weak_configurations_at_its_rungs(tuning):
+    seen = tuning.run(
+        "hyperband-run",
+        "Hyperband",
+        static={"mode": "epochs"},
+        config={
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 5, "MaxParallelTrainingJobs": 1},
+            "StrategyConfig": {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 9}},
+        },
+    )
+    assert seen["HyperParameterTuningJobStatus"] == "Completed", seen.get("FailureReason")
+    children = tuning.children("hyperband-run")
+    stopped = [c for c in children if c["TrainingJobStatus"] == "Stopped"]
+    # Jobs run one at a time and each reports 10 epochs (MaxResource 9, rungs at 1 and 3):
+    # from the third on, a job behind the best third of those at its rung is stopped.
+    assert stopped, [(c["TunedHyperParameters"], _value(c)) for c in children]
+    assert seen["TrainingJobStatusCounters"]["Stopped"] == len(stopped)
+    best = seen["BestTrainingJob"]
+    assert best["TrainingJobStatus"] == "Completed"
+    assert all(_value(c) < _value(best) for c in stopped)
+
+
 def test_stop_stops_the_running_children(tuning, monkeypatch):
     tuning.start("stop-run", static={"mode": "sleep"})
     deadline = time.monotonic() + TIMEOUT
@@ -321,6 +425,34 @@ def test_stop_stops_the_running_children(tuning, monkeypatch):
         assert child["TrainingJobStatus"] == "Stopped"
         job = tuning.sm.describe_training_job(TrainingJobName=child["TrainingJobName"])
         assert job["TrainingJobStatus"] == "Stopped"
+
+
+def test_a_dead_tuning_runner_fails_the_job_and_stops_its_children(tuning, simsage_local):
+    tuning.start("orphan-run", static={"mode": "sleep"})
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if len(tuning.children("orphan-run", StatusEquals="InProgress")) == 2:
+            break
+        time.sleep(0.1)
+    runner = TuningJobStore(Home.open(simsage_local.config)).get("orphan-run").runner_pid
+    os.kill(runner, signal.SIGKILL)
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        seen = tuning.describe("orphan-run")
+        if seen["HyperParameterTuningJobStatus"] == "Failed":
+            break
+        time.sleep(0.1)
+    assert seen["HyperParameterTuningJobStatus"] == "Failed"
+    assert seen["FailureReason"].startswith("InternalServerError: ")
+    for child in tuning.children("orphan-run"):
+        name = child["TrainingJobName"]
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            status = tuning.sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]
+            if status in TERMINAL:
+                break
+            time.sleep(0.1)
+        assert status == "Stopped"
 
 
 def test_failing_children_fail_the_tuning_job_and_internal_errors_are_retried(
