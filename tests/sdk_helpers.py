@@ -1,17 +1,20 @@
 """What the official SDK tests of both versions share (tests/functional/test_official_sdk.py
 for v2, tests/sdk_v3 for v3, which run in different venvs but both have ``tests/`` on
 their path): the data a learner's notebook makes (a separable problem for training, a
-census-income CSV for processing), the trust policy of a role SageMaker may assume, and
-the SDK's pacing clock made fast."""
+census-income CSV for processing), the trust policy of a role SageMaker may assume, the
+SDK's pacing clock made fast, and the recorder that captures the request an SDK sends
+(simsage's or the official one) without running anything."""
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 import types
 from pathlib import Path
 
 import numpy as np
+from botocore.stub import Stubber
 
 SAGEMAKER_TRUST = {
     "Version": "2012-10-17",
@@ -29,6 +32,48 @@ def trust_of(service: str) -> dict:
     """A trust policy letting ``service`` (e.g. ``lambda.amazonaws.com``) assume a role."""
     statement = {**SAGEMAKER_TRUST["Statement"][0], "Principal": {"Service": service}}
     return {**SAGEMAKER_TRUST, "Statement": [statement]}
+
+
+class RequestRecorder:
+    """The parameters of every ``method`` call (e.g. ``create_processing_job``) sent
+    through ``client``, as the caller gave them; each call is answered by botocore's
+    Stubber with ``response`` (see :meth:`expect`), so nothing runs. Any other call on
+    that client fails the test (the Stubber has no answer for it)."""
+
+    def __init__(self, client, method: str, response: dict) -> None:
+        self.requests: list[dict] = []
+        self.method = method
+        self.response = response
+        self.stubber = Stubber(client)
+        operation = client.meta.method_to_api_mapping[method]
+        client.meta.events.register(
+            f"before-parameter-build.{client.meta.service_model.service_name}.{operation}",
+            lambda params, **_: self.requests.append(copy.deepcopy(params)),
+        )
+        self.stubber.activate()
+
+    def expect(self, calls: int = 1) -> None:
+        """Answer the next ``calls`` calls."""
+        for _ in range(calls):
+            self.stubber.add_response(self.method, self.response)
+
+
+def official_sdk_v2(monkeypatch, tmp_path):
+    """The official SDK v2's ``sagemaker`` package (the test is skipped without it),
+    isolated from the machine's SDK config and its telemetry (as in
+    tests/functional/conftest.py's ``isolated_sdk``)."""
+    import pytest
+
+    empty = tmp_path / "sagemaker-config.yaml"
+    empty.write_text("")
+    monkeypatch.setenv("SAGEMAKER_ADMIN_CONFIG_OVERRIDE", str(empty))
+    monkeypatch.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(empty))
+    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    sagemaker = pytest.importorskip("sagemaker")
+    from sagemaker.telemetry import telemetry_logging
+
+    monkeypatch.setattr(telemetry_logging, "_requests_helper", lambda url, timeout: None)
+    return sagemaker
 
 
 def dataset(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -375,8 +375,14 @@ class MetricBuffer:
         with self._write_lock:  # two flushes must not interleave their batches
             with self._lock:
                 pending, self._pending = self._pending, []
-            if pending:
-                self.store.put_samples(self._batch(pending))
+            if not pending:
+                return
+            if not self.store.db.path.exists():
+                # The home was deleted (or its index moved away): connecting would create
+                # a new, foreign state.db in its place. The values have nowhere to go.
+                log.info("%d metric values dropped: %s is gone", len(pending), self.store.db.path)
+                return
+            self.store.put_samples(self._batch(pending))
 
     def _batch(self, pending: list) -> list[tuple[str, str, str, list[Sample]]]:
         by_metric: dict[tuple[str, str, str], list[Sample]] = {}

@@ -32,6 +32,10 @@ What it does, polling the registry every 0.1 s:
   :class:`~simsage.hosting.async_worker.AsyncWorker` works through the queue; requests
   an earlier supervisor was working on go back to the queue when this one starts.
 
+Every few seconds the supervisor publishes each ready instance's CPUUtilization and
+MemoryUtilization in ``/aws/sagemaker/Endpoints`` by EndpointName and VariantName
+(:mod:`simsage.runtime.usage`), as SageMaker's instance metrics.
+
 Instances are ``python -m simsage.serving.server`` processes in the supervisor's process
 group started with ``--exit-with-parent``: killing the supervisor (or its group) never
 leaves an instance behind. Their output goes to the log group
@@ -72,9 +76,11 @@ from simsage.runtime.servers import (
     ServerProcess,
     StartCancelled,
 )
+from simsage.runtime.usage import InstanceUsage
 from simsage.s3.backend import S3Backend
 
 POLL_SECONDS = 0.1
+INSTANCE_METRICS_NAMESPACE = "/aws/sagemaker/Endpoints"
 DRAIN_GRACE = 30.0  # SIGTERM, then SIGKILL 30 s later, as SageMaker does
 LOG_FLUSH_SECONDS = 0.2
 HEALTH_CHECK_SECONDS = 1.0
@@ -231,6 +237,7 @@ class Supervisor(JobProcess):
         self.serverless = ServerlessKeeper(self)
         self.async_worker = AsyncWorker(self)
         self._health: _HealthChecker | None = None
+        self.usage = InstanceUsage(home, INSTANCE_METRICS_NAMESPACE)
 
     # -- the job process's hooks ---------------------------------------------------------
     def status(self) -> str | None:
@@ -273,9 +280,18 @@ class Supervisor(JobProcess):
                     self._stop_all(list(self.running))
                     return
                 self._reconcile(endpoint)
+                self._sample_usage()
                 time.sleep(POLL_SECONDS)
         except Cancelled:
             self._delete(self.store.find(self.name))
+
+    def _sample_usage(self) -> None:
+        trees = [
+            (r.server.pid, {"EndpointName": self.name, "VariantName": r.instance.variant})
+            for r in list(self.running.values())
+            if r.instance.state == "ready" and r.server.pid and r.server.alive()
+        ]
+        self.usage.sample(trees)
 
     def _forget_stale_instances(self) -> None:
         """Instances recorded by an earlier supervisor of this endpoint: kill and forget."""

@@ -19,6 +19,8 @@ processing's own, as SageMaker Processing does it:
 - outputs: ``Continuous`` outputs are uploaded as their files are closed, ``EndOfJob``
   outputs once every host has exited 0 (symlinks never); ``/opt/ml/output/message``
   (its first 1 KB) becomes ExitMessage in any terminal state;
+- instance metrics: each host's CPUUtilization and MemoryUtilization in
+  ``/aws/sagemaker/ProcessingJobs`` by ``Host`` = ``<job>/algo-<n>`` while it runs;
 - the outcome: every host exiting 0 is Completed; any other exit is Failed with an
   ``AlgorithmError`` reason naming the host, its exit code and its last lines.
 
@@ -43,9 +45,11 @@ from simsage.runtime.images import parse_image
 from simsage.runtime.job import ACTIVE, FAILURE_LIMIT, JobProcess
 from simsage.runtime.network import PrivateNetwork
 from simsage.runtime.python import child_environment
+from simsage.runtime.usage import InstanceUsage
 from simsage.s3.backend import S3Backend
 
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+METRICS_NAMESPACE = "/aws/sagemaker/ProcessingJobs"
 DEFAULT_MAX_RUNTIME = 86400
 FLUSH_EVERY = 1.0
 MESSAGE_LIMIT = 1024  # ExitMessage: the first 1 KB of /opt/ml/output/message
@@ -68,6 +72,7 @@ class Runner(JobProcess):
         self.engine: docker_engine.DockerEngine | None = None  # other images only
         self.network: PrivateNetwork | None = None
         self.continuous: list[outputs.ContinuousUpload] = []
+        self.usage = InstanceUsage(home, METRICS_NAMESPACE)
 
     # -- the job process's hooks -------------------------------------------------------
 
@@ -282,11 +287,15 @@ class Runner(JobProcess):
             )
             self.jobs.transition(self.name, "Stopping", ("InProgress",), stop="MaxRuntimeExceeded")
 
+        def periodic() -> None:
+            self.usage.sample(self.hosts.trees(self.name))
+            self.log_lines.flush()
+
         return self.hosts.supervise(
             self.job.started + runtime,
             stop_check,
             on_deadline,
-            self.log_lines.flush,
+            periodic,
             FLUSH_EVERY,
             first_signal=signal.SIGINT,
         )

@@ -97,6 +97,15 @@ class HostGroup:
     def names(self) -> list[str]:
         return [host.name for host in self.hosts]
 
+    def trees(self, job: str) -> list[tuple[int, dict[str, str]]]:
+        """``(pid, {"Host": "<job>/<host>"})`` of every host still running as a local
+        process (a Docker container has no local tree), for the instance metrics."""
+        return [
+            (host.process.pid, {"Host": f"{job}/{host.name}"})
+            for host in self.hosts
+            if isinstance(host.process, subprocess.Popen) and host.process.poll() is None
+        ]
+
     def open_streams(self, logs, group: str, prefix: str, epoch: int) -> None:
         """Give each host its stream, ``<prefix>/<host>-<epoch>``, as SageMaker names them."""
         for host in self.hosts:

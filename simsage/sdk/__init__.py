@@ -20,19 +20,31 @@ Processing jobs (preprocessing, evaluation) run scripts the same way:
                   outputs=[sdk.ProcessingOutput("/opt/ml/processing/train",
                                                 output_name="train")])
 
+Tuning jobs run an estimator over hyperparameter ranges and keep the best:
+
+    tuner = sdk.HyperparameterTuner(xgb, "validation:auc",
+                                    {"eta": sdk.ContinuousParameter(0.05, 0.5)},
+                                    strategy="Random", max_jobs=8, max_parallel_jobs=2)
+    tuner.fit({"train": train, "validation": validation})
+    tuner.analytics().dataframe()
+    predictor = tuner.deploy(1, "ml.m5.large")
+
 Modules mirror the official ones: ``session``, ``image_uris``, ``estimator``,
 ``sklearn``, ``xgboost``, ``inputs``, ``model``, ``predictor``, ``serializers``,
-``deserializers``, ``transformer``, ``processing``, ``model_monitor``, ``exceptions``.
+``deserializers``, ``transformer``, ``processing``, ``model_monitor``, ``parameter``,
+``tuner``, ``analytics``, ``exceptions``.
 """
 
 from __future__ import annotations
 
 from simsage.sdk import deserializers, image_uris, serializers
+from simsage.sdk.analytics import HyperparameterTuningJobAnalytics, TrainingJobAnalytics
 from simsage.sdk.estimator import Estimator
 from simsage.sdk.exceptions import UnexpectedStatusException
 from simsage.sdk.inputs import TrainingInput, TransformInput
 from simsage.sdk.model import Model
 from simsage.sdk.model_monitor import DataCaptureConfig
+from simsage.sdk.parameter import CategoricalParameter, ContinuousParameter, IntegerParameter
 from simsage.sdk.predictor import Predictor
 from simsage.sdk.processing import (
     FrameworkProcessor,
@@ -46,12 +58,26 @@ from simsage.sdk.processing import (
 from simsage.sdk.session import Session
 from simsage.sdk.sklearn import SKLearn, SKLearnModel
 from simsage.sdk.transformer import Transformer
+from simsage.sdk.tuner import (
+    HyperbandStrategyConfig,
+    HyperparameterTuner,
+    StrategyConfig,
+    TuningJobCompletionCriteriaConfig,
+    WarmStartConfig,
+    WarmStartTypes,
+)
 from simsage.sdk.xgboost import XGBoost, XGBoostModel
 
 __all__ = [
+    "CategoricalParameter",
+    "ContinuousParameter",
     "DataCaptureConfig",
     "Estimator",
     "FrameworkProcessor",
+    "HyperbandStrategyConfig",
+    "HyperparameterTuner",
+    "HyperparameterTuningJobAnalytics",
+    "IntegerParameter",
     "Model",
     "Predictor",
     "ProcessingInput",
@@ -63,10 +89,15 @@ __all__ = [
     "SKLearnProcessor",
     "ScriptProcessor",
     "Session",
+    "StrategyConfig",
     "TrainingInput",
+    "TrainingJobAnalytics",
     "TransformInput",
     "Transformer",
+    "TuningJobCompletionCriteriaConfig",
     "UnexpectedStatusException",
+    "WarmStartConfig",
+    "WarmStartTypes",
     "XGBoost",
     "XGBoostModel",
     "deserializers",

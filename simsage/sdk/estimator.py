@@ -4,14 +4,16 @@
 Layer: SDK, on boto3 clients only. Names and meanings are the official SDK v2's:
 ``Estimator(image_uri, role, instance_count, instance_type, output_path, …)``,
 ``set_hyperparameters``, ``fit(inputs, wait, logs, job_name)``, ``model_data``,
-``latest_training_job``, ``attach``, ``deploy``, ``transformer``. The constructor only
-stores its arguments; checks happen when ``fit`` starts the job.
+``latest_training_job``, ``training_job_analytics``, ``attach``, ``deploy``,
+``transformer``. The constructor only stores its arguments; checks happen when ``fit``
+starts the job.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from simsage.sdk.analytics import TrainingJobAnalytics
 from simsage.sdk.deserializers import BaseDeserializer
 from simsage.sdk.inputs import TrainingInput
 from simsage.sdk.model import Model
@@ -121,6 +123,10 @@ class Estimator:
         return {key: _text(value) for key, value in self._hyperparameters.items()}
 
     # -- training --------------------------------------------------------------------------
+    def training_image_uri(self) -> str:
+        """The image the training jobs run."""
+        return self.image_uri
+
     def _job_name(self, job_name: str | None) -> str:
         return job_name or name_from_base(
             self.base_job_name or base_name_from_image(self.image_uri)
@@ -217,6 +223,15 @@ class Estimator:
                 bar.close()
 
     @property
+    def training_job_analytics(self) -> TrainingJobAnalytics:
+        """The latest training job's metrics, from CloudWatch (``.dataframe()``)."""
+        if self.latest_training_job is None:
+            raise ValueError("Estimator is not associated with a TrainingJob")
+        return TrainingJobAnalytics(
+            self.latest_training_job.name, sagemaker_session=self.sagemaker_session
+        )
+
+    @property
     def model_data(self) -> str:
         """The S3 URI of the trained ``model.tar.gz``."""
         if self._model_data is None:
@@ -234,14 +249,24 @@ class Estimator:
 
     @classmethod
     def attach(cls, training_job_name: str, sagemaker_session: Session | None = None) -> Estimator:
-        """An estimator for an existing training job (e.g. one started elsewhere)."""
+        """An estimator for an existing training job (e.g. one started elsewhere, or a
+        tuning job's best training job)."""
         session = sagemaker_session or Session()
         described = session.sagemaker_client.describe_training_job(
             TrainingJobName=training_job_name
         )
+        estimator = cls._from_description(described, session)
+        estimator.latest_training_job = TrainingJob(session, training_job_name)
+        return estimator
+
+    @classmethod
+    def _from_description(cls, described: dict[str, Any], session: Session) -> Estimator:
+        """An estimator with the settings of a DescribeTrainingJob answer (or of a tuning
+        job's training job definition in that shape)."""
         resources = described["ResourceConfig"]
-        estimator = cls(
-            image_uri=described["AlgorithmSpecification"]["TrainingImage"],
+        algorithm = described["AlgorithmSpecification"]
+        return cls(
+            image_uri=algorithm["TrainingImage"],
             role=described["RoleArn"],
             instance_count=resources["InstanceCount"],
             instance_type=resources["InstanceType"],
@@ -249,11 +274,11 @@ class Estimator:
             hyperparameters=dict(described.get("HyperParameters") or {}),
             max_run=described["StoppingCondition"]["MaxRuntimeInSeconds"],
             environment=described.get("Environment"),
+            metric_definitions=algorithm.get("MetricDefinitions"),
             volume_size=resources.get("VolumeSizeInGB", 30),
+            input_mode=algorithm.get("TrainingInputMode", "File"),
             sagemaker_session=session,
         )
-        estimator.latest_training_job = TrainingJob(session, training_job_name)
-        return estimator
 
     # -- using the model ---------------------------------------------------------------------
     def create_model(self, name: str | None = None, env: dict[str, str] | None = None) -> Model:

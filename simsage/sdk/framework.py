@@ -13,6 +13,7 @@ serve the model.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,15 @@ from simsage.sdk.estimator import Estimator
 from simsage.sdk.model import Model
 from simsage.sdk.session import Session
 from simsage.sdk.utils import sourcedir_archive
+
+# The hyperparameters fit() and the tuner set, not the user.
+_SET_BY_FIT = (
+    "sagemaker_container_log_level",
+    "sagemaker_job_name",
+    "sagemaker_region",
+    "sagemaker_estimator_class_name",
+    "sagemaker_estimator_module",
+)
 
 
 class Framework(Estimator):
@@ -68,6 +78,54 @@ class Framework(Estimator):
                 py_version=self.py_version,
             )
 
+    def training_image_uri(self) -> str:
+        self._resolve_image()
+        return self.image_uri
+
+    @classmethod
+    def _from_description(cls, described: dict[str, Any], session: Session) -> Framework:
+        """The estimator of a script-mode training job: the entry point and the uploaded
+        ``sourcedir.tar.gz`` come back from the ``sagemaker_program`` /
+        ``sagemaker_submit_directory`` hyperparameters (fitting again reuses that code),
+        the framework version from the image tag, the other hyperparameters JSON-decoded
+        (``_tuning_objective_metric``, which the service adds unencoded, as it is)."""
+        resources = described["ResourceConfig"]
+        algorithm = described["AlgorithmSpecification"]
+        hyperparameters: dict[str, Any] = {}
+        for key, value in (described.get("HyperParameters") or {}).items():
+            if key == "_tuning_objective_metric":
+                hyperparameters[key] = value.strip('"')
+                continue
+            try:
+                hyperparameters[key] = json.loads(value)
+            except ValueError:
+                hyperparameters[key] = value
+        program = hyperparameters.pop("sagemaker_program", None)
+        submit = hyperparameters.pop("sagemaker_submit_directory", None)
+        for key in _SET_BY_FIT:
+            hyperparameters.pop(key, None)
+        image = algorithm["TrainingImage"]
+        version = re.search(r":(\d+(?:\.\d+)*(?:-\d+)?)", image)
+        estimator = cls(
+            entry_point=program or "",
+            framework_version=version.group(1) if version else "",
+            role=described["RoleArn"],
+            instance_count=resources["InstanceCount"],
+            instance_type=resources["InstanceType"],
+            source_dir=submit,
+            image_uri=image,
+            hyperparameters=hyperparameters,
+            output_path=described["OutputDataConfig"]["S3OutputPath"],
+            max_run=described["StoppingCondition"]["MaxRuntimeInSeconds"],
+            environment=described.get("Environment"),
+            metric_definitions=algorithm.get("MetricDefinitions"),
+            volume_size=resources.get("VolumeSizeInGB", 30),
+            input_mode=algorithm.get("TrainingInputMode", "File"),
+            sagemaker_session=session,
+        )
+        estimator.uploaded_code = submit
+        return estimator
+
     def hyperparameters(self) -> dict[str, str]:
         """Every value JSON-encoded, as the SDK sends framework hyperparameters."""
         return {key: json.dumps(value) for key, value in self._hyperparameters.items()}
@@ -76,12 +134,17 @@ class Framework(Estimator):
         """Pack ``source_dir`` (or the lone entry point) as ``sourcedir.tar.gz`` and upload
         it to ``<code_location or s3://<default bucket>>/<job_name>/source/``; returns
         (and keeps in ``uploaded_code``) its S3 URI. Training and the
-        :class:`~simsage.sdk.processing.FrameworkProcessor` both ship code this way.
+        :class:`~simsage.sdk.processing.FrameworkProcessor` both ship code this way. An
+        ``s3://`` ``source_dir`` is an uploaded archive already: it is used as it is.
 
         Raises:
             FileNotFoundError: the entry point is not where it should be.
         """
         session = self.sagemaker_session
+        if self.source_dir and self.source_dir.startswith("s3://"):
+            # An uploaded sourcedir.tar.gz (an attached estimator's) is used as it is.
+            self.uploaded_code = self.source_dir
+            return self.uploaded_code
         archive = sourcedir_archive(self.entry_point, self.source_dir)
         if self.code_location:
             bucket, _, prefix = self.code_location.removeprefix("s3://").partition("/")

@@ -73,3 +73,70 @@ class FilesBar(LogProgress):
     def line(self, line: str) -> None:
         if self.bar is not None and _FILE_DONE.search(line):
             self.bar.update(1)
+
+
+# The official SDK's characters for a tuning job's status while it waits.
+_TUNING_CODES = {
+    "Completed": "!",
+    "InProgress": ".",
+    "Failed": "*",
+    "Stopped": "s",
+    "Stopping": "_",
+}
+
+
+class TuningProgress:
+    """A tuning job's progress, from its descriptions (:meth:`update`).
+
+    In a terminal: a bar of the training jobs that ended, out of
+    ``MaxNumberOfTrainingJobs``, with the best objective so far. Otherwise the official
+    SDK's status characters — ``.`` as training jobs end (one per job, not one per poll:
+    simsage polls every 0.1 s) and ``!``/``*``/``s`` when the tuning job ends Completed,
+    Failed or Stopped, then a new line.
+    """
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stdout
+        self.tty = getattr(self.stream, "isatty", lambda: False)()
+        self.bar = None
+        self._ended = 0
+        self._closed = False
+
+    def update(self, described: dict[str, Any]) -> None:
+        """Show what description ``described`` (DescribeHyperParameterTuningJob) says."""
+        if self._closed:
+            return
+        counters = described.get("TrainingJobStatusCounters", {})
+        ended = sum(counters.get(k, 0) for k in ("Completed", "Stopped", "NonRetryableError"))
+        status = described["HyperParameterTuningJobStatus"]
+        finished = status not in ("InProgress", "Stopping")
+        if self.tty:
+            self._bar(described, ended)
+        elif ended > self._ended:
+            print(_TUNING_CODES["InProgress"] * (ended - self._ended), end="", file=self.stream)
+        self._ended = max(ended, self._ended)
+        if finished:
+            if not self.tty:
+                print(_TUNING_CODES.get(status, "?"), file=self.stream)
+            self.close()
+        self.stream.flush()
+
+    def _bar(self, described: dict[str, Any], ended: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            limits = described.get("HyperParameterTuningJobConfig", {}).get("ResourceLimits", {})
+            total = limits.get("MaxNumberOfTrainingJobs")
+            self.bar = tqdm(total=total, unit="job", desc="tuning", file=self.stream)
+        best = described.get("BestTrainingJob", {})
+        value = best.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
+        if value is not None:
+            self.bar.set_postfix(best=f"{value:.6g}", refresh=False)
+        self.bar.n = ended
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self._closed = True
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

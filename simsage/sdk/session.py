@@ -11,6 +11,7 @@ change it).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -20,7 +21,9 @@ from typing import Any
 
 from simsage.sdk.exceptions import UnexpectedStatusException
 from simsage.sdk.logs import LogFollower
-from simsage.sdk.progress import LogProgress
+from simsage.sdk.progress import LogProgress, TuningProgress
+
+log = logging.getLogger("simsage.sdk")
 
 TERMINAL_JOB = ("Completed", "Failed", "Stopped")
 
@@ -88,6 +91,10 @@ class Session:
     @property
     def logs_client(self):
         return self.client("logs")
+
+    @property
+    def cloudwatch_client(self):
+        return self.client("cloudwatch")
 
     def account_id(self) -> str:
         if self._account_id is None:
@@ -245,6 +252,50 @@ class Session:
             poll,
         )
         _check_job(described, "Processing job", job, "ProcessingJobStatus")
+        return described
+
+    # -- tuning jobs ---------------------------------------------------------------------
+    def describe_tuning_job(self, job_name: str) -> dict[str, Any]:
+        """DescribeHyperParameterTuningJob for ``job_name``."""
+        return self.sagemaker_client.describe_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=job_name
+        )
+
+    def stop_tuning_job(self, name: str) -> None:
+        """Stop tuning job ``name`` and its running training jobs. A job that has already
+        ended is left as it is (the service answers ValidationException), as the
+        official SDK does."""
+        client = self.sagemaker_client
+        try:
+            client.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        except client.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] != "ValidationException":
+                raise
+            log.info("Tuning job %s is already stopped or not running.", name)
+
+    def wait_for_tuning_job(
+        self, job: str, poll: float | None = None, progress: TuningProgress | None = None
+    ) -> dict[str, Any]:
+        """Wait for tuning job ``job`` to end; returns its description. ``progress`` is
+        shown each description (see :class:`~simsage.sdk.progress.TuningProgress`).
+
+        A Stopped job only logs a warning, as in the official SDK (its training jobs and
+        best job stay usable).
+
+        Raises:
+            UnexpectedStatusException: the job Failed (the reason is in the message).
+        """
+
+        def done(described: dict[str, Any]) -> bool:
+            if progress is not None:
+                progress.update(described)
+            return described["HyperParameterTuningJobStatus"] in TERMINAL_JOB
+
+        described = self._wait(lambda: self.describe_tuning_job(job), done, poll)
+        if described["HyperParameterTuningJobStatus"] == "Stopped":
+            log.warning("Tuning job %s ended with status 'Stopped' rather than 'Completed'.", job)
+            return described
+        _check_job(described, "HyperParameterTuning job", job, "HyperParameterTuningJobStatus")
         return described
 
     def wait_for_endpoint(self, endpoint: str, poll: float | None = None) -> dict[str, Any]:

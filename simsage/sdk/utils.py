@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 import time
 from pathlib import Path
@@ -16,10 +17,24 @@ def timestamp() -> str:
     return time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime(now)) + f"-{int(now * 1000) % 1000:03d}"
 
 
-def name_from_base(base: str, max_length: int = MAX_NAME) -> str:
-    """``<base>-<timestamp>``, the base trimmed so the whole fits ``max_length``."""
-    suffix = timestamp()
+def short_timestamp() -> str:
+    """``261128-1002``: the SDK's short name suffix (tuning jobs), in local time as the
+    official SDK writes it."""
+    return time.strftime("%y%m%d-%H%M")
+
+
+def name_from_base(base: str, max_length: int = MAX_NAME, short: bool = False) -> str:
+    """``<base>-<timestamp>`` (the short timestamp with ``short``), the base trimmed so the
+    whole fits ``max_length``."""
+    suffix = short_timestamp() if short else timestamp()
     return f"{base[: max_length - len(suffix) - 1]}-{suffix}"
+
+
+def base_from_name(name: str) -> str:
+    """The base :func:`name_from_base` was given: ``xgb-261128-1002`` → ``xgb`` (either
+    timestamp); a name without one is its own base."""
+    match = re.match(r"^(.+)-(\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-\d{3}|\d{6}-\d{4})", name)
+    return match.group(1) if match else name
 
 
 def base_name_from_image(image_uri: str) -> str:

@@ -8,7 +8,8 @@ the runtime's). What is training's own: it builds each host's ``/opt/ml``-shaped
 with the training environment, reads metrics from their output (the latest values for
 FinalMetricDataList; every value as a CloudWatch series in ``/aws/sagemaker/TrainingJobs``,
 by ``TrainingJobName`` as the console and the SDK's TrainingJobAnalytics read them, and
-by ``Host`` = ``<job>/algo-<n>``, written with each flush while the job runs), enforces
+by ``Host`` = ``<job>/algo-<n>``, written with each flush while the job runs; and each
+host's CPUUtilization and MemoryUtilization by Host), enforces
 StopTrainingJob and MaxRuntimeInSeconds, then packs ``model/`` into model.tar.gz and
 ``output/data`` into output.tar.gz in S3 and records the outcome with its
 SecondaryStatus.
@@ -41,6 +42,7 @@ from simsage.runtime.job import ACTIVE, JobProcess, failure_reason
 from simsage.runtime.metrics import MetricReader
 from simsage.runtime.network import PrivateNetwork
 from simsage.runtime.python import child_environment, module_command
+from simsage.runtime.usage import InstanceUsage
 from simsage.s3.backend import S3Backend
 from simsage.training.jobs import TrainingJob, TrainingJobStore
 
@@ -73,6 +75,7 @@ class Runner(JobProcess):
         self.metrics: MetricReader | None = None  # started with the hosts
         self.metric_points = MetricBuffer(MetricStore(home))  # every value, for CloudWatch
         self._by_job = dims_key({"TrainingJobName": self.job.name})
+        self.usage = InstanceUsage(home, METRICS_NAMESPACE)  # CPU/MemoryUtilization by Host
         self.network: PrivateNetwork | None = None  # the hosts' private network, if any
 
     # -- the job process's hooks -----------------------------------------------------
@@ -402,6 +405,7 @@ class Runner(JobProcess):
             )
 
         def periodic() -> None:
+            self.usage.sample(self.hosts.trees(self.job.name))
             self._sync_checkpoints()
             self._flush()
 

@@ -1,7 +1,8 @@
 """What simsage itself publishes to CloudWatch metrics: a training job's metric values as
 series in ``/aws/sagemaker/TrainingJobs`` while it runs (by TrainingJobName, as the
-console and the official SDK's ``TrainingJobAnalytics`` read them, and by Host), read
-through boto3's ``cloudwatch`` client and the official SDK v2, unmodified."""
+console and the official SDK's ``TrainingJobAnalytics`` read them, and by Host) and its
+hosts' CPU and memory utilization, read through boto3's ``cloudwatch`` client and the
+official SDK v2, unmodified."""
 
 from __future__ import annotations
 
@@ -84,12 +85,16 @@ def stopped_job(simsage_local):
         StoppingCondition={"MaxRuntimeInSeconds": 300},
     )
 
-    def both_hosts_listed():
-        metrics = cw.list_metrics(Namespace=NAMESPACE, MetricName="loss")["Metrics"]
-        hosts = {d["Value"] for m in metrics for d in m["Dimensions"] if d["Name"] == "Host"}
-        return hosts == {f"{name}/algo-1", f"{name}/algo-2"} and metrics
+    def hosts_of(metric: str) -> set[str]:
+        metrics = cw.list_metrics(Namespace=NAMESPACE, MetricName=metric)["Metrics"]
+        return {d["Value"] for m in metrics for d in m["Dimensions"] if d["Name"] == "Host"}
 
-    listed = wait_for(both_hosts_listed, "the loss series of both hosts")
+    everyone = {f"{name}/algo-1", f"{name}/algo-2"}
+    wait_for(lambda: hosts_of("loss") == everyone, "the loss series of both hosts")
+    # The hosts' instance metrics too (CPU needs a second sample, a few seconds later).
+    wait_for(lambda: hosts_of("CPUUtilization") == everyone, "CPUUtilization of both hosts")
+    assert hosts_of("MemoryUtilization") == everyone
+    listed = cw.list_metrics(Namespace=NAMESPACE, MetricName="loss")["Metrics"]
     # Visible while the job runs, as on AWS.
     assert sm.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "InProgress"
     assert [{"Name": "TrainingJobName", "Value": name}] in [m["Dimensions"] for m in listed]
@@ -141,6 +146,17 @@ def test_training_metrics_are_series_by_job_and_by_host(simsage_local, stopped_j
         "Minimum": min(everything),
         "Maximum": max(everything),
     }
+    memory = cw.get_metric_statistics(
+        Namespace=NAMESPACE,
+        MetricName="MemoryUtilization",
+        Dimensions=[{"Name": "Host", "Value": f"{name}/algo-1"}],
+        StartTime=stopped_job["TrainingStartTime"],
+        EndTime=stopped_job["TrainingEndTime"] + dt.timedelta(minutes=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    assert memory and all(0 < p["Maximum"] < 100 and p["Unit"] == "Percent" for p in memory)
+
     # Each epoch's value, in order: what a tuning job's early stopping reads.
     store = MetricStore(Home.open(simsage_local.config))
     series = store.series(NAMESPACE, "loss", {"Host": f"{name}/algo-2"})
@@ -166,3 +182,42 @@ def test_training_metrics_are_series_by_job_and_by_host(simsage_local, stopped_j
     assert list(frame["metric_name"]) == ["loss"] * len(expected)
     assert list(frame["value"]) == pytest.approx(expected)
     assert frame["timestamp"].iloc[0] == 0.0
+
+
+def test_a_processing_job_publishes_its_hosts_memory_utilization(simsage_local):
+    sm = simsage_local.client("sagemaker")
+    cw = simsage_local.client("cloudwatch")
+    sm.create_processing_job(
+        ProcessingJobName="usage",
+        RoleArn=ROLE,
+        ProcessingResources={
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "VolumeSizeInGB": 1,
+            }
+        },
+        AppSpecification={
+            "ImageUri": SKLEARN,
+            "ContainerEntrypoint": ["python3", "-c", "import time; time.sleep(1)"],
+        },
+    )
+    job = wait_for(
+        lambda: (
+            (d := sm.describe_processing_job(ProcessingJobName="usage"))["ProcessingJobStatus"]
+            in ("Completed", "Failed", "Stopped")
+            and d
+        ),
+        "the processing job",
+    )
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    (point,) = cw.get_metric_statistics(
+        Namespace="/aws/sagemaker/ProcessingJobs",
+        MetricName="MemoryUtilization",
+        Dimensions=[{"Name": "Host", "Value": "usage/algo-1"}],
+        StartTime=job["ProcessingStartTime"] - dt.timedelta(minutes=1),
+        EndTime=job["ProcessingEndTime"] + dt.timedelta(minutes=1),
+        Period=180,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    assert 0 < point["Maximum"] < 100 and point["Unit"] == "Percent"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -136,3 +137,33 @@ def test_invocation_metrics_count_every_request_that_reached_the_model(simsage_l
         "OverheadLatency",
     }
     assert all(m["Dimensions"] == DIMS for m in listed)
+
+
+def test_instance_metrics_of_the_real_processes(simsage_local):
+    """The supervisor samples each instance's process tree every few seconds."""
+    deploy(
+        simsage_local,
+        "counted",
+        {"counted-model": tar_gz({"code/inference.py": SCRIPT.encode()})},
+        image=SKLEARN,
+        environment={"SAGEMAKER_PROGRAM": "inference.py"},
+    )
+    cw = simsage_local.client("cloudwatch")
+
+    def sampled(metric: str) -> list[dict]:
+        return cw.get_metric_statistics(
+            Namespace="/aws/sagemaker/Endpoints",
+            MetricName=metric,
+            Dimensions=DIMS,
+            Period=60,
+            Statistics=["Maximum", "SampleCount"],
+            **window(),
+        )["Datapoints"]
+
+    deadline = time.monotonic() + 60
+    while not sampled("CPUUtilization"):  # a CPU figure needs two samples
+        assert time.monotonic() < deadline, "no CPUUtilization was published"
+        time.sleep(0.2)
+    memory = sampled("MemoryUtilization")
+    assert memory and all(0 < p["Maximum"] < 100 and p["Unit"] == "Percent" for p in memory)
+    assert all(p["Maximum"] >= 0 for p in sampled("CPUUtilization"))

@@ -10,7 +10,6 @@ processors, given the same arguments, must send the very same request.
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import re
@@ -19,7 +18,7 @@ import tarfile
 from types import SimpleNamespace
 
 import pytest
-from botocore.stub import Stubber
+from sdk_helpers import RequestRecorder, official_sdk_v2
 
 from simsage import sdk
 from simsage.sdk.processing import runproc_script
@@ -30,23 +29,11 @@ SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-l
 TIMESTAMP = r"\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d-\d{3}"
 
 
-class Recorder:
+def processing_recorder(client) -> RequestRecorder:
     """The CreateProcessingJob requests sent through one sagemaker client; each is answered
     (without running anything) by a Stubber response."""
-
-    def __init__(self, client) -> None:
-        self.requests: list[dict] = []
-        self.stubber = Stubber(client)
-        client.meta.events.register(
-            "before-parameter-build.sagemaker.CreateProcessingJob",
-            lambda params, **_: self.requests.append(copy.deepcopy(params)),
-        )
-        self.stubber.activate()
-
-    def expect(self, calls: int = 1) -> None:
-        for _ in range(calls):
-            arn = "arn:aws:sagemaker:us-east-1:123456789012:processing-job/recorded"
-            self.stubber.add_response("create_processing_job", {"ProcessingJobArn": arn})
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:processing-job/recorded"
+    return RequestRecorder(client, "create_processing_job", {"ProcessingJobArn": arn})
 
 
 @pytest.fixture
@@ -56,7 +43,7 @@ def session(simsage_local):
 
 @pytest.fixture
 def recorder(session):
-    return Recorder(session.sagemaker_client)
+    return processing_recorder(session.sagemaker_client)
 
 
 @pytest.fixture
@@ -394,18 +381,7 @@ def test_logs_need_wait_in_processor_run(session, recorder):
 # -- the official SDK v2, given the same arguments, sends the same request ----------------
 @pytest.fixture
 def official(monkeypatch, tmp_path, simsage_local):
-    """The official SDK v2's ``sagemaker`` package, isolated from the machine's SDK config
-    and its telemetry (as in tests/functional/test_official_sdk.py)."""
-    empty = tmp_path / "sagemaker-config.yaml"
-    empty.write_text("")
-    monkeypatch.setenv("SAGEMAKER_ADMIN_CONFIG_OVERRIDE", str(empty))
-    monkeypatch.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(empty))
-    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    sagemaker = pytest.importorskip("sagemaker")
-    from sagemaker.telemetry import telemetry_logging
-
-    monkeypatch.setattr(telemetry_logging, "_requests_helper", lambda url, timeout: None)
-    return sagemaker
+    return official_sdk_v2(monkeypatch, tmp_path)
 
 
 def test_the_official_sdk_sends_the_same_requests(official, session, recorder, s3, files):
@@ -415,7 +391,7 @@ def test_the_official_sdk_sends_the_same_requests(official, session, recorder, s
     from sagemaker import processing, sklearn
 
     theirs = official.Session(boto_session=session.boto_session)
-    their_recorder = Recorder(theirs.sagemaker_client)
+    their_recorder = processing_recorder(theirs.sagemaker_client)
     # The official SDK's classes under simsage.sdk's names.
     official_api = SimpleNamespace(
         ProcessingInput=processing.ProcessingInput,
