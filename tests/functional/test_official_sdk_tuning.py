@@ -7,10 +7,13 @@ static hyperparameters, a ``HyperparameterTuner`` over ``eta``/``max_depth``/
 ``CategoricalParameter`` ranges), ``fit`` with two ``TrainingInput`` channels, ``wait``,
 ``best_training_job``, ``analytics().dataframe()``, ``HyperparameterTuner.attach``,
 ``deploy`` of the best model with ``predict``, and ``TrainingJobAnalytics`` of the best
-job's metric. A script-mode ``SKLearn`` estimator is tuned too (its metric a known function of its
-hyperparameters, so the test knows which job must be the best; the SDK JSON-encodes a
-Framework estimator's categorical values). Only the fixtures differ from a notebook (``simsage_local`` activates
-simsage; ``isolated_sdk`` and ``fast_sdk_polls``: conftest.py).
+job's metric. Script-mode ``SKLearn`` estimators are tuned too: one whose metric is a
+known function of its hyperparameters, so the test knows which job must be the best (the
+SDK JSON-encodes a Framework estimator's categorical values), and one that emits its loss
+every epoch under ``early_stopping_type="Auto"``, where the median rule stops the one
+weak configuration while it runs. Only the fixtures differ from a notebook
+(``simsage_local`` activates simsage; ``isolated_sdk`` and ``fast_sdk_polls``:
+conftest.py).
 
 The boto3 calls the SDK makes on these paths (read from ``sagemaker/tuner.py``,
 ``analytics.py``, ``session.py``, ``estimator.py``, and recorded in a run), all answered
@@ -116,18 +119,24 @@ def _summaries(sess, tuning_job_name: str) -> list[dict]:
     )["TrainingJobSummaries"]
 
 
-def _validation_auc_printed(sess, training_job_name: str) -> list[float]:
-    """The validation AUC of each boosting round, as the job's CloudWatch log shows it."""
+def _log_lines(sess, training_job_name: str) -> list[str]:
+    """The lines of a training job's CloudWatch log streams."""
     logs = sess.boto_session.client("logs")
     group = "/aws/sagemaker/TrainingJobs"
     streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=training_job_name)
-    values = []
+    lines = []
     for stream in streams["logStreams"]:
         events = logs.get_log_events(
             logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True
         )["events"]
-        values += [float(v) for e in events for v in AUC_LINE.findall(e["message"])]
-    return values
+        lines += [e["message"] for e in events]
+    return lines
+
+
+def _validation_auc_printed(sess, training_job_name: str) -> list[float]:
+    """The validation AUC of each boosting round, as the job's CloudWatch log shows it."""
+    lines = _log_lines(sess, training_job_name)
+    return [float(v) for line in lines for v in AUC_LINE.findall(line)]
 
 
 def test_random_tuning_flow(notebook):
@@ -391,3 +400,80 @@ def test_sdk_tuner_fit_best_job_analytics_and_attach(
     attached = HyperparameterTuner.attach(name, sagemaker_session=sess)
     assert attached.best_training_job() == best
     assert attached.objective_metric_name == "score"
+
+
+EPOCHS_SCRIPT = """
+import argparse
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--kind", type=str, default="good")
+args, _ = parser.parse_known_args()
+weak = args.kind.strip('"') == "weak"
+for epoch in range(1, 31):
+    loss = 5.0 if weak else 1.0 / epoch
+    print(f"epoch={epoch} loss={loss:.4f}", flush=True)
+    if weak:
+        time.sleep(0.5)  # long enough to be watched; the median rule stops it first
+"""
+
+
+def test_early_stopping_auto_stops_a_weak_training_job(
+    simsage_local, isolated_sdk, fast_sdk_polls, tmp_path
+):
+    """``early_stopping_type="Auto"``: the loss is emitted every epoch; three configurations
+    learn, the fourth does not, and is stopped while it runs (the median rule: its loss
+    is worse than the median of the earlier jobs' running averages at the same epoch).
+    Grid runs the values in the order given, one at a time, so the weak one comes last."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text(EPOCHS_SCRIPT)
+    sess = sagemaker.Session()
+    estimator = SKLearn(
+        entry_point="train.py",
+        source_dir=str(source),
+        framework_version="1.2-1",
+        py_version="py3",
+        role=ROLE,
+        instance_count=1,
+        instance_type=INSTANCE,
+        sagemaker_session=sess,
+    )
+    tuner = HyperparameterTuner(
+        estimator,
+        "loss",
+        {"kind": CategoricalParameter(["good", "fine", "okay", "weak"])},
+        metric_definitions=[{"Name": "loss", "Regex": r"loss=([0-9.]+)"}],
+        objective_type="Minimize",
+        strategy="Grid",
+        max_jobs=4,
+        max_parallel_jobs=1,
+        early_stopping_type="Auto",
+    )
+    tuner.fit()
+    described = tuner.describe()
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert described["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] == "Auto"
+    counters = described["TrainingJobStatusCounters"]
+    assert (counters["Completed"], counters["Stopped"]) == (3, 1)
+
+    frame = tuner.analytics().dataframe()
+    status = {
+        str(k).strip('"'): v for k, v in zip(frame["kind"], frame["TrainingJobStatus"], strict=True)
+    }
+    assert status == {
+        "good": "Completed",
+        "fine": "Completed",
+        "okay": "Completed",
+        "weak": "Stopped",
+    }
+    weak = frame.loc[frame["TrainingJobStatus"] == "Stopped", "TrainingJobName"].item()
+    # It was stopped before its last epoch: its log ends early.
+    printed = _log_lines(sess, weak)
+    epochs = [line for line in printed if line.startswith("epoch=")]
+    assert 1 <= len(epochs) < 30
+    best = described["BestTrainingJob"]
+    assert best["TrainingJobName"] != weak
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == pytest.approx(
+        1 / 30, abs=1e-4
+    )
