@@ -2,7 +2,8 @@
 
 Layer: pure functions of the ``cloudwatch`` API.
 
-Supported: numbers, the ids of other queries, ``+ - * / ^``, unary minus, parentheses,
+Supported: numbers, the ids of other queries, ``+ - * / ^`` (``^`` binding tightest and
+right-associative, a sign applying to the power after it), parentheses,
 arrays ``[m1, m2]``, ``METRICS()`` / ``METRICS("text")`` (the request's MetricStat
 results, optionally those whose id or label contains the text), and ``SUM``, ``AVG``,
 ``MIN``, ``MAX``, ``ABS``, ``CEIL``, ``FLOOR``. As in CloudWatch:
@@ -147,26 +148,28 @@ class _Parser:
         return value
 
     def term(self):
-        value = self.power()
+        value = self.unary()
         while self.peek() in ("*", "/"):
             op = self.take()[1]
-            value = _apply(op, value, self.power())
-        return value
-
-    def power(self):
-        value = self.unary()
-        if self.peek() == "^":
-            self.take()
-            value = _apply("^", value, self.power())
+            value = _apply(op, value, self.unary())
         return value
 
     def unary(self):
+        # A sign applies to the power after it: -2 ^ 2 is -(2 ^ 2).
         if self.peek() == "-":
             self.take()
             return _apply("*", -1.0, self.unary())
         if self.peek() == "+":
             self.take()
-        return self.primary()
+            return self.unary()
+        return self.power()
+
+    def power(self):
+        value = self.primary()
+        if self.peek() == "^":
+            self.take()
+            value = _apply("^", value, self.unary())  # right-associative: 2^3^2 = 2^9
+        return value
 
     def primary(self):
         kind, text = self.take()

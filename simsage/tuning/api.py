@@ -8,7 +8,11 @@ SageMaker does (:mod:`simsage.tuning.validate`), records the job and starts its 
 training jobs a tuning job launched (counters, best training job, the list) come from
 the children the runner records in the tuning job's row (:mod:`simsage.tuning.jobs`);
 this module never reaches into the training service. Describe, List and Stop first fail
-a job whose runner is gone.
+a job whose runner is gone (and stop the training jobs it left running).
+
+``Autotune`` is kept and echoed, but simsage chooses no settings for the caller: a
+request must be complete (its ranges, objective and MaxNumberOfTrainingJobs given).
+DeleteHyperParameterTuningJob is not emulated yet.
 """
 
 from __future__ import annotations

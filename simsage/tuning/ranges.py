@@ -27,6 +27,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 MAX_TUNABLE = 30  # tunable hyperparameters per tuning job [DG automatic-model-tuning-limits]
 MAX_CATEGORICAL_VALUES = 30  # values of one categorical range [DG define-ranges]
 SCALING_TYPES = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
@@ -195,12 +197,35 @@ def from_unit(parameter: Range, u: float) -> int | float | str:
     u = min(max(float(u), 0.0), 1.0)
     if isinstance(parameter, CategoricalRange):
         return parameter.values[min(int(u * len(parameter.values)), len(parameter.values) - 1)]
+    if isinstance(parameter, ContinuousRange) and u in (0.0, 1.0):
+        # The ends exactly: exp(log(0.001)) is 0.0010000000000000002.
+        return parameter.max if u == 1.0 else parameter.min
     low, high = _bounds(parameter)
     value = _inverse(resolve_scaling(parameter), low + u * (high - low))
     if isinstance(parameter, IntegerRange):
         # The cells are [v - 0.5, v + 0.5]: rounding half up keeps each one's mass to itself.
         return min(max(math.floor(value + 0.5), parameter.min), parameter.max)
     return min(max(value, parameter.min), parameter.max)
+
+
+def snap_units(parameter: Range, units: np.ndarray) -> np.ndarray:
+    """For an array of points in [0, 1] (clipped), the unit point of the value each one
+    decodes to, elementwise: ``to_unit(r, from_unit(r, u))`` for many candidates at once.
+    Continuous points stay where they are, Integer ones move to their integer's point,
+    Categorical ones to the middle of their value's slice."""
+    units = np.clip(np.asarray(units, dtype=float), 0.0, 1.0)
+    if isinstance(parameter, CategoricalRange):
+        n = len(parameter.values)
+        return (np.minimum(np.floor(units * n), n - 1) + 0.5) / n
+    low, high = _bounds(parameter)
+    if high == low:
+        return np.zeros_like(units)
+    if isinstance(parameter, ContinuousRange):
+        return units
+    scaling = resolve_scaling(parameter)
+    values = np.floor(_inverse_array(scaling, low + units * (high - low)) + 0.5)
+    values = np.clip(values, parameter.min, parameter.max)
+    return np.clip((_forward_array(scaling, values) - low) / (high - low), 0.0, 1.0)
 
 
 def format_value(parameter: Range, value: Any) -> str:
@@ -258,6 +283,22 @@ def _forward(scaling: str, x: float) -> float:
         # Increasing in x, so u grows with the value: -log(1 - x).
         return -math.log(1.0 - x)
     return x
+
+
+def _forward_array(scaling: str, x: np.ndarray) -> np.ndarray:
+    if scaling == "Logarithmic":
+        return np.log(x)
+    if scaling == "ReverseLogarithmic":
+        return -np.log(1.0 - x)
+    return x
+
+
+def _inverse_array(scaling: str, y: np.ndarray) -> np.ndarray:
+    if scaling == "Logarithmic":
+        return np.exp(y)
+    if scaling == "ReverseLogarithmic":
+        return 1.0 - np.exp(-y)
+    return y
 
 
 def _inverse(scaling: str, y: float) -> float:

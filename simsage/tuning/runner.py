@@ -73,7 +73,8 @@ def retryable(failure: str | None) -> bool:
 
 
 class _Search:
-    """One definition's search: its strategy and the children it launched."""
+    """One definition's search: its ranges and strategy, and whether the strategy has
+    run out of configurations (Grid)."""
 
     def __init__(self, definition: Definition, strategy, ranges) -> None:
         self.definition = definition

@@ -32,6 +32,7 @@ from typing import Protocol
 
 import numpy as np
 from scipy.stats import norm
+from threadpoolctl import threadpool_limits
 
 from simsage.tuning.ranges import (
     CategoricalRange,
@@ -39,6 +40,7 @@ from simsage.tuning.ranges import (
     format_value,
     from_unit,
     parse_value,
+    snap_units,
     to_unit,
 )
 
@@ -60,6 +62,9 @@ MEDIAN_RULE_MIN_PEERS = 3
 HYPERBAND_ETA = 3
 HYPERBAND_MAX_RESOURCE = 20000  # the largest MaxResource AWS accepts
 EPOCH_HYPERPARAMETERS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
+# Observations the Bayesian GP learns its kernel from (it then conditions on all of them):
+# 750 jobs (AWS's limit) would take seconds per proposal, 200 about one.
+KERNEL_FIT_POINTS = 200
 # Draws per proposal before Random accepts a configuration it has already tried.
 DISTINCT_ATTEMPTS = 32
 
@@ -234,8 +239,9 @@ class BayesianSearch:
       same draws :class:`RandomSearch` makes with this seed).
     - Surrogate: scikit-learn's GaussianProcessRegressor, Matern(ν=5/2) with one length
       scale per feature times a constant, plus white noise (training jobs are noisy),
-      ``normalize_y``, the marginal likelihood maximised with 2 restarts from a seeded state.
-      Maximised objectives are negated so the model always minimises.
+      ``normalize_y``, the marginal likelihood maximised with 2 restarts from a seeded state
+      (on at most 200 observations; the GP then conditions on all of them). Maximised
+      objectives are negated so the model always minimises.
     - Acquisition: EI maximised over 1,000 uniform candidates, 100 perturbations of each of
       the five best observations, then three rounds of shrinking perturbations around the
       best candidates (local refinement). Candidates are snapped to the values they decode
@@ -274,6 +280,19 @@ class BayesianSearch:
                 pending.append(x)
         if len(observed) < self.initial or self.width == 0 or count <= 0:
             return self.random.propose(trials, count)
+        # The GP's linear algebra is a few dozen points: BLAS threads only contend, with each
+        # other and with the children training beside the runner (a loaded 2-core laptop
+        # spent 7x longer in them than in one thread).
+        with threadpool_limits(limits=1):
+            return self._propose_modelled(trials, count, observed, pending)
+
+    def _propose_modelled(
+        self,
+        trials: list[Trial],
+        count: int,
+        observed: list[tuple[np.ndarray, float]],
+        pending: list[np.ndarray],
+    ) -> list[dict[str, str]]:
         seen = {_key(self.ranges, t.hyperparameters) for t in trials}
         x_seen = np.array([x for x, _ in observed])
         y_seen = np.array([y for _, y in observed])
@@ -324,32 +343,40 @@ class BayesianSearch:
         dims = len(self.ranges)
         best = float(y_seen.min())
         units = [rng.random((self.random_candidates, dims))]
-        top = np.argsort(y_seen, kind="stable")[:5]
-        seen_units = np.array([self._units_of(x) for x in x_seen])
-        for row in seen_units[top]:
+        for row in np.array([self._units_of(x) for x in x_seen[np.argsort(y_seen)[:5]]]):
             units.append(row + rng.normal(0.0, 0.1, (self.local_candidates, dims)))
-        pool = self._score(model, np.clip(np.vstack(units), 0.0, 1.0), best)
+        pool, scores = self._score(model, np.vstack(units), best)
         for scale in self.refinement_rounds:
-            leaders = pool[0][np.argsort(-pool[2], kind="stable")[:3]]
+            leaders = pool[np.argsort(-scores, kind="stable")[:3]]
             moved = np.vstack(
                 [u + rng.normal(0.0, scale, (self.local_candidates, dims)) for u in leaders]
             )
-            more = self._score(model, np.clip(moved, 0.0, 1.0), best)
-            pool = tuple(np.concatenate([a, b]) for a, b in zip(pool, more, strict=True))
-        _, configs, scores = pool
+            more, more_scores = self._score(model, moved, best)
+            pool, scores = np.vstack([pool, more]), np.concatenate([scores, more_scores])
         for position in np.argsort(-scores, kind="stable"):
-            config = configs[position]
+            config = _decode(self.ranges, pool[position])
             if _key(self.ranges, config) not in seen:
                 return config
         return None
 
-    def _score(self, model, units: np.ndarray, best: float):
-        """The candidates' snapped units, configurations and EI (the arrays line up)."""
-        configs = [_decode(self.ranges, u) for u in units]
-        features = np.array([self.encode(c) for c in configs])
-        snapped = np.array([self._units_of(x) for x in features])
-        mean, std = model.predict(features, return_std=True)
-        return snapped, np.array(configs, dtype=object), expected_improvement(mean, std, best)
+    def _score(self, model, units: np.ndarray, best: float) -> tuple[np.ndarray, np.ndarray]:
+        """The candidates snapped to the configurations they decode to, and their EI."""
+        snapped = np.column_stack([snap_units(r, units[:, i]) for i, r in enumerate(self.ranges)])
+        mean, std = model.predict(self._features(snapped), return_std=True)
+        return snapped, expected_improvement(mean, std, best)
+
+    def _features(self, units: np.ndarray) -> np.ndarray:
+        """The feature matrix of snapped unit points (one row per candidate)."""
+        columns = []
+        for i, parameter in enumerate(self.ranges):
+            if isinstance(parameter, CategoricalRange):
+                n = len(parameter.values)
+                if n > 1:
+                    chosen = np.minimum(np.floor(units[:, i] * n), n - 1).astype(int)
+                    columns.append(np.eye(n)[chosen])
+            else:
+                columns.append(units[:, i : i + 1])
+        return np.hstack(columns)
 
     def _units_of(self, features: np.ndarray) -> np.ndarray:
         """The per-range unit point of a feature vector (a one-hot becomes the middle of its
@@ -379,6 +406,9 @@ def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.n
 
 
 def _fit(x: np.ndarray, y: np.ndarray, random_state: int):
+    """The GP on every observation; its kernel's hyperparameters are learned on at most
+    :data:`KERNEL_FIT_POINTS` of them (the best half and a seeded draw of the rest), as each
+    step of that optimisation costs a Cholesky factorisation of the points it sees."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
@@ -389,10 +419,22 @@ def _fit(x: np.ndarray, y: np.ndarray, random_state: int):
     model = GaussianProcessRegressor(
         kernel, normalize_y=True, n_restarts_optimizer=2, random_state=random_state
     )
+    subset = np.arange(len(y))
+    if len(y) > KERNEL_FIT_POINTS:
+        order = np.argsort(y, kind="stable")
+        half = KERNEL_FIT_POINTS // 2
+        rest = np.random.default_rng(random_state).choice(
+            order[half:], KERNEL_FIT_POINTS - half, replace=False
+        )
+        subset = np.sort(np.concatenate([order[:half], rest]))
     with warnings.catch_warnings():
         # A length scale at its bound is an answer here (a feature that does not matter).
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(x, y)
+        model.fit(x[subset], y[subset])
+    if len(subset) == len(y):
+        return model
+    everything = GaussianProcessRegressor(model.kernel_, normalize_y=True, optimizer=None)
+    return everything.fit(x, y)
 
 
 def _believe(model, x: np.ndarray, y: np.ndarray, pending: list[np.ndarray]):

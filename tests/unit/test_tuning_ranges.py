@@ -21,6 +21,7 @@ from simsage.tuning.ranges import (
     parse_ranges,
     parse_value,
     resolve_scaling,
+    snap_units,
     to_unit,
 )
 
@@ -224,3 +225,34 @@ def test_auto_parameters_get_a_range_around_their_hint():
     )
     (parsed,) = parse_ranges({"AutoParameters": [{"Name": "eta", "ValueHint": "0.3"}]})
     assert isinstance(parsed, ContinuousRange) and math.isclose(parsed.max, 3.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    parameter=st.one_of(
+        st.builds(IntegerRange, st.just("n"), st.integers(1, 50), st.integers(50, 5000), scalings),
+        st.builds(ContinuousRange, st.just("x"), st.floats(1e-4, 1), st.floats(1, 1e3), scalings),
+        st.builds(
+            ContinuousRange,
+            st.just("m"),
+            st.just(0.0),
+            st.floats(0.5, 0.999),
+            st.just("ReverseLogarithmic"),
+        ),
+        st.builds(
+            CategoricalRange,
+            st.just("c"),
+            st.lists(st.text(min_size=1), min_size=1, max_size=5, unique=True).map(tuple),
+        ),
+    ),  # fmt: skip
+    seed=st.integers(0, 2**32),
+)
+def test_snapping_many_candidates_agrees_with_decoding_each(parameter, seed):
+    units = np.random.default_rng(seed).random(50)
+    expected = [to_unit(parameter, from_unit(parameter, u)) for u in units]
+    assert snap_units(parameter, units) == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_ends_of_a_logarithmic_range_are_its_bounds_exactly():
+    parameter = ContinuousRange("lambda", 0.001, 64.0, "Logarithmic")
+    assert [format_value(parameter, from_unit(parameter, u)) for u in (0, 1)] == ["0.001", "64.0"]

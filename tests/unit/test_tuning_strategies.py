@@ -206,6 +206,19 @@ def test_bayesian_beats_random_on_a_smooth_function_in_most_seeds():
     assert np.median(finals["Bayesian"]) > np.median(finals["Random"])
 
 
+def test_bayesian_models_a_long_history_and_proposes_where_it_is_good():
+    ranges = [r for r in MIXED if r.name != "booster"]
+    configs = make_strategy("Random", ranges, "Minimize", 0, None).propose([], 260)
+    # Best at the top of the eta range whatever the depth.
+    history = [
+        Trial(i, c, "Completed", math.log(float(c["eta"])) ** 2) for i, c in enumerate(configs)
+    ]
+    strategy = make_strategy("Bayesian", ranges, "Minimize", 0, None)
+    (config,) = strategy.propose(history, 1)
+    assert float(config["eta"]) > 0.5
+    assert config not in configs
+
+
 def test_bayesian_ignores_trials_it_cannot_read_and_failed_ones():
     strategy = make_strategy("Bayesian", MIXED, "Minimize", seed=2, max_jobs=None)
     history = _run(strategy, lambda c: -_smooth(c), budget=6)
