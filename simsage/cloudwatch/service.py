@@ -154,11 +154,10 @@ class CloudWatchService:
                 f"(it has {len(data)}). Send the data in several PutMetricData calls."
             )
         now = self.clock.time()
-        batch = [
-            (namespace, datum["MetricName"], dims, samples)
-            for where, datum in data
-            for dims, samples in [self._datum(where, datum, now)]
-        ]
+        batch = []
+        for where, datum in data:  # every datum is checked before anything is stored
+            dims, samples = self._datum(where, datum, now)
+            batch.append((namespace, datum["MetricName"], dims, samples))
         self.store.put_samples(batch)
         return {}
 

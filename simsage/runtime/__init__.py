@@ -30,7 +30,10 @@ plus a :class:`~simsage.runtime.job.JobProcess` subclass run as ``python -m <mod
   framework image runs (ContainerEntrypoint/ContainerArguments).
 - :mod:`simsage.runtime.environment`: the training toolkit's ``SM_*`` environment.
 - :mod:`simsage.runtime.metrics`: MetricDefinitions checked and matched against log
-  lines in a separate process, so no regular expression can stall a runner.
+  lines in a separate process, so no regular expression can stall a runner; every match
+  handed on with its host (published as CloudWatch series).
+- :mod:`simsage.runtime.usage`: instance metrics (CPUUtilization, MemoryUtilization) of
+  the hosts' and instances' process trees, published to CloudWatch.
 - :mod:`simsage.runtime.paths`: container paths and S3 keys mapped into a job folder,
   refusing anything that would leave it; walking a folder without following symlinks.
 - :mod:`simsage.runtime.network`: a private network namespace (loopback only) for the
@@ -39,7 +42,8 @@ plus a :class:`~simsage.runtime.job.JobProcess` subclass run as ``python -m <mod
 
 Services import from here; nothing here imports a service's internals: the job kinds'
 rows are reached only through the hooks their runners fill in, and the runtime writes
-only to the stores below it (S3's backend for staging, the log store for log lines). Modules import the
+only to the stores below it (S3's backend for staging, the log store for log lines, the
+metric store for instance metrics). Modules import the
 standard library and psutil only at start-up (runners and algorithm processes import
 them), never boto3 or the ML libraries.
 """
