@@ -6,8 +6,9 @@ static hyperparameters, a ``HyperparameterTuner`` over ``eta``/``max_depth``/
 ``min_child_weight`` on ``validation:auc`` (Random, Bayesian, and Grid over
 ``CategoricalParameter`` ranges), ``fit`` with two ``TrainingInput`` channels, ``wait``,
 ``best_training_job``, ``analytics().dataframe()``, ``HyperparameterTuner.attach``,
-``deploy`` of the best model with ``predict``, and ``TrainingJobAnalytics`` of the best
-job's metric. Script-mode ``SKLearn`` estimators are tuned too: one whose metric is a
+``deploy`` of the best model with ``predict``, ``TrainingJobAnalytics`` of the best
+job's metric, a warm start (``identical_dataset_and_algorithm_tuner``) and
+``stop_tuning_job``. Script-mode ``SKLearn`` estimators are tuned too: one whose metric is a
 known function of its hyperparameters, so the test knows which job must be the best (the
 SDK JSON-encodes a Framework estimator's categorical values), and one that emits its loss
 every epoch under ``early_stopping_type="Auto"``, where the median rule stops the one
@@ -29,6 +30,7 @@ here:
   rebuilds the tuner and its estimator from it);
 - sagemaker ``ListTrainingJobsForHyperParameterTuningJob`` (``analytics().dataframe()``,
   ``MaxResults=100``, paged by ``NextToken``);
+- sagemaker ``StopHyperParameterTuningJob`` (``stop_tuning_job``);
 - sagemaker ``DescribeTrainingJob`` and ``ListTags`` (``deploy`` and ``best_estimator``
   attach an ``Estimator`` to the best job; ``TrainingJobAnalytics`` reads its start and
   end times), cloudwatch ``GetMetricStatistics`` (``TrainingJobAnalytics``: namespace
@@ -49,6 +51,7 @@ Needs the ``official-sdk`` extra (part of ``test``); without it the module is sk
 from __future__ import annotations
 
 import re
+import time
 
 import numpy as np
 import pytest
@@ -477,3 +480,66 @@ def test_early_stopping_auto_stops_a_weak_training_job(
     assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == pytest.approx(
         1 / 30, abs=1e-4
     )
+
+
+def test_warm_start_from_a_finished_tuning_job(notebook):
+    sess, xgb, inputs, _ = notebook
+    parent = HyperparameterTuner(
+        xgb,
+        "validation:auc",
+        {"eta": ContinuousParameter(0.05, 0.5), "max_depth": IntegerParameter(2, 6)},
+        objective_type="Maximize",
+        max_jobs=2,
+        max_parallel_jobs=2,
+        strategy="Bayesian",
+        base_tuning_job_name="xgb-parent",
+    )
+    parent.fit(inputs)
+    # The SDK's warm start: the same settings, the parent's results as a starting point.
+    child = parent.identical_dataset_and_algorithm_tuner()
+    child.fit(inputs)
+    described = child.describe()
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    parent_name = parent.latest_tuning_job.name
+    assert described["WarmStartConfig"] == {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent_name}],
+        "WarmStartType": "IdenticalDataAndAlgorithm",
+    }
+    # Its own training jobs are its own; the overall best is the best of both jobs'.
+    own = _summaries(sess, child.latest_tuning_job.name)
+    assert len(own) == 2
+    assert all(s["TrainingJobName"].startswith(child.latest_tuning_job.name) for s in own)
+    every = own + _summaries(sess, parent_name)
+    values = {
+        s["TrainingJobName"]: s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+        for s in every
+    }
+    overall = described["OverallBestTrainingJob"]
+    assert overall["TrainingJobName"] == max(values, key=values.get)
+    assert child.best_training_job() == max((s["TrainingJobName"] for s in own), key=values.get)
+
+
+def test_stop_tuning_job(notebook):
+    sess, xgb, inputs, _ = notebook
+    xgb.set_hyperparameters(num_round=1_000_000)  # still training when the stop comes
+    tuner = HyperparameterTuner(
+        xgb,
+        "validation:auc",
+        {"eta": ContinuousParameter(0.05, 0.5)},
+        max_jobs=6,
+        max_parallel_jobs=2,
+        strategy="Random",
+    )
+    tuner.fit(inputs, wait=False)
+    name = tuner.latest_tuning_job.name
+    while not _summaries(sess, name):
+        assert tuner.describe()["HyperParameterTuningJobStatus"] == "InProgress"
+        time.sleep(0.2)
+    tuner.stop_tuning_job()
+    tuner.wait()
+    described = tuner.describe()
+    assert described["HyperParameterTuningJobStatus"] == "Stopped"
+    summaries = _summaries(sess, name)
+    assert 1 <= len(summaries) <= 2
+    assert {s["TrainingJobStatus"] for s in summaries} == {"Stopped"}
+    assert described["TrainingJobStatusCounters"]["Stopped"] == len(summaries)
