@@ -21,10 +21,12 @@ The boto3 calls the SDK makes on these paths (read from ``sagemaker/tuner.py``,
 here:
 
 - sts ``GetCallerIdentity``, s3 ``ListBuckets``, ``HeadBucket`` (``ExpectedBucketOwner``)
-  and ``CreateBucket`` (``default_bucket``), s3 ``PutObject`` (``upload_data``);
+  and ``CreateBucket`` (``default_bucket``), s3 ``PutObject`` (``upload_data``; the
+  script-mode estimators' ``sourcedir.tar.gz``, with ``ServerSideEncryption``);
 - sagemaker ``CreateHyperParameterTuningJob`` (``fit``: ``HyperParameterTuningJobConfig``
   with the strategy, objective, limits, ranges and ``TrainingJobEarlyStoppingType``;
-  ``TrainingJobDefinition`` with the static hyperparameters, the image, the channels);
+  ``TrainingJobDefinition`` with the static hyperparameters, the image, the channels;
+  ``WarmStartConfig`` for the warm-start tuner);
 - sagemaker ``DescribeHyperParameterTuningJob`` (``wait`` polls it until the status is
   terminal; ``describe``; ``best_training_job`` reads ``BestTrainingJob``; ``attach``
   rebuilds the tuner and its estimator from it);
