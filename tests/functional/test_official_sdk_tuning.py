@@ -10,7 +10,8 @@ static hyperparameters, a ``HyperparameterTuner`` over ``eta``/``max_depth``/
 job's metric, a warm start (``identical_dataset_and_algorithm_tuner``) and
 ``stop_tuning_job``. Script-mode ``SKLearn`` estimators are tuned too: one whose metric is a
 known function of its hyperparameters, so the test knows which job must be the best (the
-SDK JSON-encodes a Framework estimator's categorical values), and one that emits its loss
+SDK JSON-encodes a Framework estimator's categorical values), attached by name and its
+best model deployed, and one that emits its loss
 every epoch under ``early_stopping_type="Auto"``, where the median rule stops the one
 weak configuration while it runs. Only the fixtures differ from a notebook
 (``simsage_local`` activates simsage; ``isolated_sdk`` and ``fast_sdk_polls``:
@@ -63,6 +64,7 @@ sagemaker = pytest.importorskip("sagemaker")
 
 from sagemaker import image_uris  # noqa: E402
 from sagemaker.analytics import TrainingJobAnalytics  # noqa: E402
+from sagemaker.deserializers import CSVDeserializer  # noqa: E402
 from sagemaker.estimator import Estimator  # noqa: E402
 from sagemaker.inputs import TrainingInput  # noqa: E402
 from sagemaker.serializers import CSVSerializer  # noqa: E402
@@ -345,12 +347,29 @@ def test_grid_tuning_over_categorical_values(notebook):
 
 SCRIPT = """
 import argparse
+import json
+import os
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--x", type=int, default=0)
-parser.add_argument("--kind", type=str, default="a")
-args, _ = parser.parse_known_args()
-print(f"score={10 - (args.x - 3) ** 2 + (1 if args.kind == 'b' else 0)}", flush=True)
+
+def model_fn(model_dir):
+    with open(os.path.join(model_dir, "model.json")) as f:
+        return json.load(f)
+
+
+def predict_fn(data, model):
+    import numpy as np
+
+    return np.full(len(data), float(model["x"]))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--x", type=int, default=0)
+    parser.add_argument("--kind", type=str, default="a")
+    args, _ = parser.parse_known_args()
+    with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as f:
+        json.dump({"x": args.x}, f)
+    print(f"score={10 - (args.x - 3) ** 2 + (1 if args.kind == 'b' else 0)}", flush=True)
 """
 
 
@@ -405,6 +424,21 @@ def test_sdk_tuner_fit_best_job_analytics_and_attach(
     attached = HyperparameterTuner.attach(name, sagemaker_session=sess)
     assert attached.best_training_job() == best
     assert attached.objective_metric_name == "score"
+
+    # The best training job's model, deployed: its endpoint answers with its x.
+    predictor = tuner.deploy(
+        initial_instance_count=1,
+        instance_type="ml.m5.large",
+        serializer=CSVSerializer(),
+        deserializer=CSVDeserializer(),
+    )
+    best_x = frame.loc[frame["FinalObjectiveValue"].idxmax(), "x"]
+    assert [float(v) for row in predictor.predict([[0.0], [1.0]]) for v in row] == [
+        float(best_x),
+        float(best_x),
+    ]
+    predictor.delete_model()
+    predictor.delete_endpoint()
 
 
 EPOCHS_SCRIPT = """
