@@ -13,7 +13,7 @@ sagemaker-core 2.27):
 - sagemaker-core's ``HyperParameterTuningJob`` resource: ``create`` with the shapes
   (``HyperParameterTuningJobConfig``, ``HyperParameterTrainingJobDefinition`` …),
   ``wait``, ``refresh``, ``get``, ``get_all``, ``get_all_training_jobs`` (sorted by the
-  final objective), ``stop``; ``TrainingJob.get`` of a child and
+  final objective), ``stop``, a warm start (``HyperParameterTuningJobWarmStartConfig``); ``TrainingJob.get`` of a child and
   ``sagemaker.core.analytics.TrainingJobAnalytics`` of its metric.
 
 A script-mode ``ModelTrainer`` is tuned too (its metric a known function of its
@@ -261,13 +261,15 @@ def _definition(data, role: str, num_round: int = 10):
     )
 
 
-def test_resource_create_wait_refresh_get(v3, fast_polls, role, data):
+def test_resource_create_wait_refresh_get_and_warm_start(v3, fast_polls, role, data):
     from sagemaker.core.resources import HyperParameterTuningJob
     from sagemaker.core.shapes import (
         CategoricalParameterRange,
         HyperParameterTuningJobConfig,
         HyperParameterTuningJobObjective,
+        HyperParameterTuningJobWarmStartConfig,
         ParameterRanges,
+        ParentHyperParameterTuningJob,
         ResourceLimits,
         Tag,
     )
@@ -328,6 +330,39 @@ def test_resource_create_wait_refresh_get(v3, fast_polls, role, data):
     assert [j.hyper_parameter_tuning_job_name for j in completed] == ["core-grid"]
     tags = v3.client("sagemaker").list_tags(ResourceArn=job.hyper_parameter_tuning_job_arn)
     assert tags["Tags"] == [{"Key": "team", "Value": "ml"}]
+
+    # A warm start from it: the same ranges, two more jobs; the overall best is the best
+    # of both tuning jobs' training jobs.
+    warm = HyperParameterTuningJob.create(
+        hyper_parameter_tuning_job_name="core-warm",
+        hyper_parameter_tuning_job_config=HyperParameterTuningJobConfig(
+            strategy="Random",
+            hyper_parameter_tuning_job_objective=HyperParameterTuningJobObjective(
+                type="Maximize", metric_name="validation:auc"
+            ),
+            resource_limits=ResourceLimits(
+                max_number_of_training_jobs=2, max_parallel_training_jobs=2
+            ),
+            parameter_ranges=job.hyper_parameter_tuning_job_config.parameter_ranges,
+        ),
+        training_job_definition=_definition(data, role),
+        warm_start_config=HyperParameterTuningJobWarmStartConfig(
+            parent_hyper_parameter_tuning_jobs=[
+                ParentHyperParameterTuningJob(hyper_parameter_tuning_job_name="core-grid")
+            ],
+            warm_start_type="IdenticalDataAndAlgorithm",
+        ),
+    )
+    warm.wait()
+    assert warm.hyper_parameter_tuning_job_status == "Completed"
+    assert warm.warm_start_config.warm_start_type == "IdenticalDataAndAlgorithm"
+    own = list(warm.get_all_training_jobs())
+    assert len(own) == 2
+    values = {
+        s.training_job_name: s.final_hyper_parameter_tuning_job_objective_metric.value
+        for s in own + ranked
+    }
+    assert warm.overall_best_training_job.training_job_name == max(values, key=values.get)
 
 
 def test_resource_stop(v3, fast_polls, role, data):
