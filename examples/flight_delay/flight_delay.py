@@ -27,11 +27,13 @@
 #    one-hot encoding, label in the first column, train / validation / test back in S3;
 # 5. **train** SageMaker's built-in XGBoost algorithm on those outputs, with early
 #    stopping on validation AUC;
-# 6. **deploy** the model to a real-time endpoint and send it a few flights;
-# 7. **batch transform** the whole test set;
-# 8. **evaluate**: confusion matrix, ROC curve and AUC, and a decision threshold
+# 6. **tune** it: a hyperparameter tuning job trains it several times over ranges of
+#    `eta`, `max_depth` and `min_child_weight` and keeps the best by validation AUC;
+# 7. **deploy** the best model to a real-time endpoint and send it a few flights;
+# 8. **batch transform** the whole test set;
+# 9. **evaluate**: confusion matrix, ROC curve and AUC, and a decision threshold
 #    chosen for a business cost rather than the default 0.5;
-# 9. **clean up** the endpoint, its configuration and the model.
+# 10. **clean up** the endpoint, its configuration and the model.
 #
 # It runs on **simsage** by default: every SageMaker and S3 call is answered on your
 # machine, offline, by a real processing job, a real training process, a real inference
@@ -357,14 +359,122 @@ print(f"training job {job['TrainingJobName']}: {job['TrainingJobStatus']}, {fina
 print(f"model artifact: {estimator.model_data}")
 
 # %% [markdown]
-# ## 6. Deploy a real-time endpoint and predict
+# ## 6. Tune the hyperparameters
 #
-# `create_model` registers the artifact with the image that serves it; `deploy` starts
-# an endpoint (on simsage: a real HTTP server process on your machine). We send CSV rows
-# *without* the label, and get back one probability per row.
+# The values above (`eta=0.2`, `max_depth=5`, `min_child_weight=5`) were a guess. A
+# **hyperparameter tuning job** (SageMaker's *automatic model tuning*) replaces the
+# guessing: give it ranges for the hyperparameters and an **objective metric** — here
+# `validation:auc`, which the built-in XGBoost reports after every round, to
+# *maximise* — and it runs the training job many times, each time with other values, and
+# keeps the best. The other hyperparameters stay as set on the estimator (*static*).
+#
+# The **strategy** chooses the values: `Random` draws each configuration independently;
+# `Bayesian` (the default) fits a model of "objective as a function of the
+# hyperparameters" to the jobs that have finished and picks the next values where that
+# model expects an improvement — it learns from earlier jobs, so it usually needs fewer
+# of them; `Grid` tries every combination of categorical values; `Hyperband` stops weak
+# configurations early. `max_jobs` is the budget, `max_parallel_jobs` how many run at
+# once (more in parallel finishes sooner, but Bayesian then learns from fewer finished
+# jobs). Each training job is a real training job of its own, named
+# `<tuning job>-<NNN>-<8 hex>`, with its logs and metrics.
+#
+# The budget is tiny here so the notebook stays quick: 6 jobs, 2 at a time.
 
 # %%
-model = estimator.create_model()
+tuner = sdk.HyperparameterTuner(
+    estimator,
+    objective_metric_name="validation:auc",
+    hyperparameter_ranges={
+        "eta": sdk.ContinuousParameter(0.05, 0.5),
+        "max_depth": sdk.IntegerParameter(3, 8),
+        "min_child_weight": sdk.ContinuousParameter(1, 20),
+    },
+    objective_type="Maximize",
+    strategy="Bayesian",
+    max_jobs=6,
+    max_parallel_jobs=2,
+    random_seed=SEED,
+    base_tuning_job_name="flight-delay-tune",
+)
+tuner.fit(
+    {
+        "train": sdk.TrainingInput(train_uri, content_type="text/csv"),
+        "validation": sdk.TrainingInput(validation_uri, content_type="text/csv"),
+    }
+)
+tuning = tuner.describe()
+print(
+    f"tuning job {tuning['HyperParameterTuningJobName']}: {tuning['HyperParameterTuningJobStatus']}"
+)
+print(f"training jobs: {tuning['TrainingJobStatusCounters']}")
+
+# %% [markdown]
+# `analytics().dataframe()` has one row per training job: the values it was given, its
+# final objective and how long it trained. In launch order, with the best so far:
+
+# %%
+trials = tuner.analytics().dataframe().sort_values("TrainingStartTime").reset_index(drop=True)
+trials["best_so_far"] = trials["FinalObjectiveValue"].cummax()
+columns = ["TrainingJobName", "eta", "max_depth", "min_child_weight", "FinalObjectiveValue"]
+print(trials[columns + ["best_so_far", "TrainingElapsedTimeSeconds"]].round(4).to_string())
+
+fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+order = np.arange(1, len(trials) + 1)
+ax = axes[0]
+ax.scatter(order, trials["FinalObjectiveValue"], color="tab:blue", label="training job")
+ax.step(order, trials["best_so_far"], where="post", color="tab:green", label="best so far")
+ax.axhline(
+    final_metrics["validation:auc"], color="gray", linestyle="--", label="first training (§5)"
+)
+ax.set_xticks(order)
+ax.set_xlabel("training job, in launch order")
+ax.set_ylabel("validation AUC")
+ax.set_title("Objective per training job")
+ax.legend(loc="lower right")
+ax = axes[1]
+points = ax.scatter(
+    trials["eta"], trials["max_depth"], c=trials["FinalObjectiveValue"], cmap="viridis", s=80
+)
+for row in trials.itertuples():
+    ax.annotate(
+        f"{row.min_child_weight:.0f}",
+        (row.eta, row.max_depth),
+        xytext=(6, 4),
+        textcoords="offset points",
+        fontsize=8,
+    )
+fig.colorbar(points, ax=ax, label="validation AUC")
+ax.set_xlabel("eta")
+ax.set_ylabel("max_depth")
+ax.set_title("Where the tuner looked (labels: min_child_weight)")
+save_plot(fig, "tuning")
+
+# %% [markdown]
+# The best training job, by validation AUC, and the values it used:
+
+# %%
+best_job = tuner.best_training_job()
+best = tuning["BestTrainingJob"]
+best_auc = best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+print(
+    f"best training job {best_job}: validation AUC {best_auc:.4f} "
+    f"(first training: {final_metrics['validation:auc']:.4f})"
+)
+print(f"its values: {best['TunedHyperParameters']}")
+best_estimator = tuner.best_estimator()
+print(f"its model: {best_estimator.model_data}")
+
+# %% [markdown]
+# ## 7. Deploy the best model to a real-time endpoint and predict
+#
+# The tuning job's best training job is an ordinary training job: `best_estimator()`
+# (above) is an estimator attached to it, whose model we deploy (`tuner.deploy(...)` does
+# the same in one call). `create_model` registers the artifact with the image that
+# serves it; `deploy` starts an endpoint (on simsage: a real HTTP server process on your
+# machine). We send CSV rows *without* the label, and get back one probability per row.
+
+# %%
+model = best_estimator.create_model()
 predictor = model.deploy(
     initial_instance_count=1,
     instance_type="ml.m5.large",
@@ -387,7 +497,7 @@ validation_scores = predictor.predict(X_val.to_numpy())
 print(f"validation AUC from the endpoint: {roc_auc_score(y_val, validation_scores):.4f}")
 
 # %% [markdown]
-# ## 7. Batch transform the test set
+# ## 8. Batch transform the test set
 #
 # For a whole file there is no need for an endpoint: a transform job starts the model,
 # streams the S3 objects through it and writes `<file>.out` next to the output prefix.
@@ -412,7 +522,7 @@ assert len(test_scores) == len(X_test)
 assert np.allclose(test_scores[:5], sample_scores, atol=1e-6), "batch and endpoint disagree"
 
 # %% [markdown]
-# ## 8. Evaluate
+# ## 9. Evaluate
 #
 # **ROC and AUC** on the test set: how well the scores rank delayed flights above
 # on-time ones, whatever the threshold (0.5 is a coin toss, 1.0 perfect).
@@ -496,7 +606,7 @@ fig.suptitle("Test set confusion matrices")
 save_plot(fig, "confusion_matrices")
 
 # %% [markdown]
-# ## 9. Clean up
+# ## 10. Clean up
 #
 # An endpoint runs (and, on AWS, bills) until it is deleted. Delete it with its
 # endpoint configuration, then the model. The data and the model artifact stay in S3.
@@ -518,7 +628,13 @@ metrics = {
     "confusion_matrices": matrices,
     "processing_job": preprocessing["ProcessingJobName"],
     "training_job": job["TrainingJobName"],
-    "model_data": estimator.model_data,
+    "tuning_job": tuning["HyperParameterTuningJobName"],
+    "tuning_objectives": dict(
+        zip(trials["TrainingJobName"], trials["FinalObjectiveValue"], strict=True)
+    ),
+    "best_training_job": best_job,
+    "best_validation_auc": best_auc,
+    "model_data": best_estimator.model_data,
     "transform_job": transformer.latest_transform_job,
     "batch_output": f"s3://{bucket}/{batch_key}",
 }
@@ -529,10 +645,11 @@ for plot in sorted(PLOTS.glob("*.png")):
 print(f"data:      {DATA}/ (raw/, validation/, test/, labels/, test.csv.out)")
 print(f"metrics:   {OUTPUT / 'metrics.json'}")
 print(f"S3 data:   s3://{bucket}/{PREFIX}/")
-print(f"model:     {estimator.model_data}")
+print(f"model:     {best_estimator.model_data} (the tuning job's best)")
 print(f"batch out: s3://{bucket}/{batch_key}")
 if config.is_local:
     print(f"store:     {config.home} (SIMSAGE_HOME)")
     print(f"try:       simsage processing logs {preprocessing['ProcessingJobName']}")
     print(f"           simsage training logs {job['TrainingJobName']}")
+    print(f"           simsage training logs {best_job}")
     print(f"           simsage s3 ls s3://{bucket}/{PREFIX}/ --recursive --human-readable")

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -68,6 +70,7 @@ def test_flight_delay_example(simsage_local, tmp_path):
             "histograms",
             "delay_rate_by_feature",
             "correlation",
+            "tuning",
             "roc_curve",
             "cost_by_threshold",
             "confusion_matrices",
@@ -96,7 +99,44 @@ def test_flight_delay_example(simsage_local, tmp_path):
         c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]
     }
     assert channels == {"train": outputs["train"], "validation": outputs["validation"]}
-    assert job["ModelArtifacts"]["S3ModelArtifacts"] == metrics["model_data"]
+
+    # The tuning job ran the same estimator over eta/max_depth/min_child_weight: 6 real
+    # training jobs on the same channels, and the best of them by validation AUC is the
+    # model that was deployed and batch-transformed.
+    tuning = sm.describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=metrics["tuning_job"]
+    )
+    assert tuning["HyperParameterTuningJobStatus"] == "Completed"
+    config = tuning["HyperParameterTuningJobConfig"]
+    assert config["Strategy"] == "Bayesian"
+    assert config["HyperParameterTuningJobObjective"] == {
+        "Type": "Maximize",
+        "MetricName": "validation:auc",
+    }
+    assert tuning["TrainingJobStatusCounters"]["Completed"] == 6
+    children = sm.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=metrics["tuning_job"], MaxResults=100
+    )["TrainingJobSummaries"]
+    objectives = {
+        c["TrainingJobName"]: c["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+        for c in children
+    }
+    assert objectives == pytest.approx(metrics["tuning_objectives"])
+    assert metrics["best_training_job"] == max(objectives, key=objectives.get)
+    assert tuning["BestTrainingJob"]["TrainingJobName"] == metrics["best_training_job"]
+    assert metrics["best_validation_auc"] == pytest.approx(max(objectives.values()))
+    for child in children:
+        assert set(child["TunedHyperParameters"]) == {"eta", "max_depth", "min_child_weight"}
+    best = sm.describe_training_job(TrainingJobName=metrics["best_training_job"])
+    assert best["TuningJobArn"] == tuning["HyperParameterTuningJobArn"]
+    assert best["HyperParameters"]["early_stopping_rounds"] == "15"  # static, from the estimator
+    best_channels = {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in best["InputDataConfig"]
+    }
+    assert best_channels == channels
+    assert best["ModelArtifacts"]["S3ModelArtifacts"] == metrics["model_data"]
+    assert metrics["model_data"] != job["ModelArtifacts"]["S3ModelArtifacts"]
+    assert f"best training job {metrics['best_training_job']}: validation AUC" in done.stdout
     bucket, key = metrics["batch_output"].removeprefix("s3://").split("/", 1)
     batch = simsage_local.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     assert len(batch.decode().splitlines()) == 4500
