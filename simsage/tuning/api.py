@@ -29,6 +29,7 @@ from simsage.errors import AWSError, ValidationException
 from simsage.ids import from_epoch
 from simsage.paging import keyset_page
 from simsage.runtime import launcher
+from simsage.runtime.images import builtin_metric_definitions
 from simsage.store.registry import STATUS_LISTING, list_answer
 from simsage.transport import Request
 from simsage.transport.echo import described
@@ -329,6 +330,19 @@ def describe(
             resources = resource_config(body)
             if resources is not None:
                 body["ResourceConfig"] = resources
+        algorithm = (body or {}).get("AlgorithmSpecification")
+        if algorithm is not None and not algorithm.get("MetricDefinitions"):
+            # A built-in algorithm's own metric definitions, as SageMaker lists them (the
+            # SDK's HyperparameterTuner.attach reads them).
+            builtin = builtin_metric_definitions(
+                algorithm.get("TrainingImage", ""),
+                {
+                    "AlgorithmSpecification": algorithm,
+                    "HyperParameters": body.get("StaticHyperParameters") or {},
+                },
+            )
+            if builtin:
+                algorithm["MetricDefinitions"] = builtin
     if job.ended is not None:
         out["HyperParameterTuningEndTime"] = from_epoch(job.ended)
     best = best_child(children, objective)

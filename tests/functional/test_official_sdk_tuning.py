@@ -239,14 +239,6 @@ def test_random_tuning_flow(notebook):
     assert sm.list_models()["Models"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DescribeHyperParameterTuningJob of a built-in algorithm's job (XGBoost, no "
-    "MetricDefinitions in the request) has no TrainingJobDefinition.AlgorithmSpecification."
-    "MetricDefinitions; AWS lists the algorithm's metric definitions there, and the SDK's "
-    "attach reads them: KeyError: 'MetricDefinitions' in "
-    "tuner._prepare_init_params_from_job_description",
-)
 def test_attach_by_name(notebook):
     sess, xgb, inputs, _ = notebook
     tuner = HyperparameterTuner(
