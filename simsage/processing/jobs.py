@@ -12,14 +12,14 @@ statuses it may leave). ``exit_message`` is the first 1 KB of the container's
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from simsage.store.db import register_schema
 from simsage.store.registry import (
+    JobTable,
     Kind,
-    ResourceTable,
     declare,
     job_name_taken,
     requested_not_found,
@@ -74,54 +74,13 @@ class ProcessingJob:
         return self.status in TERMINAL
 
 
-class ProcessingJobStore(ResourceTable[ProcessingJob]):
+class ProcessingJobStore(JobTable[ProcessingJob]):
     """Reads and changes processing job rows of one home. The columns are the fields of
     :class:`ProcessingJob`, in order."""
 
     kind = PROCESSING_JOB
-    columns = tuple(f.name for f in fields(ProcessingJob))
+    record = ProcessingJob
     json_columns = frozenset({"spec", "host_pids"})
-
-    def to_row(self, job: ProcessingJob) -> tuple:
-        return tuple(getattr(job, column) for column in self.columns)
-
-    def from_row(self, row) -> ProcessingJob:
-        return ProcessingJob(*row)
-
-    def unfinished(self) -> list[ProcessingJob]:
-        return self.where("status IN ('InProgress', 'Stopping')")
-
-    def status(self, name: str) -> str:
-        row = self.db.query_one("SELECT status FROM processing_jobs WHERE name = ?", (name,))
-        if row is None:
-            raise self.kind.not_found(name)
-        return row[0]
-
-    def update(self, name: str, **fields: Any) -> None:
-        """Set plain fields (no status change)."""
-        self.transition(name, None, None, **fields)
-
-    def transition(
-        self, name: str, status: str | None, only_from: tuple[str, ...] | None, **fields: Any
-    ) -> bool:
-        """Move to ``status`` (None keeps it) and set ``fields``.
-
-        With ``only_from``, the change happens only if the current status is one of
-        them (returns False otherwise), so a finished job is never moved back.
-        """
-        values: dict[str, Any] = {"modified": self.clock.time(), **fields}
-        if status is not None:
-            values["status"] = status
-        with self.db.write() as conn:
-            row = conn.execute(
-                "SELECT status FROM processing_jobs WHERE name = ?", (name,)
-            ).fetchone()
-            if row is None:
-                raise self.kind.not_found(name)
-            if only_from is not None and row[0] not in only_from:
-                return False
-            self.set(conn, name, values)
-        return True
 
 
 def stop_processing_processes(home) -> None:

@@ -12,6 +12,8 @@ concept declares its table by subclassing and saying how an item becomes a row a
 back (:meth:`ResourceTable.to_row`, :meth:`ResourceTable.from_row`); the table does
 create (refusing a taken name with the kind's own error), find/get, all, delete, plain
 column updates and the List* page (filters, sorting, paging: :mod:`simsage.paging`).
+A job kind's table is a :class:`JobTable`: its rows are a dataclass, and its status moves
+only forward (``InProgress``/``Stopping`` until the job ends).
 
 Every kind declared here can be tagged: :func:`resource_exists` answers whether an ARN
 names a resource of any kind (AddTags, ListTags and DeleteTags ask it).
@@ -257,6 +259,70 @@ class ResourceTable(Generic[T]):
         SageMaker's filters, sorting and token (:func:`simsage.paging.list_page`)."""
         chosen = self.all() if items is None else items
         return list_page(chosen, params, listing, also=also, kind=self.kind.arn_type)
+
+
+ACTIVE_STATUSES = ("InProgress", "Stopping")  # a job's statuses before it ends
+
+
+class JobTable(ResourceTable[T]):
+    """The rows of a job kind (processing, transform, tuning jobs …): one dataclass per
+    row, ``record``, whose fields are the columns in order, with a ``status`` column that
+    only moves forward.
+
+    Subclasses set ``kind``, ``record`` and ``json_columns``. Jobs are ``InProgress`` or
+    ``Stopping`` until they end; :meth:`transition` takes the statuses a change may
+    leave, so a finished job is never moved back, and every change stamps ``modified``.
+    """
+
+    record: ClassVar[type]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "record" in cls.__dict__:
+            cls.columns = tuple(f.name for f in dataclasses.fields(cls.record))
+
+    def to_row(self, job: T) -> tuple:
+        return tuple(getattr(job, column) for column in self.columns)
+
+    def from_row(self, row: Sequence[Any]) -> T:
+        return self.record(*row)
+
+    def unfinished(self) -> list[T]:
+        """The jobs that have not ended yet, oldest first."""
+        return self.where(f"status IN {ACTIVE_STATUSES!r}")
+
+    def status(self, name: str) -> str:
+        """The job's status now (one column read: runners ask it often)."""
+        row = self.db.query_one(f"SELECT status FROM {self.table} WHERE name = ?", (name,))
+        if row is None:
+            raise self.kind.not_found(name)
+        return row[0]
+
+    def update(self, name: str, **fields: Any) -> None:
+        """Set plain fields (no status change)."""
+        self.transition(name, None, None, **fields)
+
+    def transition(
+        self, name: str, status: str | None, only_from: tuple[str, ...] | None, **fields: Any
+    ) -> bool:
+        """Move to ``status`` (None keeps it) and set ``fields``.
+
+        With ``only_from``, the change happens only if the current status is one of
+        them (returns False otherwise), so a finished job is never moved back.
+        """
+        values: dict[str, Any] = {"modified": self.clock.time(), **fields}
+        if status is not None:
+            values["status"] = status
+        with self.db.write() as conn:
+            row = conn.execute(
+                f"SELECT status FROM {self.table} WHERE name = ?", (name,)
+            ).fetchone()
+            if row is None:
+                raise self.kind.not_found(name)
+            if only_from is not None and row[0] not in only_from:
+                return False
+            self.set(conn, name, values)
+        return True
 
 
 class BodyTable(ResourceTable[T]):

@@ -27,7 +27,7 @@ from typing import Any
 
 from simsage.errors import ClientFault
 from simsage.store.db import register_schema
-from simsage.store.registry import Kind, ResourceInUse, ResourceTable, declare
+from simsage.store.registry import JobTable, Kind, ResourceInUse, declare
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 CHILD_TERMINAL = ("Completed", "Failed", "Stopped")
@@ -133,52 +133,13 @@ class TuningJob:
         return [Child(**{k: v for k, v in c.items() if k in names}) for c in self.children]
 
 
-class TuningJobStore(ResourceTable[TuningJob]):
+class TuningJobStore(JobTable[TuningJob]):
     """Reads and changes tuning job rows of one home. The columns are the fields of
     :class:`TuningJob`, in order."""
 
     kind = TUNING_JOB
-    columns = tuple(f.name for f in fields(TuningJob))
+    record = TuningJob
     json_columns = frozenset({"spec", "children", "details"})
-
-    def to_row(self, job: TuningJob) -> tuple:
-        return tuple(getattr(job, column) for column in self.columns)
-
-    def from_row(self, row) -> TuningJob:
-        return TuningJob(*row)
-
-    def unfinished(self) -> list[TuningJob]:
-        return self.where("status IN ('InProgress', 'Stopping')")
-
-    def status(self, name: str) -> str:
-        row = self.db.query_one("SELECT status FROM tuning_jobs WHERE name = ?", (name,))
-        if row is None:
-            raise self.kind.not_found(name)
-        return row[0]
-
-    def update(self, name: str, **values: Any) -> None:
-        """Set plain fields (no status change)."""
-        self.transition(name, None, None, **values)
-
-    def transition(
-        self, name: str, status: str | None, only_from: tuple[str, ...] | None, **values: Any
-    ) -> bool:
-        """Move to ``status`` (None keeps it) and set ``values``.
-
-        With ``only_from``, the change happens only if the current status is one of
-        them (returns False otherwise), so a finished job is never moved back.
-        """
-        changes: dict[str, Any] = {"modified": self.clock.time(), **values}
-        if status is not None:
-            changes["status"] = status
-        with self.db.write() as conn:
-            row = conn.execute("SELECT status FROM tuning_jobs WHERE name = ?", (name,)).fetchone()
-            if row is None:
-                raise self.kind.not_found(name)
-            if only_from is not None and row[0] not in only_from:
-                return False
-            self.set(conn, name, changes)
-        return True
 
 
 def stop_tuning_processes(home) -> None:
