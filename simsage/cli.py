@@ -433,16 +433,20 @@ def _print_logs(group: str, prefix: str) -> None:
 # -- jobs: training, processing, transform -----------------------------------------------
 
 
-def _job_group(kind: str, title: str, stop_help: str, logs_help: str) -> click.Group:
+def _job_group(
+    kind: str, title: str, stop_help: str, logs_help: str | None, command: str | None = None
+) -> click.Group:
     """The ``ls``/``describe``/``stop``/``logs`` commands of one job kind, through the
     kind's own SageMaker operations (``list_<kind>_jobs`` …) on either backend.
 
-    ``kind`` is the operations' word (``training``); ``title`` the group's help.
+    ``kind`` is the operations' word (``training``, ``hyper_parameter_tuning``);
+    ``title`` the group's help; ``command`` the group's name (``kind`` by default); no
+    ``logs`` command without ``logs_help`` (tuning jobs have no logs of their own).
     """
-    label = kind.capitalize()  # TrainingJobName, TrainingJobSummaries …
+    label = "".join(word.capitalize() for word in kind.split("_"))  # TrainingJobName …
     name_key, status_key = f"{label}JobName", f"{label}JobStatus"
 
-    @main.group(kind, help=title)
+    @main.group(command or kind, help=title)
     def group() -> None:
         pass
 
@@ -481,10 +485,12 @@ def _job_group(kind: str, title: str, stop_help: str, logs_help: str) -> click.G
         getattr(_sagemaker(), f"stop_{kind}_job")(**{name_key: name})
         click.echo(f"stopping: {name}")
 
-    @group.command("logs", help=logs_help)
-    @click.argument("name")
-    def logs(name: str) -> None:
-        _print_logs(f"/aws/sagemaker/{label}Jobs", f"{name}/")
+    if logs_help is not None:
+
+        @group.command("logs", help=logs_help)
+        @click.argument("name")
+        def logs(name: str) -> None:
+            _print_logs(f"/aws/sagemaker/{label}Jobs", f"{name}/")
 
     return group
 
@@ -500,6 +506,13 @@ processing = _job_group(
     "Processing jobs: list, describe, stop, read logs (on either backend).",
     "Stop a running processing job (SIGINT, then SIGKILL after the grace period).",
     "Print every log line of a processing job, host by host.",
+)
+tuning = _job_group(
+    "hyper_parameter_tuning",
+    "Hyperparameter tuning jobs: list, describe, stop (their training jobs have the logs).",
+    "Stop a running tuning job and the training jobs it runs.",
+    None,
+    command="tuning",
 )
 transform = _job_group(
     "transform",

@@ -7,6 +7,7 @@ integration tests' subject: tests/integration/test_tuning_jobs.py)."""
 from __future__ import annotations
 
 import copy
+import json
 import time
 
 import pytest
@@ -469,3 +470,23 @@ def test_built_in_xgboost_objectives_need_no_metric_definitions(sm):
     )
     assert code == "ValidationException"
     assert "'validation:bogus' is not defined" in message and "validation:auc" in message
+
+
+def test_the_cli_lists_describes_and_stops_tuning_jobs(sm):
+    from click.testing import CliRunner
+
+    from simsage.cli import main
+
+    params = request("cli-tune")
+    sm.create_hyper_parameter_tuning_job(**params)
+    runner = CliRunner()
+    listed = runner.invoke(main, ["tuning", "ls"])
+    assert listed.exit_code == 0, listed.output
+    assert [line.split()[-1] for line in listed.output.splitlines()] == ["cli-tune"]
+    stopped = runner.invoke(main, ["tuning", "stop", "cli-tune"])
+    assert stopped.exit_code == 0 and "stopping: cli-tune" in stopped.output
+    assert wait_for(sm, "cli-tune")["HyperParameterTuningJobStatus"] == "Stopped"
+    described = runner.invoke(main, ["tuning", "describe", "cli-tune"])
+    assert json.loads(described.output)["HyperParameterTuningJobStatus"] == "Stopped"
+    missing = runner.invoke(main, ["tuning", "describe", "nope"])
+    assert missing.exit_code == 1 and "ResourceNotFound" in missing.output
