@@ -60,6 +60,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_processing.py
 	$(BIN)/python benchmarks/bench_tuning.py
+	$(BIN)/python benchmarks/bench_tuning_search.py
 	$(BIN)/python benchmarks/bench_endpoints.py
 	$(BIN)/python benchmarks/bench_serving_http.py
 
