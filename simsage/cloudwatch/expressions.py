@@ -72,7 +72,15 @@ _ARITHMETIC: dict[str, Callable[[float, float], float]] = {
 
 
 def _apply(op: str, left, right):
-    """``left op right`` for scalars, series (dicts) and arrays (lists of Labeled)."""
+    """``left op right`` for scalars, series (dicts) and arrays (lists of Labeled). A
+    result that is not a finite number is "no value": dropped from a series, NaN for two
+    scalars."""
+    if isinstance(left, list) and isinstance(right, list):
+        raise ExpressionError(
+            "Arithmetic between two arrays of time series is not supported; combine an "
+            "array with a single time series or a number, or reduce one side first "
+            "(SUM, AVG, MIN, MAX)."
+        )
     if isinstance(left, list):
         return [Labeled(s.id, s.label, _apply(op, s.values, right)) for s in left]
     if isinstance(right, list):
@@ -95,7 +103,8 @@ def _apply(op: str, left, right):
     elif isinstance(right, dict):
         pairs = ((ts, safe(left, v)) for ts, v in right.items())
     else:
-        return safe(left, right)
+        value = safe(left, right)
+        return math.nan if value is None else value
     return {ts: v for ts, v in pairs if v is not None}
 
 
@@ -110,6 +119,20 @@ _ELEMENTWISE: dict[str, Callable[[float], float]] = {
     "CEIL": math.ceil,
     "FLOOR": math.floor,
 }
+
+
+def _one(fn: Callable[[float], float], value) -> float:
+    """``fn(value)``, or NaN ("no value") when there is none to take (NaN, infinite)."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return math.nan
+    result = float(fn(value))
+    return result if math.isfinite(result) else math.nan
+
+
+def _each(fn: Callable[[float], float], series: dict) -> dict:
+    """``fn`` of each value of a series, leaving out what has no value."""
+    out = {t: _one(fn, v) for t, v in series.items()}
+    return {t: v for t, v in out.items() if math.isfinite(v)}
 
 
 class _Parser:
@@ -232,13 +255,10 @@ class _Parser:
         if function in _ELEMENTWISE:
             fn = _ELEMENTWISE[function]
             if isinstance(argument, list):
-                return [
-                    Labeled(s.id, s.label, {t: fn(v) for t, v in s.values.items()})
-                    for s in argument
-                ]
+                return [Labeled(s.id, s.label, _each(fn, s.values)) for s in argument]
             if isinstance(argument, dict):
-                return {t: float(fn(v)) for t, v in argument.items()}
-            return float(fn(argument))
+                return _each(fn, argument)
+            return _one(fn, argument)
         raise ExpressionError(
             f"Unsupported function {name}: simsage evaluates SUM, AVG, MIN, MAX, ABS, CEIL, "
             "FLOOR and METRICS()."
@@ -253,4 +273,9 @@ def evaluate(text: str, resolve: Callable[[str], object], metrics: list[Labeled]
         resolve: the value of another query's id (raises ExpressionError if unknown).
         metrics: the request's MetricStat results, for ``METRICS()``.
     """
-    return _Parser(text, resolve, metrics).parse()
+    try:
+        return _Parser(text, resolve, metrics).parse()
+    except RecursionError:
+        raise ExpressionError(
+            "The expression is nested too deeply; simplify it (fewer nested parentheses or signs)."
+        ) from None

@@ -1,5 +1,5 @@
 """The ``cloudwatch`` API (CloudWatch metrics): PutMetricData, GetMetricStatistics,
-GetMetricData and ListMetrics over the :class:`~simsage.cloudwatch.store.MetricStore`.
+GetMetricData and ListMetrics over the :class:`~simsage.store.metrics.MetricStore`.
 
 Layer: the API (wire shapes, AWS's limits and errors) over the store; statistics in
 :mod:`simsage.cloudwatch.statistics`, metric math in :mod:`simsage.cloudwatch.expressions`.
@@ -20,7 +20,7 @@ What a caller sees, as on AWS:
 - ListMetrics lists the metrics with data in the past two weeks (RecentlyActive=PT3H:
   three hours), 500 per page, ordered by namespace, name and dimensions.
 
-What this process itself put (through a :class:`~simsage.cloudwatch.store.MetricBuffer`,
+What this process itself put (through a :class:`~simsage.store.metrics.MetricBuffer`,
 an endpoint's invocation metrics) is flushed before each read.
 """
 
@@ -53,7 +53,9 @@ from simsage.cloudwatch.statistics import (
     period_problem,
     statistic,
 )
-from simsage.cloudwatch.store import (
+from simsage.ids import from_epoch
+from simsage.paging import decode_token, encode_token, keyset_page
+from simsage.store.metrics import (
     HIGH_RESOLUTION,
     STANDARD_RESOLUTION,
     Metric,
@@ -62,8 +64,6 @@ from simsage.cloudwatch.store import (
     dims_key,
     flush_pending,
 )
-from simsage.ids import from_epoch
-from simsage.paging import decode_token, encode_token, keyset_page
 from simsage.transport import Request
 
 MAX_METRIC_DATA = 1000
@@ -509,7 +509,8 @@ class _Evaluation:
                     )
                 value = value[0].values
             if not isinstance(value, dict):  # a scalar: shown at every timestamp of the request
-                value = {t: float(value) for t in stamps} if math.isfinite(value) else {}
+                finite = isinstance(value, (int, float)) and math.isfinite(value)
+                value = {t: float(value) for t in stamps} if finite else {}
             out.append((query, value))
         return out
 

@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Iterable
 
-from simsage.cloudwatch.store import STANDARD_RESOLUTION, Sample
+from simsage.store.metrics import STANDARD_RESOLUTION, Sample
 
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 30)

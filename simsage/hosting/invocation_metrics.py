@@ -1,7 +1,7 @@
 """Endpoint invocation metrics: what InvokeEndpoint publishes to CloudWatch.
 
 Layer: hosting (data plane, in the caller's process), over the ``cloudwatch`` concept's
-store (:class:`~simsage.cloudwatch.store.MetricBuffer`), as the job runners write the
+store (:class:`~simsage.store.metrics.MetricBuffer`), as the job runners write the
 logs store.
 
 As SageMaker documents them, in namespace ``AWS/SageMaker`` with dimensions
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 
-from simsage.cloudwatch.store import MetricBuffer, MetricStore, dims_key
+from simsage.store.metrics import MetricBuffer, MetricStore, dims_key
 
 NAMESPACE = "AWS/SageMaker"
 FLUSH_EVERY = 2.0

@@ -53,6 +53,7 @@ class Host:
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.stream = ""
         self.reader: threading.Thread | None = None
+        self.leftovers_ended = False
 
     def exit_text(self) -> str:
         code = self.process.returncode
@@ -153,10 +154,27 @@ class HostGroup:
         if self.hosts and self.hosts[0].stream:
             self.log_lines.add(self.hosts[0].stream, message)
 
+    def end_leftovers(self, host: Host) -> None:
+        """Kill what a host's program left running when it exited (a child it started
+        and did not wait for): a container's processes end with its main process. Each
+        host leads its own session, so its process group holds them; a container's
+        engine does this itself."""
+        if host.leftovers_ended or not isinstance(host.process, subprocess.Popen):
+            return
+        if host.process.poll() is None:
+            return
+        host.leftovers_ended = True
+        processes.signal_group(host.process.pid, signal.SIGKILL)
+
     def signal_all(self, sig: int) -> None:
-        """Send ``sig`` to every host still running (each host's process tree)."""
+        """Send ``sig`` to every host still running (each host's process tree); with
+        SIGKILL, what exited hosts left behind goes too."""
         for host in self.hosts:
-            if host.process is None or host.process.poll() is not None:
+            if host.process is None:
+                continue
+            if host.process.poll() is not None:
+                if sig == signal.SIGKILL:
+                    self.end_leftovers(host)
                 continue
             if isinstance(host.process, subprocess.Popen):
                 # Each host runs in its own session: its group holds all it started.
@@ -195,6 +213,8 @@ class HostGroup:
             for host in self.hosts:
                 if failed is None and host.process.returncode not in (None, 0):
                     failed = host
+                if host.process.returncode is not None:
+                    self.end_leftovers(host)  # they would hold its output pipe open
             if not running:
                 break
             if stop_reason is None:

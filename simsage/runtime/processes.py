@@ -91,6 +91,13 @@ def _send(targets: list[psutil.Process], sig: int) -> None:
             target.send_signal(sig)
 
 
+def signal_group(pid: int, sig: int) -> bool:
+    """Send ``sig`` to process group ``pid`` (what a session leader started, also after
+    the leader itself has exited and been reaped: ``kill -- -<pid>``); False if the group
+    has no member left."""
+    return _signal_group(pid, sig)
+
+
 def _signal_group(pid: int, sig: int) -> bool:
     try:
         os.killpg(pid, sig)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 
-from simsage.cloudwatch.store import MetricBuffer, MetricStore
+from simsage.store.metrics import MetricBuffer, MetricStore
 
 SAMPLE_EVERY = 5.0
 

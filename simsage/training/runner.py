@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from simsage.cloudwatch.store import MetricBuffer, MetricStore, dims_key
 from simsage.runtime import containers, docker_engine, paths, staging
 from simsage.runtime.environment import training_env
 from simsage.runtime.hosts import Host, HostGroup
@@ -44,6 +43,7 @@ from simsage.runtime.network import PrivateNetwork
 from simsage.runtime.python import child_environment, module_command
 from simsage.runtime.usage import InstanceUsage
 from simsage.s3.backend import S3Backend
+from simsage.store.metrics import MetricBuffer, MetricStore, dims_key
 from simsage.training.jobs import TrainingJob, TrainingJobStore
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -299,12 +299,14 @@ class Runner(JobProcess):
         """The CPU threads a tuning job gives this job (its private ``SimsageCpuThreads``
         member, so parallel training jobs share the cores instead of each taking all of
         them) as the variables OpenMP, XGBoost and the BLAS libraries read. Never part of
-        the request's Environment, so DescribeTrainingJob does not show it."""
+        the request's Environment, so DescribeTrainingJob does not show it; a variable the
+        request's Environment sets itself keeps the request's value."""
         threads = self.spec.get(CPU_THREADS)
         if not isinstance(threads, int) or threads < 1:
             return {}
-        value = str(threads)
-        return {"OMP_NUM_THREADS": value, "OPENBLAS_NUM_THREADS": value, "MKL_NUM_THREADS": value}
+        given = self.spec.get("Environment") or {}
+        names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+        return {name: str(threads) for name in names if name not in given}
 
     def _container(self, launcher, host: Host, module: str | None, extra) -> containers.Container:
         """A host as its container: the command (the image's ``train``, or the request's

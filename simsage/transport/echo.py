@@ -25,9 +25,9 @@ from botocore.model import OperationModel, Shape
 # A plan maps a member to None (copy the value whole: both sides use the same shape)
 # or to the plan of its structure (or of its list's structures) when they differ.
 _Plan = dict[str, "_Plan | None"]
-_plans: dict[tuple[str, str, str, str], _Plan] = {}
-# The Describe output members the Create input lacks (what a private member may echo).
-_private: dict[tuple[str, str, str, str], list[str]] = {}
+# Per (service, version, Create, Describe): the plan, and the Describe output members the
+# Create input lacks (what a simsage-private member of the stored request may echo).
+_plans: dict[tuple[str, str, str, str], tuple[_Plan, list[str]]] = {}
 
 
 def echoed(describe: OperationModel, create: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -43,17 +43,20 @@ def echoed(describe: OperationModel, create: str, params: dict[str, Any]) -> dic
     """
     service = describe.service_model
     key = (service.service_name, service.api_version, create, describe.name)
-    plan = _plans.get(key)
-    if plan is None:
+    known = _plans.get(key)
+    if known is None:
         source = service.operation_model(create).input_shape
         target = describe.output_shape
-        plan = _plans[key] = _plan(source, target, set()) if source and target else {}
+        plan = _plan(source, target, set()) if source and target else {}
+        private: list[str] = []
         if target is not None:
             inputs = set(source.members) if source is not None else set()
             private = [n for n in target.members if n not in inputs]
-            _private[key] = private
+        # One entry for both: a thread never sees the plan without its private members.
+        known = _plans[key] = (plan, private)
+    plan, private = known
     out = _apply(plan, params)
-    for name in _private.get(key, ()):
+    for name in private:
         if params.get(name) is not None:
             out[name] = copy.deepcopy(params[name])
     return out

@@ -99,8 +99,11 @@ class TuningAPI:
 
     def _current(self, job: TuningJob) -> TuningJob:
         """The job, failed first if its runner is gone while it should be running; the
-        training jobs it left running are stopped then (nobody watches them any more)."""
-        if job.finished or launcher.runner_alive(Path(job.job_dir), job.runner_pid, job.created):
+        training jobs it left running are stopped then (nobody watches them any more),
+        and read again while they end (:meth:`_refresh_children`)."""
+        if job.finished:
+            return self._refresh_children(job)
+        if launcher.runner_alive(Path(job.job_dir), job.runner_pid, job.created):
             return job
         failed = self.jobs.transition(
             job.name,
@@ -119,6 +122,31 @@ class TuningAPI:
                         {"TrainingJobName": child.name},
                         region=job.region,
                     )
+        return self._refresh_children(self.jobs.get(job.name))
+
+    def _refresh_children(self, job: TuningJob) -> TuningJob:
+        """A finished tuning job's records of training jobs that had not ended yet (its
+        runner died, or gave up waiting for them), read again from the training jobs, so
+        the counters, the best training job and the listing say how they ended. Only a
+        finished job's records are written here: a live runner owns them otherwise."""
+        children = job.child_records()
+        if not job.finished or all(child.finished for child in children):
+            return job
+        objective = definitions(job.spec)[0].objective
+        metric = objective["MetricName"] if objective else None
+        for child in children:
+            if child.finished:
+                continue
+            with contextlib.suppress(AWSError):  # gone: keep the last record
+                seen = call(
+                    self.home,
+                    "sagemaker",
+                    "DescribeTrainingJob",
+                    {"TrainingJobName": child.name},
+                    region=job.region,
+                )
+                child.read(seen, metric)
+        self.jobs.update(job.name, children=[child.as_dict() for child in children])
         return self.jobs.get(job.name)
 
     def _find_current(self, name: str) -> TuningJob | None:
@@ -218,11 +246,12 @@ def _child_key(sort_by: str):
 
 
 def objective_status(child: Child) -> str:
-    """ObjectiveStatus: Pending while the job runs, Succeeded once it ended with an
-    objective value, Failed once it ended without one."""
+    """ObjectiveStatus: Pending while the job runs, Succeeded once it ended (not Failed)
+    with an objective value, Failed otherwise."""
     if not child.finished:
         return "Pending"
-    return "Succeeded" if child.objective is not None else "Failed"
+    succeeded = child.status != "Failed" and child.objective is not None
+    return "Succeeded" if succeeded else "Failed"
 
 
 def child_summary(

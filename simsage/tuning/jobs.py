@@ -100,6 +100,20 @@ class Child:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def read(self, seen: dict[str, Any], metric: str | None) -> None:
+        """Take the job's state from its DescribeTrainingJob answer ``seen``: status,
+        times, failure and the final value of the objective ``metric``."""
+        self.status = seen["TrainingJobStatus"]
+        self.created = seen["CreationTime"].timestamp()
+        if seen.get("TrainingStartTime") is not None:
+            self.started = seen["TrainingStartTime"].timestamp()
+        if seen.get("TrainingEndTime") is not None:
+            self.ended = seen["TrainingEndTime"].timestamp()
+        self.failure = seen.get("FailureReason")
+        for entry in seen.get("FinalMetricDataList") or []:
+            if entry["MetricName"] == metric:
+                self.objective = float(entry["Value"])
+
 
 @dataclass
 class TuningJob:

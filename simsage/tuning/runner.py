@@ -105,9 +105,14 @@ class Runner(JobProcess):
         return self.jobs.status(self.name)
 
     def fail(self, reason: str) -> None:
-        self._stop_children()
-        self._save()
-        self._finish("Failed", failure=reason)
+        """Fail the job: its running children are stopped and waited for, so the
+        counters and ListTrainingJobsForHyperParameterTuningJob say how they ended."""
+        try:
+            self._end("Failed", failure=reason)
+        except Exception:  # the bug that got us here may be in the polling itself
+            self._stop_children()
+            self._save()
+            self._finish("Failed", failure=reason)
 
     def cleanup(self) -> None:
         # Whatever ended the runner, no child it launched keeps running unwatched.
@@ -278,7 +283,7 @@ class Runner(JobProcess):
                 seen = self._call("DescribeTrainingJob", {"TrainingJobName": child.name})
             except AWSError:
                 continue  # read again on the next turn
-            self._read(child, seen)
+            child.read(seen, self.metric)
             if child.finished and child.status == "Failed" and retryable(child.failure):
                 child.retryable = True
                 attempt = self.attempts.get(child.name, 0)
@@ -289,18 +294,6 @@ class Runner(JobProcess):
                         if s.definition.name == child.definition
                     )
                     self.queue.append((search, dict(child.tuned), attempt + 1))
-
-    def _read(self, child: Child, seen: dict[str, Any]) -> None:
-        child.status = seen["TrainingJobStatus"]
-        child.created = seen["CreationTime"].timestamp()
-        if seen.get("TrainingStartTime") is not None:
-            child.started = seen["TrainingStartTime"].timestamp()
-        if seen.get("TrainingEndTime") is not None:
-            child.ended = seen["TrainingEndTime"].timestamp()
-        child.failure = seen.get("FailureReason")
-        for metric in seen.get("FinalMetricDataList") or []:
-            if metric["MetricName"] == self.metric:
-                child.objective = float(metric["Value"])
 
     def _intermediate(self, child: Child) -> list[tuple[int, float]]:
         """The child's objective values so far, one per report (step 1, 2, …); read
@@ -384,7 +377,12 @@ class Runner(JobProcess):
         return "Completed", None
 
     def _criteria_met(self) -> bool:
-        scored = [c for c in self.children if c.finished and c.objective is not None]
+        # A failed job's last printed value is not a result (best_child leaves it out too).
+        scored = [
+            c
+            for c in self.children
+            if c.finished and c.status != "Failed" and c.objective is not None
+        ]
         target = self.criteria.get("TargetObjectiveMetricValue")
         if target is not None:
             for child in scored:
@@ -480,7 +478,7 @@ def _metric_store(home):
     """The CloudWatch metric store of ``home`` (the children's intermediate objective
     values), or None where simsage has no metrics service."""
     try:
-        from simsage.cloudwatch.store import MetricStore
+        from simsage.store.metrics import MetricStore
     except ImportError:
         return None
     return MetricStore(home)

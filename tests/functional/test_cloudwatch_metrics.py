@@ -449,3 +449,29 @@ def test_list_metrics_filters_and_pages(cw):
     ]
     assert len(listed) == 4
     assert error(cw.list_metrics, NextToken="bogus")[0] == "InvalidParameterValue"
+
+
+def test_list_metrics_pages_every_metric_once_when_dimension_sets_nest(cw):
+    """``{a}`` next to ``{a, b}``: the listing's order and its token's agree."""
+    cw.put_metric_data(
+        Namespace=NS,
+        MetricData=[{"MetricName": "M", "Dimensions": [{"Name": "a", "Value": "v"}], "Value": 1.0}],
+    )
+    for start in range(0, 520, 20):
+        cw.put_metric_data(
+            Namespace=NS,
+            MetricData=[
+                {
+                    "MetricName": "M",
+                    "Dimensions": [{"Name": "a", "Value": "v"}, {"Name": "b", "Value": f"{i:03d}"}],
+                    "Value": 1.0,
+                }
+                for i in range(start, start + 20)
+            ],
+        )
+    pages = list(cw.get_paginator("list_metrics").paginate(Namespace=NS))
+    seen = [
+        tuple((d["Name"], d["Value"]) for d in m["Dimensions"]) for p in pages for m in p["Metrics"]
+    ]
+    assert len(pages) == 2
+    assert len(seen) == len(set(seen)) == 521

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from simsage.cloudwatch.store import MetricStore
 from simsage.home import Home
+from simsage.store.metrics import MetricStore
 
 sagemaker = pytest.importorskip("sagemaker")
 

@@ -496,3 +496,29 @@ def test_the_cli_lists_describes_and_prints_the_logs_of_processing_jobs(aws):
     assert "said#011by the job" in logs.output.splitlines()
     missing = runner.invoke(main, ["processing", "stop", "nope"])
     assert missing.exit_code == 1 and "Requested resource not found." in missing.output
+
+
+def test_what_a_script_leaves_running_ends_with_the_job(aws):
+    import psutil
+
+    sm, s3, _ = aws
+    uri = put_script(
+        s3,
+        "orphans.py",
+        "import subprocess\n"
+        "subprocess.Popen(['sleep', '313.7'])\n"
+        "subprocess.Popen(['sleep', '313.7'], stdout=subprocess.DEVNULL)\n"
+        "print('left two sleepers behind')\n",
+    )
+    run_script(sm, "orphans", uri, "orphans.py")
+    assert wait(sm, "orphans")["ProcessingJobStatus"] == "Completed"
+
+    def sleepers():
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            if (proc.info["cmdline"] or [])[-1:] == ["313.7"]:
+                found.append(proc)
+        return found
+
+    # As a container's processes end with its main process, nothing of the job is left.
+    wait_until(lambda: not sleepers(), "the job's leftover processes to end", timeout=10)

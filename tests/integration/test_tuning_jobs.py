@@ -42,6 +42,9 @@ print(f"threads={os.environ.get('OMP_NUM_THREADS', '0')}", flush=True)
 print(f"objective metric={opts.get('--_tuning_objective_metric')}", flush=True)
 if mode == "fail":
     raise ValueError("this script always fails")
+if mode == "scorefail":
+    print(f"score={score:.6f}", flush=True)
+    sys.exit(3)
 if mode == "epochs":
     for epoch in range(1, 11):
         print(f"score={score * epoch / 10:.6f}", flush=True)
@@ -286,6 +289,23 @@ def test_target_objective_value_completes_early(tuning):
     assert counters["Completed"] + counters["Stopped"] == len(tuning.children("target-run")) < 30
 
 
+def test_a_failed_job_s_printed_objective_is_not_a_result(tuning):
+    seen = tuning.run(
+        "failed-scores",
+        "Random",
+        static={"mode": "scorefail"},
+        config={
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 3},
+            "TuningJobCompletionCriteria": {"TargetObjectiveMetricValue": -1000.0},
+        },
+    )
+    # Every job printed a score beating the target, then failed: no result, no best job.
+    assert seen["HyperParameterTuningJobStatus"] == "Failed"
+    assert "BestTrainingJob" not in seen
+    assert seen["ObjectiveStatusCounters"]["Succeeded"] == 0
+    assert {c["ObjectiveStatus"] for c in tuning.children("failed-scores")} == {"Failed"}
+
+
 def test_best_objective_not_improving_completes_early(tuning):
     seen = tuning.run(
         "flat-run",
@@ -453,6 +473,10 @@ def test_a_dead_tuning_runner_fails_the_job_and_stops_its_children(tuning, simsa
                 break
             time.sleep(0.1)
         assert status == "Stopped"
+    # The tuning job's own view of its training jobs follows them, with no runner left.
+    assert {c["TrainingJobStatus"] for c in tuning.children("orphan-run")} == {"Stopped"}
+    counters = tuning.describe("orphan-run")["TrainingJobStatusCounters"]
+    assert counters["InProgress"] == 0 and counters["Stopped"] == 2
 
 
 def test_failing_children_fail_the_tuning_job_and_internal_errors_are_retried(

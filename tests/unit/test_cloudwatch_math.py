@@ -8,7 +8,7 @@ import pytest
 
 from simsage.cloudwatch.expressions import ExpressionError, Labeled, evaluate
 from simsage.cloudwatch.statistics import aligned_start, percentile, period_problem
-from simsage.cloudwatch.store import Sample
+from simsage.store.metrics import Sample
 
 A = {0.0: 1.0, 60.0: 2.0, 120.0: 4.0}
 B = {60.0: 0.0, 120.0: 2.0, 180.0: 9.0}
@@ -68,3 +68,28 @@ def test_periods_and_start_rounding():
     assert aligned_start(now - 125.0, 60, now) == (now - 125.0) // 60 * 60
     assert aligned_start(now - 20 * 86400, 60, now) % 300 == 0
     assert aligned_start(now - 7.0, 5, now) % 5 == 0
+
+
+def test_what_has_no_value_stays_without_one_instead_of_failing():
+    empty = {"a": A, "none": {}}
+
+    def resolve(name: str):
+        return empty[name]
+
+    def value(text: str):
+        return evaluate(text, resolve, [Labeled("a", "A", A)])
+
+    import math
+
+    for text in ("AVG(none) * 100", "1 / 0", "(0 - 8) ^ 0.5", "CEIL(SUM(none))", "ABS(2 ^ 1024)"):
+        result = value(text)
+        assert isinstance(result, float) and math.isnan(result), text
+    assert value("a / 0") == {}
+    assert value("FLOOR(a / 0)") == {}
+
+
+def test_two_arrays_and_deep_nesting_are_expression_errors():
+    with pytest.raises(ExpressionError, match="two arrays"):
+        run("SUM([a, b] + [a, b])")
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        run("(" * 2000 + "1" + ")" * 2000)

@@ -1,7 +1,9 @@
 """The metric store: CloudWatch metric data points in the registry.
 
-Layer: store of the ``cloudwatch`` concept, written directly by the publishers (job
-runners, the endpoint router) and read by the ``cloudwatch`` API and the tuning runner.
+Layer: store, below every concept: the ``cloudwatch`` API reads and writes it, and the
+publishers write it directly (the job runners through the runtime, the endpoint router)
+while the tuning runner reads its training jobs' series; none of them imports another's
+internals for it.
 
 Invariants:
 - a metric is its namespace, name and full set of dimensions (``metric_series``: one
@@ -255,7 +257,9 @@ class MetricStore:
             sql += " AND last_put >= ?"
             params.append(active_since)
         found = [_metric(row) for row in self.db.query(sql, params)]
-        return sorted(found, key=lambda m: (m.namespace, m.name, m.dimensions))
+        # The order ListMetrics pages in: its token compares the same key (dims_key), so
+        # the list and the token agree on what comes next.
+        return sorted(found, key=lambda m: (m.namespace, m.name, dims_key(m.dimensions)))
 
 
 # Buffers of this process, flushed at exit and before reads of their home.
