@@ -338,3 +338,14 @@ def test_sparse_rows_of_another_width_than_feature_dim_are_refused():
         recordio.read_arrays(recordio.write_sparse(None, matrix), feature_dim=4)
     x, _ = recordio.read_arrays(recordio.write_sparse(None, matrix), feature_dim=5)
     assert x.shape == (3, 5)
+
+
+def test_dense_and_sparse_records_mix_into_one_csr():
+    matrix = scipy.sparse.csr_matrix(np.array([[0, 2, 0], [0, 0, 0], [1, 0, 3]], np.float32))
+    data = recordio.write_sparse(None, matrix[:2]) + recordio.write_dense(
+        None, np.array([[4, 5, 6]], np.float32)
+    )
+    data += recordio.write_sparse(None, matrix[2:])
+    x, y = recordio.read_arrays(data)
+    assert y is None
+    np.testing.assert_array_equal(x.toarray(), [[0, 2, 0], [0, 0, 0], [4, 5, 6], [1, 0, 3]])
