@@ -221,9 +221,10 @@ def _load_recordio(files: list[str], feature_dim: int | None):
 # ---------------------------------------------------------------- serving
 
 
-def _instance_features(instance: Any, index: int) -> list:
+def _instance_features(instance: Any, index: int) -> list | dict:
     """One JSON instance: ``{"features": [...]}`` or ``{"data": {"features": {"values":
-    [...]}}}`` (a bare list is accepted too)."""
+    [...]}}}`` (a bare list is accepted too); the latter with ``keys`` and ``shape`` is a
+    sparse row, returned as that dict."""
     if isinstance(instance, list):
         return instance
     if isinstance(instance, dict):
@@ -231,17 +232,58 @@ def _instance_features(instance: Any, index: int) -> list:
             return instance["features"]
         data = instance.get("data")
         if isinstance(data, dict) and isinstance(data.get("features"), dict):
-            if "values" in data["features"]:
-                return data["features"]["values"]
+            features = data["features"]
+            if "keys" in features:
+                return features
+            if "values" in features:
+                return features["values"]
     raise ValueError(
         f'instance {index} has no features: send {{"features": [...]}} or '
         '{"data": {"features": {"values": [...]}}}'
     )
 
 
-def _matrix(rows: list, what: str) -> np.ndarray:
+def _sparse_matrix(rows: list, what: str) -> Any:
+    """Sparse JSON rows (``{"keys", "values", "shape"}``; dense lists mixed in) as CSR."""
+    import scipy.sparse
+
+    indices, values, indptr, widths = [], [], [0], set()
+    for number, row in enumerate(rows):
+        if isinstance(row, dict):
+            keys, vals, shape = row.get("keys"), row.get("values"), row.get("shape")
+            if not isinstance(keys, list) or not isinstance(vals, list) or len(keys) != len(vals):
+                raise ValueError(
+                    f"{what} instance {number}: a sparse row needs lists 'keys' and 'values' "
+                    "of the same length"
+                )
+            if isinstance(shape, list) and shape:
+                widths.add(shape[0])
+        elif isinstance(row, list):
+            keys, vals = list(range(len(row))), row
+            widths.add(len(row))
+        else:
+            raise ValueError(f"each {what} instance's features must be a list of numbers")
+        indices.extend(keys)
+        values.extend(vals)
+        indptr.append(len(indices))
+    if len(widths) > 1:
+        raise ValueError(f"{what} instances have different shapes: {sorted(widths)}")
+    try:
+        index_array = np.asarray(indices, dtype=np.int64)
+        value_array = np.asarray(values, dtype=np.float32)
+        width = int(widths.pop()) if widths else int(index_array.max(initial=-1)) + 1
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} instances' keys, values and shape must be numbers") from None
+    if len(index_array) and (index_array.min() < 0 or index_array.max() >= width):
+        raise ValueError(f"{what} instance keys must lie in 0..shape-1 ({width} features)")
+    return scipy.sparse.csr_matrix((value_array, index_array, indptr), shape=(len(rows), width))
+
+
+def _matrix(rows: list, what: str) -> Any:
     if not rows:
         raise ValueError(f"the {what} request holds no instances")
+    if any(isinstance(r, dict) for r in rows):
+        return _sparse_matrix(rows, what)
     widths = {len(r) if isinstance(r, list) else -1 for r in rows}
     if -1 in widths:
         raise ValueError(f"each {what} instance's features must be a list of numbers")
@@ -254,7 +296,8 @@ def _matrix(rows: list, what: str) -> np.ndarray:
 
 
 def decode_request(body: bytes, content_type: str | None) -> Any:
-    """An inference request body as the feature matrix X (float32; CSR for sparse RecordIO).
+    """An inference request body as the feature matrix X (float32; a CSR matrix for sparse
+    RecordIO or JSON rows with ``keys``/``shape``).
 
     Accepts ``text/csv`` (rows of features, no label), ``application/json``
     (``{"instances": [{"features": [...]}, ...]}`` or the ``{"data": {"features": {"values":

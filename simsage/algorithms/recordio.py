@@ -257,7 +257,9 @@ def write_dense(
     record, out = Record(), []
     for index in range(n_rows):
         record.Clear()
-        getattr(record.features["values"], fname).values.extend(features[index].tolist())
+        tensor = getattr(record.features["values"], fname)
+        tensor.SetInParent()  # an empty row still names its tensor type
+        tensor.values.extend(features[index].tolist())
         if labels is not None:
             getattr(record.label["values"], lname).values.append(labels[index].item())
         out.append(frame(record.SerializeToString()))

@@ -349,3 +349,20 @@ def test_dense_and_sparse_records_mix_into_one_csr():
     x, y = recordio.read_arrays(data)
     assert y is None
     np.testing.assert_array_equal(x.toarray(), [[0, 2, 0], [0, 0, 0], [4, 5, 6], [1, 0, 3]])
+
+
+def test_sparse_json_instances_become_csr():
+    body = json.dumps(
+        {
+            "instances": [
+                {"data": {"features": {"keys": [0, 3], "shape": [4], "values": [1.5, 2]}}},
+                {"data": {"features": {"keys": [], "shape": [4], "values": []}}},
+            ]
+        }
+    ).encode()
+    x = fpd.decode_request(body, "application/json")
+    assert scipy.sparse.issparse(x)
+    np.testing.assert_array_equal(x.toarray(), [[1.5, 0, 0, 2], [0, 0, 0, 0]])
+    bad = b'{"instances": [{"data": {"features": {"keys": [9], "shape": [4], "values": [1]}}}]}'
+    with pytest.raises(ValueError, match=r"keys must lie in 0..shape-1 \(4 features\)"):
+        fpd.decode_request(bad, "application/json")
