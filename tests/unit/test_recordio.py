@@ -366,3 +366,21 @@ def test_sparse_json_instances_become_csr():
     bad = b'{"instances": [{"data": {"features": {"keys": [9], "shape": [4], "values": [1]}}}]}'
     with pytest.raises(ValueError, match=r"keys must lie in 0..shape-1 \(4 features\)"):
         fpd.decode_request(bad, "application/json")
+
+
+@pytest.mark.parametrize(
+    ("dtype", "label_dtype"),
+    [(np.float32, np.float32), (np.float64, np.int64), (np.int64, None)],
+)
+def test_sparse_bytes_are_identical_to_the_official_sdk_writer(sdk, dtype, label_dtype):
+    common, _, _ = sdk
+    matrix = scipy.sparse.random(30, 12, density=0.3, format="csr", random_state=2)
+    matrix = (matrix * 10).astype(dtype)
+    labels = None if label_dtype is None else np.arange(30).astype(label_dtype)
+    theirs = io.BytesIO()
+    common.write_spmatrix_to_sparse_tensor(theirs, matrix, labels)
+    assert recordio.write_sparse(None, matrix, labels) == theirs.getvalue()
+    x, y = recordio.read_arrays(theirs.getvalue())
+    np.testing.assert_array_equal(x.toarray(), matrix.toarray().astype(np.float32))
+    if labels is not None:
+        np.testing.assert_array_equal(y, labels)
