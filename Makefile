@@ -61,6 +61,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_processing.py
 	$(BIN)/python benchmarks/bench_tuning.py
 	$(BIN)/python benchmarks/bench_tuning_search.py
+	$(BIN)/python benchmarks/bench_recordio.py
 	$(BIN)/python benchmarks/bench_endpoints.py
 	$(BIN)/python benchmarks/bench_serving_http.py
 
