@@ -3,6 +3,11 @@
 simsage recognises the real ECR URIs of the images it emulates, in any region and
 account and with any tag: ``<account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repo>:<tag>``.
 Anything else is a custom image, which only a Docker engine can run.
+
+The first-party algorithm repositories (``kmeans``, ``linear-learner``, ``randomcutforest``,
+``knn``, ``pca``: one image, tag ``1``, for training and inference) are recognised as
+``Image.first_party``; :data:`EMULATED_FIRST_PARTY` says which of them simsage runs, and
+the others are refused with a clear reason rather than sent to a Docker engine.
 """
 
 from __future__ import annotations
@@ -22,16 +27,28 @@ SKLEARN_REPOS = ("sagemaker-scikit-learn",)
 XGBOOST_ALGORITHM = "simsage.algorithms.xgboost_train"
 LEGACY_XGBOOST_ALGORITHM = "simsage.algorithms.xgboost_legacy"
 BUILTIN_XGBOOST_ALGORITHMS = (XGBOOST_ALGORITHM, LEGACY_XGBOOST_ALGORITHM)
+# The first-party (1P) algorithm repositories (CONTRACTS part 2 §3) → simsage's module;
+# None: recognised, not yet emulated.
+FIRST_PARTY_ALGORITHMS: dict[str, str | None] = {
+    "kmeans": "simsage.algorithms.kmeans_train",
+    "linear-learner": None,
+    "randomcutforest": None,
+    "knn": None,
+    "pca": None,
+}
+EMULATED_FIRST_PARTY = tuple(r for r, m in FIRST_PARTY_ALGORITHMS.items() if m is not None)
 
 
 @dataclass(frozen=True)
 class Image:
-    """A parsed image URI. ``framework`` is ``xgboost``, ``sklearn`` or None (custom)."""
+    """A parsed image URI. ``framework`` is ``xgboost``, ``sklearn`` or None (custom or
+    first-party); ``first_party`` is the 1P algorithm's repository (``kmeans`` …) or None."""
 
     uri: str
     repo: str | None
     tag: str | None
     framework: str | None
+    first_party: str | None = None
 
 
 def parse_image(uri: str) -> Image:
@@ -44,7 +61,19 @@ def parse_image(uri: str) -> Image:
         framework = "xgboost"
     elif repo in SKLEARN_REPOS:
         framework = "sklearn"
+    elif repo in FIRST_PARTY_ALGORITHMS:
+        return Image(uri, repo, tag, None, repo)
     return Image(uri, repo, tag, framework)
+
+
+def not_emulated_reason(image: Image) -> str | None:
+    """Why simsage cannot run this first-party image (None when it can, or it is not 1P)."""
+    if image.first_party is None or FIRST_PARTY_ALGORITHMS[image.first_party] is not None:
+        return None
+    return (
+        f"The built-in algorithm image {image.uri} ({image.first_party}) is not yet emulated "
+        f"by simsage; the first-party algorithms it runs are: {', '.join(EMULATED_FIRST_PARTY)}."
+    )
 
 
 def algorithm_module(image: Image, hyperparameters: dict[str, str]) -> str | None:
@@ -55,6 +84,8 @@ def algorithm_module(image: Image, hyperparameters: dict[str, str]) -> str | Non
     image always does. The legacy ``xgboost`` repository (0.72, which had no script
     mode) runs the built-in algorithm with its own parameter handling.
     """
+    if image.first_party is not None:
+        return FIRST_PARTY_ALGORITHMS[image.first_party]
     if image.framework is None:
         return None
     if image.repo == LEGACY_XGBOOST_REPO:
@@ -105,4 +136,8 @@ def builtin_metric_definitions(image_uri: str, spec: dict) -> list[dict[str, str
         from simsage.algorithms.xgboost_metrics import METRIC_DEFINITIONS
 
         return [dict(d) for d in METRIC_DEFINITIONS]
+    if module == FIRST_PARTY_ALGORITHMS["kmeans"]:
+        from simsage.algorithms.kmeans_metrics import METRIC_DEFINITIONS as KMEANS_METRICS
+
+        return [dict(d) for d in KMEANS_METRICS]
     return []

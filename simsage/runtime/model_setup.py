@@ -21,7 +21,7 @@ import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simsage.runtime.images import parse_image
+from simsage.runtime.images import not_emulated_reason, parse_image
 from simsage.runtime.servers import SUBMIT_DIR_ENV, ContainerError
 from simsage.runtime.staging import (
     DEFAULT_VOLUME_GB,
@@ -41,7 +41,8 @@ PROGRAM_ENV = "SAGEMAKER_PROGRAM"
 
 @dataclass(frozen=True)
 class ServingPlan:
-    """How a model's container serves: built-in ``xgboost`` or user ``script`` mode."""
+    """How a model's container serves: built-in ``xgboost``, a ``first-party`` algorithm
+    (``framework`` is its repository, e.g. ``kmeans``) or user ``script`` mode."""
 
     mode: str
     framework: str
@@ -57,6 +58,11 @@ def serving_plan(image_uri: str, environment: dict[str, str] | None) -> ServingP
     """
     image = parse_image(image_uri)
     env = dict(environment or {})
+    if image.first_party is not None:
+        reason = not_emulated_reason(image)
+        if reason is not None:
+            raise ContainerError(reason)
+        return ServingPlan("first-party", image.first_party, env)
     if image.framework is None:
         raise ContainerError(
             f"The image {image_uri} is not one simsage serves: simsage runs the built-in "

@@ -109,7 +109,8 @@ def builtin_execution_parameters(environ: dict[str, str] | None = None) -> dict[
 
 
 def build_handler(mode: str, model_dir: str, framework: str = "sklearn") -> Any:
-    """Create (not load) the scoring handler for ``mode`` (``xgboost`` or ``script``)."""
+    """Create (not load) the scoring handler for ``mode`` (``xgboost``, ``script``, or
+    ``first-party`` with the algorithm's repository, e.g. ``kmeans``, as ``framework``)."""
     if mode == "xgboost":
         # The built-in container never uses xgboost's scikit-learn wrappers or plotting;
         # importing them costs ~1.5 s of start-up (xgboost skips them on ImportError).
@@ -118,8 +119,14 @@ def build_handler(mode: str, model_dir: str, framework: str = "sklearn") -> Any:
         from simsage.serving.xgboost_handler import XGBoostHandler
 
         return XGBoostHandler(model_dir)
+    if mode == "first-party":
+        if framework == "kmeans":
+            from simsage.serving.kmeans_handler import KMeansHandler
+
+            return KMeansHandler(model_dir)
+        raise ValueError(f"first-party algorithm {framework!r} is not served by simsage")
     if mode == "script":
         from simsage.serving.script_handler import ScriptHandler
 
         return ScriptHandler(model_dir, framework=framework)
-    raise ValueError(f"unknown serving mode {mode!r}; expected xgboost or script")
+    raise ValueError(f"unknown serving mode {mode!r}; expected xgboost, first-party or script")

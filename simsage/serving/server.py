@@ -461,8 +461,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model-dir", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1", choices=["127.0.0.1", "localhost"])
-    parser.add_argument("--mode", default="xgboost", choices=["xgboost", "script"])
-    parser.add_argument("--framework", default="sklearn", choices=["sklearn", "xgboost"])
+    parser.add_argument("--mode", default="xgboost", choices=["xgboost", "script", "first-party"])
+    parser.add_argument("--framework", default="sklearn", choices=["sklearn", "xgboost", "kmeans"])
     parser.add_argument("--exit-with-parent", action="store_true")
     return parser.parse_args(argv)
 
@@ -475,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"{PREFIX} cannot bind 127.0.0.1:{args.port}: {exc}", file=sys.stderr, flush=True)
         return 1
-    if args.mode == "xgboost":
+    if args.mode in ("xgboost", "first-party"):
         server.execution_parameters = builtin_execution_parameters()
     port = server.server_address[1]
     print(f"{PREFIX} listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)

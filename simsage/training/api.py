@@ -22,6 +22,7 @@ from simsage.runtime.images import (
     BUILTIN_XGBOOST_ALGORITHMS,
     algorithm_module,
     builtin_metric_definitions,
+    not_emulated_reason,
     parse_image,
     runs_entrypoint,
 )
@@ -202,6 +203,21 @@ class TrainingAPI:
                 )
             _s3_uri(source["S3Uri"], f"Channel {name} S3Uri")
         image = parse_image(algorithm["TrainingImage"])
+        if image.first_party is not None and not runs_entrypoint(algorithm):
+            reason = not_emulated_reason(image)
+            if reason is not None:
+                raise ValidationException(reason)
+            if "train" not in seen:
+                raise ValidationException(
+                    f"The built-in {image.first_party} algorithm needs a 'train' channel in "
+                    "InputDataConfig."
+                )
+            extra = sorted(seen - {"train", "test"})
+            if extra:
+                raise ValidationException(
+                    f"The built-in {image.first_party} algorithm accepts channels train and "
+                    f"test; remove {', '.join(extra)}."
+                )
         if (
             image.framework == "xgboost"
             and not runs_entrypoint(algorithm)
