@@ -20,6 +20,7 @@ reads): ``model/kmeans-model.json`` = ``{"format": "simsage-kmeans/1", "k", "fea
 "centers": [[...], ...]}``. Distances are Euclidean (whether the real container reports the
 squared distance is unverified); msd/ssd are means/sums of squared distances.
 
+A channel without ContentType is read as RecordIO-protobuf (what ``record_set()`` sends).
 On bad input (hyperparameters, data) the failure reason is ``ClientError: …`` in
 ``output/failure`` and the exit status 1. ``half_life_time_size`` is validated but has no
 effect (scikit-learn's mini-batch k-means has no decay; 0, the default, means none).
@@ -156,9 +157,11 @@ def _sk_init(method: str) -> str:
 
 def load(job: JobConfig, channel: str, params: Params) -> Any:
     """A channel's records as X (labels, if any, are ignored)."""
-    from simsage.algorithms.first_party_data import load_channel
+    from simsage.algorithms.first_party_data import RECORDIO, load_channel
 
-    content_type = job.channels[channel].get("ContentType")
+    # No ContentType means RecordIO-protobuf for the first-party algorithms: the SDK's
+    # record_set() channels carry none, and the real algorithms read them as RecordIO.
+    content_type = job.channels[channel].get("ContentType") or RECORDIO
     try:
         x, _ = load_channel(
             str(job.channel_dir(channel)),
