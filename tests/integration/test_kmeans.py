@@ -250,3 +250,14 @@ def test_other_first_party_images_are_refused_as_not_yet_emulated(env):
         )
     assert error.value.response["Error"]["Code"] == "ValidationException"
     assert "not yet emulated" in str(error.value)
+
+
+def test_a_host_with_bad_data_fails_the_whole_job_with_its_reason(env):
+    s3, sm, _ = env
+    s3.put_object(Bucket=BUCKET, Key="mixed/part-1.csv", Body=_csv(_blobs(50, 6)[0]))
+    s3.put_object(Bucket=BUCKET, Key="mixed/part-2.csv", Body=b"1,2\n3,4\n")
+    channel = _channel("train", "mixed/", sharded=True)
+    described = _train(sm, "km-mixed", [channel], count=2)
+    assert described["TrainingJobStatus"] == "Failed"
+    assert described["FailureReason"].startswith("ClientError: ")
+    assert "feature_dim is 3" in described["FailureReason"]
