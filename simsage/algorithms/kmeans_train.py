@@ -20,7 +20,10 @@ reads): ``model/kmeans-model.json`` = ``{"format": "simsage-kmeans/1", "k", "fea
 "centers": [[...], ...]}``. Distances are Euclidean (whether the real container reports the
 squared distance is unverified); msd/ssd are means/sums of squared distances.
 
-A channel without ContentType is read as RecordIO-protobuf (what ``record_set()`` sends).
+A channel without ContentType is read as RecordIO-protobuf (what ``record_set()`` sends);
+plain ``text/csv`` is read as features only (``label_size=0``, as the docs ask for
+unsupervised data; whether the container's own default is 1 is unverified), and an
+explicit ``label_size=1`` drops the first column.
 On bad input (hyperparameters, data) the failure reason is ``ClientError: …`` in
 ``output/failure`` and the exit status 1. ``half_life_time_size`` is validated but has no
 effect (scikit-learn's mini-batch k-means has no decay; 0, the default, means none).
@@ -70,6 +73,7 @@ class Params:
     local_lloyd_max_iter: int = 300
     local_lloyd_tol: float = 0.0001
     local_lloyd_init_method: str = "kmeans++"
+    local_lloyd_num_trials: int | None = None  # None: auto (one trial)
     half_life_time_size: int = 0
     eval_metrics: tuple[str, ...] = ("msd",)
 
@@ -105,6 +109,13 @@ def _choice(values: dict[str, str], name: str, choices: tuple[str, ...], default
     return raw
 
 
+def _auto_int(values: dict[str, str], name: str) -> int | None:
+    """An integer ≥ 1, or None for ``auto`` (the default)."""
+    if str(values.get(name, "auto")).strip() == "auto":
+        return None
+    return _int(values, name, 1)
+
+
 def parse_params(values: dict[str, str]) -> Params:
     """Validate the job's hyperparameters (strings, as SageMaker passes them).
 
@@ -117,8 +128,7 @@ def parse_params(values: dict[str, str]) -> Params:
         raise _bad(f"Additional properties are not allowed ({', '.join(map(repr, extra))})")
     k = _int(values, "k", 2)
     feature_dim = _int(values, "feature_dim", 1)
-    factor_raw = str(values.get("extra_center_factor", "auto")).strip()
-    factor = None if factor_raw == "auto" else _int(values, "extra_center_factor", 1)
+    factor = _auto_int(values, "extra_center_factor")
     try:
         tol = float(values.get("local_lloyd_tol", 0.0001))
     except ValueError:
@@ -146,6 +156,7 @@ def parse_params(values: dict[str, str]) -> Params:
         local_lloyd_init_method=_choice(
             values, "local_lloyd_init_method", ("random", "kmeans++"), "kmeans++"
         ),
+        local_lloyd_num_trials=_auto_int(values, "local_lloyd_num_trials"),
         half_life_time_size=_int(values, "half_life_time_size", 0, 0),
         eval_metrics=tuple(dict.fromkeys(metrics)),
     )
@@ -215,7 +226,7 @@ def lloyd(centers: Any, counts: Any, params: Params) -> Any:
         init=_sk_init(params.local_lloyd_init_method),
         max_iter=params.local_lloyd_max_iter,
         tol=params.local_lloyd_tol,
-        n_init=1,
+        n_init=params.local_lloyd_num_trials or 1,
         random_state=0,
     ).fit(centers, sample_weight=counts)
     return np.asarray(model.cluster_centers_, dtype=np.float64)
@@ -335,29 +346,42 @@ def train(job: JobConfig) -> None:
         raise UserError("k-means needs a 'train' channel")
     params = parse_params(job.hyperparameters)
     distributed = len(job.hosts) > 1
-    x = centers = counts = None
+    x = None
+    centers, counts = np.zeros((0, params.feature_dim)), np.zeros(0)
     try:
-        x = load(job, "train", params)
-        centers, counts = local_centers(x, params)
-        logger.info("Host %s: %d records, %d local centers", job.current_host, x.shape[0],
-                    centers.shape[0])  # fmt: skip
+        if distributed and not _has_data(job.channel_dir("train")):
+            # More hosts than ShardedByS3Key files: this host has no shard and adds nothing.
+            logger.warning("Host %s has no training data: it adds no centers", job.current_host)
+        else:
+            x = load(job, "train", params)
+            centers, counts = local_centers(x, params)
+            logger.info("Host %s: %d records, %d local centers", job.current_host, x.shape[0],
+                        centers.shape[0])  # fmt: skip
     except UserError as exc:
         if not distributed:
             raise
-        gather(job, np.zeros((0, params.feature_dim)), np.zeros(0), str(exc))
+        gather(job, centers, counts, str(exc))
         raise
     if distributed:
         centers, counts = gather(job, centers, counts)
         if centers is None:  # not the first host: it has handed over its part
             return
     final = lloyd(centers, counts, params)
-    report(job.current_host, "train", x, final, ("msd",))
+    if x is not None:
+        report(job.current_host, "train", x, final, ("msd",))
     if "test" in job.channels:
         report(job.current_host, "test", load(job, "test", params), final, params.eval_metrics)
     model = {"format": MODEL_FORMAT, "k": params.k, "feature_dim": params.feature_dim,
              "centers": final.tolist()}  # fmt: skip
     (job.root / "model").mkdir(parents=True, exist_ok=True)
     (job.root / "model" / MODEL_FILE).write_text(json.dumps(model))
+
+
+def _has_data(folder: Path) -> bool:
+    return folder.is_dir() and any(
+        f.is_file() and f.stat().st_size and not f.name.startswith((".", "_"))
+        for f in folder.rglob("*")
+    )
 
 
 def _write_failure(root: Path, message: str) -> None:

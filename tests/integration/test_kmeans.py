@@ -185,7 +185,8 @@ def test_trains_on_csv_reports_metrics_serves_and_transforms(env):
     assert len({next(iter(c)) for c in mapping.values()}) == 3
 
 
-def test_recordio_on_two_sharded_hosts_finds_every_blob(env):
+@pytest.mark.parametrize("hosts", [2, 3])  # 3: one host has no shard and adds nothing
+def test_recordio_on_sharded_hosts_finds_every_blob(env, hosts):
     s3, sm, _ = env
     # Each shard holds two of the three blobs: only a correct merge finds all three.
     x1, _ = _blobs(200, 3, which=(0, 1))
@@ -193,7 +194,7 @@ def test_recordio_on_two_sharded_hosts_finds_every_blob(env):
     s3.put_object(Bucket=BUCKET, Key="rio/part-1", Body=recordio.write_dense(None, x1))
     s3.put_object(Bucket=BUCKET, Key="rio/part-2", Body=recordio.write_dense(None, x2))
     channel = _channel("train", "rio/", "application/x-recordio-protobuf", sharded=True)
-    described = _train(sm, "km-two", [channel], count=2)
+    described = _train(sm, f"km-hosts-{hosts}", [channel], count=hosts)
     assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
     assert _matches_blobs(_centers(s3, described))
 
