@@ -357,10 +357,13 @@ def train(job: JobConfig) -> None:
             centers, counts = local_centers(x, params)
             logger.info("Host %s: %d records, %d local centers", job.current_host, x.shape[0],
                         centers.shape[0])  # fmt: skip
-    except UserError as exc:
+    except Exception as exc:
         if not distributed:
             raise
-        gather(job, centers, counts, str(exc))
+        # The first host waits for every host: tell it this one failed, then fail too.
+        reason = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(UserError):
+            gather(job, centers, counts, f"{job.current_host}: {reason}")
         raise
     if distributed:
         centers, counts = gather(job, centers, counts)
