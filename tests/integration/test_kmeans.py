@@ -262,3 +262,40 @@ def test_a_host_with_bad_data_fails_the_whole_job_with_its_reason(env):
     assert described["TrainingJobStatus"] == "Failed"
     assert described["FailureReason"].startswith("ClientError: ")
     assert "feature_dim is 3" in described["FailureReason"]
+
+
+def test_tuning_minimises_test_msd_without_metric_definitions(env):
+    s3, sm, _ = env
+    s3.put_object(Bucket=BUCKET, Key="train/a.csv", Body=_csv(_blobs(150, 8)[0]))
+    s3.put_object(Bucket=BUCKET, Key="test/t.csv", Body=_csv(_blobs(30, 9)[0]))
+    sm.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="km-tune",
+        HyperParameterTuningJobConfig={
+            "Strategy": "Grid",
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "test:msd"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {
+                "CategoricalParameterRanges": [{"Name": "k", "Values": ["1", "3"]}]
+            },
+        },
+        TrainingJobDefinition={
+            "StaticHyperParameters": {"feature_dim": "3", "mini_batch_size": "50"},
+            "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+            "RoleArn": ROLE,
+            "InputDataConfig": [_channel("train", "train/"), _channel("test", "test/")],
+            "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/tuning"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                               "VolumeSizeInGB": 1},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        },
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while (seen := sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="km-tune"))[
+        "HyperParameterTuningJobStatus"
+    ] not in ("Completed", "Failed") and time.time() < deadline:
+        time.sleep(0.1)
+    # k=1 is refused by the algorithm (k ≥ 2); k=3 fits the three blobs and wins.
+    best = seen["BestTrainingJob"]
+    assert best["TunedHyperParameters"]["k"] == "3"
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["MetricName"] == "test:msd"
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] < 0.6
