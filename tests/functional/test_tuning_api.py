@@ -480,12 +480,14 @@ def test_the_cli_lists_describes_and_stops_tuning_jobs(sm):
     params = request("cli-tune")
     sm.create_hyper_parameter_tuning_job(**params)
     runner = CliRunner()
+    # At once, as make_stopped does: the job's training jobs need no time to fail here.
+    stopped = runner.invoke(main, ["tuning", "stop", "cli-tune"])
+    assert stopped.exit_code == 0 and "stopping: cli-tune" in stopped.output, stopped.output
+    assert wait_for(sm, "cli-tune")["HyperParameterTuningJobStatus"] == "Stopped"
     listed = runner.invoke(main, ["tuning", "ls"])
     assert listed.exit_code == 0, listed.output
     assert [line.split()[-1] for line in listed.output.splitlines()] == ["cli-tune"]
-    stopped = runner.invoke(main, ["tuning", "stop", "cli-tune"])
-    assert stopped.exit_code == 0 and "stopping: cli-tune" in stopped.output
-    assert wait_for(sm, "cli-tune")["HyperParameterTuningJobStatus"] == "Stopped"
+    assert "Stopped" in listed.output
     described = runner.invoke(main, ["tuning", "describe", "cli-tune"])
     assert json.loads(described.output)["HyperParameterTuningJobStatus"] == "Stopped"
     missing = runner.invoke(main, ["tuning", "describe", "nope"])
