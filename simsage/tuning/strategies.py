@@ -2,6 +2,10 @@
 Hyperband), which running jobs to stop early (the median rule, Hyperband's rungs), and when
 the search is done (not improving, converged).
 
+Bayesian optimisation is :mod:`simsage.tuning.bayesian`, Hyperband
+:mod:`simsage.tuning.hyperband`; this module holds the trials, Grid and Random, the
+stopping and completion rules, and the helpers they share.
+
 Layer: pure, deterministic code over :mod:`simsage.tuning.ranges` and a list of
 :class:`Trial` (the children as the tuning runner last read them); no store, no jobs, no
 clock. The runner asks :meth:`Strategy.propose` for configurations, launches them, and
@@ -25,7 +29,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -38,8 +41,6 @@ from simsage.tuning.ranges import (
     format_value,
     from_unit,
     parse_value,
-    snap_units,
-    to_unit,
 )
 
 STRATEGIES = ("Grid", "Random", "Bayesian", "Hyperband")
@@ -57,12 +58,6 @@ CONVERGENCE_TOLERANCE = 0.001
 # The median rule (simsage choice): a median of fewer than three running averages is one
 # run's noise, so no job is stopped before three earlier jobs reached its epoch.
 MEDIAN_RULE_MIN_PEERS = 3
-HYPERBAND_ETA = 3
-HYPERBAND_MAX_RESOURCE = 20000  # the largest MaxResource AWS accepts
-EPOCH_HYPERPARAMETERS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
-# Observations the Bayesian GP learns its kernel from (it then conditions on all of them):
-# 750 jobs (AWS's limit) would take seconds per proposal, 200 about one.
-KERNEL_FIT_POINTS = 200
 # Draws per proposal before Random accepts a configuration it has already tried.
 DISTINCT_ATTEMPTS = 32
 
@@ -138,8 +133,12 @@ def make_strategy(
     if name == "Random":
         return RandomSearch(ranges, seed)
     if name == "Bayesian":
+        from simsage.tuning.bayesian import BayesianSearch
+
         return BayesianSearch(ranges, objective_type, seed)
     if name == "Hyperband":
+        from simsage.tuning.hyperband import Hyperband, hyperband_resources
+
         min_resource, max_resource = hyperband_resources(hyperband, static_hyperparameters)
         return Hyperband(ranges, objective_type, seed, min_resource, max_resource)
     raise ValueError(f"The Strategy '{name}' is not one of {', '.join(STRATEGIES)}.")
@@ -220,389 +219,6 @@ class RandomSearch:
             if _key(self.ranges, config) not in seen:
                 return config
         return config
-
-
-# --- Bayesian ------------------------------------------------------------------------------
-
-
-class BayesianSearch:
-    """Bayesian optimisation (the AMT paper's scheme, arXiv:2012.08489): a Gaussian-process
-    surrogate of the objective over the encoded space, Expected Improvement as the
-    acquisition function.
-
-    - Encoding: each Integer/Continuous range is one feature, its :func:`to_unit` value;
-      each categorical range with n > 1 values is n one-hot features.
-    - Observations: trials with an objective that are Completed or Stopped. Until there are
-      ``initial`` of them (``max(3, features + 1)``, at most 10), proposals are random (the
-      same draws :class:`RandomSearch` makes with this seed).
-    - Surrogate: scikit-learn's GaussianProcessRegressor, Matern(ν=5/2) with one length
-      scale per feature times a constant, plus white noise (training jobs are noisy),
-      ``normalize_y``, the marginal likelihood maximised with 2 restarts from a seeded state
-      (on at most 200 observations; the GP then conditions on all of them). Maximised
-      objectives are negated so the model always minimises.
-    - Acquisition: EI maximised over 1,000 uniform candidates, 100 perturbations of each of
-      the five best observations, then three rounds of shrinking perturbations around the
-      best candidates (local refinement). Candidates are snapped to the values they decode
-      to (integers, categories) before EI is evaluated, so EI is that of a real configuration.
-    - Parallel proposals (``count`` > 1, or trials still InProgress): kriging believer — each
-      pending configuration is added to the model with the GP's mean as its objective, the
-      GP refitted with the same kernel, so its variance (and EI) there drops and the next
-      proposal goes elsewhere.
-    """
-
-    random_candidates = 1000
-    local_candidates = 100
-    refinement_rounds = (0.05, 0.02, 0.008)
-
-    def __init__(self, ranges: Sequence[Range], objective_type: str, seed: int) -> None:
-        self.ranges = list(ranges)
-        self.objective_type = objective_type
-        self.seed = seed
-        self.random = RandomSearch(self.ranges, seed)
-        self.width = sum(_width(r) for r in self.ranges)
-        self.initial = min(10, max(3, self.width + 1))
-
-    def propose(self, trials: list[Trial], count: int) -> list[dict[str, str]]:
-        """``count`` configurations: random until ``initial`` trials have objectives, then
-        each the EI maximiser given the observations and the pending configurations."""
-        observed: list[tuple[np.ndarray, float]] = []
-        pending: list[np.ndarray] = []
-        for trial in trials:
-            x = self.encode(trial.hyperparameters)
-            if x is None:
-                continue
-            if trial.status in FINISHED and _finite(trial.objective):
-                sign = -1.0 if self.objective_type == "Maximize" else 1.0
-                observed.append((x, sign * trial.objective))
-            elif trial.status == "InProgress":
-                pending.append(x)
-        if len(observed) < self.initial or self.width == 0 or count <= 0:
-            return self.random.propose(trials, count)
-        # The GP's linear algebra is a few dozen points: BLAS threads only contend, with each
-        # other and with the children training beside the runner (a loaded 2-core laptop
-        # spent 7x longer in them than in one thread).
-        from threadpoolctl import threadpool_limits  # with scikit-learn, only for Bayesian
-
-        with threadpool_limits(limits=1):
-            return self._propose_modelled(trials, count, observed, pending)
-
-    def _propose_modelled(
-        self,
-        trials: list[Trial],
-        count: int,
-        observed: list[tuple[np.ndarray, float]],
-        pending: list[np.ndarray],
-    ) -> list[dict[str, str]]:
-        seen = {_key(self.ranges, t.hyperparameters) for t in trials}
-        x_seen = np.array([x for x, _ in observed])
-        y_seen = np.array([y for _, y in observed])
-        step = np.random.default_rng([self.seed, len(trials), 7919])
-        model = _fit(x_seen, y_seen, int(step.integers(2**31)))
-        proposals: list[dict[str, str]] = []
-        for index in range(len(trials), len(trials) + count):
-            believed = _believe(model, x_seen, y_seen, pending)
-            config = self._maximise_ei(believed, x_seen, y_seen, seen, index)
-            if config is None:  # every candidate already tried: the space is (nearly) used up
-                config = self.random.draw(index, seen)
-            proposals.append(config)
-            seen.add(_key(self.ranges, config))
-            pending.append(self.encode(config))
-        return proposals
-
-    def encode(self, hyperparameters: dict[str, str]) -> np.ndarray | None:
-        """The feature vector of a configuration, or None when it lacks a tuned
-        hyperparameter or holds an unreadable value (a warm-start parent's, for instance);
-        numbers outside a range are clipped to it, unknown categories encode as all zeros."""
-        features: list[float] = []
-        for parameter in self.ranges:
-            text = hyperparameters.get(parameter.name)
-            if text is None:
-                return None
-            if isinstance(parameter, CategoricalRange):
-                if len(parameter.values) > 1:
-                    features.extend(float(text == v) for v in parameter.values)
-                continue
-            try:
-                number = float(text)
-            except ValueError:
-                return None
-            if not math.isfinite(number):
-                return None
-            features.append(to_unit(parameter, number))
-        return np.array(features)
-
-    def _maximise_ei(
-        self,
-        model,
-        x_seen: np.ndarray,
-        y_seen: np.ndarray,
-        seen: set[tuple],
-        index: int,
-    ) -> dict[str, str] | None:
-        rng = np.random.default_rng([self.seed, index, 104729])
-        dims = len(self.ranges)
-        best = float(y_seen.min())
-        units = [rng.random((self.random_candidates, dims))]
-        for row in np.array([self._units_of(x) for x in x_seen[np.argsort(y_seen)[:5]]]):
-            units.append(row + rng.normal(0.0, 0.1, (self.local_candidates, dims)))
-        pool, scores = self._score(model, np.vstack(units), best)
-        for scale in self.refinement_rounds:
-            leaders = pool[np.argsort(-scores, kind="stable")[:3]]
-            moved = np.vstack(
-                [u + rng.normal(0.0, scale, (self.local_candidates, dims)) for u in leaders]
-            )
-            more, more_scores = self._score(model, moved, best)
-            pool, scores = np.vstack([pool, more]), np.concatenate([scores, more_scores])
-        for position in np.argsort(-scores, kind="stable"):
-            config = _decode(self.ranges, pool[position])
-            if _key(self.ranges, config) not in seen:
-                return config
-        return None
-
-    def _score(self, model, units: np.ndarray, best: float) -> tuple[np.ndarray, np.ndarray]:
-        """The candidates snapped to the configurations they decode to, and their EI."""
-        snapped = np.column_stack([snap_units(r, units[:, i]) for i, r in enumerate(self.ranges)])
-        mean, std = model.predict(self._features(snapped), return_std=True)
-        return snapped, expected_improvement(mean, std, best)
-
-    def _features(self, units: np.ndarray) -> np.ndarray:
-        """The feature matrix of snapped unit points (one row per candidate)."""
-        columns = []
-        for i, parameter in enumerate(self.ranges):
-            if isinstance(parameter, CategoricalRange):
-                n = len(parameter.values)
-                if n > 1:
-                    chosen = np.minimum(np.floor(units[:, i] * n), n - 1).astype(int)
-                    columns.append(np.eye(n)[chosen])
-            else:
-                columns.append(units[:, i : i + 1])
-        return np.hstack(columns)
-
-    def _units_of(self, features: np.ndarray) -> np.ndarray:
-        """The per-range unit point of a feature vector (a one-hot becomes the middle of its
-        category's slice of [0, 1])."""
-        units, column = [], 0
-        for parameter in self.ranges:
-            if isinstance(parameter, CategoricalRange):
-                n = len(parameter.values)
-                if n > 1:
-                    units.append((float(np.argmax(features[column : column + n])) + 0.5) / n)
-                    column += n
-                else:
-                    units.append(0.5)
-            else:
-                units.append(float(features[column]))
-                column += 1
-        return np.array(units)
-
-
-_erf = np.frompyfunc(math.erf, 1, 1)
-
-
-def _normal_cdf(z: np.ndarray) -> np.ndarray:
-    """The standard normal CDF (with the standard library's erf: scipy.stats costs over a
-    second to import, in a runner that starts for every tuning job)."""
-    return 0.5 * (1.0 + _erf(np.asarray(z, dtype=float) / math.sqrt(2.0)).astype(float))
-
-
-def _normal_pdf(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, dtype=float)
-    return np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-
-
-def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
-    """EI of a minimised objective below ``best`` under a Gaussian posterior (0 where the
-    posterior has no spread and the mean is no better)."""
-    std = np.maximum(std, 1e-12)
-    gain = best - mean
-    z = gain / std
-    return np.maximum(gain * _normal_cdf(z) + std * _normal_pdf(z), 0.0)
-
-
-def _fit(x: np.ndarray, y: np.ndarray, random_state: int):
-    """The GP on every observation; its kernel's hyperparameters are learned on at most
-    :data:`KERNEL_FIT_POINTS` of them (the best half and a seeded draw of the rest), as each
-    step of that optimisation costs a Cholesky factorisation of the points it sees."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
-
-    kernel = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(
-        length_scale=np.full(x.shape[1], 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5
-    ) + WhiteKernel(1e-4, (1e-8, 0.5))
-    model = GaussianProcessRegressor(
-        kernel, normalize_y=True, n_restarts_optimizer=2, random_state=random_state
-    )
-    subset = np.arange(len(y))
-    if len(y) > KERNEL_FIT_POINTS:
-        order = np.argsort(y, kind="stable")
-        half = KERNEL_FIT_POINTS // 2
-        rest = np.random.default_rng(random_state).choice(
-            order[half:], KERNEL_FIT_POINTS - half, replace=False
-        )
-        subset = np.sort(np.concatenate([order[:half], rest]))
-    with warnings.catch_warnings():
-        # A length scale at its bound is an answer here (a feature that does not matter).
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(x[subset], y[subset])
-    if len(subset) == len(y):
-        return model
-    everything = GaussianProcessRegressor(model.kernel_, normalize_y=True, optimizer=None)
-    return everything.fit(x, y)
-
-
-def _believe(model, x: np.ndarray, y: np.ndarray, pending: list[np.ndarray]):
-    """The kriging-believer model: the pending points added with the GP's mean as their
-    value, the kernel kept (no re-optimisation)."""
-    if not pending:
-        return model
-    from sklearn.gaussian_process import GaussianProcessRegressor
-
-    points = np.array(pending)
-    believed = GaussianProcessRegressor(model.kernel_, normalize_y=True, optimizer=None)
-    return believed.fit(np.vstack([x, points]), np.concatenate([y, model.predict(points)]))
-
-
-# --- Hyperband -----------------------------------------------------------------------------
-
-
-def hyperband_resources(
-    config: dict | None, static_hyperparameters: dict[str, str] | None = None
-) -> tuple[int, int]:
-    """``(MinResource, MaxResource)`` of a ``HyperbandStrategyConfig``: MinResource defaults
-    to 1; MaxResource, when omitted, is the static hyperparameter ``epochs``,
-    ``numepochs``, ``n-epochs``, ``n_epochs`` or ``num_epochs``.
-
-    Raises:
-        ValueError: no MaxResource and no epochs hyperparameter; a value that is not a
-            positive integer; MaxResource above 20000; MinResource above MaxResource.
-    """
-    config = config or {}
-    minimum = config.get("MinResource", config.get("min_resource"))
-    maximum = config.get("MaxResource", config.get("max_resource"))
-    if maximum is None:
-        for name in EPOCH_HYPERPARAMETERS:
-            if name in (static_hyperparameters or {}):
-                maximum = static_hyperparameters[name]
-                break
-        else:
-            raise ValueError(
-                "The Hyperband strategy needs HyperbandStrategyConfig.MaxResource, or a static "
-                f"hyperparameter giving the epochs ({', '.join(EPOCH_HYPERPARAMETERS)}) to "
-                "infer it from. Set MaxResource."
-            )
-    min_resource = _positive_integer("MinResource", 1 if minimum is None else minimum)
-    max_resource = _positive_integer("MaxResource", maximum)
-    if max_resource > HYPERBAND_MAX_RESOURCE:
-        raise ValueError(
-            f"MaxResource ({max_resource}) is above {HYPERBAND_MAX_RESOURCE}, the largest the "
-            "Hyperband strategy accepts."
-        )
-    if min_resource > max_resource:
-        raise ValueError(
-            f"MinResource ({min_resource}) is greater than MaxResource ({max_resource}); "
-            "MinResource must be less than or equal to MaxResource."
-        )
-    return min_resource, max_resource
-
-
-class Hyperband:
-    """Hyperband (Li et al., JMLR 2018) run asynchronously, as jobs are stopped rather than
-    paused: every job trains for up to MaxResource epochs, and is stopped at a rung if it is
-    not among the best ``1/eta`` (eta = 3) of the jobs that reached that rung.
-
-    - Rungs: ``MinResource · 3^k`` epochs below MaxResource (MinResource=1, MaxResource=27:
-      1, 3, 9). No job is stopped before MinResource epochs.
-    - Brackets: bracket b may stop its jobs only at rungs b, b+1, …; the last bracket never
-      stops (its jobs always reach MaxResource). Trials are assigned to brackets by their
-      number over a fixed cycle in which bracket b appears ``ceil((s+1)/(s+1-b) · 3^(s-b))``
-      times (s = the number of rungs), Hyperband's own proportions: most trials go to the
-      aggressive brackets, a few are kept safe from early stopping.
-    - The decision at a rung r: the trial's value at r (its last intermediate value at an
-      epoch ≤ r) is ranked against the values at r of every other trial that reached r (any
-      bracket, any status); with n trials in all, the best ``max(1, n // 3)`` continue. With
-      fewer than 2 others there, the trial continues. Each call judges the trial at the
-      latest rung its bracket allows that it has reached.
-    - Configurations are drawn as :class:`RandomSearch` draws them (the stopping spends the
-      budget, not the sampling).
-    """
-
-    eta = HYPERBAND_ETA
-
-    def __init__(
-        self,
-        ranges: Sequence[Range],
-        objective_type: str,
-        seed: int,
-        min_resource: int,
-        max_resource: int,
-    ) -> None:
-        self.ranges = list(ranges)
-        self.objective_type = objective_type
-        self.seed = seed
-        self.min_resource = min_resource
-        self.max_resource = max_resource
-        self.random = RandomSearch(self.ranges, seed)
-        self.rungs: list[int] = []
-        rung = min_resource
-        while rung < max_resource:
-            self.rungs.append(rung)
-            rung *= self.eta
-        self.schedule = _bracket_cycle(len(self.rungs), self.eta)
-
-    def propose(self, trials: list[Trial], count: int) -> list[dict[str, str]]:
-        """``count`` random configurations (see :class:`RandomSearch`)."""
-        return self.random.propose(trials, count)
-
-    def bracket_of(self, trial: Trial) -> int:
-        """The trial's bracket: the index of the first rung at which it may be stopped."""
-        return self.schedule[trial.number % len(self.schedule)]
-
-    def rungs_of(self, trial: Trial) -> list[int]:
-        """The epochs at which the trial may be stopped (empty in the safe bracket)."""
-        return self.rungs[self.bracket_of(trial) :]
-
-    def should_stop(self, trial: Trial, others: Sequence[Trial]) -> bool:
-        """Whether the InProgress ``trial`` is to be stopped now, judged at the latest of its
-        rungs it has reached against every other trial that reached that rung."""
-        series = _series(trial)
-        if trial.status != "InProgress" or not series:
-            return False
-        reached = [r for r in self.rungs_of(trial) if r <= series[-1][0]]
-        if not reached:
-            return False
-        rung = reached[-1]
-        mine = _value_at(series, rung)
-        peers = [
-            _value_at(s, rung)
-            for other in others
-            if other.number != trial.number
-            for s in [_series(other)]
-            if s and s[-1][0] >= rung
-        ]
-        if len(peers) < self.eta - 1:
-            return False
-        keep = max(1, (len(peers) + 1) // self.eta)
-        better = sum(_better(value, mine, self.objective_type) for value in peers)
-        return better >= keep
-
-    def exhausted(self, trial: Trial) -> bool:
-        """Whether the trial has trained MaxResource epochs (AWS stops a job there)."""
-        series = _series(trial)
-        return bool(series) and series[-1][0] >= self.max_resource
-
-
-def _bracket_cycle(rungs: int, eta: int) -> list[int]:
-    """Brackets 0..rungs interleaved round-robin, bracket b appearing
-    ``ceil((s+1)/(s+1-b) · eta^(s-b))`` times (s = rungs)."""
-    left = [math.ceil((rungs + 1) / (rungs + 1 - b) * eta ** (rungs - b)) for b in range(rungs + 1)]
-    cycle = []
-    while any(left):
-        for bracket in range(rungs + 1):
-            if left[bracket]:
-                cycle.append(bracket)
-                left[bracket] -= 1
-    return cycle
 
 
 # --- early stopping and completion ---------------------------------------------------------

@@ -57,13 +57,13 @@ def _metric_names(definition: Definition) -> list[str]:
 def hyperband_resources(spec: dict[str, Any], definition: Definition) -> tuple[int, int]:
     """``(MinResource, MaxResource)`` of a Hyperband request, MaxResource inferred from
     the definition's static ``epochs``-like hyperparameters when the request leaves it
-    out (:func:`simsage.tuning.strategies.hyperband_resources`).
+    out (:func:`simsage.tuning.hyperband.hyperband_resources`).
 
     Raises:
         ValidationException: no MaxResource and no such hyperparameter, or out of range.
     """
-    from simsage.tuning.strategies import EPOCH_HYPERPARAMETERS
-    from simsage.tuning.strategies import hyperband_resources as resources
+    from simsage.tuning.hyperband import EPOCH_HYPERPARAMETERS
+    from simsage.tuning.hyperband import hyperband_resources as resources
 
     config = spec["HyperParameterTuningJobConfig"]
     given = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig")

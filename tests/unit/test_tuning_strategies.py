@@ -10,17 +10,16 @@ import math
 import numpy as np
 import pytest
 
+from simsage.tuning.bayesian import BayesianSearch
+from simsage.tuning.hyperband import Hyperband, hyperband_resources
 from simsage.tuning.ranges import parse_ranges
 from simsage.tuning.strategies import (
-    BayesianSearch,
-    Hyperband,
     Trial,
     best_trial,
     converged,
     count_not_improving,
     grid_combinations,
     grid_size,
-    hyperband_resources,
     make_strategy,
     median_rule_stops,
     not_improving,
