@@ -41,13 +41,13 @@ from simsage.sdk import deserializers, image_uris, serializers
 from simsage.sdk.analytics import HyperparameterTuningJobAnalytics, TrainingJobAnalytics
 from simsage.sdk.estimator import Estimator
 from simsage.sdk.exceptions import UnexpectedStatusException
+from simsage.sdk.framework_processor import FrameworkProcessor
 from simsage.sdk.inputs import TrainingInput, TransformInput
 from simsage.sdk.model import Model
 from simsage.sdk.model_monitor import DataCaptureConfig
 from simsage.sdk.parameter import CategoricalParameter, ContinuousParameter, IntegerParameter
 from simsage.sdk.predictor import Predictor
 from simsage.sdk.processing import (
-    FrameworkProcessor,
     ProcessingInput,
     ProcessingJob,
     ProcessingOutput,

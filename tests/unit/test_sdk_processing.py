@@ -21,7 +21,7 @@ import pytest
 from sdk_helpers import RequestRecorder, official_sdk_v2
 
 from simsage import sdk
-from simsage.sdk.processing import runproc_script
+from simsage.sdk.framework_processor import runproc_script
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 BUCKET = "sagemaker-us-east-1-123456789012"
