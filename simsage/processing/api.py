@@ -11,8 +11,6 @@ first fail a job whose runner is gone.
 from __future__ import annotations
 
 import copy
-import shutil
-from pathlib import Path
 from typing import Any
 
 from botocore.model import OperationModel
@@ -168,26 +166,16 @@ class ProcessingAPI:
         )
         self.jobs.create(job)
         self.tags.set(job_arn, tags)
-        if job_dir.exists():  # left by an earlier job of the same name in a reset registry
-            shutil.rmtree(job_dir, ignore_errors=True)
-        pid = launcher.launch(RUNNER_MODULE, self.home.path, name, job_dir)
-        self.jobs.update(name, runner_pid=pid)
+        launcher.start_job(RUNNER_MODULE, self.home, self.jobs, name, job_dir)
         return {"ProcessingJobArn": job_arn}
 
     def _current(self, job: ProcessingJob) -> ProcessingJob:
         """The job, failed first if its runner is gone while it should be running."""
-        if job.finished or launcher.runner_alive(Path(job.job_dir), job.runner_pid, job.created):
+        if not launcher.fail_orphan(self.jobs, job, self.home.clock.time()):
             return job
-        failed = self.jobs.transition(
-            job.name,
-            "Failed",
-            ("InProgress", "Stopping"),
-            failure=launcher.runner_failure(Path(job.job_dir), job.runner_pid),
-            ended=self.home.clock.time(),
-        )
         # The containers run in sessions of their own: without their runner nobody
         # reads their output or stops them, so end them too.
-        for pid in job.host_pids if failed else []:
+        for pid in job.host_pids:
             processes.kill_tree(pid)
         return self.jobs.get(job.name)
 

@@ -50,6 +50,35 @@ REASON_LIMIT = 1024  # FailureReason's length limit in the service model
 _reapers: dict[int, threading.Thread] = {}
 
 
+def start_job(module: str, home, jobs, name: str, folder: Path) -> int:
+    """Start the runner of job ``name`` of ``home``, just created in ``jobs`` (its kind's
+    registry table), and record its pid in the row (``runner_pid``); returns the pid. A folder left
+    by an earlier job of the same name (a reset registry) is cleared first."""
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+    pid = launch(module, home.path, name, folder)
+    jobs.update(name, runner_pid=pid)
+    return pid
+
+
+def fail_orphan(jobs, job, now: float) -> bool:
+    """Fail ``job`` (a row of a :class:`~simsage.store.registry.JobTable`) if it should be
+    running and its runner is gone, with the reason the runner left (:func:`runner_failure`);
+    False if it is finished, its runner lives, or it ended meanwhile."""
+    folder = Path(job.job_dir)
+    if job.finished or runner_alive(folder, job.runner_pid, job.created):
+        return False
+    return jobs.transition(
+        job.name,
+        "Failed",
+        ("InProgress", "Stopping"),
+        failure=runner_failure(folder, job.runner_pid),
+        ended=now,
+    )
+
+
 def launch(module: str, home: Path, name: str, folder: Path) -> int:
     """Start ``python -m <module> <home> <name>`` detached; returns its pid.
 

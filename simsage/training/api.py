@@ -9,7 +9,6 @@ once. Describe notices a runner that died and fails its job with a reason.
 from __future__ import annotations
 
 import copy
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +105,7 @@ class TrainingAPI:
         )
         self.jobs.create(job)
         self.tags.set(job_arn, tags)
-        if job_dir.exists():  # left by an earlier job of the same name in a reset registry
-            shutil.rmtree(job_dir, ignore_errors=True)
-        pid = launcher.launch(RUNNER_MODULE, self.home.path, name, job_dir)
-        self.jobs.update(name, runner_pid=pid)
+        launcher.start_job(RUNNER_MODULE, self.home, self.jobs, name, job_dir)
         return {"TrainingJobArn": job_arn}
 
     def _validate(self, spec: dict[str, Any]) -> None:

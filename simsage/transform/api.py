@@ -10,8 +10,6 @@ notice a runner that died and fail its job with a reason.
 from __future__ import annotations
 
 import copy
-import shutil
-from pathlib import Path
 from typing import Any
 
 from botocore.model import OperationModel
@@ -166,23 +164,13 @@ class TransformAPI:
         )
         self.jobs.create(job)
         self.tags.set(job_arn, tags)
-        if job_dir.exists():  # left by an earlier job of the same name in a reset registry
-            shutil.rmtree(job_dir, ignore_errors=True)
-        pid = launcher.launch(RUNNER_MODULE, self.home.path, name, job_dir)
-        self.jobs.update(name, runner_pid=pid)
+        launcher.start_job(RUNNER_MODULE, self.home, self.jobs, name, job_dir)
         return {"TransformJobArn": job_arn}
 
     def _current(self, job: TransformJob) -> TransformJob:
         """The job, failed first if its runner is gone while it should be running."""
-        if job.finished or launcher.runner_alive(Path(job.job_dir), job.runner_pid, job.created):
+        if not launcher.fail_orphan(self.jobs, job, self.home.clock.time()):
             return job
-        self.jobs.transition(
-            job.name,
-            "Failed",
-            ("InProgress", "Stopping"),
-            failure=launcher.runner_failure(Path(job.job_dir), job.runner_pid),
-            ended=self.home.clock.time(),
-        )
         return self.jobs.get(job.name)
 
     def describe_transform_job(self, request: Request) -> dict[str, Any]:

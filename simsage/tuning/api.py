@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import shutil
-from pathlib import Path
 from typing import Any
 
 from botocore.model import OperationModel
@@ -89,10 +87,7 @@ class TuningAPI:
         )
         self.jobs.create(job)
         self.tags.set(job_arn, tags)
-        if job_dir.exists():  # left by an earlier job of the same name in a reset registry
-            shutil.rmtree(job_dir, ignore_errors=True)
-        pid = launcher.launch(RUNNER_MODULE, self.home.path, name, job_dir)
-        self.jobs.update(name, runner_pid=pid)
+        launcher.start_job(RUNNER_MODULE, self.home, self.jobs, name, job_dir)
         return {"HyperParameterTuningJobArn": job_arn}
 
     # -- read ------------------------------------------------------------------------
@@ -103,16 +98,9 @@ class TuningAPI:
         and read again while they end (:meth:`_refresh_children`)."""
         if job.finished:
             return self._refresh_children(job)
-        if launcher.runner_alive(Path(job.job_dir), job.runner_pid, job.created):
+        if not launcher.fail_orphan(self.jobs, job, self.home.clock.time()):
             return job
-        failed = self.jobs.transition(
-            job.name,
-            "Failed",
-            ("InProgress", "Stopping"),
-            failure=launcher.runner_failure(Path(job.job_dir), job.runner_pid),
-            ended=self.home.clock.time(),
-        )
-        for child in job.child_records() if failed else []:
+        for child in job.child_records():
             if not child.finished:
                 with contextlib.suppress(AWSError):  # it ended meanwhile
                     call(
