@@ -5,7 +5,7 @@ the standard library.
 
 Invariants:
 - The algorithm logs each metric as ``#quality_metric: host=algo-1, <channel> <metric>
-  <loss>=<value>`` (the first-party containers' format, as public notebook logs show it).
+  <loss>=<value>`` (:func:`simsage.algorithms.first_party.metric_line`).
 - ``msd`` is the mean and ``ssd`` the sum of squared Euclidean distances from each record
   to its closest center; both are minimised.
 - Metric names are ``<channel>:<metric>``: ``test:msd``, ``test:ssd`` (the tuning metrics)
@@ -14,22 +14,13 @@ Invariants:
 
 from __future__ import annotations
 
-_NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+from simsage.algorithms.first_party import metric_definitions, metric_line, metric_regex
+
+__all__ = ["EVAL_METRICS", "METRIC_DEFINITIONS", "OBJECTIVE_DIRECTION", "metric_line",
+           "metric_regex"]  # fmt: skip
+
 EVAL_METRICS = ("msd", "ssd")
 OBJECTIVE_DIRECTION: dict[str, str] = {"test:msd": "Minimize", "test:ssd": "Minimize"}
-
-
-def metric_line(host: str, channel: str, metric: str, value: float) -> str:
-    """One metric as the container logs it."""
-    return f"#quality_metric: host={host}, {channel} {metric} <loss>={value}"
-
-
-def metric_regex(channel: str, metric: str) -> str:
-    """The regex that finds ``<channel> <metric>``'s value in a log line."""
-    return rf".*#quality_metric: host=\S+, {channel} {metric} <loss>={_NUMBER}"
-
-
-METRIC_DEFINITIONS: list[dict[str, str]] = [
-    {"Name": f"{channel}:{metric}", "Regex": metric_regex(channel, metric)}
-    for channel, metric in (("test", "msd"), ("test", "ssd"), ("train", "msd"))
-]
+METRIC_DEFINITIONS: list[dict[str, str]] = metric_definitions(
+    [("test", "msd"), ("test", "ssd"), ("train", "msd")]
+)

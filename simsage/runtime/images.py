@@ -12,8 +12,11 @@ the others are refused with a clear reason rather than sent to a Docker engine.
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass
+
+from simsage.algorithms.first_party import ALGORITHMS
 
 _ECR = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
@@ -28,13 +31,10 @@ XGBOOST_ALGORITHM = "simsage.algorithms.xgboost_train"
 LEGACY_XGBOOST_ALGORITHM = "simsage.algorithms.xgboost_legacy"
 BUILTIN_XGBOOST_ALGORITHMS = (XGBOOST_ALGORITHM, LEGACY_XGBOOST_ALGORITHM)
 # The first-party (1P) algorithm repositories (CONTRACTS part 2 §3) → simsage's module;
-# None: recognised, not yet emulated.
+# None: recognised, not yet emulated. The catalog is simsage.algorithms.first_party.
 FIRST_PARTY_ALGORITHMS: dict[str, str | None] = {
-    "kmeans": "simsage.algorithms.kmeans_train",
-    "linear-learner": None,
-    "randomcutforest": None,
-    "knn": None,
-    "pca": None,
+    repo: (algorithm.train_module if algorithm.emulated else None)
+    for repo, algorithm in ALGORITHMS.items()
 }
 EMULATED_FIRST_PARTY = tuple(r for r, m in FIRST_PARTY_ALGORITHMS.items() if m is not None)
 
@@ -136,8 +136,8 @@ def builtin_metric_definitions(image_uri: str, spec: dict) -> list[dict[str, str
         from simsage.algorithms.xgboost_metrics import METRIC_DEFINITIONS
 
         return [dict(d) for d in METRIC_DEFINITIONS]
-    if module == FIRST_PARTY_ALGORITHMS["kmeans"]:
-        from simsage.algorithms.kmeans_metrics import METRIC_DEFINITIONS as KMEANS_METRICS
-
-        return [dict(d) for d in KMEANS_METRICS]
+    image = parse_image(image_uri)
+    if image.first_party is not None and module is not None:
+        metrics = importlib.import_module(ALGORITHMS[image.first_party].metrics_module)
+        return [dict(d) for d in metrics.METRIC_DEFINITIONS]
     return []

@@ -120,11 +120,15 @@ def build_handler(mode: str, model_dir: str, framework: str = "sklearn") -> Any:
 
         return XGBoostHandler(model_dir)
     if mode == "first-party":
-        if framework == "kmeans":
-            from simsage.serving.kmeans_handler import KMeansHandler
+        import importlib
 
-            return KMeansHandler(model_dir)
-        raise ValueError(f"first-party algorithm {framework!r} is not served by simsage")
+        from simsage.algorithms.first_party import ALGORITHMS
+
+        algorithm = ALGORITHMS.get(framework)
+        if algorithm is None or not algorithm.emulated:
+            raise ValueError(f"first-party algorithm {framework!r} is not served by simsage")
+        module = importlib.import_module(algorithm.handler_module)
+        return getattr(module, algorithm.handler)(model_dir)
     if mode == "script":
         from simsage.serving.script_handler import ScriptHandler
 

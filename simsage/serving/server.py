@@ -86,6 +86,7 @@ import time
 import traceback
 from typing import Any
 
+from simsage.algorithms.first_party import ALGORITHMS as _FIRST_PARTY
 from simsage.serving.routes import (
     PREFIX,
     Answer,
@@ -462,7 +463,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1", choices=["127.0.0.1", "localhost"])
     parser.add_argument("--mode", default="xgboost", choices=["xgboost", "script", "first-party"])
-    parser.add_argument("--framework", default="sklearn", choices=["sklearn", "xgboost", "kmeans"])
+    parser.add_argument(
+        "--framework", default="sklearn", choices=["sklearn", "xgboost", *_FIRST_PARTY]
+    )
     parser.add_argument("--exit-with-parent", action="store_true")
     return parser.parse_args(argv)
 

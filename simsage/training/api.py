@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.model import OperationModel
 
+from simsage.algorithms.first_party import ALGORITHMS as FIRST_PARTY
 from simsage.errors import ValidationException
 from simsage.ids import from_epoch
 from simsage.runtime import launcher, paths, processes
@@ -208,11 +209,12 @@ class TrainingAPI:
                     f"The built-in {image.first_party} algorithm needs a 'train' channel in "
                     "InputDataConfig."
                 )
-            extra = sorted(seen - {"train", "test"})
+            accepted = FIRST_PARTY[image.first_party].channels
+            extra = sorted(seen - set(accepted))
             if extra:
                 raise ValidationException(
-                    f"The built-in {image.first_party} algorithm accepts channels train and "
-                    f"test; remove {', '.join(extra)}."
+                    f"The built-in {image.first_party} algorithm accepts channels "
+                    f"{', '.join(accepted)}; remove {', '.join(extra)}."
                 )
         if (
             image.framework == "xgboost"
