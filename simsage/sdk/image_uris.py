@@ -5,7 +5,9 @@ URI here runs unchanged on AWS. simsage recognises these URIs (any region and ac
 and plays the image itself.
 
 Known: ``xgboost`` (framework versions 0.90-1 … 3.0-5, and the legacy algorithm
-version ``1``) and ``sklearn`` (0.20.0, 0.23-1, 1.0-1, 1.2-1, 1.4-2 for training).
+version ``1``), ``sklearn`` (0.20.0, 0.23-1, 1.0-1, 1.2-1, 1.4-2 for training) and the
+first-party algorithms ``kmeans``, ``linear-learner``, ``randomcutforest``, ``knn`` and
+``pca`` (version ``1`` only, the default; one image for training and inference).
 """
 
 from __future__ import annotations
@@ -81,6 +83,44 @@ ALGORITHM_ACCOUNTS = {
     "us-west-2": "433757028032",
 }
 
+# The first-party algorithms' registries (the same for the five of them).
+FIRST_PARTY_ACCOUNTS = {
+    "af-south-1": "455444449433",
+    "ap-east-1": "286214385809",
+    "ap-northeast-1": "351501993468",
+    "ap-northeast-2": "835164637446",
+    "ap-northeast-3": "867004704886",
+    "ap-south-1": "991648021394",
+    "ap-south-2": "628508329040",
+    "ap-southeast-1": "475088953585",
+    "ap-southeast-2": "712309505854",
+    "ap-southeast-3": "951798379941",
+    "ap-southeast-4": "106583098589",
+    "ca-central-1": "469771592824",
+    "ca-west-1": "190319476487",
+    "cn-north-1": "390948362332",
+    "cn-northwest-1": "387376663083",
+    "eu-central-1": "664544806723",
+    "eu-central-2": "680994064768",
+    "eu-north-1": "669576153137",
+    "eu-south-1": "257386234256",
+    "eu-south-2": "104374241257",
+    "eu-west-1": "438346466558",
+    "eu-west-2": "644912444149",
+    "eu-west-3": "749696950732",
+    "il-central-1": "898809789911",
+    "me-central-1": "272398656194",
+    "me-south-1": "249704162688",
+    "sa-east-1": "855470959533",
+    "us-east-1": "382416733822",
+    "us-east-2": "404615174143",
+    "us-gov-east-1": "237065988967",
+    "us-gov-west-1": "226302683700",
+    "us-west-1": "632365934929",
+    "us-west-2": "174872318107",
+}
+FIRST_PARTY = ("kmeans", "linear-learner", "randomcutforest", "knn", "pca")
+
 XGBOOST_VERSIONS = (
     "0.90-1",
     "0.90-2",
@@ -96,7 +136,12 @@ SKLEARN_VERSIONS = {
     "training": ("0.20.0", "0.23-1", "1.0-1", "1.2-1", "1.4-2"),
     "inference": ("0.20.0", "0.23-1", "1.0-1", "1.2-1"),
 }
-_ALIASES = {"xgboost": "xgboost", "sklearn": "sklearn", "scikit-learn": "sklearn"}
+_ALIASES = {
+    "xgboost": "xgboost",
+    "sklearn": "sklearn",
+    "scikit-learn": "sklearn",
+    **{name: name for name in FIRST_PARTY},
+}
 
 
 def _domain(region: str) -> str:
@@ -126,7 +171,8 @@ def retrieve(
     Parameters
     ----------
     framework:
-        ``xgboost`` or ``sklearn`` (``scikit-learn`` is accepted too).
+        ``xgboost`` or ``sklearn`` (``scikit-learn`` is accepted too), or a first-party
+        algorithm: ``kmeans``, ``linear-learner``, ``randomcutforest``, ``knn``, ``pca``.
     region:
         The AWS region; defaults to simsage's configured region.
     version:
@@ -146,7 +192,10 @@ def retrieve(
     """
     name = _ALIASES.get(framework.lower())
     if name is None:
-        raise ValueError(f"Unsupported framework: {framework}. simsage knows: xgboost, sklearn.")
+        raise ValueError(
+            f"Unsupported framework: {framework}. simsage knows: xgboost, sklearn, "
+            f"{', '.join(FIRST_PARTY)}."
+        )
     if region is None:
         from simsage.config import load_config
 
@@ -158,6 +207,13 @@ def retrieve(
     scope = image_scope or "training"
     if scope not in ("training", "inference"):
         raise ValueError(f"Unsupported image scope: {scope}. Use training or inference.")
+    if name in FIRST_PARTY:
+        if version not in (None, "1"):
+            raise ValueError(
+                f"Unsupported {name} version: {version}. Supported {name} version(s): 1."
+            )
+        account = _account(FIRST_PARTY_ACCOUNTS, name, region)
+        return f"{account}.dkr.ecr.{region}.{_domain(region)}/{name}:1"
     if name == "xgboost":
         if version in ("1", "latest"):
             account = _account(ALGORITHM_ACCOUNTS, name, region)

@@ -153,3 +153,25 @@ def test_request_fragments():
     assert capture["DestinationS3Uri"] == "s3://bucket/model-monitor/data-capture"
     assert capture["CaptureOptions"] == [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]
     assert capture["CaptureContentTypeHeader"]["CsvContentTypes"] == ["text/csv"]
+
+
+@pytest.mark.parametrize(
+    ("args", "uri"),
+    [
+        (("kmeans", "us-west-2"), "174872318107.dkr.ecr.us-west-2.amazonaws.com/kmeans:1"),
+        (
+            ("linear-learner", "us-east-1", "1"),
+            "382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1",
+        ),
+        (
+            ("randomcutforest", "cn-north-1"),
+            "390948362332.dkr.ecr.cn-north-1.amazonaws.com.cn/randomcutforest:1",
+        ),
+        (("pca", "eu-west-1"), "438346466558.dkr.ecr.eu-west-1.amazonaws.com/pca:1"),
+    ],
+)
+def test_first_party_image_uris_are_the_real_ones(args, uri):
+    assert image_uris.retrieve(*args) == uri
+    assert parse_image(uri).first_party == args[0]
+    with pytest.raises(ValueError, match=f"Unsupported {args[0]} version: 2"):
+        image_uris.retrieve(args[0], args[1], "2")
