@@ -72,7 +72,6 @@ ALGORITHMS: dict[str, Algorithm] = {
         "knn",
         ("train", "test"),
         "KNNHandler",
-        emulated=False,
     ),
     "pca": Algorithm(
         "pca",

@@ -36,8 +36,8 @@ from typing import Any
 
 from simsage.algorithms.xgboost_data import JobConfig, UserError, read_config
 
-__all__ = ["Hyperparameters", "JobConfig", "UserError", "gather", "has_data", "load",
-           "run", "write_model"]  # fmt: skip
+__all__ = ["Hyperparameters", "JobConfig", "UserError", "bad_hyperparameter", "gather",
+           "has_data", "load", "run", "write_arrays", "write_model"]  # fmt: skip
 
 logger = logging.getLogger("simsage.algorithms.first_party")
 
@@ -333,6 +333,19 @@ def write_model(job: JobConfig, filename: str, model: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     temporary = folder / f".{filename}.tmp"
     temporary.write_text(json.dumps(model))
+    temporary.replace(folder / filename)
+
+
+def write_arrays(job: JobConfig, filename: str, arrays: dict[str, Any]) -> None:
+    """Write numpy arrays (an uncompressed ``.npz``: fast to load, no pickles) to
+    ``model/``, for models too big for JSON (e.g. k-NN's sampled points)."""
+    import numpy as np
+
+    folder = job.root / "model"
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / f".{filename}.tmp"
+    with temporary.open("wb") as handle:
+        np.savez(handle, **arrays)
     temporary.replace(folder / filename)
 
 
