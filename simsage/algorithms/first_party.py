@@ -78,7 +78,6 @@ ALGORITHMS: dict[str, Algorithm] = {
         "pca",
         ("train", "test"),
         "PCAHandler",
-        emulated=False,
     ),
 }
 
