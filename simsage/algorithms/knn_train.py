@@ -208,6 +208,7 @@ def build(points: Any, labels: Any, params: Params) -> dict[str, Any]:
             else knn_index.fjlt_projection
         )
         arrays.update(draw(params.feature_dim, target, SEED))
+        target = int(knn_index.reduce(points[:1], arrays).shape[1])  # fjlt: ≤ next power of 2
         reduction = {"type": params.dimension_reduction_type, "seed": SEED,
                      "target_dim": target, "input_dim": params.feature_dim}  # fmt: skip
     reduced = knn_index.reduce(points, arrays)

@@ -228,3 +228,43 @@ def test_refusals_fail_the_job_with_a_client_error(env, hyperparameters, data, r
     assert described["TrainingJobStatus"] == "Failed"
     assert described["FailureReason"].startswith("ClientError: ")
     assert reason in described["FailureReason"]
+
+
+def test_tuning_maximises_test_accuracy_without_metric_definitions(env):
+    s3, sm, _ = env
+    x, y = _blobs(200, 8)
+    s3.put_object(Bucket=BUCKET, Key="train/a.csv", Body=_csv(x, y))
+    test_x, test_y = _blobs(60, 9)
+    s3.put_object(Bucket=BUCKET, Key="test/t.csv", Body=_csv(test_x, test_y))
+    sm.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="knn-tune",
+        HyperParameterTuningJobConfig={
+            "Strategy": "Grid",
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "test:accuracy"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {
+                "CategoricalParameterRanges": [{"Name": "k", "Values": ["3", "200"]}]
+            },
+        },
+        TrainingJobDefinition={
+            "StaticHyperParameters": {"feature_dim": "3", "predictor_type": "classifier",
+                                      "sample_size": "200"},
+            "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+            "RoleArn": ROLE,
+            "InputDataConfig": [_channel("train", "train/"), _channel("test", "test/")],
+            "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/tuning"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                               "VolumeSizeInGB": 1},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        },
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while (seen := sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="knn-tune"))[
+        "HyperParameterTuningJobStatus"
+    ] not in ("Completed", "Failed") and time.time() < deadline:
+        time.sleep(0.1)
+    # k=200 votes over the whole sample (the majority class, ~1/3 right); k=3 wins.
+    best = seen["BestTrainingJob"]
+    assert best["TunedHyperParameters"]["k"] == "3"
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["MetricName"] == "test:accuracy"
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] > 0.9
