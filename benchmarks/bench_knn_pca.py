@@ -35,8 +35,10 @@ KNN = {"feature_dim": "20", "k": "10", "predictor_type": "classifier", "sample_s
 PCA = {"feature_dim": "20", "num_components": "5", "mini_batch_size": "500"}
 CASES = {
     "knn flat": (KNN_IMAGE, KNN),
-    "knn sign->10": (KNN_IMAGE, {**KNN, "dimension_reduction_type": "sign",
-                                 "dimension_reduction_target": "10"}),  # fmt: skip
+    "knn sign->10": (
+        KNN_IMAGE,
+        {**KNN, "dimension_reduction_type": "sign", "dimension_reduction_target": "10"},
+    ),  # fmt: skip
     "pca regular": (PCA_IMAGE, PCA),
     "pca randomized": (PCA_IMAGE, {**PCA, "algorithm_mode": "randomized"}),
 }
@@ -65,12 +67,15 @@ def simsage_job(sm, name: str, image: str, hyperparameters: dict) -> tuple[float
         RoleArn="arn:aws:iam::123456789012:role/Bench",
         AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
         HyperParameters=hyperparameters,
-        InputDataConfig=[{
-            "ChannelName": "train",
-            "ContentType": "text/csv" if image == KNN_IMAGE else "text/csv;label_size=1",
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                            "S3Uri": "s3://bench/train/"}},
-        }],  # fmt: skip
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "ContentType": "text/csv" if image == KNN_IMAGE else "text/csv;label_size=1",
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bench/train/"}
+                },
+            }
+        ],  # fmt: skip
         OutputDataConfig={"S3OutputPath": "s3://bench/out"},
         ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 5},
         StoppingCondition={"MaxRuntimeInSeconds": 600},
