@@ -58,7 +58,7 @@ def test_first_party_images_are_recognised_in_any_region():
     assert {"test:msd", "test:ssd"} <= names
     assert serving_plan(image.uri, {}).mode == "first-party"
     with pytest.raises(ContainerError, match="not yet emulated"):
-        serving_plan("382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1", {})
+        serving_plan("382416733822.dkr.ecr.us-east-1.amazonaws.com/pca:1", {})
 
 
 @pytest.fixture
