@@ -9,8 +9,9 @@ Layer: programs (runs as the container's ``train``); the numerics are in
 What a job does:
 1. validates every documented hyperparameter (names, ranges and combinations as the
    developer guide and the SDK's ``LinearLearner`` give them; the containers' wording);
-2. reads ``train`` (CSV with the label in the first column, RecordIO-protobuf with labels,
-   libsvm), the optional ``validation`` (which must be FullyReplicated: like the real
+2. reads ``train`` (CSV with the label in the first column, or RecordIO-protobuf with
+   labels; other content types, libsvm included, are refused as the container refuses them:
+   "No iterator has been registered for ContentType ('csv', '1.0')"), the optional ``validation`` (which must be FullyReplicated: like the real
    container, a ShardedByS3Key validation channel fails the job with a ClientError) and
    ``test``; labels must be 0/1 (binary) or 0..num_classes-1 (multiclass);
 3. trains ``num_models`` models at once (see the model module) with early stopping on the
@@ -467,7 +468,20 @@ def fit_arrays(x: Any, y: Any, hyperparameters: dict[str, str],
 # -- the job ---------------------------------------------------------------------------
 
 
+TRAINING_TYPES = ("text/csv", "application/x-recordio-protobuf")
+
+
 def _load(job: JobConfig, channel: str, params: Params) -> tuple[Any, Any]:
+    """A channel's ``(X, labels)``: CSV (label first) or RecordIO-protobuf only, as the
+    developer guide says; any other ContentType (``csv``, ``text/libsvm`` …) is refused with
+    the container's words."""
+    given = job.channels[channel].get("ContentType")
+    mime = (given or TRAINING_TYPES[1]).split(";")[0].strip().lower()
+    if mime not in TRAINING_TYPES:
+        raise UserError(
+            f"No iterator has been registered for ContentType ({mime!r}, '1.0'): the "
+            f"{channel} channel must be text/csv or application/x-recordio-protobuf"
+        )
     x, y = first_party_load(job, channel, label_size=1, feature_dim=params.feature_dim)
     return x, check_labels(y, params, channel)
 

@@ -282,15 +282,25 @@ def test_bad_hyperparameters_fail_with_a_client_error(env, hyperparameters, reas
     assert reason in described["FailureReason"]
 
 
-def test_bad_labels_fail_with_a_client_error(env):
+@pytest.mark.parametrize(
+    ("content_type", "labels", "reason"),
+    [
+        ("text/csv", 2.0, "labels must be 0 or 1"),
+        ("csv", 1.0, "No iterator has been registered for ContentType ('csv', '1.0')"),
+    ],
+)
+def test_bad_labels_and_content_types_fail_with_a_client_error(env, content_type, labels,
+                                                               reason):  # fmt: skip
     s3, sm, _ = env
     x, _ = _binary(20, 11)
-    s3.put_object(Bucket=BUCKET, Key="train/d.csv", Body=_csv(x, np.full(20, 2.0)))
+    s3.put_object(Bucket=BUCKET, Key="train/d.csv", Body=_csv(x, np.full(20, labels)))
     described = _train(
-        sm, "ll-labels", [_channel("train", "train/")], {"predictor_type": "binary_classifier"}
-    )
+        sm, "ll-labels", [_channel("train", "train/", content_type)],
+        {"predictor_type": "binary_classifier"},
+    )  # fmt: skip
     assert described["TrainingJobStatus"] == "Failed"
-    assert "labels must be 0 or 1" in described["FailureReason"]
+    assert described["FailureReason"].startswith("ClientError: ")
+    assert reason in described["FailureReason"]
 
 
 def test_tuning_minimises_validation_objective_loss_without_metric_definitions(env):
