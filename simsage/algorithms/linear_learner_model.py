@@ -252,17 +252,18 @@ def train(
         z = np.asarray(xb @ (inv[:, None] * wm)) - shift @ wm + bm
         return z.reshape(z.shape[0], m_count, k) if k > 1 else z
 
+    def raw_loss(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Losses in label units (regression: de-normalised scores, the raw loss spec)."""
+        if config.kind != "regressor":
+            return loss_and_grad(spec, z, labels, None, grad=False)[0]
+        return loss_and_grad(config.spec, z * y_std + y_mean, labels, None, grad=False)[0]
+
     def mean_loss(xv: Any, yv: np.ndarray, wm: np.ndarray, bm: np.ndarray) -> np.ndarray:
         total = np.zeros(m_count)
         for start in range(0, xv.shape[0], 20000):
             part = slice(start, start + 20000)
-            yp = yv[part]
-            yp = (yp - y_mean) / y_std if config.kind == "regressor" else yp
-            loss, _ = loss_and_grad(spec, scores(xv[part], wm, bm), yp, None, grad=False)
-            total += loss.sum(axis=0)
-        out = total / xv.shape[0]
-        return out * y_std * y_std if spec.name in ("squared_loss", "eps_insensitive_squared_loss") \
-            else out * (y_std if config.kind == "regressor" else 1.0)  # fmt: skip
+            total += raw_loss(scores(xv[part], wm, bm), yv[part]).sum(axis=0)
+        return total / xv.shape[0]
 
     for epoch in range(config.epochs):
         order = rng.permutation(n)
@@ -271,7 +272,10 @@ def train(
         for start in range(0, n, config.batch):
             xb, yb = xe[start : start + config.batch], ye[start : start + config.batch]
             size = xb.shape[0]
-            loss, g = loss_and_grad(spec, scores(xb, w, b), yb, weight_of(yb))
+            z = scores(xb, w, b)
+            loss, g = loss_and_grad(spec, z, yb, weight_of(yb))
+            if config.kind == "regressor":  # reported in label units
+                loss = raw_loss(z, yb * y_std + y_mean)
             epoch_loss += loss.sum(axis=0)
             g = g.reshape(size, cols) / size
             g_sum = g.sum(axis=0)
@@ -288,9 +292,6 @@ def train(
                 b -= _update(config, state, "b", grad_b, lr_now * config.bias_lr_mult, step)
         epochs_run = epoch + 1
         train_loss = epoch_loss / n
-        if config.kind == "regressor":
-            squared = spec.name in ("squared_loss", "eps_insensitive_squared_loss")
-            train_loss = train_loss * (y_std * y_std if squared else y_std)
         if log:
             log(epoch, "train", float(train_loss.min()))
         watched = train_loss

@@ -244,7 +244,8 @@ def test_regressor_matches_least_squares_and_refuses_sharded_validation(env):
     assert "'ShardedByS3Key' is not one of ['FullyReplicated']" in described["FailureReason"]
 
 
-def test_two_sharded_hosts_train_one_model(env):
+@pytest.mark.parametrize("hosts", [2, 3])  # 3: one host has no shard and adds nothing
+def test_sharded_hosts_train_one_model(env, hosts):
     s3, sm, _ = env
     x1, y1 = _binary(600, 7)
     x2, y2 = _binary(600, 8)
@@ -253,11 +254,11 @@ def test_two_sharded_hosts_train_one_model(env):
     s3.put_object(Bucket=BUCKET, Key="test/t.csv", Body=_csv(*_binary(300, 9)))
     described = _train(
         sm,
-        "ll-hosts",
+        f"ll-hosts-{hosts}",
         [_channel("train", "shards/", "application/x-recordio-protobuf", sharded=True),
          _channel("test", "test/")],
         {"predictor_type": "binary_classifier", "epochs": "6"},
-        count=2,
+        count=hosts,
     )  # fmt: skip
     assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
     assert _metrics(described)["test:binary_classification_accuracy"] >= 0.95
