@@ -16,7 +16,9 @@ picked on validation):
   sparse (CSR) data are treated alike and nothing is copied. Regression labels are
   standardised the same way (``normalize_label``/``unbias_label``).
 - Each epoch logs the objective loss (of the best model) on train and on validation;
-  early stopping watches validation's (train's when there is none) and stops after
+  early stopping watches validation's (train's when there is none; for a binary
+  classifier with validation, the best ``binary_classifier_model_selection_criteria``
+  value over thresholds, as the docs say) and stops after
   ``early_stopping_patience`` epochs whose relative improvement is below
   ``early_stopping_tolerance``. Each model keeps its weights from its best epoch.
 - :func:`raw_models` turns the result into the raw feature/label space (what several hosts
@@ -43,6 +45,9 @@ OBJECTIVE_NAMES = {
     "softmax_loss": "multiclass_cross_entropy_objective",
     "squared_loss": "mse_objective",
 }
+
+
+LOSS_CRITERIA = ("loss_function", "cross_entropy_loss")
 
 
 def objective_name(loss: str) -> str:
@@ -170,6 +175,9 @@ class Config:
     lr_factor: float = 0.99
     lr_minimum: float = 1e-5
     seed: int = 0
+    # binary_classifier_model_selection_criteria and its parameters (criterion, beta,
+    # target_precision, target_recall); early stopping watches it on validation.
+    selection: dict | None = None
 
     @property
     def models(self) -> int:
@@ -299,6 +307,8 @@ def train(
             watched = mean_loss(validation[0], validation[1], w, b)
             if log:
                 log(epoch, "validation", float(watched.min()))
+            if _watches_criterion(config):  # the criterion, maximised: its negative
+                watched = -criterion_values(config, scores(validation[0], w, b), validation[1])
         better = watched < best_model_loss
         best_model_loss = np.where(better, watched, best_model_loss)
         columns = np.repeat(better, k)
@@ -318,6 +328,25 @@ def train(
     raw_w = (inv[:, None] * best_w) * y_std
     raw_b = (best_b - shift @ best_w) * y_std + y_mean
     return Trained(raw_w.reshape(d, m_count, k), raw_b.reshape(m_count, k), n, epochs_run)
+
+
+def _watches_criterion(config: Config) -> bool:
+    criterion = (config.selection or {}).get("criterion", "loss_function")
+    return config.kind == "binary_classifier" and criterion not in LOSS_CRITERIA
+
+
+def criterion_values(config: Config, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each model's best ``binary_classifier_model_selection_criteria`` value on ``(z, y)``
+    (scores ``(n, M)``), over every decision threshold."""
+    selection = config.selection or {}
+    criterion = selection["criterion"]
+    target = selection["target_recall"] if criterion == "precision_at_target_recall" else \
+        selection["target_precision"]  # fmt: skip
+    values = np.empty(z.shape[1])
+    for m in range(z.shape[1]):
+        score = sigmoid(z[:, m]) if config.loss == "logistic" else z[:, m]
+        values[m] = best_threshold(score, y, criterion, selection["beta"], target)[0]
+    return values
 
 
 def _update(config: Config, state: dict, part: str, grad: np.ndarray, lr: np.ndarray,
@@ -437,7 +466,7 @@ def select(
         return int(np.nanargmin(mean_loss)), 0.0
     default = 0.5 if spec.name == "logistic" else 0.0
     criterion = selection["criterion"]
-    if criterion in ("loss_function", "cross_entropy_loss"):
+    if criterion in LOSS_CRITERIA:
         return int(np.nanargmin(mean_loss)), default
     target = selection["target_recall"] if criterion == "precision_at_target_recall" else \
         selection["target_precision"]  # fmt: skip

@@ -15,7 +15,8 @@ What a job does:
    container, a ShardedByS3Key validation channel fails the job with a ClientError) and
    ``test``; labels must be 0/1 (binary) or 0..num_classes-1 (multiclass);
 3. trains ``num_models`` models at once (see the model module) with early stopping on the
-   validation objective loss (train's when there is no validation);
+   validation objective loss (train's when there is no validation; a binary classifier's
+   selection criterion when there is);
 4. with several hosts (ShardedByS3Key), every host trains on its shard and sends its models
    (raw space) to the first host, which averages each model over the hosts weighted by
    their record counts;
@@ -411,7 +412,15 @@ def make_config(params: Params, y: Any):
         lr_step=params.lr_scheduler_step,
         lr_factor=params.lr_scheduler_factor or 0.99,
         lr_minimum=params.lr_scheduler_minimum_lr or 1e-5,
+        selection=selection_of(params),
     )
+
+
+def selection_of(params: Params) -> dict:
+    """The model selection criterion and its parameters."""
+    return {"criterion": params.criterion, "beta": params.f_beta,
+            "target_precision": params.target_precision,
+            "target_recall": params.target_recall}  # fmt: skip
 
 
 def finish(params: Params, config: Any, trained: Any, calibration: tuple[Any, Any]) -> dict:
@@ -425,10 +434,9 @@ def finish(params: Params, config: Any, trained: Any, calibration: tuple[Any, An
         keep = np.sort(np.random.default_rng(7).choice(
             x.shape[0], params.num_calibration_samples, replace=False))  # fmt: skip
         x, y = x[keep], y[keep]
-    selection = {"criterion": params.criterion, "beta": params.f_beta,
-                 "target_precision": params.target_precision,
-                 "target_recall": params.target_recall}  # fmt: skip
-    best, threshold = select(trained, x, y, params.predictor_type, loss_spec(params), selection)
+    best, threshold = select(
+        trained, x, y, params.predictor_type, loss_spec(params), selection_of(params)
+    )
     return {
         "format": MODEL_FORMAT,
         "predictor_type": params.predictor_type,

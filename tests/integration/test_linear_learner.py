@@ -320,8 +320,12 @@ def test_tuning_minimises_validation_objective_loss_without_metric_definitions(e
             },
         },
         TrainingJobDefinition={
+            # Early stopping and model selection on the loss (the default, accuracy, stops
+            # as soon as the separable data are classified right).
             "StaticHyperParameters": {"predictor_type": "binary_classifier", "epochs": "15",
-                                      "mini_batch_size": "50"},
+                                      "mini_batch_size": "50",
+                                      "binary_classifier_model_selection_criteria":
+                                      "loss_function"},
             "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
             "RoleArn": ROLE,
             "InputDataConfig": [_channel("train", "train/"), _channel("validation", "validation/")],

@@ -303,3 +303,19 @@ def test_a_model_of_another_algorithm_does_not_load(tmp_path):
     (tmp_path / "kmeans-model.json").write_text("{}")
     with pytest.raises(ModelLoadError, match="linear-learner-model.json"):
         LinearLearnerHandler(tmp_path).load()
+
+
+def test_the_selection_criterion_sets_the_decision_threshold_on_validation():
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(3000, 3)).astype(np.float32)
+    y = (x @ np.array([1.0, -1.0, 0.5]) + rng.normal(scale=1.0, size=3000) > 0).astype(float)
+    hps = {"predictor_type": "binary_classifier", "mini_batch_size": "200", "epochs": "4",
+           "binary_classifier_model_selection_criteria": "precision_at_target_recall",
+           "target_recall": "0.95"}  # fmt: skip
+    model = fit_arrays(x[:2000], y[:2000], hps, validation=(x[2000:], y[2000:]))
+    label = _score(model, x[2000:])["predicted_label"]
+    recall = np.sum((label == 1) & (y[2000:] == 1)) / y[2000:].sum()
+    assert recall >= 0.95
+    accuracy = fit_arrays(x[:2000], y[:2000], {**hps, "binary_classifier_model_selection_criteria":
+                                               "accuracy"}, validation=(x[2000:], y[2000:]))  # fmt: skip
+    assert accuracy["threshold"] > model["threshold"]  # high recall needs a low threshold
