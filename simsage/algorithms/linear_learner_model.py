@@ -194,9 +194,16 @@ class Trained:
     epochs_run: int
 
 
-def _rows(x: Any, index: np.ndarray) -> np.ndarray:
+def _moments(x: Any, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation of the rows ``index`` (a CSR sample stays
+    sparse: a wide sparse matrix would not fit in memory densified)."""
     part = x[index]
-    return np.asarray(part.toarray() if hasattr(part, "toarray") else part, dtype=np.float64)
+    if hasattr(part, "toarray"):
+        mean = np.asarray(part.mean(axis=0), dtype=np.float64).ravel()
+        square = np.asarray(part.multiply(part).mean(axis=0), dtype=np.float64).ravel()
+        return mean, np.sqrt(np.maximum(square - mean * mean, 0.0))
+    part = np.asarray(part, dtype=np.float64)
+    return part.mean(axis=0), part.std(axis=0)
 
 
 def train(
@@ -217,9 +224,10 @@ def train(
     rng = np.random.default_rng(config.seed)
     n, d = x.shape
     m_count, k = config.models, config.classes
-    sample = _rows(x, np.sort(rng.choice(n, min(n, config.scaler_points), replace=False)))
-    mean = sample.mean(axis=0) if config.unbias_data else np.zeros(d)
-    std = sample.std(axis=0) if config.normalize_data else np.ones(d)
+    sample_mean, sample_std = _moments(x, np.sort(rng.choice(n, min(n, config.scaler_points),
+                                                             replace=False)))  # fmt: skip
+    mean = sample_mean if config.unbias_data else np.zeros(d)
+    std = sample_std if config.normalize_data else np.ones(d)
     std[~(std > 1e-8)] = 1.0
     inv = 1.0 / std
     shift = mean * inv  # x_n = x * inv - shift
