@@ -47,3 +47,40 @@ def test_linear_learner_record_set_fit_deploy_predict(simsage_local, isolated_sd
         assert all(0.0 <= s <= 1.0 for s in scores)
     finally:
         predictor.delete_endpoint()
+
+
+def test_generic_estimator_with_csv_trains_a_regressor_and_serves_json(
+    simsage_local, isolated_sdk, fast_sdk_polls
+):
+    from sagemaker.deserializers import JSONDeserializer
+    from sagemaker.inputs import TrainingInput
+    from sagemaker.serializers import CSVSerializer
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, 3)) * [1.0, 10.0, 0.1]
+    y = x @ np.array([2.0, 0.3, 10.0]) + 5.0 + rng.normal(scale=0.1, size=400)
+    sess = sagemaker.Session()
+    bucket = sess.default_bucket()
+    body = "".join(",".join(f"{v:.6f}" for v in row) + "\n" for row in np.column_stack([y, x]))
+    sess.boto_session.client("s3").put_object(Bucket=bucket, Key="ll-csv/train.csv", Body=body)
+    image = sagemaker.image_uris.retrieve("linear-learner", sess.boto_region_name)
+    estimator = sagemaker.estimator.Estimator(
+        image, ROLE, instance_count=1, instance_type="ml.m5.large",
+        output_path=f"s3://{bucket}/ll-csv/out", sagemaker_session=sess,
+    )  # fmt: skip
+    estimator.set_hyperparameters(predictor_type="regressor", mini_batch_size=50, epochs=10)
+    estimator.fit(
+        {"train": TrainingInput(f"s3://{bucket}/ll-csv/", content_type="text/csv")}, logs=False
+    )
+    job = sess.describe_training_job(estimator.latest_training_job.name)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    predictor = estimator.deploy(
+        initial_instance_count=1, instance_type="ml.m5.large",
+        serializer=CSVSerializer(), deserializer=JSONDeserializer(),
+    )  # fmt: skip
+    try:
+        answer = predictor.predict(x[:20])
+        scores = np.array([p["score"] for p in answer["predictions"]])
+        assert scores == pytest.approx(y[:20], abs=0.5)
+    finally:
+        predictor.delete_endpoint()
