@@ -207,6 +207,7 @@ def _moments(x: Any, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return part.mean(axis=0), part.std(axis=0)
 
 
+@np.errstate(over="ignore", invalid="ignore")  # a diverging model is only left behind
 def train(
     x: Any,
     y: np.ndarray,
@@ -315,20 +316,20 @@ def train(
         epochs_run = epoch + 1
         train_loss = epoch_loss / n
         if log:
-            log(epoch, "train", float(train_loss.min()))
+            log(epoch, "train", _best(train_loss))
         watched = train_loss
         if validation is not None:
             watched = mean_loss(validation[0], validation[1], w, b)
             if log:
-                log(epoch, "validation", float(watched.min()))
+                log(epoch, "validation", _best(watched))
             if _watches_criterion(config):  # the criterion, maximised: its negative
                 watched = -criterion_values(config, scores(validation[0], w, b), validation[1])
         better = watched < best_model_loss
         best_model_loss = np.where(better, watched, best_model_loss)
         columns = np.repeat(better, k)
         best_w[:, columns], best_b[columns] = w[:, columns], b[columns]
-        tracked = float(watched.min())
-        if not np.isfinite(tracked):
+        tracked = _best(watched)
+        if not np.isfinite(tracked):  # every model diverged: each keeps its best epoch
             break
         if best_tracked == np.inf or (best_tracked - tracked) > config.tolerance * abs(
             best_tracked
@@ -342,6 +343,12 @@ def train(
     raw_w = (inv[:, None] * best_w) * y_std
     raw_b = (best_b - shift @ best_w) * y_std + y_mean
     return Trained(raw_w.reshape(d, m_count, k), raw_b.reshape(m_count, k), n, epochs_run)
+
+
+def _best(values: np.ndarray) -> float:
+    """The lowest finite value (a diverged model's NaN or inf does not count)."""
+    finite = values[np.isfinite(values)]
+    return float(finite.min()) if finite.size else float("inf")
 
 
 def _watches_criterion(config: Config) -> bool:

@@ -319,3 +319,12 @@ def test_the_selection_criterion_sets_the_decision_threshold_on_validation():
     accuracy = fit_arrays(x[:2000], y[:2000], {**hps, "binary_classifier_model_selection_criteria":
                                                "accuracy"}, validation=(x[2000:], y[2000:]))  # fmt: skip
     assert accuracy["threshold"] > model["threshold"]  # high recall needs a low threshold
+
+
+def test_models_that_diverge_are_left_behind_without_failing_the_job():
+    rng = np.random.default_rng(9)
+    x = (rng.normal(size=(500, 3)) * 5).astype(np.float32)
+    y = x @ np.array([1.0, 2.0, -1.0]) + rng.normal(size=500)
+    model = fit_arrays(x, y, {"predictor_type": "regressor", "optimizer": "sgd",
+                              "learning_rate": "50", "mini_batch_size": "50"})  # fmt: skip
+    assert np.isfinite(model["weights"]).all() and np.isfinite(model["bias"]).all()
