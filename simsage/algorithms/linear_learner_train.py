@@ -16,7 +16,8 @@ What a job does:
    ``test``; labels must be 0/1 (binary) or 0..num_classes-1 (multiclass);
 3. trains ``num_models`` models at once (see the model module) with early stopping on the
    validation objective loss (train's when there is no validation; a binary classifier's
-   selection criterion when there is);
+   selection criterion when there is); a ``mini_batch_size`` above a host's record count
+   fails the job, as the SDK's LinearLearner warns it does on AWS;
 4. with several hosts (ShardedByS3Key), every host trains on its shard and sends its models
    (raw space) to the first host, which averages each model over the hosts weighted by
    their record counts;
@@ -356,6 +357,13 @@ def make_config(params: Params, y: Any):
 
     from simsage.algorithms.linear_learner_model import Config
 
+    if params.mini_batch_size > len(y):
+        # The SDK's LinearLearner caps mini_batch_size at the records per instance because
+        # "mini_batch_size can't be greater than number of records or training job fails".
+        raise UserError(
+            f"mini_batch_size ({params.mini_batch_size}) is greater than the number of "
+            f"training records ({len(y)}): set mini_batch_size to at most {len(y)}"
+        )
     k = params.num_classes if params.predictor_type == "multiclass_classifier" else 1
     models = 1 if params.tuning else params.num_models or max(1, min(32, 256 // k))
     rng = np.random.default_rng(12345)

@@ -87,7 +87,7 @@ def test_invalid_hyperparameters_are_refused_naming_them(values, words):
 
 
 def test_automatic_model_tuning_trains_one_model():
-    y = np.array([0.0, 1.0])
+    y = np.tile([0.0, 1.0], 500)
     assert make_config(parse_params({"predictor_type": "binary_classifier"}), y).models == 32
     tuned = {"predictor_type": "binary_classifier", "num_models": "8",
              "_tuning_objective_metric": "validation:objective_loss"}  # fmt: skip
@@ -176,8 +176,10 @@ def test_multiclass_classifier_learns_blobs_and_balances_classes():
     assert recall(balanced) >= recall(model)
 
 
-def test_bad_labels_are_refused():
-    x, _ = _separable(10, 5)
+def test_bad_labels_and_too_large_mini_batches_are_refused():
+    x, y = _separable(10, 5)
+    with pytest.raises(UserError, match=r"mini_batch_size \(1000\) is greater than the number"):
+        fit_arrays(x, y, {"predictor_type": "binary_classifier"})
     with pytest.raises(UserError, match="labels must be 0 or 1"):
         fit_arrays(x, np.arange(10.0), {"predictor_type": "binary_classifier"})
     with pytest.raises(UserError, match="num_classes - 1 = 2"):
