@@ -10,10 +10,12 @@ What a job does:
 1. validates every documented hyperparameter (names, ranges and combinations as the
    developer guide and the SDK's ``LinearLearner`` give them; the containers' wording);
 2. reads ``train`` (CSV with the label in the first column, or RecordIO-protobuf with
-   labels; other content types, libsvm included, are refused as the container refuses them:
-   "No iterator has been registered for ContentType ('csv', '1.0')"), the optional ``validation`` (which must be FullyReplicated: like the real
-   container, a ShardedByS3Key validation channel fails the job with a ClientError) and
-   ``test``; labels must be 0/1 (binary) or 0..num_classes-1 (multiclass);
+   labels; other content types, libsvm included, are refused as the container refuses
+   them: "No iterator has been registered for ContentType ('csv', '1.0')"), the optional
+   ``validation`` (which must be FullyReplicated: a ShardedByS3Key validation channel fails
+   the job with a ClientError when it starts, the container's schema check, not a
+   CreateTrainingJob refusal) and ``test``; labels must be 0/1 (binary) or
+   0..num_classes-1 (multiclass);
 3. trains ``num_models`` models at once (see the model module) with early stopping on the
    validation objective loss (train's when there is no validation; a binary classifier's
    selection criterion when there is); a ``mini_batch_size`` above a host's record count
@@ -25,10 +27,16 @@ What a job does:
    with the decision threshold that maximises ``binary_classifier_model_selection_criteria``
    — logs the final metrics of train, validation and test, and writes the model.
 
-Hyperparameters that have no effect here, validated and accepted: none is ignored outright,
-but ``num_models`` is forced to 1 under automatic model tuning (as the docs say the real
-algorithm does), ``num_calibration_samples`` caps the records used for model selection, and
-``lr_scheduler_*`` with ``auto`` mean: factor 0.99 every epoch's worth of steps, floor 1e-5.
+Every hyperparameter has its documented effect; what ``auto`` means here (simsage's
+choices, the real values are unpublished): ``num_models`` 32 (fewer for many classes; 1
+under automatic model tuning, as the docs say), the models spread around the given (or
+auto: Adam 0.02, SGD 0.05, RMSProp 0.01) learning rate, ``wd`` and ``l1``; ``beta_1`` 0.9,
+``beta_2`` 0.999 (RMSProp's decay too), ``momentum`` 0.9, ``bias_lr_mult`` 1,
+``bias_wd_mult`` 0, ``lr_scheduler_*`` factor 0.99 every epoch's worth of steps down to
+1e-5, ``num_calibration_samples`` all the records, ``positive_example_weight_mult=auto``
+models spread from 1 to balanced. ``normalize_label``/``unbias_label`` are ignored for
+classifiers, as documented. ``f1`` and ``cross_entropy_loss`` (the SDK's extra criteria)
+mean ``f_beta`` with beta 1 and ``loss_function``.
 
 Model format (simsage's own; the real container writes MXNet parameters nobody reads):
 ``model/linear-learner-model.json`` = ``{"format": "simsage-linear-learner/1",
