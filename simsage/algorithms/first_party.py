@@ -58,7 +58,6 @@ ALGORITHMS: dict[str, Algorithm] = {
         "linear_learner",
         ("train", "validation", "test"),
         "LinearLearnerHandler",
-        emulated=False,
     ),
     "randomcutforest": Algorithm(
         "randomcutforest",

@@ -36,8 +36,9 @@ from typing import Any
 
 from simsage.algorithms.xgboost_data import JobConfig, UserError, read_config
 
-__all__ = ["Hyperparameters", "JobConfig", "UserError", "bad_hyperparameter", "gather",
-           "has_data", "load", "run", "write_arrays", "write_model"]  # fmt: skip
+__all__ = ["Hyperparameters", "JobConfig", "UserError", "bad_hyperparameter",
+           "check_distribution", "gather", "has_data", "load", "run", "write_arrays",
+           "write_model"]  # fmt: skip
 
 logger = logging.getLogger("simsage.algorithms.first_party")
 
@@ -148,6 +149,12 @@ class Hyperparameters:
         """An integer, or None for ``auto`` (the default)."""
         return None if self.is_auto(name) else self.integer(name, low, high)
 
+    def auto_number(
+        self, name: str, low: float | None = None, high: float | None = None
+    ) -> float | None:
+        """A number, or None for ``auto`` (the default)."""
+        return None if self.is_auto(name) else self.number(name, low, high)
+
     def string_list(self, name: str, choices: tuple[str, ...], default: list[str]) -> list[str]:
         """A list such as ``["msd", "ssd"]`` (JSON, Python-quoted, or bare comma-separated)
         of values from ``choices``, duplicates dropped."""
@@ -216,6 +223,19 @@ def check_channels(job: JobConfig, accepted: tuple[str, ...], algorithm: str) ->
         )
     if "train" not in job.channels:
         raise UserError(f"{algorithm} needs a 'train' channel")
+
+
+def check_distribution(job: JobConfig, channel: str, allowed: tuple[str, ...]) -> None:
+    """Refuse a channel whose S3DataDistributionType the algorithm does not take, as the
+    containers do when they validate the input data configuration (a ClientError when the
+    job starts, not a CreateTrainingJob refusal)."""
+    given = (job.channels.get(channel) or {}).get("S3DistributionType") or "FullyReplicated"
+    if given not in allowed:
+        raise UserError(
+            "Unable to initialize the algorithm. Failed to validate input data configuration. "
+            f"(caused by ValidationError)\n\nCaused by: {given!r} is not one of "
+            f"{list(allowed)} ({channel} channel: S3DataDistributionType)"
+        )
 
 
 # -- several hosts -------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 
 from simsage.algorithms import kmeans_train as km
 from simsage.algorithms.xgboost_data import UserError
+from simsage.runtime import images
 from simsage.runtime.images import algorithm_module, builtin_metric_definitions, parse_image
 from simsage.runtime.model_setup import serving_plan
 from simsage.runtime.servers import ContainerError
@@ -50,15 +51,17 @@ def test_the_lloyd_pass_weighs_centers_by_their_counts():
         km.lloyd(centers[:1], np.array([4.0]), params)
 
 
-def test_first_party_images_are_recognised_in_any_region():
+def test_first_party_images_are_recognised_in_any_region(monkeypatch):
     image = parse_image("438346466558.dkr.ecr.eu-west-1.amazonaws.com/kmeans:1")
     assert image.first_party == "kmeans" and image.framework is None
     assert algorithm_module(image, {}) == "simsage.algorithms.kmeans_train"
     names = {d["Name"] for d in builtin_metric_definitions(image.uri, {})}
     assert {"test:msd", "test:ssd"} <= names
     assert serving_plan(image.uri, {}).mode == "first-party"
+    # A catalog row marked not emulated is recognised and refused, not sent to Docker.
+    monkeypatch.setitem(images.FIRST_PARTY_ALGORITHMS, "pca", None)
     with pytest.raises(ContainerError, match="not yet emulated"):
-        serving_plan("382416733822.dkr.ecr.us-east-1.amazonaws.com/linear-learner:1", {})
+        serving_plan("382416733822.dkr.ecr.us-east-1.amazonaws.com/pca:1", {})
 
 
 @pytest.fixture
