@@ -65,7 +65,6 @@ ALGORITHMS: dict[str, Algorithm] = {
         "rcf",
         ("train", "test"),
         "RandomCutForestHandler",
-        emulated=False,
     ),
     "knn": Algorithm(
         "knn",
