@@ -276,20 +276,21 @@ class Forest:
         rows, trees, d = x.shape[0], self.num_trees, self.feature_dim
         row = np.repeat(np.arange(rows), trees)  # element e = (row, tree)
         node = np.tile(self.roots, rows)
-        flat_index = row * d
-        # Down: leaves point to themselves (cut +inf), so every element takes max-depth steps
-        # with no compaction; the few deep levels only touch the elements still moving.
+        # Down: leaves point to themselves (cut +inf, "left"), so elements that reached
+        # their leaf may take more steps harmlessly; every few levels the moving ones are
+        # compacted, so the deep levels only touch the elements still moving.
+        flat = x.reshape(-1)
         active = np.arange(row.size)
+        base = row * d
         current = node
         for level in range(self.max_depth):
-            if level and level % 4 == 0:
+            if level >= 6 and level % 2 == 0:
                 node[active] = current
                 moving = self.dim[current] >= 0
-                active, current = active[moving], current[moving]
+                active, current, base = active[moving], current[moving], base[moving]
                 if not active.size:
                     break
-            dims = self.walk_dim[current]
-            side = x.reshape(-1)[flat_index[active] + dims] > self.cut_inf[current]
+            side = flat[base + self.walk_dim[current]] > self.cut_inf[current]
             current = self.children[2 * current + side]
         node[active] = current
         leaf = node
@@ -319,7 +320,7 @@ class Forest:
         temporaries cost more in page faults than the arithmetic)."""
         count, d = nodes.size, self.feature_dim
         out = np.empty(count, dtype=np.float32)
-        block = 4096
+        block = max(16, 80_000 // d)  # three (block, d) float32 buffers stay in cache
         low = np.empty((min(block, count), d), dtype=np.float32)
         high, values = np.empty_like(low), np.empty_like(low)
         ones = np.ones(d, dtype=np.float32)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from simsage.serving.first_party_handler import FirstPartyHandler, ModelLoadError
+from simsage.serving.scoring import ScoringError
 
 __all__ = ["ModelLoadError", "RandomCutForestHandler"]
 
@@ -38,7 +39,12 @@ class RandomCutForestHandler(FirstPartyHandler):
         self.model["feature_dim"] = self.forest_.feature_dim
 
     def predict(self, x: Any, accept_params: dict[str, str]) -> list[dict[str, float]]:
-        """The anomaly score of each row."""
+        """The anomaly score of each row (400 for NaN or infinite values, which have no
+        place in a box)."""
+        import numpy as np
+
         if hasattr(x, "toarray"):
             x = x.toarray()
+        if not np.isfinite(x).all():
+            raise ScoringError(400, "Invalid input: records must hold finite numbers only")
         return [{"score": score} for score in self.forest_.score(x).tolist()]

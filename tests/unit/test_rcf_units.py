@@ -127,6 +127,17 @@ def test_merging_hosts_keeps_the_smallest_keys_of_all():
     assert merged.shape == (50, 100, 1) and 0.4 < share < 0.6
 
 
+def test_a_host_without_data_adds_nothing_to_the_merge():
+    x = _blob(300, 16, dims=2)
+    params = rt.parse_params({"feature_dim": "2", "num_trees": "50", "num_samples_per_tree": "32"})
+    alone = rt.build_model([rt.host_samples(x, params)], params)
+    merged = rt.build_model([rt.host_samples(x, params), rt.empty_samples(params)], params)
+    assert merged["forest"]["points"] == alone["forest"]["points"]
+    assert merged["score_cutoff"] == alone["score_cutoff"]
+    with pytest.raises(UserError, match="no records"):
+        rt.build_model([rt.empty_samples(params)], params)
+
+
 def test_fit_arrays_writes_a_model_whose_cutoff_flags_anomalies():
     x = _blob(2000, 13)
     model = rt.fit_arrays(x, None, {"feature_dim": "5", "num_trees": "50"})
@@ -207,6 +218,7 @@ def test_the_handler_answers_scores_in_every_format(handler):
         (b"1,2,3\n", "text/csv", None, 400),
         (b"a,b\n", "text/csv", None, 400),
         (b"", "text/csv", None, 400),
+        (b'{"instances": [{"features": [NaN, 1]}]}', "application/json", None, 400),
     ],
 )
 def test_the_handler_refuses_what_the_container_refuses(
