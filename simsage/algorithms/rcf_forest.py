@@ -202,60 +202,76 @@ class Forest:
     point: np.ndarray
 
     def __post_init__(self) -> None:
-        nodes = self.dim.shape[0]
         self.num_trees = int((self.depth == 0).sum())
         self.feature_dim = int(self.points.shape[1])
         self.roots = np.arange(self.num_trees, dtype=np.int64)
-        if nodes < self.num_trees or not (self.depth[: self.num_trees] == 0).all():
+        self.max_depth = int(self.depth.max(initial=0))
+        self._check()
+        self._boxes()
+        self._tables()
+
+    def _check(self) -> None:
+        """Refuse arrays that do not form a forest (ValueError, so a bad model file is a
+        load error and never an IndexError while scoring)."""
+        nodes = self.dim.shape[0]
+        if self.points.ndim != 2 or any(
+            a.shape != (nodes,)
+            for a in (self.cut, self.left, self.right, self.mass, self.depth, self.point)
+        ):
+            raise ValueError("the forest's node arrays differ in length")
+        if not nodes or not (self.depth[: self.num_trees] == 0).all():
             raise ValueError("the forest's first nodes must be its trees' roots")
-        leaf = self.dim < 0
+        leaf, ids = self.dim < 0, np.arange(nodes)
         if (self.point[leaf] < 0).any() or (self.point[leaf] >= self.points.shape[0]).any():
             raise ValueError("a leaf names no sample point")
-        internal = ~leaf
-        ids = np.arange(nodes)
+        if (self.dim[~leaf] >= self.feature_dim).any():
+            raise ValueError("a cut names a dimension beyond feature_dim")
         for child in (self.left, self.right):
-            if (child[internal] <= ids[internal]).any() or (child[internal] >= nodes).any():
+            below = child[~leaf]
+            if (below <= ids[~leaf]).any() or (below >= nodes).any():
                 raise ValueError("a node's children must follow it")
-        self.lo = np.empty((nodes, self.feature_dim), dtype=np.float32)
+            if (self.depth[below] != self.depth[~leaf] + 1).any():
+                raise ValueError("a child must be one level below its parent")
+
+    def _boxes(self) -> None:
+        """Every node's bounding box, from its leaves up (children before parents)."""
+        leaf, internal = self.dim < 0, self.dim >= 0
+        self.lo = np.empty((self.dim.shape[0], self.feature_dim), dtype=np.float32)
         self.hi = np.empty_like(self.lo)
         self.lo[leaf] = self.hi[leaf] = self.points[self.point[leaf]]
-        for level in range(int(self.depth.max()), -1, -1):  # children before parents
+        for level in range(self.max_depth, -1, -1):
             at = np.flatnonzero(internal & (self.depth == level))
             if at.size:
                 a, b = self.left[at], self.right[at]
                 self.lo[at] = np.minimum(self.lo[a], self.lo[b])
                 self.hi[at] = np.maximum(self.hi[a], self.hi[b])
         self.range_sum = (self.hi.astype(np.float64) - self.lo).sum(axis=1)
-        self.tree_mass = self.mass[: self.num_trees].astype(np.float64)
-        self.scale = np.log2(self.tree_mass + 1.0)
-        # Seen-point leaf term, per leaf: damp(mass, N) / (depth + log2(mass + 1)).
-        tree_of = np.zeros(nodes, dtype=np.int64)
-        tree_of[: self.num_trees] = self.roots
-        for level_nodes in self._levels():
-            for child in (self.left, self.right):
-                kids = child[level_nodes]
-                tree_of[kids] = tree_of[level_nodes]
-        self.tree_of = tree_of
-        # Walking tables: leaves loop onto themselves (dimension 0, cut +inf: "left").
-        self.max_depth = int(self.depth.max())
+
+    def _tables(self) -> None:
+        """What scoring reads: each node's tree, parent, walking tables, leaf terms."""
+        nodes = self.dim.shape[0]
+        leaf, internal, ids = self.dim < 0, self.dim >= 0, np.arange(nodes)
+        self.tree_of = np.zeros(nodes, dtype=np.int64)
+        self.tree_of[: self.num_trees] = self.roots
+        for level in range(self.max_depth + 1):  # top down: children inherit the tree
+            at = np.flatnonzero(internal & (self.depth == level))
+            self.tree_of[self.left[at]] = self.tree_of[self.right[at]] = self.tree_of[at]
+        self.parent = np.full(nodes, -1, dtype=np.int64)
+        self.parent[self.left[internal]] = ids[internal]
+        self.parent[self.right[internal]] = ids[internal]
+        # Walking down, leaves loop onto themselves (dimension 0, cut +inf: "left").
         self.walk_dim = np.where(leaf, 0, self.dim).astype(np.int64)
         self.cut_inf = np.where(leaf, np.float32(np.inf), self.cut).astype(np.float32)
         self.children = np.empty(2 * nodes, dtype=np.int64)
         self.children[0::2] = np.where(leaf, ids, self.left)
         self.children[1::2] = np.where(leaf, ids, self.right)
-        self.parent = np.full(nodes, -1, dtype=np.int64)
-        self.parent[self.left[internal]] = ids[internal]
-        self.parent[self.right[internal]] = ids[internal]
+        self.tree_mass = self.mass[: self.num_trees].astype(np.float64)
+        self.scale = np.log2(self.tree_mass + 1.0)  # the normaliser log2(N + 1)
+        # A point equal to its leaf's: damp(mass, N) / (depth + log2(mass + 1)).
         mass = self.mass.astype(np.float64)
-        self.seen_term = (1.0 - mass / (2.0 * self.tree_mass[tree_of])) / (
+        self.seen_term = (1.0 - mass / (2.0 * self.tree_mass[self.tree_of])) / (
             self.depth + np.log2(mass + 1.0)
         )
-
-    def _levels(self) -> list[np.ndarray]:
-        """Internal nodes by depth, top down (the roots' tree ids propagate down)."""
-        internal = self.dim >= 0
-        return [np.flatnonzero(internal & (self.depth == level))
-                for level in range(int(self.depth.max()) + 1)]  # fmt: skip
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Forest:

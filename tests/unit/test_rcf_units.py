@@ -236,3 +236,13 @@ def test_a_model_of_another_algorithm_does_not_load(tmp_path):
     (tmp_path / "randomcutforest-model.json").write_text('{"format": "simsage-kmeans/1"}')
     with pytest.raises(ModelLoadError, match="not a simsage-randomcutforest/1 model"):
         RandomCutForestHandler(tmp_path).load()
+
+
+def test_a_corrupted_forest_is_a_load_error_not_a_crash_while_scoring(tmp_path):
+    model = rt.fit_arrays(_blob(100, 22, dims=2), None, {"feature_dim": "2", "num_trees": "50"})
+    arrays = rf.decode(model["forest"])
+    arrays["left"] = np.where(arrays["left"] >= 0, arrays["left"] + 10**6, -1).astype(np.int32)
+    model["forest"] = rf.encode(arrays)
+    (tmp_path / "randomcutforest-model.json").write_text(json.dumps(model))
+    with pytest.raises(ModelLoadError, match="children must follow it"):
+        RandomCutForestHandler(tmp_path).load()
