@@ -64,7 +64,6 @@ ALGORITHMS: dict[str, Algorithm] = {
         "rcf",
         ("train", "test"),
         "RandomCutForestHandler",
-        emulated=False,
     ),
     "knn": Algorithm(
         "knn",

@@ -233,12 +233,12 @@ def test_bad_hyperparameter_fails_with_a_client_error(env, hyperparameters, reas
     assert reason in described["FailureReason"]
 
 
-def test_other_first_party_images_are_refused_as_not_yet_emulated(env):
-    from simsage.algorithms.first_party import ALGORITHMS
+def test_a_first_party_image_not_emulated_is_refused_at_create(env, monkeypatch):
+    from simsage.runtime import images
 
-    pending = [a.repo for a in ALGORITHMS.values() if not a.emulated]
-    if not pending:
-        pytest.skip("every first-party algorithm is emulated")
+    # Every catalog row is emulated today; one marked not emulated is refused, not run.
+    monkeypatch.setitem(images.FIRST_PARTY_ALGORITHMS, "pca", None)
+    pending = ["pca"]
     _, sm, _ = env
     with pytest.raises(sm.exceptions.ClientError) as error:
         sm.create_training_job(
