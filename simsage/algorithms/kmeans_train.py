@@ -3,17 +3,18 @@
     SIMSAGE_OPT_ML=<host root> python -m simsage.algorithms.kmeans_train
 
 Layer: programs (runs as the container's ``train``); imports the shared first-party
-training pieces (:mod:`simsage.algorithms.first_party_train`).
+training pieces (:mod:`simsage.algorithms.first_party_train`) and the numpy arithmetic of
+:mod:`simsage.algorithms.kmeans_core` (no scikit-learn: its import alone costs ~1 s).
 
 What it does, as the real algorithm describes itself (web-scale mini-batch k-means):
-1. each host runs mini-batch k-means (scikit-learn ``MiniBatchKMeans``, ``epochs`` passes of
-   ``mini_batch_size`` records) over its ``train`` records with ``k * extra_center_factor``
-   centers, and weighs each center by the records closest to it;
+1. each host runs mini-batch k-means (``epochs`` passes of ``mini_batch_size`` records)
+   over its ``train`` records with ``k * extra_center_factor`` centers, each center
+   weighted by the records assigned to it (decayed by ``half_life_time_size``);
 2. with several hosts (``ShardedByS3Key``: each has its shard), every host sends its
    weighted centers to the first host over 127.0.0.1:``$SIMSAGE_TRACKER_PORT``;
-3. the first host runs a local Lloyd pass (``KMeans`` on all weighted centers, weights =
-   counts) down to ``k`` centers, logs ``train msd`` (and ``test msd``/``ssd`` on the
-   optional ``test`` channel) and writes the model.
+3. the first host runs a local Lloyd pass (weighted Lloyd over all hosts' centers, the
+   ``local_lloyd_*`` hyperparameters) down to ``k`` centers, logs ``train msd`` (and
+   ``test msd``/``ssd`` on the optional ``test`` channel) and writes the model.
 
 Model format (simsage's own; the real container writes an MXNet array, which no client
 reads): ``model/kmeans-model.json`` = ``{"format": "simsage-kmeans/1", "k", "feature_dim",
@@ -25,8 +26,8 @@ plain ``text/csv`` is read as features only (``label_size=0``, as the docs ask f
 unsupervised data; whether the container's own default is 1 is unverified), and an
 explicit ``label_size=1`` drops the first column.
 On bad input (hyperparameters, data) the failure reason is ``ClientError: …`` in
-``output/failure`` and the exit status 1. ``half_life_time_size`` is validated but has no
-effect (scikit-learn's mini-batch k-means has no decay; 0, the default, means none).
+``output/failure`` and the exit status 1. The same job learns the same centers every run
+(a fixed seed).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ logger = logging.getLogger("simsage.algorithms.kmeans")
 MODEL_FILE = "kmeans-model.json"
 MODEL_FORMAT = "simsage-kmeans/1"
 CHANNELS = ("train", "test")
+SEED = 0  # every run of the same job learns the same centers
 
 
 @dataclass(frozen=True)
@@ -102,39 +104,38 @@ def parse_params(values: dict[str, str]) -> Params:
     )
 
 
-def _sk_init(method: str) -> str:
-    return "k-means++" if method == "kmeans++" else "random"
-
-
-def local_centers(x: Any, params: Params) -> tuple[Any, Any]:
-    """This host's mini-batch k-means: ``(centers, counts)`` with ``k*extra_center_factor``
-    centers (fewer when the shard has fewer records)."""
-    import numpy as np
-    from sklearn.cluster import MiniBatchKMeans
-
-    rows = x.shape[0]
+def n_local_centers(rows: int, params: Params) -> int:
+    """K for a host with ``rows`` records: ``k * extra_center_factor``, at most ``rows``."""
     factor = params.extra_center_factor
     if factor is None:  # auto: a few extra centers, more for more data (simsage's choice)
         factor = max(1, min(10, math.ceil(math.log10(max(rows, 10)))))
-    n_centers = min(params.k * factor, rows)
-    model = MiniBatchKMeans(
-        n_clusters=n_centers,
-        init=_sk_init(params.init_method),
-        batch_size=min(params.mini_batch_size, rows),
-        max_iter=params.epochs,
-        n_init=1,
-        random_state=0,
-        compute_labels=True,
-    ).fit(x)
-    counts = np.bincount(model.predict(x), minlength=n_centers).astype(np.float64)
-    return np.asarray(model.cluster_centers_, dtype=np.float64), counts
+    return min(params.k * factor, rows)
+
+
+def local_centers(x: Any, params: Params) -> tuple[Any, Any]:
+    """This host's mini-batch k-means: ``(centers, weights)`` with ``k*extra_center_factor``
+    centers (fewer when the shard has fewer records); a weight is the (decayed, with
+    ``half_life_time_size``) number of records assigned to the center over the epochs."""
+    from simsage.algorithms import kmeans_core as core
+
+    return core.minibatch_kmeans(
+        x,
+        n_local_centers(x.shape[0], params),
+        batch_size=params.mini_batch_size,
+        epochs=params.epochs,
+        init_method=params.init_method,
+        half_life_time_size=params.half_life_time_size,
+        seed=SEED,
+    )
 
 
 def lloyd(centers: Any, counts: Any, params: Params) -> Any:
-    """The local Lloyd pass: k centers from the weighted centers of every host."""
-    import numpy as np
-    from sklearn.cluster import KMeans
+    """The local Lloyd pass: k centers from the weighted centers of every host (centers
+    of weight 0 are left out).
 
+    Raises:
+        UserError: fewer weighted centers than ``k``.
+    """
     keep = counts > 0
     centers, counts = centers[keep], counts[keep]
     if centers.shape[0] < params.k:
@@ -142,30 +143,47 @@ def lloyd(centers: Any, counts: Any, params: Params) -> Any:
             f"The training data has fewer distinct points than k={params.k}: give more "
             "records or a smaller k"
         )
-    model = KMeans(
-        n_clusters=params.k,
-        init=_sk_init(params.local_lloyd_init_method),
+    from simsage.algorithms import kmeans_core as core
+
+    return core.lloyd(
+        centers,
+        counts,
+        params.k,
         max_iter=params.local_lloyd_max_iter,
         tol=params.local_lloyd_tol,
-        n_init=params.local_lloyd_num_trials or 1,
-        random_state=0,
-    ).fit(centers, sample_weight=counts)
-    return np.asarray(model.cluster_centers_, dtype=np.float64)
+        init_method=params.local_lloyd_init_method,
+        num_trials=params.local_lloyd_num_trials or 1,
+        seed=SEED,
+    )
 
 
-def squared_distances(x: Any, centers: Any) -> tuple[Any, Any]:
-    """``(closest center index, squared Euclidean distance)`` of every record."""
-    import numpy as np
-    from sklearn.metrics.pairwise import euclidean_distances
+def fit_arrays(x: Any, y: Any, hyperparameters: dict[str, str]) -> dict[str, Any]:
+    """Train in process on one array (``y`` is ignored), as a one-host job does without
+    the files: the model dict it would write (``kmeans-model.json``).
 
-    squared = euclidean_distances(x, centers, squared=True)
-    closest = np.argmin(squared, axis=1)
-    return closest, np.maximum(squared[np.arange(squared.shape[0]), closest], 0.0)
+    Raises:
+        UserError: bad hyperparameters, a width other than ``feature_dim``, or fewer
+            records than ``k``.
+    """
+    params = parse_params(hyperparameters)
+    if x.ndim != 2 or x.shape[1] != params.feature_dim:
+        raise UserError(f"the records have {x.shape[-1]} features but feature_dim is "
+                        f"{params.feature_dim}")  # fmt: skip
+    centers, weights = local_centers(x, params)
+    return model_dict(params, lloyd(centers, weights, params))
+
+
+def model_dict(params: Params, centers: Any) -> dict[str, Any]:
+    """The contents of ``kmeans-model.json``."""
+    return {"format": MODEL_FORMAT, "k": params.k, "feature_dim": params.feature_dim,
+            "centers": centers.tolist()}  # fmt: skip
 
 
 def report(host: str, channel: str, x: Any, centers: Any, metrics: tuple[str, ...]) -> None:
     """Log the channel's metrics as the container does."""
-    _, squared = squared_distances(x, centers)
+    from simsage.algorithms import kmeans_core as core
+
+    _, squared = core.squared_distances(x, centers)
     values = {"msd": float(squared.mean()), "ssd": float(squared.sum())}
     for metric in metrics:
         print(metric_line(host, channel, metric, values[metric]), flush=True)
@@ -213,9 +231,7 @@ def train(job: JobConfig) -> None:
         report(job.current_host, "train", x, final, ("msd",))
     if "test" in job.channels:
         report(job.current_host, "test", load(job, "test", params), final, params.eval_metrics)
-    write_model(job, MODEL_FILE, {"format": MODEL_FORMAT, "k": params.k,
-                                  "feature_dim": params.feature_dim,
-                                  "centers": final.tolist()})  # fmt: skip
+    write_model(job, MODEL_FILE, model_dict(params, final))
 
 
 def main() -> int:

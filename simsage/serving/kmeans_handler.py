@@ -6,7 +6,8 @@ every first-party algorithm (:mod:`simsage.serving.first_party_handler`).
 
 Answers are ``{"predictions": [{"closest_cluster": 1.0, "distance_to_cluster": 3.0}]}``
 (floats, as the container answers), JSON lines, RecordIO or CSV
-``closest_cluster,distance_to_cluster``. The distance is Euclidean.
+``closest_cluster,distance_to_cluster``. The distance is Euclidean, computed as in
+training (:func:`simsage.algorithms.kmeans_core.squared_distances`; no scikit-learn).
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ class KMeansHandler(FirstPartyHandler):
     def predict(self, x: Any, accept_params: dict[str, str]) -> list[dict[str, float]]:
         """``closest_cluster`` and Euclidean ``distance_to_cluster`` of each row."""
         import numpy as np
-        from sklearn.metrics.pairwise import euclidean_distances
 
-        squared = euclidean_distances(x, self.centers_, squared=True)
-        closest = np.argmin(squared, axis=1)
-        distance = np.sqrt(np.maximum(squared[np.arange(len(closest)), closest], 0.0))
+        from simsage.algorithms.kmeans_core import squared_distances
+
+        closest, squared = squared_distances(x, self.centers_)
+        distance = np.sqrt(squared)
         return [
             {"closest_cluster": float(c), "distance_to_cluster": float(d)}
             for c, d in zip(closest, distance, strict=True)
