@@ -64,6 +64,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_recordio.py
 	$(BIN)/python benchmarks/bench_endpoints.py
 	$(BIN)/python benchmarks/bench_serving_http.py
+	$(BIN)/python benchmarks/bench_algorithms.py
+	$(BIN)/python benchmarks/bench_rcf_transform.py
 
 clean:
 	rm -rf $(VENV) $(VENV3)
