@@ -48,7 +48,7 @@ def test_kmeans_plus_plus_finds_small_blobs_that_random_seeding_misses():
     assert found["kmeans++"] >= 8 and found["random"] <= 2, found
 
 
-def test_random_seeding_starts_from_distinct_records():
+def test_kmeans_plus_plus_seeds_are_distinct_records():
     x, _ = _blobs([5, 5, 5, 5])
     seeded = core.kmeans_plus_plus(x, 4, np.random.default_rng(0))
     assert {tuple(row) for row in seeded} <= {tuple(row) for row in x.astype(np.float64)}
