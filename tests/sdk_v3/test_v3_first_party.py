@@ -1,7 +1,8 @@
-"""The official SDK v3 with a first-party algorithm, unmodified: ``ModelTrainer`` with the
+"""The official SDK v3 with first-party algorithms, unmodified: ``ModelTrainer`` with the
 k-means image (``image_uris.retrieve("kmeans", region)``), a CSV ``train`` channel and
 the ``k`` / ``feature_dim`` hyperparameters; then the sagemaker-core resources deploy the
-model and a CSV row is answered with its ``closest_cluster`` (fixtures: conftest.py)."""
+model and a CSV row is answered with its ``closest_cluster``; a linear-learner regressor
+trains on CSV train and validation channels (fixtures: conftest.py)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,48 @@ def test_model_trainer_kmeans_deploys_and_predicts(v3, fast_polls, role, tmp_pat
         endpoint.wait_for_delete()
         config.delete()
         model.delete()
+
+
+def test_model_trainer_linear_learner_regressor(v3, fast_polls, role, tmp_path):
+    """A regressor on CSV (the label first), its validation RMSE small for a linear target."""
+    from sagemaker.core import image_uris
+    from sagemaker.core.helper.session_helper import Session
+    from sagemaker.core.training.configs import Compute, InputData
+    from sagemaker.train import ModelTrainer
+
+    sess = Session()
+    bucket = sess.default_bucket()
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(300, 3))
+    y = x @ np.array([2.0, -1.0, 0.5]) + 3.0 + rng.normal(scale=0.05, size=300)
+    uris = {}
+    for name, rows in (("train", slice(0, 240)), ("validation", slice(240, 300))):
+        (tmp_path / name).mkdir()
+        table = np.column_stack([y[rows], x[rows]])
+        np.savetxt(tmp_path / name / f"{name}.csv", table, delimiter=",", fmt="%.5f")
+        uris[name] = sess.upload_data(str(tmp_path / name), bucket, f"ll-v3/{name}")
+    trainer = ModelTrainer(
+        training_image=image_uris.retrieve("linear-learner", region=sess.boto_region_name),
+        role=role,
+        compute=Compute(instance_type=INSTANCE, instance_count=1),
+        hyperparameters={
+            "predictor_type": "regressor",
+            "feature_dim": 3,
+            "epochs": 10,
+            "mini_batch_size": 40,
+        },
+        base_job_name="ll-v3",
+        sagemaker_session=sess,
+    )
+    trainer.train(
+        input_data_config=[
+            InputData(channel_name=name, data_source=uri, content_type="text/csv")
+            for name, uri in uris.items()
+        ],
+        wait=True,
+        logs=False,
+    )
+    job = trainer._latest_training_job
+    assert job.training_job_status == "Completed"
+    metrics = {m.metric_name: m.value for m in job.final_metric_data_list or []}
+    assert metrics["validation:rmse"] < 0.5
