@@ -29,15 +29,44 @@ Tuning jobs run an estimator over hyperparameter ranges and keep the best:
     tuner.analytics().dataframe()
     predictor = tuner.deploy(1, "ml.m5.large")
 
+SageMaker's first-party algorithms train on RecordIO-protobuf record sets and answer
+Records (``KMeans``, ``LinearLearner``, ``RandomCutForest``, ``KNN``, ``PCA``; the
+hyperparameters are validated when set, a bad one raising ValueError):
+
+    kmeans = sdk.KMeans(role, instance_count=1, instance_type="ml.m5.large", k=3)
+    kmeans.fit(kmeans.record_set(x))    # shards + manifest under sagemaker-record-sets/
+    predictor = kmeans.deploy(1, "ml.m5.large")
+    clusters = [r.label["closest_cluster"].float32_tensor.values[0]
+                for r in predictor.predict(x[:10])]
+
 Modules mirror the official ones: ``session``, ``image_uris``, ``estimator``,
 ``sklearn``, ``xgboost``, ``inputs``, ``model``, ``predictor``, ``serializers``,
 ``deserializers``, ``transformer``, ``processing``, ``model_monitor``, ``parameter``,
-``tuner``, ``analytics``, ``exceptions``.
+``tuner``, ``analytics``, ``exceptions``, ``amazon`` (the first-party algorithms).
 """
 
 from __future__ import annotations
 
 from simsage.sdk import deserializers, image_uris, serializers
+from simsage.sdk.amazon import (
+    KNN,
+    PCA,
+    AmazonAlgorithmEstimatorBase,
+    KMeans,
+    KMeansModel,
+    KMeansPredictor,
+    KNNModel,
+    KNNPredictor,
+    LinearLearner,
+    LinearLearnerModel,
+    LinearLearnerPredictor,
+    PCAModel,
+    PCAPredictor,
+    RandomCutForest,
+    RandomCutForestModel,
+    RandomCutForestPredictor,
+    RecordSet,
+)
 from simsage.sdk.analytics import HyperparameterTuningJobAnalytics, TrainingJobAnalytics
 from simsage.sdk.estimator import Estimator
 from simsage.sdk.exceptions import UnexpectedStatusException
@@ -69,6 +98,23 @@ from simsage.sdk.tuner import (
 from simsage.sdk.xgboost import XGBoost, XGBoostModel
 
 __all__ = [
+    "KNN",
+    "PCA",
+    "AmazonAlgorithmEstimatorBase",
+    "KMeans",
+    "KMeansModel",
+    "KMeansPredictor",
+    "KNNModel",
+    "KNNPredictor",
+    "LinearLearner",
+    "LinearLearnerModel",
+    "LinearLearnerPredictor",
+    "PCAModel",
+    "PCAPredictor",
+    "RandomCutForest",
+    "RandomCutForestModel",
+    "RandomCutForestPredictor",
+    "RecordSet",
     "CategoricalParameter",
     "ContinuousParameter",
     "DataCaptureConfig",

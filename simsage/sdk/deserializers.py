@@ -2,8 +2,8 @@
 
 The official SDK v2's classes and meanings: ``CSVDeserializer`` (rows of strings),
 ``JSONDeserializer``, ``NumpyDeserializer`` (CSV, JSON or npy into an array),
-``BytesDeserializer`` and ``StringDeserializer``. ``ACCEPT`` is what the predictor asks
-for.
+``BytesDeserializer``, ``StringDeserializer`` and ``RecordDeserializer`` (RecordIO-protobuf
+into ``Record`` messages). ``ACCEPT`` is what the predictor asks for.
 """
 
 from __future__ import annotations
@@ -94,3 +94,20 @@ class NumpyDeserializer(BaseDeserializer):
             f"NumpyDeserializer cannot read {content_type!r}; it reads text/csv, "
             "application/json and application/x-npy."
         )
+
+
+class RecordDeserializer(BaseDeserializer):
+    """A list of ``Record`` messages from an ``application/x-recordio-protobuf`` answer, as
+    the official SDK's: a first-party endpoint's prediction is in each record's ``label``
+    map, e.g. ``record.label["closest_cluster"].float32_tensor.values[0]``.
+
+    Raises:
+        ValueError: the body is not RecordIO-protobuf (the byte offset is named).
+    """
+
+    ACCEPT = ("application/x-recordio-protobuf",)
+
+    def deserialize(self, body: bytes, content_type: str | None) -> list[Any]:
+        from simsage.algorithms import recordio
+
+        return recordio.read_records(body)

@@ -129,7 +129,7 @@ class Estimator:
 
     def _job_name(self, job_name: str | None) -> str:
         return job_name or name_from_base(
-            self.base_job_name or base_name_from_image(self.image_uri)
+            self.base_job_name or base_name_from_image(self.training_image_uri())
         )
 
     def _channels(self, inputs: Any) -> list[dict[str, Any]]:
@@ -152,7 +152,7 @@ class Estimator:
         session = self.sagemaker_session
         output_path = self.output_path or f"s3://{session.default_bucket()}/"
         algorithm: dict[str, Any] = {
-            "TrainingImage": self.image_uri,
+            "TrainingImage": self.training_image_uri(),
             "TrainingInputMode": self.input_mode,
         }
         if self.metric_definitions:
@@ -209,7 +209,11 @@ class Estimator:
         botocore.exceptions.ClientError
             The request was refused (ValidationException says why).
         """
-        name = self._job_name(job_name)
+        self._start(self._job_name(job_name), inputs, wait, logs)
+
+    def _start(self, name: str, inputs: Any, wait: bool, logs: bool) -> None:
+        """Send CreateTrainingJob ``name`` on ``inputs`` (anything :meth:`_channels`
+        takes) and, with ``wait``, wait for it: what every ``fit`` ends with."""
         request = self._training_request(name, inputs)
         self.sagemaker_session.sagemaker_client.create_training_job(**request)
         self.latest_training_job = TrainingJob(self.sagemaker_session, name)

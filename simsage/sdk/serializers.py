@@ -2,7 +2,9 @@
 
 The official SDK v2's classes, names and content types: ``CSVSerializer``
 (``text/csv``), ``JSONSerializer`` (``application/json``), ``NumpySerializer``
-(``application/x-npy``) and ``IdentitySerializer`` (bytes as given).
+(``application/x-npy``) and ``IdentitySerializer`` (bytes as given) and ``RecordSerializer``
+(``application/x-recordio-protobuf``, the first-party algorithms' format; the codec is
+simsage.algorithms.recordio, which imports nothing of simsage, so the SDK stays on boto3).
 """
 
 from __future__ import annotations
@@ -110,3 +112,23 @@ class IdentitySerializer(BaseSerializer):
 
     def serialize(self, data: Any) -> bytes | str:
         return data.read() if _is_file(data) else data
+
+
+class RecordSerializer(BaseSerializer):
+    """A numpy array as RecordIO-protobuf records, one dense ``Record`` per row (a 1-D
+    array is one row), the features in ``features["values"]`` — what the first-party
+    algorithms' endpoints read (``application/x-recordio-protobuf``)."""
+
+    CONTENT_TYPE = "application/x-recordio-protobuf"
+
+    def serialize(self, data: Any) -> bytes:
+        from simsage.algorithms import recordio
+
+        if _is_file(data):
+            return data.read()
+        array = np.asarray(data)
+        if array.ndim == 1:
+            array = array.reshape(1, -1)
+        if array.ndim != 2:
+            raise ValueError(f"Expected a 1D or 2D array, but got a {array.ndim}D array instead.")
+        return recordio.write_dense(None, array)

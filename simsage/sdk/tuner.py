@@ -35,7 +35,6 @@ Invariants:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from simsage.sdk.analytics import HyperparameterTuningJobAnalytics
@@ -64,9 +63,8 @@ from simsage.sdk.tuner_config import (
     estimator_from_definition,
     init_params,
     ranges_from_request,
-    ranges_request,
 )
-from simsage.sdk.tuner_request import TuningRequest
+from simsage.sdk.tuner_request import TuningRequest, _Target
 
 __all__ = [
     # The ranges are importable from here too, as notebooks import them from sagemaker.tuner.
@@ -114,19 +112,6 @@ class TuningJob:
 
     def stop(self) -> None:
         self.sagemaker_session.stop_tuning_job(self.name)
-
-
-@dataclass
-class _Target:
-    """One training job definition of a tuning job: what a tuner (one estimator) or
-    each estimator of ``create()`` (named ``name``) is tuned with."""
-
-    name: str | None
-    estimator: Estimator
-    objective_metric_name: str | None
-    ranges: dict[str, ParameterRange] | None
-    metric_definitions: list[dict[str, str]] | None
-    keep_static: list[str] | None
 
 
 class HyperparameterTuner(TuningRequest):
@@ -357,52 +342,14 @@ class HyperparameterTuner(TuningRequest):
         """The (first, by name) estimator's session."""
         return self._targets()[0].estimator.sagemaker_session
 
-    # -- the request -----------------------------------------------------------------------
-    def hyperparameter_ranges(self) -> dict[str, list[dict[str, Any]]] | None:
-        """The request's ``ParameterRanges``: every kind's list (empty ones too), the
-        categorical values JSON-encoded for framework estimators (whose images decode
-        every hyperparameter). None for a tuner of named estimators (see
-        :meth:`hyperparameter_ranges_dict`)."""
-        if self._hyperparameter_ranges is None:
-            return None
-        return ranges_request(self._hyperparameter_ranges, isinstance(self.estimator, Framework))
-
-    def hyperparameter_ranges_dict(self) -> dict[str, dict[str, list[dict[str, Any]]]] | None:
-        """Each named estimator's ``HyperParameterRanges`` (None for a single estimator)."""
-        if self._hyperparameter_ranges_dict is None:
-            return None
-        return {
-            target.name: ranges_request(
-                target.ranges or {}, isinstance(target.estimator, Framework)
-            )
-            for target in self._targets()
-        }
-
-    def _check(self, target: _Target) -> None:
-        if not target.ranges and not self.autotune:
-            raise ValueError("Need to specify hyperparameter ranges or set autotune=True.")
-        keep = target.keep_static
-        if keep is not None and not self.autotune:
-            raise ValueError(
-                "hyperparameters_to_keep_static parameter is set, however Autotune mode is "
-                "not enabled. Either do not set value for hyperparameters_to_keep_static "
-                "parameter, or enable Autotune mode by setting autotune=True."
-            )
-        if keep is not None and len(keep) != len(set(keep)):
-            raise ValueError("Please remove duplicate names in hyperparameters_to_keep_static.")
-        for name, parameter in (target.ranges or {}).items():
-            if parameter is not None and not isinstance(parameter, ParameterRange):
-                raise TypeError(
-                    f"hyperparameter_ranges[{name!r}] must be a ContinuousParameter, "
-                    f"IntegerParameter or CategoricalParameter; got {type(parameter).__name__}"
-                )
-
     def fit(
         self,
         inputs: Any = None,
         job_name: str | None = None,
         include_cls_metadata: bool | dict[str, bool] = False,
+        estimator_kwargs: dict[str, dict[str, Any]] | None = None,
         wait: bool = True,
+        **kwargs: Any,
     ) -> None:
         """Start a tuning job on ``inputs`` (as the estimator's ``fit`` takes them; by
         estimator name for a tuner of several) and, by default, wait for it, showing its
@@ -415,6 +362,11 @@ class HyperparameterTuner(TuningRequest):
         include_cls_metadata:
             Name the estimator class in the static hyperparameters (always done for
             framework estimators) so :meth:`attach` rebuilds the same class.
+        estimator_kwargs, **kwargs:
+            For first-party estimators (``KMeans``, ``LinearLearner`` …) on a
+            :class:`~simsage.sdk.amazon.RecordSet` or a list of them:
+            ``mini_batch_size=…`` (by estimator name in ``estimator_kwargs`` for a tuner
+            of several), as their ``fit`` takes it.
 
         Raises
         ------
@@ -425,7 +377,9 @@ class HyperparameterTuner(TuningRequest):
         UnexpectedStatusException
             With ``wait``, the tuning job Failed.
         """
-        request = self.tuning_request(inputs, job_name, include_cls_metadata)
+        request = self.tuning_request(
+            inputs, job_name, include_cls_metadata, estimator_kwargs, **kwargs
+        )
         name = request["HyperParameterTuningJobName"]
         self.sagemaker_session.sagemaker_client.create_hyper_parameter_tuning_job(**request)
         self._current_job_name = name

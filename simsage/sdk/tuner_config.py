@@ -55,6 +55,17 @@ _OFFICIAL_CLASSES = {
     ("sagemaker.estimator", "Estimator"): ("simsage.sdk.estimator", "Estimator"),
     ("sagemaker.sklearn.estimator", "SKLearn"): ("simsage.sdk.sklearn", "SKLearn"),
     ("sagemaker.xgboost.estimator", "XGBoost"): ("simsage.sdk.xgboost", "XGBoost"),
+    ("sagemaker.amazon.kmeans", "KMeans"): ("simsage.sdk.amazon.kmeans", "KMeans"),
+    ("sagemaker.amazon.linear_learner", "LinearLearner"): (
+        "simsage.sdk.amazon.linear_learner",
+        "LinearLearner",
+    ),
+    ("sagemaker.amazon.randomcutforest", "RandomCutForest"): (
+        "simsage.sdk.amazon.randomcutforest",
+        "RandomCutForest",
+    ),
+    ("sagemaker.amazon.knn", "KNN"): ("simsage.sdk.amazon.knn", "KNN"),
+    ("sagemaker.amazon.pca", "PCA"): ("simsage.sdk.amazon.pca", "PCA"),
 }
 _OFFICIAL_MODULES = {ours: theirs[0] for theirs, ours in _OFFICIAL_CLASSES.items()}
 
@@ -281,8 +292,8 @@ def estimator_from_definition(
 ) -> Estimator:
     """The estimator of a tuning job's training job definition, of class
     ``estimator_cls`` (a class or ``"module.Class"``), else of the class its static
-    hyperparameters name (the official SDK's ``Estimator``, ``SKLearn`` and ``XGBoost``
-    being simsage's), else :class:`Estimator`."""
+    hyperparameters name (the official SDK's ``Estimator``, ``SKLearn``, ``XGBoost`` and
+    first-party estimators being simsage's), else :class:`Estimator`."""
     definition = copy.deepcopy(definition)
     static = definition.get("StaticHyperParameters", {})
     static.pop("_tuning_objective_metric", None)

@@ -7,10 +7,15 @@ mixin of the tuner, which holds the settings it reads."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
+from simsage.sdk.amazon.amazon_estimator import AmazonAlgorithmEstimatorBase, RecordSet
+from simsage.sdk.amazon.hyperparameter import Hyperparameter
+from simsage.sdk.estimator import Estimator
 from simsage.sdk.framework import Framework
 from simsage.sdk.inputs import TrainingInput
+from simsage.sdk.parameter import ParameterRange
 from simsage.sdk.tuner_config import (
     CLASS_NAME_KEY,
     MODULE_KEY,
@@ -21,12 +26,82 @@ from simsage.sdk.tuner_config import (
 )
 from simsage.sdk.utils import base_name_from_image, name_from_base
 
-if TYPE_CHECKING:
-    from simsage.sdk.tuner import _Target
+
+@dataclass
+class _Target:
+    """One training job definition of a tuning job: what a tuner (one estimator) or
+    each estimator of ``create()`` (named ``name``) is tuned with."""
+
+    name: str | None
+    estimator: Estimator
+    objective_metric_name: str | None
+    ranges: dict[str, ParameterRange] | None
+    metric_definitions: list[dict[str, str]] | None
+    keep_static: list[str] | None
 
 
 class TuningRequest:
     """The request-building half of :class:`~simsage.sdk.tuner.HyperparameterTuner`."""
+
+    # -- the request -----------------------------------------------------------------------
+    def hyperparameter_ranges(self) -> dict[str, list[dict[str, Any]]] | None:
+        """The request's ``ParameterRanges``: every kind's list (empty ones too), the
+        categorical values JSON-encoded for framework estimators (whose images decode
+        every hyperparameter). None for a tuner of named estimators (see
+        :meth:`hyperparameter_ranges_dict`)."""
+        if self._hyperparameter_ranges is None:
+            return None
+        return ranges_request(self._hyperparameter_ranges, isinstance(self.estimator, Framework))
+
+    def hyperparameter_ranges_dict(self) -> dict[str, dict[str, list[dict[str, Any]]]] | None:
+        """Each named estimator's ``HyperParameterRanges`` (None for a single estimator)."""
+        if self._hyperparameter_ranges_dict is None:
+            return None
+        return {
+            target.name: ranges_request(
+                target.ranges or {}, isinstance(target.estimator, Framework)
+            )
+            for target in self._targets()
+        }
+
+    def _check(self, target: _Target) -> None:
+        if not target.ranges and not self.autotune:
+            raise ValueError("Need to specify hyperparameter ranges or set autotune=True.")
+        keep = target.keep_static
+        if keep is not None and not self.autotune:
+            raise ValueError(
+                "hyperparameters_to_keep_static parameter is set, however Autotune mode is "
+                "not enabled. Either do not set value for hyperparameters_to_keep_static "
+                "parameter, or enable Autotune mode by setting autotune=True."
+            )
+        if keep is not None and len(keep) != len(set(keep)):
+            raise ValueError("Please remove duplicate names in hyperparameters_to_keep_static.")
+        for name, parameter in (target.ranges or {}).items():
+            if parameter is not None and not isinstance(parameter, ParameterRange):
+                raise TypeError(
+                    f"hyperparameter_ranges[{name!r}] must be a ContinuousParameter, "
+                    f"IntegerParameter or CategoricalParameter; got {type(parameter).__name__}"
+                )
+        if isinstance(target.estimator, AmazonAlgorithmEstimatorBase):
+            _check_first_party_ranges(target.estimator, target.ranges or {})
+
+    @staticmethod
+    def _prepare_estimator(estimator: Estimator, inputs: Any, kwargs: dict[str, Any]) -> None:
+        """As the official SDK before a tuning job: a first-party estimator trained on
+        RecordSets takes ``feature_dim`` from the train set and ``mini_batch_size`` from
+        ``kwargs`` (or its default rule).
+
+        Raises:
+            TypeError: ``kwargs`` for an estimator that takes none.
+        """
+        if isinstance(estimator, AmazonAlgorithmEstimatorBase):
+            if isinstance(inputs, RecordSet | list) or kwargs:
+                estimator._prepare_for_training(inputs, **kwargs)
+        elif kwargs:
+            raise TypeError(
+                f"{type(estimator).__name__} takes no training arguments ({sorted(kwargs)}); "
+                "only first-party estimators take mini_batch_size."
+            )
 
     def _job_name(self, job_name: str | None) -> str:
         if job_name is not None:
@@ -142,16 +217,22 @@ class TuningRequest:
         inputs: Any = None,
         job_name: str | None = None,
         include_cls_metadata: bool | dict[str, bool] = False,
+        estimator_kwargs: dict[str, dict[str, Any]] | None = None,
+        **kwargs: Any,
     ) -> dict[str, Any]:
         """The CreateHyperParameterTuningJob request :meth:`fit` sends. Framework
         estimators upload their code here, as their ``fit`` would (to
-        ``<bucket>/<job_name or a training job name>/source/sourcedir.tar.gz``)."""
+        ``<bucket>/<job_name or a training job name>/source/sourcedir.tar.gz``);
+        first-party estimators on RecordSets take their ``feature_dim`` and
+        ``mini_batch_size`` here (``kwargs`` for one estimator, ``estimator_kwargs`` by
+        name for several)."""
         targets = self._targets()
         named = self.estimator_dict is not None
         if named:
             for label, value in (
                 ("inputs", inputs),
                 ("include_cls_metadata", include_cls_metadata),
+                ("estimator_kwargs", estimator_kwargs),
             ):
                 if value is not None and not isinstance(value, bool | dict):
                     raise ValueError(f"{label} must be a dict of estimator name to value.")
@@ -170,6 +251,8 @@ class TuningRequest:
             if isinstance(metadata, dict):
                 metadata = metadata.get(target.name, False)
             estimator = target.estimator
+            own_kwargs = (estimator_kwargs or {}).get(target.name, {}) if named else kwargs
+            self._prepare_estimator(estimator, own_inputs, dict(own_kwargs))
             training = estimator._training_request(estimator._job_name(job_name), own_inputs)
             static, auto = self._static_hyperparameters(
                 target, training.get("HyperParameters", {}), bool(metadata)
@@ -194,3 +277,25 @@ class TuningRequest:
         return request
 
     # -- running ---------------------------------------------------------------------------
+
+
+def _check_first_party_ranges(
+    estimator: AmazonAlgorithmEstimatorBase, ranges: dict[str, ParameterRange]
+) -> None:
+    """Each bound (or categorical value) of a range over a declared hyperparameter must be
+    a value the hyperparameter accepts, as the official SDK checks (``k`` from 1 is
+    refused: k > 1).
+
+    Raises:
+        ValueError: the hyperparameter's message, naming the bad value.
+    """
+    declared = Hyperparameter.of(type(estimator))
+    for name, parameter in ranges.items():
+        hp = declared.get(name)
+        if hp is None or parameter is None:
+            continue
+        values = getattr(parameter, "values", None)
+        if values is None:
+            values = [parameter.min_value, parameter.max_value]
+        for value in values:
+            hp.validate(hp.convert(value))
