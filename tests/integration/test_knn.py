@@ -5,10 +5,10 @@ metrics, serving in every format (verbose too), batch transform and refusals."""
 import io
 import json
 import tarfile
-import time
 
 import numpy as np
 import pytest
+from first_party_helpers import batch_transform, wait
 
 from simsage.algorithms import recordio
 
@@ -57,13 +57,7 @@ def _train(sm, name, channels, hyperparameters, count=1):
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": count, "VolumeSizeInGB": 5},
         StoppingCondition={"MaxRuntimeInSeconds": 300},
     )
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        described = sm.describe_training_job(TrainingJobName=name)
-        if described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
-            return described
-        time.sleep(0.05)
-    raise AssertionError(f"{name} did not finish")
+    return wait(lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus")
 
 
 def _model(s3, described) -> tuple[dict, dict]:
@@ -145,26 +139,7 @@ def test_classifier_on_csv_scores_the_test_channel_serves_and_transforms(env):
         runtime.invoke_endpoint(EndpointName="knn", ContentType="text/csv", Body=b"1,2\n")
     assert "feature_dim=3" in str(error.value)
 
-    s3.put_object(Bucket=BUCKET, Key="batch/in.jsonl", Body=lines)
-    sm.create_transform_job(
-        TransformJobName="knn-batch",
-        ModelName="knn",
-        TransformInput={
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/batch/"}},
-            "ContentType": "application/jsonlines",
-            "SplitType": "Line",
-        },
-        TransformOutput={"S3OutputPath": f"s3://{BUCKET}/batch-out", "Accept": "application/jsonlines",
-                         "AssembleWith": "Line"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
-    )  # fmt: skip
-    deadline = time.time() + 120
-    while (status := sm.describe_transform_job(TransformJobName="knn-batch"))[
-        "TransformJobStatus"
-    ] not in ("Completed", "Failed") and time.time() < deadline:
-        time.sleep(0.05)
-    assert status["TransformJobStatus"] == "Completed", status.get("FailureReason")
-    out = s3.get_object(Bucket=BUCKET, Key="batch-out/in.jsonl.out")["Body"].read()
+    out = batch_transform(sm, s3, BUCKET, "knn", "in.jsonl", lines, "application/jsonlines")
     assert [json.loads(line)["predicted_label"] for line in out.splitlines()] == truth
 
 
@@ -258,11 +233,10 @@ def test_tuning_maximises_test_accuracy_without_metric_definitions(env):
             "StoppingCondition": {"MaxRuntimeInSeconds": 300},
         },
     )  # fmt: skip
-    deadline = time.time() + 120
-    while (seen := sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="knn-tune"))[
-        "HyperParameterTuningJobStatus"
-    ] not in ("Completed", "Failed") and time.time() < deadline:
-        time.sleep(0.1)
+    seen = wait(
+        lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="knn-tune"),
+        "HyperParameterTuningJobStatus",
+    )
     # k=200 votes over the whole sample (the majority class, ~1/3 right); k=3 wins.
     best = seen["BestTrainingJob"]
     assert best["TunedHyperParameters"]["k"] == "3"

@@ -5,10 +5,10 @@ refusals, serving in every format, batch transform and a tuning job."""
 import io
 import json
 import tarfile
-import time
 
 import numpy as np
 import pytest
+from first_party_helpers import batch_transform, wait
 
 from simsage.algorithms import recordio
 
@@ -45,16 +45,6 @@ def _channel(name, prefix, content_type="text/csv", sharded=False):
     }
 
 
-def _wait(describe, key, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        described = describe()
-        if described[key] in ("Completed", "Failed", "Stopped"):
-            return described
-        time.sleep(0.05)
-    raise AssertionError("the job did not finish")
-
-
 def _train(sm, name, channels, hyperparameters, count=1):
     sm.create_training_job(
         TrainingJobName=name,
@@ -66,7 +56,7 @@ def _train(sm, name, channels, hyperparameters, count=1):
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": count, "VolumeSizeInGB": 5},
         StoppingCondition={"MaxRuntimeInSeconds": 300},
     )
-    return _wait(lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus")
+    return wait(lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus")
 
 
 def _model(s3, described) -> dict:
@@ -166,23 +156,7 @@ def test_binary_csv_with_validation_and_test_serves_and_transforms(env):
         runtime.invoke_endpoint(EndpointName="ll", ContentType="text/csv", Body=b"1,2\n")
     assert "feature_dim=4" in str(error.value)
 
-    s3.put_object(Bucket=BUCKET, Key="batch/in.csv", Body=_csv(x))
-    sm.create_transform_job(
-        TransformJobName="ll-batch",
-        ModelName="ll",
-        TransformInput={
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/batch/"}},
-            "ContentType": "text/csv",
-            "SplitType": "Line",
-        },
-        TransformOutput={"S3OutputPath": f"s3://{BUCKET}/batch-out", "Accept": "application/jsonlines",
-                         "AssembleWith": "Line"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
-    )  # fmt: skip
-    status = _wait(lambda: sm.describe_transform_job(TransformJobName="ll-batch"),
-                   "TransformJobStatus")  # fmt: skip
-    assert status["TransformJobStatus"] == "Completed", status.get("FailureReason")
-    out = s3.get_object(Bucket=BUCKET, Key="batch-out/in.csv.out")["Body"].read()
+    out = batch_transform(sm, s3, BUCKET, "ll", "in.csv", _csv(x), "text/csv")
     batch = [json.loads(line)["predicted_label"] for line in out.splitlines() if line.strip()]
     assert batch == labels
 
@@ -335,7 +309,7 @@ def test_tuning_minimises_validation_objective_loss_without_metric_definitions(e
             "StoppingCondition": {"MaxRuntimeInSeconds": 300},
         },
     )  # fmt: skip
-    seen = _wait(
+    seen = wait(
         lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="ll-tune"),
         "HyperParameterTuningJobStatus",
     )

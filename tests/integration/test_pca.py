@@ -5,10 +5,10 @@ serving in every format, batch transform and refusals."""
 import io
 import json
 import tarfile
-import time
 
 import numpy as np
 import pytest
+from first_party_helpers import batch_transform, wait
 
 from simsage.algorithms import recordio
 
@@ -63,13 +63,7 @@ def _train(sm, name, channels, hyperparameters=None, count=1):
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": count, "VolumeSizeInGB": 5},
         StoppingCondition={"MaxRuntimeInSeconds": 300},
     )
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        described = sm.describe_training_job(TrainingJobName=name)
-        if described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
-            return described
-        time.sleep(0.05)
-    raise AssertionError(f"{name} did not finish")
+    return wait(lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus")
 
 
 def _model(s3, described) -> dict:
@@ -146,26 +140,7 @@ def test_regular_mode_on_csv_matches_numpy_serves_and_transforms(env):
         runtime.invoke_endpoint(EndpointName="pca", ContentType="text/csv", Body=b"1,2\n")
     assert "feature_dim=5" in str(error.value)
 
-    s3.put_object(Bucket=BUCKET, Key="batch/in.csv", Body=_csv(x[:50]))
-    sm.create_transform_job(
-        TransformJobName="pca-batch",
-        ModelName="pca",
-        TransformInput={
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/batch/"}},
-            "ContentType": "text/csv",
-            "SplitType": "Line",
-        },
-        TransformOutput={"S3OutputPath": f"s3://{BUCKET}/batch-out", "Accept": "application/jsonlines",
-                         "AssembleWith": "Line"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
-    )  # fmt: skip
-    deadline = time.time() + 120
-    while (status := sm.describe_transform_job(TransformJobName="pca-batch"))[
-        "TransformJobStatus"
-    ] not in ("Completed", "Failed") and time.time() < deadline:
-        time.sleep(0.05)
-    assert status["TransformJobStatus"] == "Completed", status.get("FailureReason")
-    out = s3.get_object(Bucket=BUCKET, Key="batch-out/in.csv.out")["Body"].read()
+    out = batch_transform(sm, s3, BUCKET, "pca", "in.csv", _csv(x[:50]), "text/csv")
     got = np.asarray([json.loads(line)["projection"] for line in out.splitlines()])
     full = (x[:50] - x.astype(float).mean(axis=0)) @ np.asarray(model["v"])
     assert got == pytest.approx(full, abs=1e-3)

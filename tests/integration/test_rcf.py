@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from first_party_helpers import batch_transform, wait
 
 from simsage.algorithms import recordio
 
@@ -58,13 +59,7 @@ def _train(sm, name, channels, hyperparameters=None, count=1):
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": count, "VolumeSizeInGB": 5},
         StoppingCondition={"MaxRuntimeInSeconds": 300},
     )
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        described = sm.describe_training_job(TrainingJobName=name)
-        if described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
-            return described
-        time.sleep(0.05)
-    raise AssertionError(f"{name} did not finish")
+    return wait(lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus")
 
 
 def _model(s3, described) -> dict:
@@ -150,27 +145,9 @@ def test_trains_on_csv_reports_test_f1_serves_and_transforms(env):
         runtime.invoke_endpoint(EndpointName="rcf", ContentType="text/csv", Body=b"1,2\n")
     assert "feature_dim=3" in str(error.value)
 
-    s3.put_object(Bucket=BUCKET, Key="batch/in.csv", Body=_csv(test_x))
-    sm.create_transform_job(
-        TransformJobName="rcf-batch",
-        ModelName="rcf",
-        BatchStrategy="MultiRecord",
-        TransformInput={
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/batch/"}},
-            "ContentType": "text/csv",
-            "SplitType": "Line",
-        },
-        TransformOutput={"S3OutputPath": f"s3://{BUCKET}/batch-out", "Accept": "application/jsonlines",
-                         "AssembleWith": "Line"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
-    )  # fmt: skip
-    deadline = time.time() + 120
-    while (status := sm.describe_transform_job(TransformJobName="rcf-batch"))[
-        "TransformJobStatus"
-    ] not in ("Completed", "Failed") and time.time() < deadline:
-        time.sleep(0.05)
-    assert status["TransformJobStatus"] == "Completed", status.get("FailureReason")
-    out = s3.get_object(Bucket=BUCKET, Key="batch-out/in.csv.out")["Body"].read()
+    out = batch_transform(
+        sm, s3, BUCKET, "rcf", "in.csv", _csv(test_x), "text/csv", BatchStrategy="MultiRecord"
+    )
     batch = np.array([json.loads(line)["score"] for line in out.splitlines() if line.strip()])
     assert len(batch) == 306
     flagged = batch > model["score_cutoff"]
