@@ -1,6 +1,6 @@
 """What the first-party algorithms' integration tests (test_kmeans, test_knn, test_pca,
-test_rcf, test_linear_learner) share: a batch transform over one uploaded file, run to its
-end, its output read back."""
+test_rcf, test_linear_learner) share: a training channel, a training job run to its end,
+and a batch transform over one uploaded file with its output read back."""
 
 from __future__ import annotations
 
@@ -59,3 +59,37 @@ def batch_transform(
     status = wait(lambda: sm.describe_transform_job(TransformJobName=job), "TransformJobStatus")
     assert status["TransformJobStatus"] == "Completed", status.get("FailureReason")
     return s3.get_object(Bucket=bucket, Key=f"batch-out/{file}.out")["Body"].read()
+
+
+def channel(bucket: str, name: str, prefix: str, content_type: str, sharded: bool) -> dict:
+    """An S3Prefix training channel over ``s3://bucket/<prefix>``."""
+    distribution = "ShardedByS3Key" if sharded else "FullyReplicated"
+    return {
+        "ChannelName": name,
+        "ContentType": content_type,
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": f"s3://{bucket}/{prefix}",
+                "S3DataDistributionType": distribution,
+            }
+        },
+    }
+
+
+def train(
+    sm, image: str, bucket: str, name: str, channels: list, hyperparameters: dict, count: int = 1
+) -> dict:
+    """Run training job ``name`` of ``image`` on ``count`` ml.m5.large hosts (hyperparameters
+    whose value is None are left out) to its end; its last description."""
+    sm.create_training_job(
+        TrainingJobName=name,
+        RoleArn="arn:aws:iam::123456789012:role/R",
+        AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
+        HyperParameters={k: v for k, v in hyperparameters.items() if v is not None},
+        InputDataConfig=channels,
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": count, "VolumeSizeInGB": 5},
+        StoppingCondition={"MaxRuntimeInSeconds": 300},
+    )
+    return wait(lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus")

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from first_party_helpers import batch_transform, wait
+from first_party_helpers import batch_transform, channel, train, wait
 
 from simsage.algorithms import recordio
 
@@ -30,33 +30,13 @@ def _csv(x: np.ndarray) -> bytes:
 
 
 def _channel(name, prefix, content_type="text/csv;label_size=0", sharded=False):
-    return {
-        "ChannelName": name,
-        "ContentType": content_type,
-        "DataSource": {
-            "S3DataSource": {
-                "S3DataType": "S3Prefix",
-                "S3Uri": f"s3://{BUCKET}/{prefix}",
-                "S3DataDistributionType": "ShardedByS3Key" if sharded else "FullyReplicated",
-            }
-        },
-    }
+    return channel(BUCKET, name, prefix, content_type, sharded)
 
 
 def _train(sm, name, channels, hyperparameters=None, count=1):
     hps = {"k": "3", "feature_dim": "3", "mini_batch_size": "50", "epochs": "3"}
     hps.update(hyperparameters or {})
-    sm.create_training_job(
-        TrainingJobName=name,
-        RoleArn=ROLE,
-        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-        HyperParameters=hps,
-        InputDataConfig=channels,
-        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/models"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": count, "VolumeSizeInGB": 5},
-        StoppingCondition={"MaxRuntimeInSeconds": 300},
-    )
-    return wait(lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus")
+    return train(sm, IMAGE, BUCKET, name, channels, hps, count)
 
 
 def _centers(s3, described) -> np.ndarray:

@@ -8,7 +8,7 @@ import tarfile
 
 import numpy as np
 import pytest
-from first_party_helpers import batch_transform, wait
+from first_party_helpers import batch_transform, channel, train, wait
 
 from simsage.algorithms import recordio
 
@@ -32,31 +32,13 @@ def _csv(x: np.ndarray, y: np.ndarray | None = None) -> bytes:
 
 
 def _channel(name, prefix, content_type="text/csv", sharded=False):
-    return {
-        "ChannelName": name,
-        "ContentType": content_type,
-        "DataSource": {
-            "S3DataSource": {
-                "S3DataType": "S3Prefix",
-                "S3Uri": f"s3://{BUCKET}/{prefix}",
-                "S3DataDistributionType": "ShardedByS3Key" if sharded else "FullyReplicated",
-            }
-        },
-    }
+    return channel(BUCKET, name, prefix, content_type, sharded)
 
 
 def _train(sm, name, channels, hyperparameters, count=1):
-    sm.create_training_job(
-        TrainingJobName=name,
-        RoleArn=ROLE,
-        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-        HyperParameters={"mini_batch_size": "100", **hyperparameters},
-        InputDataConfig=channels,
-        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/models"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": count, "VolumeSizeInGB": 5},
-        StoppingCondition={"MaxRuntimeInSeconds": 300},
+    return train(
+        sm, IMAGE, BUCKET, name, channels, {"mini_batch_size": "100", **hyperparameters}, count
     )
-    return wait(lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus")
 
 
 def _model(s3, described) -> dict:
@@ -81,8 +63,8 @@ def env(simsage_local):
 
 def test_binary_csv_with_validation_and_test_serves_and_transforms(env):
     s3, sm, runtime = env
-    for channel, rows, seed in (("train", 1500, 1), ("validation", 300, 2), ("test", 300, 3)):
-        s3.put_object(Bucket=BUCKET, Key=f"{channel}/d.csv", Body=_csv(*_binary(rows, seed)))
+    for prefix, rows, seed in (("train", 1500, 1), ("validation", 300, 2), ("test", 300, 3)):
+        s3.put_object(Bucket=BUCKET, Key=f"{prefix}/d.csv", Body=_csv(*_binary(rows, seed)))
     described = _train(
         sm,
         "ll-binary",

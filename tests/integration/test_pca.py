@@ -8,7 +8,7 @@ import tarfile
 
 import numpy as np
 import pytest
-from first_party_helpers import batch_transform, wait
+from first_party_helpers import batch_transform, channel, train
 
 from simsage.algorithms import recordio
 
@@ -37,33 +37,13 @@ def _csv(x: np.ndarray) -> bytes:
 
 
 def _channel(name, prefix, content_type="text/csv", sharded=False):
-    return {
-        "ChannelName": name,
-        "ContentType": content_type,
-        "DataSource": {
-            "S3DataSource": {
-                "S3DataType": "S3Prefix",
-                "S3Uri": f"s3://{BUCKET}/{prefix}",
-                "S3DataDistributionType": "ShardedByS3Key" if sharded else "FullyReplicated",
-            }
-        },
-    }
+    return channel(BUCKET, name, prefix, content_type, sharded)
 
 
 def _train(sm, name, channels, hyperparameters=None, count=1):
     hps = {"feature_dim": "5", "num_components": "3", "mini_batch_size": "100"}
     hps.update(hyperparameters or {})
-    sm.create_training_job(
-        TrainingJobName=name,
-        RoleArn=ROLE,
-        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-        HyperParameters={k: v for k, v in hps.items() if v is not None},
-        InputDataConfig=channels,
-        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/models"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": count, "VolumeSizeInGB": 5},
-        StoppingCondition={"MaxRuntimeInSeconds": 300},
-    )
-    return wait(lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus")
+    return train(sm, IMAGE, BUCKET, name, channels, hps, count)
 
 
 def _model(s3, described) -> dict:
