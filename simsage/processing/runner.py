@@ -119,7 +119,11 @@ class Runner(JobProcess):
                     )[:FAILURE_LIMIT],
                 )
             self.engine = docker_engine.DockerEngine(
-                client, self.name, what="processing image", default_command=None
+                client,
+                self.name,
+                kind="processing",
+                what="processing image",
+                default_command=None,
             )
         print(f"simsage: processing job {self.name}: downloading input data", flush=True)
         try:

@@ -19,7 +19,8 @@ The runner sees each container as a :class:`ContainerProcess`, the slice of
 ``subprocess.Popen`` it uses (``poll``, ``returncode``, ``stdout`` lines, signals), so
 supervision, logs, metrics, stop and timeout work as for process hosts. Containers and
 the network are removed by :meth:`DockerEngine.cleanup`; if the runner itself is killed
-they outlive it, labelled ``simsage.training-job=<job>`` so they can be found.
+they outlive it, labelled ``simsage.job=<job>`` and ``simsage.job-kind=<training |
+processing>`` (and ``simsage.host=algo-N``) so they can be found.
 
 The docker SDK is imported only when an engine is looked for, keeping the runner's
 start-up lean for built-in images.
@@ -40,7 +41,8 @@ from simsage.runtime.environment import training_env
 OPT_ML = "/opt/ml"
 PING_TIMEOUT = 3.0  # seconds: how long an engine may take to answer before "no engine"
 API_TIMEOUT = 120.0  # seconds for ordinary API calls once an engine answered
-JOB_LABEL = "simsage.training-job"
+JOB_LABEL = "simsage.job"  # the job's name
+KIND_LABEL = "simsage.job-kind"  # training, processing …: names are unique per kind only
 HOST_LABEL = "simsage.host"
 
 
@@ -230,11 +232,13 @@ class DockerEngine:
         self,
         client: Any,
         job_name: str,
+        kind: str = "training",
         what: str = "training image",
         default_command: list[str] | None = TRAIN_COMMAND,
     ) -> None:
         self.client = client
         self.job_name = job_name
+        self.kind = kind  # the job kind, labelled: a training and a processing job may share a name
         self.what = what  # how messages name the image
         self.default_command = default_command  # what runs without ContainerArguments
         # Unique per run: several SIMSAGE_HOMEs may share one engine and reuse job names.
@@ -244,7 +248,7 @@ class DockerEngine:
 
     @property
     def labels(self) -> dict[str, str]:
-        return {JOB_LABEL: self.job_name}
+        return {JOB_LABEL: self.job_name, KIND_LABEL: self.kind}
 
     def ensure_image(self, uri: str) -> None:
         """Pull the image unless the engine already has it.

@@ -239,7 +239,11 @@ def test_container_options_mount_opt_ml_and_name_the_host_on_the_job_network(tmp
     checkpoints = tmp_path / "algo-2" / "external" / "checkpoints"
     host = HostSpec("algo-2", root, {"A": "1"}, {checkpoints: "/checkpoints"})
     options = container_options(
-        IMAGE, host, "simsage-job-1234abcd", {}, {"simsage.training-job": "job"}
+        IMAGE,
+        host,
+        "simsage-job-1234abcd",
+        {},
+        {"simsage.job": "job", "simsage.job-kind": "training"},
     )
     assert options == {
         "image": IMAGE,
@@ -254,7 +258,7 @@ def test_container_options_mount_opt_ml_and_name_the_host_on_the_job_network(tmp
         },
         "network": "simsage-job-1234abcd",
         "networking_config": {"simsage-job-1234abcd": {"Aliases": ["algo-2"]}},
-        "labels": {"simsage.training-job": "job", "simsage.host": "algo-2"},
+        "labels": {"simsage.job": "job", "simsage.job-kind": "training", "simsage.host": "algo-2"},
     }
 
 
@@ -272,7 +276,11 @@ def test_start_hosts_creates_the_network_and_all_containers_before_starting_any(
         (
             "create-network",
             network,
-            {"driver": "bridge", "internal": True, "labels": {"simsage.training-job": "My-Job"}},
+            {
+                "driver": "bridge",
+                "internal": True,
+                "labels": {"simsage.job": "My-Job", "simsage.job-kind": "training"},
+            },
         ),
         ("create", f"{network}-algo-1"),
         ("create", f"{network}-algo-2"),
@@ -635,6 +643,11 @@ def test_processing_runs_any_image_under_the_engine_with_its_own_command(docker_
         # No ContainerEntrypoint/Arguments: the image's own ENTRYPOINT and CMD run.
         assert container.options["entrypoint"] is None
         assert container.options["command"] is None
+    # Labelled as a processing job (a training job may have the same name).
+    assert [c.options["labels"] for c in client.created] == [
+        {"simsage.job": "docker-prep", "simsage.job-kind": "processing", "simsage.host": host}
+        for host in ("algo-1", "algo-2")
+    ]
 
 
 def test_processing_gives_the_engine_the_entrypoint_and_arguments(docker_job):
