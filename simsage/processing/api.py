@@ -18,7 +18,7 @@ from botocore.model import OperationModel
 from simsage.errors import ValidationException
 from simsage.ids import from_epoch
 from simsage.processing.jobs import PROCESSING_JOB, ProcessingJob, ProcessingJobStore
-from simsage.runtime import launcher, paths, processes
+from simsage.runtime import launcher, paths
 from simsage.store.registry import STATUS_LISTING, ResourceLimitExceeded, list_answer
 from simsage.transport import Request
 from simsage.transport.echo import described
@@ -173,10 +173,6 @@ class ProcessingAPI:
         """The job, failed first if its runner is gone while it should be running."""
         if not launcher.fail_orphan(self.jobs, job, self.home.clock.time()):
             return job
-        # The containers run in sessions of their own: without their runner nobody
-        # reads their output or stops them, so end them too.
-        for pid in job.host_pids:
-            processes.kill_tree(pid)
         return self.jobs.get(job.name)
 
     def describe_processing_job(self, request: Request) -> dict[str, Any]:

@@ -124,6 +124,7 @@ class Runner(JobProcess):
                 kind="processing",
                 what="processing image",
                 default_command=None,
+                record=self.dir / docker_engine.LEFTOVERS,
             )
         print(f"simsage: processing job {self.name}: downloading input data", flush=True)
         try:

@@ -20,7 +20,10 @@ The runner sees each container as a :class:`ContainerProcess`, the slice of
 supervision, logs, metrics, stop and timeout work as for process hosts. Containers and
 the network are removed by :meth:`DockerEngine.cleanup`; if the runner itself is killed
 they outlive it, labelled ``simsage.job=<job>`` and ``simsage.job-kind=<training |
-processing>`` (and ``simsage.host=algo-N``) so they can be found.
+processing>`` (and ``simsage.host=algo-N``), and named in the job folder's
+``engine.json`` (:data:`LEFTOVERS`, written before anything is created, deleted once
+cleaned up), so the next look at the orphaned job removes them
+(:func:`remove_leftovers`, called by :func:`simsage.runtime.launcher.end_leftovers`).
 
 The docker SDK is imported only when an engine is looked for, keeping the runner's
 start-up lean for built-in images.
@@ -29,6 +32,8 @@ start-up lean for built-in images.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import secrets
 import threading
 from collections.abc import Iterable, Iterator
@@ -42,6 +47,7 @@ OPT_ML = "/opt/ml"
 PING_TIMEOUT = 3.0  # seconds: how long an engine may take to answer before "no engine"
 API_TIMEOUT = 120.0  # seconds for ordinary API calls once an engine answered
 JOB_LABEL = "simsage.job"  # the job's name
+LEFTOVERS = "engine.json"  # in the job folder: the network and containers a runner made
 KIND_LABEL = "simsage.job-kind"  # training, processing …: names are unique per kind only
 HOST_LABEL = "simsage.host"
 
@@ -235,6 +241,7 @@ class DockerEngine:
         kind: str = "training",
         what: str = "training image",
         default_command: list[str] | None = TRAIN_COMMAND,
+        record: Path | None = None,
     ) -> None:
         self.client = client
         self.job_name = job_name
@@ -245,6 +252,9 @@ class DockerEngine:
         self.network_name = f"simsage-{job_name.lower()}-{secrets.token_hex(4)}"
         self.network: Any = None
         self.containers: list[Any] = []
+        # Where the names of what this engine creates are kept while it exists (the job
+        # folder's engine.json), so a dead runner's containers can be found and removed.
+        self.record = record
 
     @property
     def labels(self) -> dict[str, str]:
@@ -286,6 +296,8 @@ class DockerEngine:
         """
         from docker.errors import DockerException
 
+        names = [f"{self.network_name}-{host.name}" for host in hosts]
+        self._save_record(names)
         try:
             self.network = self.client.networks.create(
                 self.network_name, driver="bridge", internal=isolated, labels=self.labels
@@ -316,3 +328,50 @@ class DockerEngine:
             with contextlib.suppress(Exception):
                 self.network.remove()
             self.network = None
+        if self.record is not None:
+            self.record.unlink(missing_ok=True)
+
+    def _save_record(self, containers: list[str]) -> None:
+        """Write :data:`LEFTOVERS` (atomically) before the network and ``containers``
+        exist: a runner killed at any later moment leaves their names behind."""
+        if self.record is None:
+            return
+        partial = self.record.with_name(self.record.name + ".tmp")
+        partial.write_text(json.dumps({"network": self.network_name, "containers": containers}))
+        os.replace(partial, self.record)
+
+
+def remove_leftovers(folder: Path) -> bool:
+    """Remove the containers and network a job's runner left on the engine (named in
+    ``folder/engine.json``), then that file; True if there was something to remove and it
+    is gone. Without the file nothing is asked of any engine (no connection, no delay);
+    with it but no engine answering, or the engine refusing, the file stays for the next
+    try."""
+    path = Path(folder) / LEFTOVERS
+    try:
+        record = json.loads(path.read_text())
+        containers = [str(name) for name in record["containers"]]
+        network = str(record["network"])
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, KeyError, TypeError):  # torn or foreign: nothing to act on
+        path.unlink(missing_ok=True)
+        return False
+    client, _why = connect()
+    if client is None:
+        return False
+    from docker.errors import DockerException, NotFound
+
+    try:
+        for name in containers:
+            with contextlib.suppress(NotFound):  # never created, or already removed
+                client.containers.get(name).remove(force=True)
+        with contextlib.suppress(NotFound):
+            client.networks.get(network).remove()
+    except DockerException:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
+    path.unlink(missing_ok=True)
+    return True

@@ -33,7 +33,7 @@ import threading
 import time
 from pathlib import Path
 
-from simsage.runtime import processes
+from simsage.runtime import docker_engine, processes
 from simsage.runtime.python import child_environment, module_command
 
 LOCK_NAME = "runner.lock"
@@ -65,18 +65,33 @@ def start_job(module: str, home, jobs, name: str, folder: Path) -> int:
 
 def fail_orphan(jobs, job, now: float) -> bool:
     """Fail ``job`` (a row of a :class:`~simsage.store.registry.JobTable`) if it should be
-    running and its runner is gone, with the reason the runner left (:func:`runner_failure`);
-    False if it is finished, its runner lives, or it ended meanwhile."""
+    running and its runner is gone, with the reason the runner left (:func:`runner_failure`),
+    and end what the runner left running (:func:`end_leftovers`); False if it is finished,
+    its runner lives, or it ended meanwhile."""
     folder = Path(job.job_dir)
     if job.finished or runner_alive(folder, job.runner_pid, job.created):
         return False
-    return jobs.transition(
+    failed = jobs.transition(
         job.name,
         "Failed",
         ("InProgress", "Stopping"),
         failure=runner_failure(folder, job.runner_pid),
         ended=now,
     )
+    if failed:
+        end_leftovers(folder, getattr(job, "host_pids", ()))
+    return failed
+
+
+def end_leftovers(folder: Path, host_pids=()) -> None:
+    """End what a dead runner of the job in ``folder`` left running: its hosts' process
+    trees (they run in sessions of their own, so nobody reads their output or stops them
+    any more) and the containers and network it made on a Docker engine
+    (:func:`simsage.runtime.docker_engine.remove_leftovers`; nothing is asked of an engine
+    unless the runner made something there)."""
+    for pid in host_pids:
+        processes.kill_tree(pid)
+    docker_engine.remove_leftovers(folder)
 
 
 def launch(module: str, home: Path, name: str, folder: Path) -> int:

@@ -17,7 +17,7 @@ from botocore.model import OperationModel
 from simsage.algorithms.first_party import ALGORITHMS as FIRST_PARTY
 from simsage.errors import ValidationException
 from simsage.ids import from_epoch
-from simsage.runtime import launcher, paths, processes
+from simsage.runtime import launcher, paths
 from simsage.runtime.images import (
     BUILTIN_XGBOOST_ALGORITHMS,
     algorithm_module,
@@ -251,10 +251,8 @@ class TrainingAPI:
                 failure=launcher.runner_failure(Path(job.job_dir), job.runner_pid),
                 ended=now,
             )
-            # The runner's algorithm processes run in their own sessions: without their
-            # runner nobody reads their output or stops them, so end them too.
-            for pid in job.host_pids if failed else []:
-                processes.kill_tree(pid)
+            if failed:  # its hosts' processes and containers outlive it: end them
+                launcher.end_leftovers(Path(job.job_dir), job.host_pids)
             job = self.jobs.get(name)
         return job
 

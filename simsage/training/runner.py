@@ -132,7 +132,9 @@ class Runner(JobProcess):
                         "and no Docker engine is available to run it."
                     ),
                 )
-            self.engine = docker_engine.DockerEngine(client, self.job.name)
+            self.engine = docker_engine.DockerEngine(
+                client, self.job.name, record=self.dir / docker_engine.LEFTOVERS
+            )
         print(f"simsage: training job {self.job.name}: downloading input data", flush=True)
         try:
             self._stage_inputs()

@@ -150,8 +150,25 @@ class FakeDocker:
         self.known_images = set(images)
         self.pull_error = pull_error
         self.images = _Namespace(get=self._get_image, pull=self._pull)
-        self.networks = _Namespace(create=self._create_network)
-        self.containers = _Namespace(create=self._create_container)
+        self.networks = _Namespace(create=self._create_network, get=self._get_network)
+        self.containers = _Namespace(create=self._create_container, get=self._get_container)
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def _get_container(self, name: str):
+        self.calls.append(("get", name))
+        for container in self.created:
+            if container.name == name and not container.removed:
+                return container
+        raise docker.errors.NotFound(f"No such container: {name}")
+
+    def _get_network(self, name: str):
+        self.calls.append(("get-network", name))
+        if ("create-network", name) not in [call[:2] for call in self.calls]:
+            raise docker.errors.NotFound(f"network {name} not found")
+        return FakeNetwork(self, name)
 
     def _get_image(self, uri: str):
         self.calls.append(("get-image", uri))
@@ -684,3 +701,84 @@ def test_processing_stop_interrupts_the_containers(docker_job):
     assert described["ProcessingJobStatus"] == "Stopped"
     kills = [call for call in client.calls if call[0] == "kill"]
     assert kills and kills[0][2] == signal.SIGINT
+
+
+# -- a dead runner's leftovers ------------------------------------------------------------
+
+
+def test_the_engine_names_what_it_creates_in_the_job_folder_until_it_cleans_up(tmp_path):
+    client = FakeDocker(lambda container: 0)
+    record = tmp_path / docker_engine.LEFTOVERS
+    engine = DockerEngine(client, "job", record=record)
+    hosts = [HostSpec(f"algo-{i}", tmp_path / f"algo-{i}", {}) for i in (1, 2)]
+    engine.start_hosts(IMAGE, {}, hosts, isolated=False)
+    network = engine.network_name
+    assert json.loads(record.read_text()) == {
+        "network": network,
+        "containers": [f"{network}-algo-1", f"{network}-algo-2"],
+    }
+    engine.cleanup()
+    assert not record.exists()
+
+
+def test_a_dead_runners_containers_and_network_are_removed_on_next_sight(tmp_path, monkeypatch):
+    client = FakeDocker(lambda container: 0)
+    monkeypatch.setattr(docker_engine, "connect", lambda: (client, ""))
+    folder = tmp_path / "job"
+    folder.mkdir()
+    engine = DockerEngine(client, "job", record=folder / docker_engine.LEFTOVERS)
+    engine.start_hosts(IMAGE, {}, [HostSpec("algo-1", folder / "algo-1", {})], isolated=False)
+    # The runner dies here: nobody calls engine.cleanup().
+    jobs = _OneJob(folder)
+    assert launcher.fail_orphan(jobs, jobs.job, now=1.0)
+    assert jobs.failed
+    (container,) = client.created
+    assert container.removed
+    assert ("remove", container.name, True) in client.calls
+    assert client.calls[-1] == ("remove-network", engine.network_name)
+    assert not (folder / docker_engine.LEFTOVERS).exists()
+    assert client.closed
+    # Seen again: nothing left to ask the engine.
+    monkeypatch.setattr(docker_engine, "connect", _no_connection_expected)
+    assert docker_engine.remove_leftovers(folder) is False
+
+
+def test_without_a_record_no_engine_is_asked(tmp_path, monkeypatch):
+    monkeypatch.setattr(docker_engine, "connect", _no_connection_expected)
+    jobs = _OneJob(tmp_path)
+    assert launcher.fail_orphan(jobs, jobs.job, now=1.0)  # a process job: no engine at all
+
+
+def test_leftovers_stay_recorded_while_no_engine_answers(tmp_path, monkeypatch):
+    record = tmp_path / docker_engine.LEFTOVERS
+    record.write_text(json.dumps({"network": "n", "containers": ["n-algo-1"]}))
+    monkeypatch.setattr(docker_engine, "connect", lambda: (None, "no engine"))
+    assert docker_engine.remove_leftovers(tmp_path) is False
+    assert record.exists()  # the next look tries again
+    client = FakeDocker()  # the engine is back; the container is already gone there
+    monkeypatch.setattr(docker_engine, "connect", lambda: (client, ""))
+    assert docker_engine.remove_leftovers(tmp_path) is True
+    assert not record.exists()
+    record.write_text("{torn")  # a torn record names nothing to remove
+    assert docker_engine.remove_leftovers(tmp_path) is False
+    assert not record.exists()
+
+
+def _no_connection_expected():
+    raise AssertionError("no engine should be asked")
+
+
+class _OneJob:
+    """The slice of a JobTable that fail_orphan uses, holding one running job whose runner
+    is gone (no lock held, no pid)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.job = _Namespace(
+            name="job", job_dir=str(folder), finished=False, runner_pid=None, created=0.0
+        )
+        self.failed = False
+
+    def transition(self, name, status, only_from, failure, ended) -> bool:
+        assert (name, status, only_from) == ("job", "Failed", ("InProgress", "Stopping"))
+        self.failed = True
+        return True
