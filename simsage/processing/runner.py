@@ -118,6 +118,10 @@ class Runner(JobProcess):
                         f"no Docker engine is available to run it ({why_not})."
                     )[:FAILURE_LIMIT],
                 )
+            instance_type = self.spec["ProcessingResources"]["ClusterConfig"]["InstanceType"]
+            limits, note = docker_engine.instance_limits(instance_type, dict(os.environ))
+            if note:
+                print(f"simsage: {note}", flush=True)
             self.engine = docker_engine.DockerEngine(
                 client,
                 self.name,
@@ -125,6 +129,7 @@ class Runner(JobProcess):
                 what="processing image",
                 default_command=None,
                 record=self.dir / docker_engine.LEFTOVERS,
+                limits=limits,
             )
         print(f"simsage: processing job {self.name}: downloading input data", flush=True)
         try:

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from simsage.runtime import instance_types
 from simsage.runtime.environment import training_env
 
 OPT_ML = "/opt/ml"
@@ -134,6 +135,31 @@ class HostSpec:
     mounts: dict[Path, str] = field(default_factory=dict)
 
 
+ENFORCE_LIMITS = "SIMSAGE_ENFORCE_INSTANCE_LIMITS"
+
+
+def instance_limits(instance_type: str, environ: dict[str, str]) -> tuple[dict[str, Any], str]:
+    """The container limits of an ``instance_type`` host and a line for the job log.
+
+    Only with ``SIMSAGE_ENFORCE_INSTANCE_LIMITS=1`` in ``environ``: the type's vCPUs as
+    ``nano_cpus`` (``--cpus``) and its memory as ``mem_limit`` (``--memory``), from
+    :mod:`simsage.runtime.instance_types`; an unknown type gets no limit and the line
+    says so. Without the setting, ``({}, "")``: containers share the machine, as
+    processes do.
+    """
+    if environ.get(ENFORCE_LIMITS, "") not in ("1", "true", "True", "yes"):
+        return {}, ""
+    found = instance_types.resources(instance_type)
+    if found is None:
+        return {}, (
+            f"{ENFORCE_LIMITS}: simsage does not know the vCPUs and memory of "
+            f"{instance_type}; its containers run without limits"
+        )
+    vcpus, mib = found
+    limits = {"nano_cpus": vcpus * 1_000_000_000, "mem_limit": f"{mib}m"}
+    return limits, f"{ENFORCE_LIMITS}: each container limited to {vcpus} vCPUs and {mib} MiB"
+
+
 def container_options(
     image: str,
     host: HostSpec,
@@ -141,10 +167,11 @@ def container_options(
     algorithm: dict[str, Any],
     labels: dict[str, str],
     default_command: list[str] | None = TRAIN_COMMAND,
+    limits: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments of ``client.containers.create`` for one host
     (``default_command``: what runs without ContainerArguments, see
-    :func:`container_command`)."""
+    :func:`container_command`; ``limits``: :func:`instance_limits`)."""
     entrypoint, command = container_command(algorithm, default_command)
     volumes = {str(Path(host.root).resolve()): {"bind": OPT_ML, "mode": "rw"}}
     for local, inside in host.mounts.items():
@@ -162,6 +189,7 @@ def container_options(
         # network answers container names and aliases, not hostnames.
         "networking_config": {network: {"Aliases": [host.name]}},
         "labels": {**labels, HOST_LABEL: host.name},
+        **(limits or {}),
     }
 
 
@@ -242,6 +270,7 @@ class DockerEngine:
         what: str = "training image",
         default_command: list[str] | None = TRAIN_COMMAND,
         record: Path | None = None,
+        limits: dict[str, Any] | None = None,
     ) -> None:
         self.client = client
         self.job_name = job_name
@@ -255,6 +284,7 @@ class DockerEngine:
         # Where the names of what this engine creates are kept while it exists (the job
         # folder's engine.json), so a dead runner's containers can be found and removed.
         self.record = record
+        self.limits = dict(limits or {})  # instance_limits: --cpus/--memory of each container
 
     @property
     def labels(self) -> dict[str, str]:
@@ -310,6 +340,7 @@ class DockerEngine:
                     algorithm,
                     self.labels,
                     self.default_command,
+                    self.limits,
                 )
                 self.containers.append(self.client.containers.create(**options))
             return [ContainerProcess(container) for container in self.containers]

@@ -132,8 +132,12 @@ class Runner(JobProcess):
                         "and no Docker engine is available to run it."
                     ),
                 )
+            instance_type = self.spec["ResourceConfig"].get("InstanceType", "")
+            limits, note = docker_engine.instance_limits(instance_type, dict(os.environ))
+            if note:
+                print(f"simsage: {note}", flush=True)
             self.engine = docker_engine.DockerEngine(
-                client, self.job.name, record=self.dir / docker_engine.LEFTOVERS
+                client, self.job.name, record=self.dir / docker_engine.LEFTOVERS, limits=limits
             )
         print(f"simsage: training job {self.job.name}: downloading input data", flush=True)
         try:

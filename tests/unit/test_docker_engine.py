@@ -30,7 +30,7 @@ import pytest
 
 from simsage.home import Home
 from simsage.processing.runner import Runner as ProcessingRunner
-from simsage.runtime import docker_engine, launcher
+from simsage.runtime import docker_engine, instance_types, launcher
 from simsage.runtime.docker_engine import (
     ContainerProcess,
     DockerEngine,
@@ -782,3 +782,45 @@ class _OneJob:
         assert (name, status, only_from) == ("job", "Failed", ("InProgress", "Stopping"))
         self.failed = True
         return True
+
+
+# -- instance limits ------------------------------------------------------------------------
+
+
+def test_instance_types_have_ec2s_vcpus_and_memory():
+    assert instance_types.resources("ml.m5.large") == (2, 8 * 1024)
+    assert instance_types.resources("ml.m5.xlarge") == (4, 16 * 1024)
+    assert instance_types.resources("ml.c5.9xlarge") == (36, 72 * 1024)
+    assert instance_types.resources("ml.c4.8xlarge") == (36, 60 * 1024)
+    assert instance_types.resources("ml.r5.2xlarge") == (8, 64 * 1024)
+    assert instance_types.resources("ml.p3.2xlarge") == (8, 61 * 1024)
+    assert instance_types.resources("ml.t3.medium") == (2, 4 * 1024)
+    assert instance_types.resources("ml.g5.48xlarge") == (192, 768 * 1024)
+    for unknown in ("ml.m5.metal", "ml.x9.large", "m5.large", "local", ""):
+        assert instance_types.resources(unknown) is None
+
+
+def test_limits_apply_only_when_asked_for():
+    assert docker_engine.instance_limits("ml.m5.xlarge", {}) == ({}, "")
+    limits, note = docker_engine.instance_limits(
+        "ml.m5.xlarge", {"SIMSAGE_ENFORCE_INSTANCE_LIMITS": "1"}
+    )
+    assert limits == {"nano_cpus": 4_000_000_000, "mem_limit": "16384m"}
+    assert "4 vCPUs and 16384 MiB" in note
+    limits, note = docker_engine.instance_limits(
+        "ml.x9.large", {"SIMSAGE_ENFORCE_INSTANCE_LIMITS": "1"}
+    )
+    assert limits == {} and "does not know" in note and "ml.x9.large" in note
+
+
+def test_a_job_asked_to_enforce_limits_gives_each_container_its_instances(docker_job, monkeypatch):
+    monkeypatch.setenv("SIMSAGE_ENFORCE_INSTANCE_LIMITS", "1")
+    client = FakeDocker(lambda container: 0)
+    described = docker_job(_processing_request("limited-prep"), client)
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    cpus, mib = instance_types.resources(
+        described["ProcessingResources"]["ClusterConfig"]["InstanceType"]
+    )
+    for container in client.created:
+        assert container.options["nano_cpus"] == cpus * 1_000_000_000
+        assert container.options["mem_limit"] == f"{mib}m"
