@@ -10,18 +10,16 @@ import json
 
 import numpy as np
 import pytest
+from v3_resources import INSTANCE, delete_endpoint, deploy_endpoint
 
 pytest.importorskip("sagemaker.train", reason="needs the SDK v3 (make test-sdk3)")
 
-INSTANCE = "ml.m5.large"
 CENTERS = np.array([[0.0, 0.0], [8.0, 8.0], [-8.0, 8.0]])
 
 
 def test_model_trainer_kmeans_deploys_and_predicts(v3, fast_polls, role, tmp_path):
     from sagemaker.core import image_uris
     from sagemaker.core.helper.session_helper import Session
-    from sagemaker.core.resources import Endpoint, EndpointConfig, Model
-    from sagemaker.core.shapes import ContainerDefinition, ProductionVariant
     from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
     from sagemaker.train import ModelTrainer
 
@@ -57,26 +55,9 @@ def test_model_trainer_kmeans_deploys_and_predicts(v3, fast_polls, role, tmp_pat
     assert job.hyper_parameters["k"] == "3"
 
     name = job.training_job_name
-    model = Model.create(
-        model_name=name,
-        primary_container=ContainerDefinition(
-            image=image, model_data_url=job.model_artifacts.s3_model_artifacts
-        ),
-        execution_role_arn=role,
+    model, config, endpoint = deploy_endpoint(
+        name, image, job.model_artifacts.s3_model_artifacts, role
     )
-    config = EndpointConfig.create(
-        endpoint_config_name=name,
-        production_variants=[
-            ProductionVariant(
-                variant_name="AllTraffic",
-                model_name=model.model_name,
-                initial_instance_count=1,
-                instance_type=INSTANCE,
-            )
-        ],
-    )
-    endpoint = Endpoint.create(endpoint_name=name, endpoint_config_name=config.endpoint_config_name)
-    endpoint.wait_for_status("InService")
     try:
         rows = "\n".join(",".join(f"{v:.5f}" for v in row) for row in x[:30])
         answer = endpoint.invoke(body=rows, content_type="text/csv", accept="application/json")
@@ -89,10 +70,7 @@ def test_model_trainer_kmeans_deploys_and_predicts(v3, fast_polls, role, tmp_pat
         assert all(len(c) == 1 for c in by_blob.values())
         assert len({next(iter(c)) for c in by_blob.values()}) == len(by_blob)
     finally:
-        endpoint.delete()
-        endpoint.wait_for_delete()
-        config.delete()
-        model.delete()
+        delete_endpoint(model, config, endpoint)
 
 
 def test_model_trainer_linear_learner_regressor(v3, fast_polls, role, tmp_path):

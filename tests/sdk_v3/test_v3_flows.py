@@ -18,10 +18,9 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 from sdk_helpers import dataset, write_csv
+from v3_resources import INSTANCE, delete_endpoint, deploy_endpoint
 
 pytest.importorskip("sagemaker.train", reason="needs the SDK v3 (make test-sdk3)")
-
-INSTANCE = "ml.m5.large"
 
 
 @pytest.fixture
@@ -93,10 +92,8 @@ def _train_builtin_xgboost(data, role, source: str = "uris"):
 def test_model_trainer_builtin_xgboost_and_core_resources(
     v3, fast_polls, role, data, caplog, telemetry_calls
 ):
-    from sagemaker.core.resources import Endpoint, EndpointConfig, Model, TransformJob
+    from sagemaker.core.resources import TransformJob
     from sagemaker.core.shapes import (
-        ContainerDefinition,
-        ProductionVariant,
         TransformDataSource,
         TransformInput,
         TransformOutput,
@@ -123,24 +120,7 @@ def test_model_trainer_builtin_xgboost_and_core_resources(
 
     # --- sagemaker-core resources ---------------------------------------------------
     name = job.training_job_name
-    model = Model.create(
-        model_name=name,
-        primary_container=ContainerDefinition(image=image, model_data_url=model_data),
-        execution_role_arn=role,
-    )
-    config = EndpointConfig.create(
-        endpoint_config_name=name,
-        production_variants=[
-            ProductionVariant(
-                variant_name="AllTraffic",
-                model_name=model.model_name,
-                initial_instance_count=1,
-                instance_type=INSTANCE,
-            )
-        ],
-    )
-    endpoint = Endpoint.create(endpoint_name=name, endpoint_config_name=config.endpoint_config_name)
-    endpoint.wait_for_status("InService")
+    model, config, endpoint = deploy_endpoint(name, image, model_data, role)
     assert endpoint.endpoint_status == "InService"
 
     x_test, y_test = data["x_test"], data["y_test"]
@@ -173,10 +153,7 @@ def test_model_trainer_builtin_xgboost_and_core_resources(
     batch_scores = np.array([float(v) for v in out.decode().split()], dtype=float)
     np.testing.assert_allclose(batch_scores, scores, rtol=1e-5)
 
-    endpoint.delete()
-    endpoint.wait_for_delete()
-    config.delete()
-    model.delete()
+    delete_endpoint(model, config, endpoint)
     sm = v3.client("sagemaker")
     with pytest.raises(ClientError) as caught:
         sm.describe_endpoint(EndpointName=name)
