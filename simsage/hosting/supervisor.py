@@ -66,15 +66,17 @@ from simsage.hosting.endpoint_state import (
     Variant,
 )
 from simsage.hosting.serverless import ServerlessKeeper, is_provisioned
-from simsage.runtime import launcher, processes
+from simsage.runtime import docker_engine, launcher, processes
+from simsage.runtime.docker_serving import record_name as docker_record
 from simsage.runtime.job import JobProcess
 from simsage.runtime.launcher import LOG_NAME
 from simsage.runtime.model_setup import prepare_model, serving_plan
 from simsage.runtime.servers import (
     DEFAULT_STARTUP_TIMEOUT,
     ContainerError,
-    ServerProcess,
+    InferenceServer,
     StartCancelled,
+    start_server,
 )
 from simsage.runtime.usage import InstanceUsage
 from simsage.s3.backend import S3Backend
@@ -143,6 +145,7 @@ def remove_orphaned(store: EndpointStore, endpoint: Endpoint) -> None:
     """Kill what is left of an endpoint whose supervisor is gone and forget it."""
     for instance in store.instances(endpoint.name):
         kill_instance(instance)
+    end_containers(endpoint)
     AsyncQueue(store.db).drop(endpoint.name)
     shutil.rmtree(endpoint.folder, ignore_errors=True)  # before the name can be reused
     store.remove(endpoint.name)
@@ -151,8 +154,18 @@ def remove_orphaned(store: EndpointStore, endpoint: Endpoint) -> None:
 def kill_instance(instance: Instance) -> None:
     """SIGKILL an instance recorded in the registry (and what its server started),
     unless its pid now belongs to a process started after it (a reused pid). Instances
-    share their supervisor's process group: the group is not signalled."""
-    processes.kill_tree(instance.pid, started_by=instance.started, group=False)
+    share their supervisor's process group: the group is not signalled. A container
+    instance (pid 0) is removed through its record, see :func:`end_containers`."""
+    if instance.pid:
+        processes.kill_tree(instance.pid, started_by=instance.started, group=False)
+
+
+def end_containers(endpoint: Endpoint, instances: list[Instance] | None = None) -> None:
+    """Remove the Docker containers (and networks) of an endpoint's container instances,
+    named in ``engine-<instance id>.json`` records in its folder (all, or those of
+    ``instances``); without records no engine is asked anything."""
+    only = None if instances is None else [docker_record(i.instance_id) for i in instances]
+    docker_engine.remove_leftovers(Path(endpoint.folder), only=only)
 
 
 def kill_endpoint_processes(store: EndpointStore, endpoint: Endpoint) -> None:
@@ -161,6 +174,7 @@ def kill_endpoint_processes(store: EndpointStore, endpoint: Endpoint) -> None:
     launcher.kill_runner(Path(endpoint.folder), endpoint.supervisor_pid)
     for instance in store.instances(endpoint.name):
         kill_instance(instance)
+    end_containers(endpoint)
 
 
 def _inode(path: Path) -> int | None:
@@ -175,7 +189,7 @@ class Running:
     """An instance this supervisor started."""
 
     instance: Instance
-    server: ServerProcess
+    server: InferenceServer
     folder: Path
 
 
@@ -298,6 +312,9 @@ class Supervisor(JobProcess):
         stale = self.store.instances(self.name)
         for instance in stale:
             kill_instance(instance)
+        endpoint = self.store.find(self.name)
+        if endpoint is not None:  # the containers of an earlier supervisor's instances
+            end_containers(endpoint)
         if stale:
             self.store.drop_instances(self.name, [i.instance_id for i in stale])
 
@@ -492,15 +509,25 @@ class Supervisor(JobProcess):
             shutil.rmtree(folder, ignore_errors=True)  # no half-laid-out instance stays
             raise
         stream = f"{variant.name}/{instance_id}"
-        server = ServerProcess(
-            plan, folder / "model", env, on_line=lambda text: self.log_lines.add(stream, text)
-        )
+        try:
+            server = start_server(
+                plan,
+                folder / "model",
+                env,
+                on_line=lambda text: self.log_lines.add(stream, text),
+                owner=("endpoint", self.name, instance_id),
+                record=self.folder / docker_record(instance_id),
+                instance_type=variant.instance_type,
+            )
+        except ContainerError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         instance = Instance(
             self.name,
             instance_id,
             variant.name,
             generation,
-            server.pid,
+            server.pid or 0,  # 0: a container, no host process
             None,
             "starting",
             time.time(),

@@ -1,9 +1,13 @@
-"""Custom training images under a Docker engine.
+"""Custom images under a Docker engine: the hosts of training and processing jobs
+here, the instances of endpoints and batch transform in
+:mod:`simsage.runtime.docker_serving` (one :class:`DockerEngine` each).
 
-A training image simsage does not emulate can only run where a Docker engine is
-reachable. The runner asks :func:`connect` for one (``docker.from_env()`` and
-``ping()`` with a short timeout, so a machine without an engine fails the job at once)
-and, with an engine, runs every host of the job as SageMaker runs a training container:
+An image simsage does not emulate can only run where a Docker engine is reachable. The
+runner asks :func:`connect` for one (``docker.from_env()`` and ``ping()`` with a short
+timeout, so a machine without an engine fails the job at once), makes sure the engine
+has the image (:meth:`DockerEngine.ensure_image`: the name as given, then an ECR-style
+name's short ``repo:tag``, then a pull) and runs every host of the job as SageMaker runs
+a training container:
 
 - ``docker run <image> train``, or AlgorithmSpecification's ``ContainerEntrypoint``
   (replaces the image's ENTRYPOINT, and with it the ``train`` argument) and
@@ -34,7 +38,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
+import signal
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -49,11 +55,35 @@ PING_TIMEOUT = 3.0  # seconds: how long an engine may take to answer before "no 
 API_TIMEOUT = 120.0  # seconds for ordinary API calls once an engine answered
 JOB_LABEL = "simsage.job"  # the job's name
 LEFTOVERS = "engine.json"  # in the job folder: the network and containers a runner made
+# Serving containers (one engine per endpoint or transform instance) keep their records
+# beside it as engine-<instance id>.json; remove_leftovers reads every engine*.json.
+LEFTOVERS_GLOB = "engine*.json"
 KIND_LABEL = "simsage.job-kind"  # training, processing …: names are unique per kind only
 HOST_LABEL = "simsage.host"
 
 
 TRAIN_COMMAND = ["train"]  # what a training container runs without ContainerArguments
+
+
+_ECR_NAME = re.compile(
+    r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/(?P<short>[^@]+)(?:@.*)?$"
+)
+
+
+def local_name(uri: str) -> str | None:
+    """The short ``repo:tag`` of an ECR-style image name (``:latest`` when it has no
+    tag), or None for any other name."""
+    match = _ECR_NAME.match(uri.strip())
+    if match is None:
+        return None
+    short = match["short"]
+    return short if ":" in short.rsplit("/", 1)[-1] else f"{short}:latest"
+
+
+def _first_line(exc: BaseException) -> str:
+    """What the engine said (an APIError's explanation), on one line."""
+    text = str(getattr(exc, "explanation", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class EngineError(Exception):
@@ -80,6 +110,24 @@ def connect(timeout: float = PING_TIMEOUT) -> tuple[Any | None, str]:
         return docker.from_env(timeout=API_TIMEOUT), ""
     except Exception as exc:  # whatever keeps us from the engine means "no engine"
         return None, f"{type(exc).__name__}: {exc}"
+
+
+_shared: Any = None
+_shared_lock = threading.Lock()
+
+
+def shared_client() -> tuple[Any | None, str]:
+    """:func:`connect`, once per process while the engine answers: an endpoint supervisor
+    or a transform runner starts many serving containers and should not ping the engine
+    for each. A failed look is not kept (an engine started later is found)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            client, why = connect()
+            if client is None:
+                return None, why
+            _shared = client
+        return _shared, ""
 
 
 def container_environment(
@@ -126,11 +174,12 @@ def container_command(
 @dataclass
 class HostSpec:
     """What one host's container needs: its name (``algo-N``), its job folder (mounted at
-    ``/opt/ml``), its environment, and extra bind mounts (local folder → container path,
-    e.g. a CheckpointConfig.LocalPath outside ``/opt/ml``)."""
+    ``/opt/ml``; None mounts none, e.g. a serving container that gets only ``model/``), its
+    environment, and extra bind mounts (local folder → container path, e.g. a
+    CheckpointConfig.LocalPath outside ``/opt/ml``)."""
 
     name: str
-    root: Path
+    root: Path | None
     environment: dict[str, str]
     mounts: dict[Path, str] = field(default_factory=dict)
 
@@ -168,12 +217,16 @@ def container_options(
     labels: dict[str, str],
     default_command: list[str] | None = TRAIN_COMMAND,
     limits: dict[str, Any] | None = None,
+    ports: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments of ``client.containers.create`` for one host
     (``default_command``: what runs without ContainerArguments, see
-    :func:`container_command`; ``limits``: :func:`instance_limits`)."""
+    :func:`container_command`; ``limits``: :func:`instance_limits`; ``ports``: docker's
+    port publishing, e.g. ``{"8080/tcp": ("127.0.0.1", None)}``)."""
     entrypoint, command = container_command(algorithm, default_command)
-    volumes = {str(Path(host.root).resolve()): {"bind": OPT_ML, "mode": "rw"}}
+    volumes = {}
+    if host.root is not None:
+        volumes[str(Path(host.root).resolve())] = {"bind": OPT_ML, "mode": "rw"}
     for local, inside in host.mounts.items():
         volumes[str(Path(local).resolve())] = {"bind": inside, "mode": "rw"}
     return {
@@ -189,6 +242,7 @@ def container_options(
         # network answers container names and aliases, not hostnames.
         "networking_config": {network: {"Aliases": [host.name]}},
         "labels": {**labels, HOST_LABEL: host.name},
+        **({"ports": ports} if ports else {}),
         **(limits or {}),
     }
 
@@ -258,6 +312,9 @@ class ContainerProcess:
         with contextlib.suppress(Exception):
             self.container.kill(signal=int(sig))
 
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
 
 class DockerEngine:
     """One training job's containers and network on a Docker engine."""
@@ -285,41 +342,64 @@ class DockerEngine:
         # folder's engine.json), so a dead runner's containers can be found and removed.
         self.record = record
         self.limits = dict(limits or {})  # instance_limits: --cpus/--memory of each container
+        self._resolved: dict[str, str] = {}  # image URI → the name the engine has it under
+        self._cleaning = threading.Lock()
 
     @property
     def labels(self) -> dict[str, str]:
         return {JOB_LABEL: self.job_name, KIND_LABEL: self.kind}
 
-    def ensure_image(self, uri: str) -> None:
-        """Pull the image unless the engine already has it.
+    def ensure_image(self, uri: str) -> str:
+        """Make sure the engine has the image, pulling it when missing; returns the name
+        the containers will use.
+
+        An ECR-style name (``<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>``,
+        what code written for SageMaker names) that the engine does not have is also
+        looked for under its short ``<repo>:<tag>`` name, so an image built locally as
+        ``docker build -t my-algo:1 .`` runs unchanged code that names its ECR URI.
+        Only then is the full name pulled.
 
         Raises:
-            EngineError: the engine cannot find or pull it.
+            EngineError: the image is neither present nor pullable.
         """
         from docker.errors import DockerException, ImageNotFound
 
-        try:
-            self.client.images.get(uri)
-            return
-        except ImageNotFound:
-            pass
-        except DockerException as exc:
-            raise EngineError(
-                f"ClientError: Could not inspect the {self.what} {uri}: {exc}"
-            ) from None
+        candidates = [uri, *([short] if (short := local_name(uri)) else [])]
+        for name in candidates:
+            try:
+                self.client.images.get(name)
+            except ImageNotFound:
+                continue
+            except DockerException as exc:
+                raise EngineError(
+                    f"ClientError: Could not inspect the {self.what} {uri}: {exc}"
+                ) from None
+            self._resolved[uri] = name
+            return name
         try:
             self.client.images.pull(uri)
         except DockerException as exc:
+            looked = " or ".join(candidates)
             raise EngineError(
-                f"ClientError: Could not pull the {self.what} {uri} with the Docker engine "
-                f"(log in to its registry with `docker login` first if it is private): {exc}"
+                f"ClientError: The {self.what} {uri} is not on the Docker engine (looked for "
+                f"{looked}) and could not be pulled (build it with `docker build -t "
+                f"{candidates[-1]} .`, or log in to its registry with `docker login` if it "
+                f"is private): {_first_line(exc)}"
             ) from None
+        self._resolved[uri] = uri
+        return uri
 
     def start_hosts(
-        self, image: str, algorithm: dict[str, Any], hosts: list[HostSpec], isolated: bool
+        self,
+        image: str,
+        algorithm: dict[str, Any],
+        hosts: list[HostSpec],
+        isolated: bool,
+        ports: dict[str, Any] | None = None,
     ) -> list[ContainerProcess]:
         """Create the job's network and every host's container, then start them all
-        (every alias exists before any host starts looking for its peers).
+        (every alias exists before any host starts looking for its peers). ``ports``:
+        what each container publishes (see :func:`container_options`).
 
         Raises:
             EngineError: the engine refused a container (bad entrypoint, mount …).
@@ -328,19 +408,21 @@ class DockerEngine:
 
         names = [f"{self.network_name}-{host.name}" for host in hosts]
         self._save_record(names)
+        local = self._resolved.get(image, image)
         try:
             self.network = self.client.networks.create(
                 self.network_name, driver="bridge", internal=isolated, labels=self.labels
             )
             for host in hosts:
                 options = container_options(
-                    image,
+                    local,
                     host,
                     self.network_name,
                     algorithm,
                     self.labels,
                     self.default_command,
                     self.limits,
+                    ports,
                 )
                 self.containers.append(self.client.containers.create(**options))
             return [ContainerProcess(container) for container in self.containers]
@@ -350,17 +432,20 @@ class DockerEngine:
             ) from None
 
     def cleanup(self) -> None:
-        """Remove the job's containers (killing any still running) and its network."""
-        for container in self.containers:
-            with contextlib.suppress(Exception):  # already gone is fine
-                container.remove(force=True)
-        self.containers = []
-        if self.network is not None:
-            with contextlib.suppress(Exception):
-                self.network.remove()
-            self.network = None
-        if self.record is not None:
-            self.record.unlink(missing_ok=True)
+        """Remove the job's containers (killing any still running) and its network.
+        Safe to call from several threads (a serving container's output reader and
+        whoever stops it) and more than once."""
+        with self._cleaning:
+            for container in self.containers:
+                with contextlib.suppress(Exception):  # already gone is fine
+                    container.remove(force=True)
+            self.containers = []
+            if self.network is not None:
+                with contextlib.suppress(Exception):
+                    self.network.remove()
+                self.network = None
+            if self.record is not None:
+                self.record.unlink(missing_ok=True)
 
     def _save_record(self, containers: list[str]) -> None:
         """Write :data:`LEFTOVERS` (atomically) before the network and ``containers``
@@ -372,21 +457,35 @@ class DockerEngine:
         os.replace(partial, self.record)
 
 
-def remove_leftovers(folder: Path) -> bool:
-    """Remove the containers and network a job's runner left on the engine (named in
-    ``folder/engine.json``), then that file; True if there was something to remove and it
-    is gone. Without the file nothing is asked of any engine (no connection, no delay);
-    with it but no engine answering, or the engine refusing, the file stays for the next
-    try."""
-    path = Path(folder) / LEFTOVERS
+def _read_record(path: Path) -> tuple[list[str], str | None] | None:
+    """The containers and network a record names; None (and the file removed) when it
+    is torn or foreign, since nothing can be acted on."""
     try:
         record = json.loads(path.read_text())
         containers = [str(name) for name in record["containers"]]
-        network = str(record["network"])
+        network = record.get("network")
+        return containers, (str(network) if network else None)
     except FileNotFoundError:
-        return False
-    except (OSError, ValueError, KeyError, TypeError):  # torn or foreign: nothing to act on
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         path.unlink(missing_ok=True)
+        return None
+
+
+def remove_leftovers(folder: Path, only: Iterable[str] | None = None) -> bool:
+    """Remove the containers and networks a dead runner (or endpoint supervisor) left on
+    the engine, named in ``folder``'s records (``engine.json``, ``engine-<id>.json``:
+    :data:`LEFTOVERS_GLOB`), then the records; True if there was something and it is
+    gone. ``only``: the record file names to act on (default: all). Without a record
+    nothing is asked of any engine (no connection, no delay); with one but no engine
+    answering, or the engine refusing, the records stay for the next try."""
+    paths = sorted(Path(folder).glob(LEFTOVERS_GLOB))
+    if only is not None:
+        wanted = set(only)
+        paths = [path for path in paths if path.name in wanted]
+    records = [(path, _read_record(path)) for path in paths]
+    records = [(path, record) for path, record in records if record is not None]
+    if not records:
         return False
     client, _why = connect()
     if client is None:
@@ -394,15 +493,17 @@ def remove_leftovers(folder: Path) -> bool:
     from docker.errors import DockerException, NotFound
 
     try:
-        for name in containers:
-            with contextlib.suppress(NotFound):  # never created, or already removed
-                client.containers.get(name).remove(force=True)
-        with contextlib.suppress(NotFound):
-            client.networks.get(network).remove()
+        for path, (containers, network) in records:
+            for name in containers:
+                with contextlib.suppress(NotFound):  # never created, or already removed
+                    client.containers.get(name).remove(force=True)
+            if network is not None:
+                with contextlib.suppress(NotFound):
+                    client.networks.get(network).remove()
+            path.unlink(missing_ok=True)
     except DockerException:
         return False
     finally:
         with contextlib.suppress(Exception):
             client.close()
-    path.unlink(missing_ok=True)
     return True

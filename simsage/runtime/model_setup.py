@@ -11,8 +11,9 @@ instance's ML storage volume (``VolumeSizeInGB``, 30 GB by default), checked fro
 archives' headers before anything is written. The server processes themselves are
 :class:`simsage.runtime.servers.ServerProcess`.
 
-Custom images would need a Docker engine; simsage refuses them with a reason instead
-of pretending to serve them.
+Any other image is a custom one: its plan is ``container`` and its instances are
+containers on a Docker engine (:mod:`simsage.runtime.docker_serving`), which see the same
+``model/`` and ``code/`` folders mounted under ``/opt/ml``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ PROGRAM_ENV = "SAGEMAKER_PROGRAM"
 @dataclass(frozen=True)
 class ServingPlan:
     """How a model's container serves: built-in ``xgboost``, a ``first-party`` algorithm
-    (``framework`` is its repository, e.g. ``kmeans``) or user ``script`` mode."""
+    (``framework`` is its repository, e.g. ``kmeans``), user ``script`` mode, or a custom
+    image run as a ``container`` (``framework`` is the image)."""
 
     mode: str
     framework: str
@@ -53,8 +55,7 @@ def serving_plan(image_uri: str, environment: dict[str, str] | None) -> ServingP
     """The serving mode of a model with this image and container environment.
 
     Raises:
-        ContainerError: a custom image (it needs a Docker engine simsage does not use
-            for serving).
+        ContainerError: a first-party image simsage does not emulate.
     """
     image = parse_image(image_uri)
     env = dict(environment or {})
@@ -63,12 +64,8 @@ def serving_plan(image_uri: str, environment: dict[str, str] | None) -> ServingP
         if reason is not None:
             raise ContainerError(reason)
         return ServingPlan("first-party", image.first_party, env)
-    if image.framework is None:
-        raise ContainerError(
-            f"The image {image_uri} is not one simsage serves: simsage runs the built-in "
-            "XGBoost and the scikit-learn/XGBoost framework images (their ECR URIs, any "
-            "region and tag). Serve a model trained with one of those."
-        )
+    if image.framework is None:  # a custom image: a container on the Docker engine
+        return ServingPlan("container", image_uri, env)
     if image.framework == "xgboost" and not env.get(PROGRAM_ENV):
         return ServingPlan("xgboost", "xgboost", env)
     return ServingPlan("script", image.framework, env)

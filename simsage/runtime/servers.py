@@ -44,7 +44,123 @@ class StartCancelled(Exception):
     """Waiting for a server was given up because its job or endpoint is going away."""
 
 
-class ServerProcess:
+class InferenceServer:
+    """What the endpoint supervisor and the transform runner need of one instance's
+    inference server, a process (:class:`ServerProcess`) or a container
+    (:class:`simsage.runtime.docker_serving.ContainerServer`): its 127.0.0.1 ``port``
+    once known, ``/ping``, waiting until ready, why it ended, stopping it. ``pid`` is the
+    host process to sample for CPU and memory (None for a container)."""
+
+    pid: int | None = None
+    port: int | None = None
+    process: Any  # has .returncode and .kill()
+
+    def __init__(self) -> None:
+        self._listening = threading.Event()  # set once the port is known (or it ended)
+
+    def alive(self) -> bool:
+        raise NotImplementedError
+
+    def exit_reason(self) -> str:
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        raise NotImplementedError
+
+    def terminate(self, grace: float = 30.0) -> None:
+        raise NotImplementedError
+
+    def _join_output(self) -> None:
+        """Wait (briefly) for the output reader to take the last lines."""
+
+    def ping(self, timeout: float = PING_TIMEOUT) -> bool:
+        """Whether ``GET /ping`` answers 200."""
+        if self.port is None:
+            return False
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            connection.request("GET", "/ping")
+            return connection.getresponse().status == 200
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            connection.close()
+
+    def wait_ready(
+        self,
+        timeout: float = DEFAULT_STARTUP_TIMEOUT,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> None:
+        """Wait until ``/ping`` answers 200.
+
+        Args:
+            timeout: seconds the server has to pass its ping.
+            cancelled: asked while waiting; True gives up (the caller is stopping).
+
+        Raises:
+            ContainerError: the server exited (the model failed to load) or did not
+                pass its ping within ``timeout`` seconds.
+            StartCancelled: ``cancelled`` said so.
+        """
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while time.monotonic() < deadline:
+            if cancelled is not None and cancelled():
+                raise StartCancelled()
+            if not self._listening.wait(min(0.2, max(deadline - time.monotonic(), 0))):
+                continue
+            if not self.alive():
+                self._join_output()
+                raise ContainerError(self.exit_reason())
+            if self.ping():
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+        self.kill()
+        raise ContainerError(
+            f"The primary container did not pass the ping health check within {timeout:.0f} "
+            "seconds. Please check its CloudWatch logs."
+        )
+
+
+def start_server(
+    plan: Any,
+    model_dir: Path,
+    environment: dict[str, str],
+    on_line: Callable[[str], None] | None = None,
+    exit_with_parent: bool = True,
+    owner: tuple[str, str, str] | None = None,
+    record: Path | None = None,
+    instance_type: str | None = None,
+) -> InferenceServer:
+    """One instance's inference server for ``plan``: a simsage server process for the
+    images simsage emulates, a container under the Docker engine for a custom image
+    (``plan.mode == "container"``; ``owner`` is ``(kind, name, instance id)`` for its
+    labels, ``record`` where its leftovers are named, ``instance_type`` for
+    ``SIMSAGE_ENFORCE_INSTANCE_LIMITS``).
+
+    Raises:
+        ContainerError: the server could not be started (no engine, no image …).
+    """
+    if plan.mode == "container":
+        from simsage.runtime.docker_serving import ContainerServer
+
+        kind, name, instance_id = owner or ("endpoint", "model", "i-0")
+        return ContainerServer(
+            plan.framework,
+            model_dir,
+            environment,
+            on_line=on_line,
+            kind=kind,
+            name=name,
+            instance_id=instance_id,
+            record=record,
+            instance_type=instance_type,
+        )
+    return ServerProcess(plan, model_dir, environment, on_line, exit_with_parent)
+
+
+class ServerProcess(InferenceServer):
     """One inference server process on a free 127.0.0.1 port.
 
     Parameters
@@ -71,6 +187,7 @@ class ServerProcess:
         on_line: Callable[[str], None] | None = None,
         exit_with_parent: bool = True,
     ) -> None:
+        super().__init__()
         env = dict(os.environ)
         env.pop("SIMSAGE_CHECK_OUTPUT", None)
         env.update(environment)
@@ -102,7 +219,6 @@ class ServerProcess:
         self.failure: str | None = None
         self._last_lines: list[str] = []
         self._on_line = on_line
-        self._listening = threading.Event()
         if on_line is not None:  # the instance's log says how its /opt/ml is provided
             with contextlib.suppress(Exception):
                 on_line(self.launcher.describe(root))
@@ -142,54 +258,8 @@ class ServerProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def ping(self, timeout: float = PING_TIMEOUT) -> bool:
-        """Whether ``GET /ping`` answers 200."""
-        if self.port is None:
-            return False
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            connection.request("GET", "/ping")
-            return connection.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            connection.close()
-
-    def wait_ready(
-        self,
-        timeout: float = DEFAULT_STARTUP_TIMEOUT,
-        cancelled: Callable[[], bool] | None = None,
-    ) -> None:
-        """Wait until ``/ping`` answers 200.
-
-        Args:
-            timeout: seconds the server has to pass its ping.
-            cancelled: asked while waiting; True gives up (the caller is stopping).
-
-        Raises:
-            ContainerError: the server exited (the model failed to load) or did not
-                pass its ping within ``timeout`` seconds.
-            StartCancelled: ``cancelled`` said so.
-        """
-        deadline = time.monotonic() + timeout
-        delay = 0.01
-        while time.monotonic() < deadline:
-            if cancelled is not None and cancelled():
-                raise StartCancelled()
-            if not self._listening.wait(min(0.2, max(deadline - time.monotonic(), 0))):
-                continue
-            if not self.alive():
-                self._reader.join(2.0)
-                raise ContainerError(self.exit_reason())
-            if self.ping():
-                return
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
-        self.kill()
-        raise ContainerError(
-            f"The primary container did not pass the ping health check within {timeout:.0f} "
-            "seconds. Please check its CloudWatch logs."
-        )
+    def _join_output(self) -> None:
+        self._reader.join(2.0)
 
     def exit_reason(self) -> str:
         """Why the server is gone, from its last words."""

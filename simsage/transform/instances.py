@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from simsage.runtime import staging
-from simsage.runtime.servers import ServerProcess
+from simsage.runtime.servers import InferenceServer
 
 
 class ObjectFailed(Exception):
@@ -53,7 +53,7 @@ class Instance:
         self.id = instance_id
         self.stream = stream
         self.data_log = f"{stream}/data-log"
-        self.server: ServerProcess | None = None
+        self.server: InferenceServer | None = None
 
 
 _STRATEGIES = {"MULTIRECORD": "MultiRecord", "SINGLERECORD": "SingleRecord"}

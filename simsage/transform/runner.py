@@ -40,10 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from simsage.runtime import staging
+from simsage.runtime.docker_serving import record_name as docker_record
 from simsage.runtime.instance_client import InstancePool
 from simsage.runtime.job import FAILURE_LIMIT, STOP_CHECK_EVERY, JobProcess, clip
 from simsage.runtime.model_setup import prepare_model, serving_plan
-from simsage.runtime.servers import ContainerError, ServerProcess, StartCancelled
+from simsage.runtime.servers import ContainerError, StartCancelled, start_server
 from simsage.s3 import errors as s3_errors
 from simsage.s3.backend import S3Backend
 from simsage.store.models import ModelStore, model_arn
@@ -126,8 +127,8 @@ class Runner(JobProcess):
             return self._finish("Failed", str(exc))
         if self.stopping():
             return self._finish("Stopped")
-        self._start_servers(plan, model_dir, env, int(started))
         try:
+            self._start_servers(plan, model_dir, env, int(started))
             for instance in self.instances:
                 instance.server.wait_ready(
                     float(env.get("SAGEMAKER_STARTUP_TIMEOUT", "600")), cancelled=self.stopping
@@ -240,13 +241,17 @@ class Runner(JobProcess):
             self.logs.ensure_stream(LOG_GROUP, instance.stream)
             self.logs.ensure_stream(LOG_GROUP, instance.data_log)
             self.instances.append(instance)
+        resources = self.spec["TransformResources"]
         for instance in self.instances:
-            instance.server = ServerProcess(
+            instance.server = start_server(
                 plan,
                 model_dir,
                 env,
                 on_line=lambda line, stream=instance.stream: self._log(stream, line),
                 exit_with_parent=True,
+                owner=("transform", self.job.name, instance.id),
+                record=self.dir / docker_record(instance.id),
+                instance_type=resources.get("InstanceType"),
             )
         pids = [i.server.pid for i in self.instances]
         print(f"simsage: transform servers started, pids {pids}", flush=True)
@@ -256,11 +261,12 @@ class Runner(JobProcess):
         stored or abandoned), so there is nothing to drain: SIGKILL spares the seconds
         an interpreter with xgboost and pandas loaded takes to shut down."""
         for instance in self.instances:
-            if instance.server.alive():
+            if instance.server is not None and instance.server.alive():
                 with contextlib.suppress(ProcessLookupError):
                     instance.server.process.kill()
         for instance in self.instances:
-            instance.server.kill()
+            if instance.server is not None:
+                instance.server.kill()
 
     def _execution_parameters(self, instance: Instance) -> None:
         """Ask the container for its batch settings. Precedence: the request, then the

@@ -39,7 +39,9 @@ from simsage.runtime.docker_engine import (
     container_command,
     container_environment,
     container_options,
+    local_name,
 )
+from simsage.runtime.model_setup import serving_plan
 from simsage.training.runner import Runner
 
 IMAGE = "registry.example.com/team/trainer:1.0"
@@ -345,8 +347,39 @@ def test_ensure_image_pulls_only_a_missing_image():
     client = FakeDocker(images=[], pull_error="pull access denied")
     with pytest.raises(EngineError) as caught:
         DockerEngine(client, "job").ensure_image(IMAGE)
-    assert str(caught.value).startswith(f"ClientError: Could not pull the training image {IMAGE}")
+    assert str(caught.value).startswith(
+        f"ClientError: The training image {IMAGE} is not on the Docker engine (looked for "
+        f"{IMAGE}) and could not be pulled"
+    )
     assert "pull access denied" in str(caught.value)
+
+
+ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/trainer"
+
+
+def test_local_name_of_ecr_style_images():
+    assert local_name(f"{ECR}:1.0") == "team/trainer:1.0"
+    assert local_name(ECR) == "team/trainer:latest"
+    assert local_name(f"{ECR}@sha256:{'0' * 64}") == "team/trainer:latest"
+    assert local_name("registry.example.com/team/trainer:1.0") is None
+    assert local_name("trainer:1.0") is None
+
+
+def test_an_ecr_name_runs_the_image_built_under_its_short_name():
+    """Code written for SageMaker names the ECR URI; a locally built `team/trainer:1.0`
+    runs it, and the containers are created from the name the engine has."""
+    client = FakeDocker(images=["team/trainer:1.0"])
+    engine = DockerEngine(client, "job")
+    assert engine.ensure_image(f"{ECR}:1.0") == "team/trainer:1.0"
+    assert ("pull", f"{ECR}:1.0") not in client.calls
+    engine.start_hosts(f"{ECR}:1.0", {}, [HostSpec("algo-1", Path("/tmp/x"), {})], False)
+    assert [c.options["image"] for c in client.created] == ["team/trainer:1.0"]
+
+    missing = FakeDocker(images=[], pull_error="no basic auth credentials")
+    with pytest.raises(EngineError) as caught:
+        DockerEngine(missing, "job").ensure_image(f"{ECR}:2")
+    assert f"(looked for {ECR}:2 or team/trainer:2)" in str(caught.value)
+    assert "docker build -t team/trainer:2 ." in str(caught.value)
 
 
 def test_container_process_gives_whole_lines_exit_code_and_signals(tmp_path):
@@ -565,8 +598,9 @@ def test_runner_fails_the_job_when_the_image_cannot_be_pulled(docker_job):
     done = docker_job(_request("docker-no-image"), client)
     assert done["TrainingJobStatus"] == "Failed"
     assert done["FailureReason"].startswith(
-        f"ClientError: Could not pull the training image {IMAGE}"
+        f"ClientError: The training image {IMAGE} is not on the Docker engine"
     )
+    assert "pull access denied for trainer" in done["FailureReason"]
     assert not client.created
 
 
@@ -762,6 +796,33 @@ def test_leftovers_stay_recorded_while_no_engine_answers(tmp_path, monkeypatch):
     record.write_text("{torn")  # a torn record names nothing to remove
     assert docker_engine.remove_leftovers(tmp_path) is False
     assert not record.exists()
+
+
+def test_serving_records_are_removed_alone_or_all_together(tmp_path, monkeypatch):
+    """An endpoint's folder holds one record per container instance
+    (engine-<instance id>.json): a new supervisor removes those of given instances, an
+    orphaned endpoint all of them; a network-less record is fine."""
+    client = FakeDocker()
+    for name in ("a", "b"):
+        client.containers.create(name=f"simsage-e-{name}", image=IMAGE)
+        (tmp_path / f"engine-i-{name}.json").write_text(
+            json.dumps({"network": None, "containers": [f"simsage-e-{name}"]})
+        )
+    monkeypatch.setattr(docker_engine, "connect", lambda: (client, ""))
+    assert docker_engine.remove_leftovers(tmp_path, only=["engine-i-a.json"]) is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["engine-i-b.json"]
+    assert docker_engine.remove_leftovers(tmp_path) is True
+    assert list(tmp_path.iterdir()) == []
+    removed = [call[1] for call in client.calls if call[0] == "remove"]
+    assert removed == ["simsage-e-a", "simsage-e-b"]
+
+
+def test_a_custom_image_is_served_as_a_container_plan():
+    plan = serving_plan("my-algo:1", {"A": "1"})
+    assert (plan.mode, plan.framework, plan.environment) == ("container", "my-algo:1", {"A": "1"})
+    assert serving_plan(f"{ECR}:3", None).mode == "container"
+    xgboost = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    assert serving_plan(xgboost, None).mode == "xgboost"
 
 
 def _no_connection_expected():
