@@ -60,6 +60,7 @@ LEFTOVERS = "engine.json"  # in the job folder: the network and containers a run
 LEFTOVERS_GLOB = "engine*.json"
 KIND_LABEL = "simsage.job-kind"  # training, processing …: names are unique per kind only
 HOST_LABEL = "simsage.host"
+ENGINE_NETWORKS = ("bridge", "none")  # the engine's own: no aliases, never removed
 
 
 TRAIN_COMMAND = ["train"]  # what a training container runs without ContainerArguments
@@ -218,11 +219,14 @@ def container_options(
     default_command: list[str] | None = TRAIN_COMMAND,
     limits: dict[str, Any] | None = None,
     ports: dict[str, Any] | None = None,
+    prefix: str | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments of ``client.containers.create`` for one host
-    (``default_command``: what runs without ContainerArguments, see
+    (``network``: the job's own network, or the engine's ``bridge`` / ``none``;
+    ``default_command``: what runs without ContainerArguments, see
     :func:`container_command`; ``limits``: :func:`instance_limits`; ``ports``: docker's
-    port publishing, e.g. ``{"8080/tcp": ("127.0.0.1", None)}``)."""
+    port publishing, e.g. ``{"8080/tcp": ("127.0.0.1", None)}``; ``prefix``: of the
+    container's name, the network's name by default)."""
     entrypoint, command = container_command(algorithm, default_command)
     volumes = {}
     if host.root is not None:
@@ -233,14 +237,19 @@ def container_options(
         "image": image,
         "command": command,
         "entrypoint": entrypoint,
-        "name": f"{network}-{host.name}",
+        "name": f"{prefix or network}-{host.name}",
         "hostname": host.name,
         "environment": dict(host.environment),
         "volumes": volumes,
         "network": network,
         # The alias is what other hosts resolve: the engine's DNS on a user-defined
-        # network answers container names and aliases, not hostnames.
-        "networking_config": {network: {"Aliases": [host.name]}},
+        # network answers container names and aliases, not hostnames. (The engine's own
+        # networks take no aliases; a lone host resolves its hostname through /etc/hosts.)
+        **(
+            {}
+            if network in ENGINE_NETWORKS
+            else {"networking_config": {network: {"Aliases": [host.name]}}}
+        ),
         "labels": {**labels, HOST_LABEL: host.name},
         **({"ports": ports} if ports else {}),
         **(limits or {}),
@@ -401,28 +410,35 @@ class DockerEngine:
         (every alias exists before any host starts looking for its peers). ``ports``:
         what each container publishes (see :func:`container_options`).
 
+        A lone host (a one-instance job, every serving instance) needs no peers: it runs
+        on the engine's default ``bridge`` network, or on ``none`` when isolated, which
+        spares creating and removing a network (~0.25 s together, measured).
+
         Raises:
             EngineError: the engine refused a container (bad entrypoint, mount …).
         """
         from docker.errors import DockerException
 
         names = [f"{self.network_name}-{host.name}" for host in hosts]
-        self._save_record(names)
+        shared = ("none" if isolated else "bridge") if len(hosts) == 1 else None
+        self._save_record(names, with_network=shared is None)
         local = self._resolved.get(image, image)
         try:
-            self.network = self.client.networks.create(
-                self.network_name, driver="bridge", internal=isolated, labels=self.labels
-            )
+            if shared is None:
+                self.network = self.client.networks.create(
+                    self.network_name, driver="bridge", internal=isolated, labels=self.labels
+                )
             for host in hosts:
                 options = container_options(
                     local,
                     host,
-                    self.network_name,
+                    shared or self.network_name,
                     algorithm,
                     self.labels,
                     self.default_command,
                     self.limits,
                     ports,
+                    prefix=self.network_name,
                 )
                 self.containers.append(self.client.containers.create(**options))
             return [ContainerProcess(container) for container in self.containers]
@@ -447,13 +463,14 @@ class DockerEngine:
             if self.record is not None:
                 self.record.unlink(missing_ok=True)
 
-    def _save_record(self, containers: list[str]) -> None:
+    def _save_record(self, containers: list[str], with_network: bool = True) -> None:
         """Write :data:`LEFTOVERS` (atomically) before the network and ``containers``
         exist: a runner killed at any later moment leaves their names behind."""
         if self.record is None:
             return
         partial = self.record.with_name(self.record.name + ".tmp")
-        partial.write_text(json.dumps({"network": self.network_name, "containers": containers}))
+        network = self.network_name if with_network else None
+        partial.write_text(json.dumps({"network": network, "containers": containers}))
         os.replace(partial, self.record)
 
 

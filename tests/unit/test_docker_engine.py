@@ -322,10 +322,29 @@ def test_start_hosts_creates_the_network_and_all_containers_before_starting_any(
 
 def test_network_is_not_internal_without_network_isolation(tmp_path):
     client = FakeDocker()
-    DockerEngine(client, "job").start_hosts(
-        IMAGE, {}, [HostSpec("algo-1", tmp_path, {})], isolated=False
-    )
+    hosts = [HostSpec("algo-1", tmp_path / "1", {}), HostSpec("algo-2", tmp_path / "2", {})]
+    DockerEngine(client, "job").start_hosts(IMAGE, {}, hosts, isolated=False)
     assert client.calls[0][2]["internal"] is False
+
+
+@pytest.mark.parametrize(("isolated", "network"), [(False, "bridge"), (True, "none")])
+def test_a_lone_host_runs_on_the_engines_own_network(tmp_path, isolated, network):
+    """No peers to resolve: no network is created (nor removed), the container joins the
+    engine's bridge (or none, isolated) without aliases, named after the job as ever."""
+    client = FakeDocker()
+    engine = DockerEngine(client, "job", record=tmp_path / "engine.json")
+    engine.start_hosts(IMAGE, {}, [HostSpec("algo-1", tmp_path, {})], isolated=isolated)
+    assert [call[0] for call in client.calls] == ["create", "start"]
+    (container,) = client.created
+    assert container.options["network"] == network
+    assert "networking_config" not in container.options
+    assert container.options["name"] == f"{engine.network_name}-algo-1"
+    assert json.loads((tmp_path / "engine.json").read_text()) == {
+        "network": None,
+        "containers": [f"{engine.network_name}-algo-1"],
+    }
+    engine.cleanup()
+    assert [call[0] for call in client.calls][-1] == "remove"
 
 
 def test_two_engines_for_the_same_job_name_use_different_networks():
@@ -761,14 +780,15 @@ def test_a_dead_runners_containers_and_network_are_removed_on_next_sight(tmp_pat
     folder = tmp_path / "job"
     folder.mkdir()
     engine = DockerEngine(client, "job", record=folder / docker_engine.LEFTOVERS)
-    engine.start_hosts(IMAGE, {}, [HostSpec("algo-1", folder / "algo-1", {})], isolated=False)
+    hosts = [HostSpec(f"algo-{i}", folder / f"algo-{i}", {}) for i in (1, 2)]
+    engine.start_hosts(IMAGE, {}, hosts, isolated=False)
     # The runner dies here: nobody calls engine.cleanup().
     jobs = _OneJob(folder)
     assert launcher.fail_orphan(jobs, jobs.job, now=1.0)
     assert jobs.failed
-    (container,) = client.created
-    assert container.removed
-    assert ("remove", container.name, True) in client.calls
+    for container in client.created:
+        assert container.removed
+        assert ("remove", container.name, True) in client.calls
     assert client.calls[-1] == ("remove-network", engine.network_name)
     assert not (folder / docker_engine.LEFTOVERS).exists()
     assert client.closed
