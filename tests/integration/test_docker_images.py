@@ -85,7 +85,9 @@ def aws(simsage_local):
     return simsage_local
 
 
-def _train(aws, image: str, name: str, count: int = 1, wait: bool = True, **hyper):
+def _train(
+    aws, image: str, name: str, count: int = 1, wait: bool = True, runtime: int = 300, **hyper
+):
     sm = aws.client("sagemaker")
     sm.create_training_job(
         TrainingJobName=name,
@@ -107,7 +109,7 @@ def _train(aws, image: str, name: str, count: int = 1, wait: bool = True, **hype
         ],
         OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/output"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": count, "VolumeSizeInGB": 1},
-        StoppingCondition={"MaxRuntimeInSeconds": 300},
+        StoppingCondition={"MaxRuntimeInSeconds": runtime},
     )
     if not wait:
         return None
@@ -175,6 +177,15 @@ def test_stop_sends_sigterm_through_docker_stop(aws, engine, image):
     logs = _log_messages(aws, "/aws/sagemaker/TrainingJobs", "docker-stop/")
     assert any("got signal 15, stopping" in line for lines in logs.values() for line in lines)
     assert leftovers(engine, "docker-stop") == []
+
+
+def test_max_runtime_stops_the_container(aws, engine, image):
+    done = _train(aws, image, "docker-deadline", runtime=1, mode="sleep")
+    assert done["TrainingJobStatus"] == "Stopped"
+    assert done["SecondaryStatus"] == "MaxRuntimeExceeded"
+    logs = _log_messages(aws, "/aws/sagemaker/TrainingJobs", "docker-deadline/")
+    assert any("got signal 15, stopping" in line for lines in logs.values() for line in lines)
+    assert leftovers(engine, "docker-deadline") == []
 
 
 def test_a_killed_runners_containers_are_removed_on_next_sight(aws, engine, image):
@@ -407,3 +418,63 @@ def test_batch_transform_with_a_custom_image(aws, engine, image):
         expected = [3.0 * (index + i) for i in range(index + 2)]
         assert [float(v) for v in body.decode().split()] == expected
     assert leftovers(engine, "docker-batch") == []
+
+
+def test_tuning_job_runs_the_custom_image_for_every_trial(aws, engine, image):
+    """A tuning job's trials are training jobs like any other: each runs the image, its
+    objective read from the image's output by the definition's regex."""
+    sm = aws.client("sagemaker")
+    sm.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="docker-tune",
+        HyperParameterTuningJobConfig={
+            "Strategy": "Random",
+            "RandomSeed": 3,
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "objective"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {
+                "ContinuousParameterRanges": [{"Name": "weight", "MinValue": "0", "MaxValue": "6"}]
+            },
+        },
+        TrainingJobDefinition={
+            "AlgorithmSpecification": {
+                "TrainingImage": ecr_name(image),
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [{"Name": "objective", "Regex": "objective=(-?[0-9.]+);"}],
+            },
+            "RoleArn": ROLE,
+            "InputDataConfig": [
+                {
+                    "ChannelName": "train",
+                    "DataSource": {
+                        "S3DataSource": {
+                            "S3DataType": "S3Prefix",
+                            "S3Uri": f"s3://{BUCKET}/data/",
+                        }
+                    },
+                }
+            ],
+            "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/tuning"},
+            "ResourceConfig": {
+                "InstanceType": "ml.m5.large",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 1,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        },
+    )
+    done = _wait(
+        lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="docker-tune"),
+        "HyperParameterTuningJobStatus",
+    )
+    assert done["HyperParameterTuningJobStatus"] == "Completed", done.get("FailureReason")
+    assert done["TrainingJobStatusCounters"]["Completed"] == 4
+    trials = sm.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="docker-tune"
+    )["TrainingJobSummaries"]
+    for trial in trials:
+        weight = float(trial["TunedHyperParameters"]["weight"])
+        value = trial["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+        assert value == pytest.approx(10 - (weight - 3) ** 2, abs=1e-5)
+        assert leftovers(engine, trial["TrainingJobName"]) == []
+    best = done["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+    assert best == max(t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for t in trials)
