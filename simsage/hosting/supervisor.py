@@ -38,7 +38,9 @@ MemoryUtilization in ``/aws/sagemaker/Endpoints`` by EndpointName and VariantNam
 
 Instances are ``python -m simsage.serving.server`` processes in the supervisor's process
 group started with ``--exit-with-parent``: killing the supervisor (or its group) never
-leaves an instance behind. Their output goes to the log group
+leaves an instance behind. A custom image's instances are containers on the Docker
+engine (:mod:`simsage.runtime.docker_serving`), which outlive a killed supervisor: the
+next one removes them (:func:`end_containers`) before it starts its own. Their output goes to the log group
 ``/aws/sagemaker/Endpoints/<endpoint>``, stream ``<variant>/<instance id>``.
 """
 
@@ -160,12 +162,11 @@ def kill_instance(instance: Instance) -> None:
         processes.kill_tree(instance.pid, started_by=instance.started, group=False)
 
 
-def end_containers(endpoint: Endpoint, instances: list[Instance] | None = None) -> None:
-    """Remove the Docker containers (and networks) of an endpoint's container instances,
-    named in ``engine-<instance id>.json`` records in its folder (all, or those of
-    ``instances``); without records no engine is asked anything."""
-    only = None if instances is None else [docker_record(i.instance_id) for i in instances]
-    docker_engine.remove_leftovers(Path(endpoint.folder), only=only)
+def end_containers(endpoint: Endpoint) -> None:
+    """Remove the Docker containers of an endpoint's container instances, named in the
+    ``engine-<instance id>.json`` records in its folder while they exist; without
+    records no engine is asked anything."""
+    docker_engine.remove_leftovers(Path(endpoint.folder))
 
 
 def kill_endpoint_processes(store: EndpointStore, endpoint: Endpoint) -> None:

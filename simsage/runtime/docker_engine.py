@@ -489,17 +489,14 @@ def _read_record(path: Path) -> tuple[list[str], str | None] | None:
         return None
 
 
-def remove_leftovers(folder: Path, only: Iterable[str] | None = None) -> bool:
+def remove_leftovers(folder: Path) -> bool:
     """Remove the containers and networks a dead runner (or endpoint supervisor) left on
     the engine, named in ``folder``'s records (``engine.json``, ``engine-<id>.json``:
     :data:`LEFTOVERS_GLOB`), then the records; True if there was something and it is
-    gone. ``only``: the record file names to act on (default: all). Without a record
-    nothing is asked of any engine (no connection, no delay); with one but no engine
-    answering, or the engine refusing, the records stay for the next try."""
+    gone. Without a record nothing is asked of any engine (no connection, no delay);
+    with one but no engine answering, or the engine refusing, the records stay for the
+    next try."""
     paths = sorted(Path(folder).glob(LEFTOVERS_GLOB))
-    if only is not None:
-        wanted = set(only)
-        paths = [path for path in paths if path.name in wanted]
     records = [(path, _read_record(path)) for path in paths]
     records = [(path, record) for path, record in records if record is not None]
     if not records:

@@ -818,20 +818,20 @@ def test_leftovers_stay_recorded_while_no_engine_answers(tmp_path, monkeypatch):
     assert not record.exists()
 
 
-def test_serving_records_are_removed_alone_or_all_together(tmp_path, monkeypatch):
+def test_every_serving_record_in_a_folder_is_acted_on(tmp_path, monkeypatch):
     """An endpoint's folder holds one record per container instance
-    (engine-<instance id>.json): a new supervisor removes those of given instances, an
-    orphaned endpoint all of them; a network-less record is fine."""
+    (engine-<instance id>.json, without a network): all are removed at once, with one
+    engine connection."""
     client = FakeDocker()
     for name in ("a", "b"):
         client.containers.create(name=f"simsage-e-{name}", image=IMAGE)
         (tmp_path / f"engine-i-{name}.json").write_text(
             json.dumps({"network": None, "containers": [f"simsage-e-{name}"]})
         )
-    monkeypatch.setattr(docker_engine, "connect", lambda: (client, ""))
-    assert docker_engine.remove_leftovers(tmp_path, only=["engine-i-a.json"]) is True
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["engine-i-b.json"]
+    connections = []
+    monkeypatch.setattr(docker_engine, "connect", lambda: connections.append(1) or (client, ""))
     assert docker_engine.remove_leftovers(tmp_path) is True
+    assert connections == [1]
     assert list(tmp_path.iterdir()) == []
     removed = [call[1] for call in client.calls if call[0] == "remove"]
     assert removed == ["simsage-e-a", "simsage-e-b"]
@@ -905,3 +905,20 @@ def test_a_job_asked_to_enforce_limits_gives_each_container_its_instances(docker
     for container in client.created:
         assert container.options["nano_cpus"] == cpus * 1_000_000_000
         assert container.options["mem_limit"] == f"{mib}m"
+
+
+def test_a_custom_serving_image_without_an_engine_fails_saying_what_to_do(tmp_path, monkeypatch):
+    from simsage.runtime import docker_serving
+    from simsage.runtime.servers import ContainerError, start_server
+
+    monkeypatch.setattr(docker_engine, "shared_client", lambda: (None, "FileNotFoundError"))
+    (tmp_path / "model").mkdir()
+    with pytest.raises(ContainerError) as caught:
+        start_server(serving_plan("my-algo:1", {}), tmp_path / "model", {})
+    assert str(caught.value) == (
+        "The image my-algo:1 is not one simsage emulates; simsage runs such custom images "
+        "under a Docker engine, and none answers (FileNotFoundError). Start one (e.g. "
+        "`dockerd`, or Docker Desktop) or set DOCKER_HOST, then try again."
+    )
+    assert list(tmp_path.glob("engine*.json")) == []  # nothing was recorded
+    assert docker_serving.record_name("i-1") == "engine-i-1.json"
