@@ -1,0 +1,1049 @@
+"""A pipeline definition: the JSON the SDK writes (``Pipeline.definition()``), parsed,
+checked, and turned into the graph an execution runs.
+
+The definition (Version ``2020-12-01``) is ``Parameters`` (Name, Type String | Integer |
+Float | Boolean, DefaultValue, EnumValues), an optional ``PipelineExperimentConfig`` and
+``Steps``. A step has ``Name``, ``Type`` and ``Arguments``, optionally ``DependsOn`` (step
+names), ``DisplayName``, ``Description``, ``CacheConfig`` (``Enabled``, ``ExpireAfter``
+as an ISO 8601 duration), ``RetryPolicies`` and (Processing steps) ``PropertyFiles``.
+
+Step types simsage runs: ``Processing``, ``Training``, ``Tuning``, ``Transform`` (their
+Arguments are the job's Create request without the job name), ``Model`` (CreateModel;
+the SDK's ``ModelStep`` names it ``<name>-CreateModel``), ``RegisterModel``
+(CreateModelPackage; ``<name>-RegisterModel``, or the old ``RegisterModel`` collection's
+``<name>-RegisterModel`` and a ``<name>-RepackModel-…`` Training step), ``Condition``
+(``Arguments.Conditions``, ``IfSteps``, ``ElseSteps``: nested steps) and ``Fail``
+(``Arguments.ErrorMessage``). Every other type AWS knows is refused by name
+(:data:`NOT_RUN`), as is a type nobody knows.
+
+The graph (:meth:`PipelineDefinition.graph`). A step's prerequisites are
+- every step its Arguments reference (``{"Get": "Steps.<X>…"}``, inside functions and, for
+  a Condition step, its Conditions; a JsonGet's ``Steps.<X>.PropertyFiles.<Name>``),
+- the steps in its ``DependsOn``,
+- for a step listed in a Condition step's IfSteps or ElseSteps, that Condition step: the
+  step is *gated* by the branch (:class:`Gate`) and runs only if the condition's outcome
+  chooses it.
+A step whose prerequisite did not succeed, or whose branch was not chosen, never runs
+(:meth:`Dag.plan`). Cycles are refused, naming the cycle.
+
+Checks, all made when the definition is parsed so that CreatePipeline refuses a pipeline
+that could never run: JSON and structure (``Unable to parse pipeline definition. …``, the
+service's words), then meaning (``Invalid pipeline definition: …``): unique step and
+parameter names, references to parameters, execution variables, steps and property files
+that exist, property paths that exist in the step's Describe answer (botocore's shapes,
+:mod:`simsage.pipelines.shapes`), a String parameter where the job's request wants a
+number or boolean, default values of the declared type, cycles. Each error is a
+:class:`PipelineDefinitionError` (``ValidationException``) listing every problem found.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import graphlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from simsage.errors import ValidationException
+from simsage.pipelines import expressions, shapes
+
+VERSION = "2020-12-01"
+PARAMETER_TYPES = ("String", "Integer", "Float", "Boolean")
+JOB_TYPES = tuple(shapes.JOB_STEP_SHAPES)  # Processing, Training, Tuning, Transform, Model, …
+RUN_TYPES = (*JOB_TYPES, "Condition", "Fail")
+# Step types of SageMaker Pipelines that simsage does not run (the SDK's StepTypeEnum and
+# the step metadata ListPipelineExecutionSteps knows).
+NOT_RUN = (
+    "Callback",
+    "Lambda",
+    "QualityCheck",
+    "ClarifyCheck",
+    "EMR",
+    "EMRServerless",
+    "AutoML",
+    "EndpointConfig",
+    "Endpoint",
+    "InferenceComponent",
+    "Lineage",
+    "Notebook",
+    "NotebookJob",
+    "Athena",
+    "Cleanup",
+    "ForEach",
+    "HubContent",
+    "Job",
+    "BedrockCustomModel",
+    "BedrockCustomModelDeployment",
+    "BedrockProvisionedModelThroughput",
+    "BedrockModelImport",
+)
+RETRY_EXCEPTION_TYPES = (
+    "Step.SERVICE_FAULT",
+    "Step.THROTTLING",
+    "SageMaker.JOB_INTERNAL_ERROR",
+    "SageMaker.CAPACITY_ERROR",
+    "SageMaker.RESOURCE_LIMIT",
+)
+_TOP_KEYS = {"Version", "Metadata", "Parameters", "PipelineExperimentConfig", "Steps"}
+_STEP_KEYS = {
+    "Name",
+    "Type",
+    "Arguments",
+    "DependsOn",
+    "DisplayName",
+    "Description",
+    "CacheConfig",
+    "RetryPolicies",
+    "PropertyFiles",
+}
+_NAME = re.compile(r"[A-Za-z0-9\-_]{1,64}")
+_PARAMETER_NAME = re.compile(r"[A-Za-z0-9\-_]{1,256}")
+_DURATION = re.compile(
+    r"P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?!$)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?"
+)
+_MAX_REPORTED = 10
+
+
+class PipelineDefinitionError(ValidationException):
+    """A definition CreatePipeline (or UpdatePipeline) refuses.
+
+    Attributes:
+        problems: each problem found, in the order found.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+
+def _unparsable(detail: str) -> PipelineDefinitionError:
+    return PipelineDefinitionError(f"Unable to parse pipeline definition. {detail}")
+
+
+# -- the parsed definition ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A pipeline parameter.
+
+    Attributes:
+        name: ``Name``.
+        type: ``String``, ``Integer``, ``Float`` or ``Boolean``.
+        default: ``DefaultValue`` (typed), or None when an execution must give a value.
+        enum_values: a String parameter's allowed values, or None.
+    """
+
+    name: str
+    type: str
+    default: Any = None
+    enum_values: tuple[str, ...] | None = None
+
+    def value_of(self, given: Any) -> Any:
+        """``given`` (StartPipelineExecution sends every value as a string) as this
+        parameter's type.
+
+        Raises:
+            ValidationException: it is not a value of the type, or not an allowed value.
+        """
+        value = _typed(self.type, given)
+        if value is None:
+            raise ValidationException(
+                f"Parameter {self.name!r} is of type {self.type}; {given!r} is not "
+                f"{_A[self.type]} value. Pass {_EXAMPLE[self.type]}."
+            )
+        if self.enum_values is not None and value not in self.enum_values:
+            raise ValidationException(
+                f"Parameter {self.name!r} must be one of {', '.join(self.enum_values)}; "
+                f"got {given!r}."
+            )
+        return value
+
+
+_A = {"String": "a String", "Integer": "an Integer", "Float": "a Float", "Boolean": "a Boolean"}
+_EXAMPLE = {
+    "String": "a string",
+    "Integer": "a whole number such as '3'",
+    "Float": "a number such as '0.5'",
+    "Boolean": "'true' or 'false'",
+}
+
+
+def _typed(kind: str, given: Any) -> Any:
+    """``given`` as a value of parameter type ``kind``, or None if it is not one."""
+    if kind == "String":
+        return given if isinstance(given, str) else None
+    if kind == "Boolean":
+        if isinstance(given, bool):
+            return given
+        if isinstance(given, str) and given.lower() in ("true", "false"):
+            return given.lower() == "true"
+        return None
+    if isinstance(given, bool):
+        return None
+    if kind == "Integer":
+        if isinstance(given, int):
+            return given
+        if isinstance(given, float) and given.is_integer():
+            return int(given)
+        if isinstance(given, str) and re.fullmatch(r"\s*[-+]?\d+\s*", given):
+            return int(given)
+        return None
+    # Float
+    if isinstance(given, (int, float)):
+        return float(given)
+    if isinstance(given, str):
+        try:
+            return float(given)
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """A step's ``CacheConfig``.
+
+    Attributes:
+        enabled: ``Enabled``.
+        expire_after: ``ExpireAfter`` as written (ISO 8601), or None (no expiry).
+        expire_after_delta: the same as a timedelta (a year is 365 days, a month 30).
+    """
+
+    enabled: bool
+    expire_after: str | None = None
+    expire_after_delta: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """One of a step's ``RetryPolicies``.
+
+    Attributes:
+        exception_types: ``ExceptionType`` (``Step.SERVICE_FAULT``,
+            ``SageMaker.CAPACITY_ERROR`` …).
+        interval_seconds: ``IntervalSeconds`` before the first retry.
+        backoff_rate: ``BackoffRate``, the interval's multiplier per retry.
+        max_attempts: ``MaxAttempts``, or None.
+        expire_after_min: ``ExpireAfterMin``, or None (one of the two is set).
+    """
+
+    exception_types: tuple[str, ...]
+    interval_seconds: int = 1
+    backoff_rate: float = 2.0
+    max_attempts: int | None = None
+    expire_after_min: int | None = None
+
+
+@dataclass(frozen=True)
+class PropertyFile:
+    """A Processing step's property file: ``FilePath`` under the output ``OutputName``."""
+
+    name: str
+    output_name: str
+    file_path: str
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The Condition-step branch a step is listed in: it runs only if ``condition``'s
+    outcome is ``outcome`` (True for IfSteps, False for ElseSteps)."""
+
+    condition: str
+    outcome: bool
+
+    @property
+    def branch(self) -> str:
+        return "IfSteps" if self.outcome else "ElseSteps"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the definition (nested steps of a Condition included).
+
+    Attributes:
+        name, type, display_name, description: as written.
+        arguments: ``Arguments`` as written (for a Condition step, without the nested
+            steps: ``{"Conditions": [...]}``); resolve them with
+            :func:`simsage.pipelines.expressions.resolve`.
+        depends_on: ``DependsOn``.
+        cache_config, retry_policies, property_files: as parsed (property files by name).
+        gate: the branch the step sits in, or None for a top-level step.
+        if_steps, else_steps: a Condition step's branches (step names).
+        conditions: a Condition step's ``Conditions``.
+        raw: the step's JSON as written (nested steps included).
+    """
+
+    name: str
+    type: str
+    arguments: dict[str, Any]
+    depends_on: tuple[str, ...] = ()
+    display_name: str | None = None
+    description: str | None = None
+    cache_config: CacheConfig | None = None
+    retry_policies: tuple[RetryPolicy, ...] = ()
+    property_files: Mapping[str, PropertyFile] = field(default_factory=dict)
+    gate: Gate | None = None
+    if_steps: tuple[str, ...] = ()
+    else_steps: tuple[str, ...] = ()
+    conditions: tuple[Any, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def error_message(self) -> Any:
+        """A Fail step's ``ErrorMessage`` (a string or an expression)."""
+        return self.arguments.get("ErrorMessage", "")
+
+
+@dataclass(frozen=True)
+class StepNode:
+    """A step's place in the graph.
+
+    Attributes:
+        prerequisites: every step that must succeed before this one starts (data
+            references, DependsOn and the gating Condition step).
+        data_dependencies: the steps its expressions read.
+        gate: as :attr:`Step.gate`.
+    """
+
+    name: str
+    prerequisites: frozenset[str]
+    data_dependencies: frozenset[str]
+    gate: Gate | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do next (:meth:`Dag.plan`).
+
+    Attributes:
+        ready: steps that may start now, in topological (then definition) order.
+        unreachable: steps that have not started and never will (a prerequisite did not
+            succeed, or their branch was not chosen).
+    """
+
+    ready: tuple[str, ...]
+    unreachable: tuple[str, ...]
+
+
+TERMINAL_FAILURES = ("Failed", "Stopped")
+
+
+@dataclass(frozen=True)
+class Dag:
+    """The execution graph of a definition.
+
+    Attributes:
+        nodes: step name → node, in topological order (ties in definition order).
+        layers: the steps grouped by depth: every step's prerequisites are in earlier
+            layers (for drawing the DAG and for tests).
+    """
+
+    nodes: Mapping[str, StepNode]
+    layers: tuple[tuple[str, ...], ...]
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return tuple(self.nodes)
+
+    def dependents(self, name: str) -> tuple[str, ...]:
+        """The steps that have ``name`` as a prerequisite."""
+        return tuple(n for n, node in self.nodes.items() if name in node.prerequisites)
+
+    def plan(self, statuses: Mapping[str, str], outcomes: Mapping[str, bool]) -> Plan:
+        """Which steps can start and which never will.
+
+        Args:
+            statuses: step name → its StepStatus (``Starting``, ``Executing``,
+                ``Stopping``, ``Stopped``, ``Failed``, ``Succeeded``) for every step that
+                has started; a step not in it has not started.
+            outcomes: Condition step name → its outcome (True: IfSteps run).
+        """
+        ready: list[str] = []
+        never: set[str] = set()
+        for name, node in self.nodes.items():
+            if name in statuses:
+                continue
+            blocked = any(
+                p in never or statuses.get(p) in TERMINAL_FAILURES for p in node.prerequisites
+            )
+            gate = node.gate
+            if gate is not None and gate.condition in outcomes:
+                blocked = blocked or outcomes[gate.condition] != gate.outcome
+            if blocked:
+                never.add(name)
+            elif all(statuses.get(p) == "Succeeded" for p in node.prerequisites) and (
+                gate is None or outcomes.get(gate.condition) == gate.outcome
+            ):
+                ready.append(name)
+        return Plan(tuple(ready), tuple(n for n in self.nodes if n in never))
+
+
+@dataclass(frozen=True)
+class PipelineDefinition:
+    """A parsed, checked pipeline definition.
+
+    Attributes:
+        version: ``Version``.
+        metadata: ``Metadata`` as written.
+        parameters: name → :class:`Parameter`, in definition order.
+        experiment_config: ``PipelineExperimentConfig`` as written, or None.
+        steps: name → :class:`Step`, every step (nested ones too) in definition order.
+        top_level: the names of the top-level steps.
+        document: the whole definition as parsed JSON.
+    """
+
+    version: str
+    metadata: Mapping[str, Any]
+    parameters: Mapping[str, Parameter]
+    experiment_config: Mapping[str, Any] | None
+    steps: Mapping[str, Step]
+    top_level: tuple[str, ...]
+    document: Mapping[str, Any] = field(repr=False)
+    _dag: Dag | None = field(default=None, repr=False, compare=False)
+
+    def graph(self) -> Dag:
+        """The execution graph (computed when the definition was parsed)."""
+        assert self._dag is not None
+        return self._dag
+
+    def parameter_values(self, given: Mapping[str, Any] | list[Mapping[str, Any]] = ()) -> dict:
+        """The typed value of every parameter for an execution: ``given`` (a name → value
+        mapping, or StartPipelineExecution's ``PipelineParameters`` list of
+        ``{"Name", "Value"}``) over the defaults.
+
+        Raises:
+            ValidationException: a value for a parameter the pipeline does not declare,
+                a parameter with neither a value nor a default, a value not of the
+                parameter's type.
+        """
+        if isinstance(given, list):
+            pairs = [(p["Name"], p["Value"]) for p in given]
+        else:
+            pairs = list(dict(given).items())
+        names = [n for n, _ in pairs]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValidationException(
+                f"Parameter {', '.join(repeated)} is given more than once; give each once."
+            )
+        unknown = [n for n in names if n not in self.parameters]
+        if unknown:
+            declared = ", ".join(self.parameters) or "none"
+            raise ValidationException(
+                f"Parameter {', '.join(unknown)} is not defined in the pipeline definition "
+                f"(its parameters: {declared})."
+            )
+        values = dict(pairs)
+        out: dict[str, Any] = {}
+        for name, parameter in self.parameters.items():
+            if name in values:
+                out[name] = parameter.value_of(values[name])
+            elif parameter.default is not None:
+                out[name] = parameter.default
+            else:
+                raise ValidationException(
+                    f"Parameter {name!r} has no default value; pass a value for it when "
+                    "starting the execution."
+                )
+        return out
+
+
+# -- parsing ------------------------------------------------------------------------------
+
+
+def parse_definition(source: str | bytes | Mapping[str, Any]) -> PipelineDefinition:
+    """Parse and check a pipeline definition (the JSON text CreatePipeline receives, or
+    that JSON already loaded).
+
+    Raises:
+        PipelineDefinitionError: the definition is not JSON, not shaped as a definition,
+            or refers to what does not exist, has a cycle … (every problem found).
+    """
+    if isinstance(source, (str, bytes)):
+        try:
+            document = json.loads(source)
+        except ValueError as exc:
+            raise _unparsable(f"The definition is not valid JSON: {exc}.") from None
+    else:
+        document = copy.deepcopy(dict(source))
+    if not isinstance(document, dict):
+        raise _unparsable("Expecting start of Json Object.")
+    _check_keys(document, _TOP_KEYS, "the definition")
+    if document.get("Version") != VERSION:
+        raise _unparsable(
+            f"Version must be {VERSION!r} (the only version of the definition schema); "
+            f"got {document.get('Version')!r}."
+        )
+    parser = _Parser()
+    parameters = parser.parameters(document.get("Parameters", []))
+    raw_steps = document.get("Steps", [])
+    if not isinstance(raw_steps, list):
+        raise _unparsable("Steps must be a list of steps.")
+    top = parser.steps(raw_steps, gate=None, where="Steps")
+    experiment = document.get("PipelineExperimentConfig")
+    if experiment is not None and not isinstance(experiment, dict):
+        raise _unparsable("PipelineExperimentConfig must be an object.")
+    parser.check_meaning(parameters, experiment)
+    dag = parser.graph()
+    metadata = document.get("Metadata") or {}
+    return PipelineDefinition(
+        version=VERSION,
+        metadata=metadata,
+        parameters=parameters,
+        experiment_config=experiment,
+        steps=parser.all_steps,
+        top_level=tuple(top),
+        document=document,
+        _dag=dag,
+    )
+
+
+def _check_keys(obj: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    for key in obj:
+        if key not in allowed:
+            raise _unparsable(f"Cannot parse object, unknown property '{key}' in {where}.")
+
+
+class _Parser:
+    """Builds the steps and collects the meaning problems (structure problems raise at
+    once: nothing after them could be read reliably)."""
+
+    def __init__(self) -> None:
+        self.all_steps: dict[str, Step] = {}
+        self.problems: list[str] = []
+        self._names: list[str] = []
+
+    # structure
+
+    def parameters(self, raw: Any) -> dict[str, Parameter]:
+        if not isinstance(raw, list):
+            raise _unparsable("Parameters must be a list.")
+        out: dict[str, Parameter] = {}
+        for i, item in enumerate(raw):
+            where = f"Parameters[{i}]"
+            if not isinstance(item, dict):
+                raise _unparsable(f"{where} must be an object.")
+            _check_keys(item, {"Name", "Type", "DefaultValue", "EnumValues"}, where)
+            name, kind = item.get("Name"), item.get("Type")
+            if not isinstance(name, str) or not _PARAMETER_NAME.fullmatch(name):
+                self.problems.append(
+                    f"{where}: Name {name!r} must be 1-256 letters, digits, '-' or '_'"
+                )
+                continue
+            if kind not in PARAMETER_TYPES:
+                self.problems.append(
+                    f"parameter {name!r}: Type {kind!r} is not one of {', '.join(PARAMETER_TYPES)}"
+                )
+                continue
+            if name in out:
+                self.problems.append(f"parameter {name!r} is declared more than once")
+                continue
+            default = item.get("DefaultValue")
+            typed = None
+            if default is not None:
+                typed = _typed(kind, default)
+                if typed is None or (kind == "String" and not isinstance(default, str)):
+                    self.problems.append(
+                        f"parameter {name!r} is of type {kind}, but its DefaultValue "
+                        f"{default!r} is not {_A[kind]} value"
+                    )
+                    continue
+            enum = item.get("EnumValues")
+            if enum is not None:
+                if kind != "String" or not isinstance(enum, list) or not enum:
+                    self.problems.append(
+                        f"parameter {name!r}: EnumValues is a non-empty list, for String "
+                        "parameters only"
+                    )
+                    continue
+                enum = tuple(enum)
+                if typed is not None and typed not in enum:
+                    self.problems.append(
+                        f"parameter {name!r}: DefaultValue {default!r} is not one of its "
+                        f"EnumValues ({', '.join(map(str, enum))})"
+                    )
+            out[name] = Parameter(name, kind, typed, enum)
+        return out
+
+    def steps(self, raw: list[Any], gate: Gate | None, where: str) -> list[str]:
+        names = []
+        for i, item in enumerate(raw):
+            step = self.step(item, gate, f"{where}[{i}]")
+            names.append(step.name)
+        return names
+
+    def step(self, item: Any, gate: Gate | None, where: str) -> Step:
+        if not isinstance(item, dict):
+            raise _unparsable(f"{where} must be a step object.")
+        name, kind = item.get("Name"), item.get("Type")
+        if not isinstance(name, str) or not isinstance(kind, str):
+            raise _unparsable(f"{where}: a step needs a string Name and Type.")
+        label = f"step {name!r}"
+        if kind in NOT_RUN:
+            raise PipelineDefinitionError(
+                f"Invalid pipeline definition: {label} is a {kind} step, which simsage does "
+                f"not run (it runs {', '.join(RUN_TYPES)} steps). Remove the step, or run "
+                "this pipeline on AWS (SIMSAGE_BACKEND=aws)."
+            )
+        if kind not in RUN_TYPES:
+            raise _unparsable(
+                f"{label} has unknown Type {kind!r}; a step's Type is one of "
+                f"{', '.join(RUN_TYPES + NOT_RUN)}."
+            )
+        _check_keys(item, _STEP_KEYS, label)
+        if not _NAME.fullmatch(name):
+            self.problems.append(f"{label}: a step Name is 1-64 letters, digits, '-' or '_'")
+        arguments = item.get("Arguments", {})
+        if not isinstance(arguments, dict):
+            raise _unparsable(f"{label}: Arguments must be an object.")
+        depends = item.get("DependsOn", [])
+        if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
+            raise _unparsable(f"{label}: DependsOn must be a list of step names.")
+        if_names: list[str] = []
+        else_names: list[str] = []
+        conditions: tuple[Any, ...] = ()
+        args = arguments
+        if kind == "Condition":
+            _check_keys(arguments, {"Conditions", "IfSteps", "ElseSteps"}, f"{label}'s Arguments")
+            raw_conditions = arguments.get("Conditions", [])
+            if not isinstance(raw_conditions, list):
+                raise _unparsable(f"{label}: Conditions must be a list.")
+            for j, condition in enumerate(raw_conditions):
+                self.condition(condition, f"{label}: Conditions[{j}]")
+            conditions = tuple(raw_conditions)
+            args = {"Conditions": raw_conditions}
+        elif kind == "Fail":
+            _check_keys(arguments, {"ErrorMessage"}, f"{label}'s Arguments")
+        step = Step(
+            name=name,
+            type=kind,
+            arguments=args,
+            depends_on=tuple(depends),
+            display_name=item.get("DisplayName"),
+            description=item.get("Description"),
+            cache_config=self.cache_config(item.get("CacheConfig"), label),
+            retry_policies=self.retry_policies(item.get("RetryPolicies"), label, kind),
+            property_files=self.property_files(item.get("PropertyFiles"), label, kind, arguments),
+            gate=gate,
+            conditions=conditions,
+            raw=item,
+        )
+        self._names.append(name)
+        if name in self.all_steps:
+            self.problems.append(
+                f"step name {name!r} is used by more than one step; step names must be unique"
+            )
+        else:
+            self.all_steps[name] = step
+        if kind == "Condition":
+            for branch, names in (("IfSteps", if_names), ("ElseSteps", else_names)):
+                raw_branch = arguments.get(branch, [])
+                if not isinstance(raw_branch, list):
+                    raise _unparsable(f"{label}: {branch} must be a list of steps.")
+                names.extend(
+                    self.steps(raw_branch, Gate(name, branch == "IfSteps"), f"{label}.{branch}")
+                )
+            if name in self.all_steps and self.all_steps[name] is step:
+                self.all_steps[name] = dataclasses.replace(
+                    step, if_steps=tuple(if_names), else_steps=tuple(else_names)
+                )
+        return step
+
+    def condition(self, condition: Any, where: str) -> None:
+        try:
+            kind, args = expressions.condition_parts(condition)
+        except expressions.ExpressionError as exc:
+            raise _unparsable(f"{where}: {exc}.") from None
+        needs = {
+            "In": ("QueryValue", "Values"),
+            "Not": ("Condition",),
+            "Or": ("Conditions",),
+        }.get(kind, ("LeftValue", "RightValue"))
+        for member in needs:
+            if member not in args:
+                raise _unparsable(f"{where}: a {kind} condition needs {' and '.join(needs)}.")
+        if kind == "Not":
+            self.condition(args["Condition"], f"{where}.Condition")
+        elif kind == "Or" or kind == "In":
+            listed = args["Conditions" if kind == "Or" else "Values"]
+            if not isinstance(listed, list):
+                raise _unparsable(f"{where}: {kind}'s {needs[-1]} must be a list.")
+            if kind == "Or":
+                for j, nested in enumerate(listed):
+                    self.condition(nested, f"{where}.Conditions[{j}]")
+
+    def cache_config(self, raw: Any, label: str) -> CacheConfig | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, dict) or not isinstance(raw.get("Enabled"), bool):
+            raise _unparsable(
+                f"{label}: CacheConfig is {{'Enabled': true|false, 'ExpireAfter': …}}."
+            )
+        _check_keys(raw, {"Enabled", "ExpireAfter"}, f"{label}'s CacheConfig")
+        expire = raw.get("ExpireAfter")
+        delta = None
+        if expire is not None:
+            match = _DURATION.fullmatch(expire) if isinstance(expire, str) else None
+            if match is None:
+                self.problems.append(
+                    f"{label}: CacheConfig ExpireAfter {expire!r} is not an ISO 8601 duration "
+                    "such as 'P30D' or 'PT12H'"
+                )
+            else:
+                y, mo, w, d, h, mi, s = (int(g) if g else 0 for g in match.groups())
+                delta = timedelta(
+                    days=365 * y + 30 * mo + 7 * w + d, hours=h, minutes=mi, seconds=s
+                )
+        return CacheConfig(raw["Enabled"], expire, delta)
+
+    def retry_policies(self, raw: Any, label: str, kind: str) -> tuple[RetryPolicy, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            raise _unparsable(f"{label}: RetryPolicies must be a list.")
+        if kind in ("Condition", "Fail"):
+            self.problems.append(f"{label}: a {kind} step cannot have RetryPolicies")
+        out = []
+        for j, policy in enumerate(raw):
+            where = f"{label}: RetryPolicies[{j}]"
+            if not isinstance(policy, dict):
+                raise _unparsable(f"{where} must be an object.")
+            _check_keys(
+                policy,
+                {
+                    "ExceptionType",
+                    "IntervalSeconds",
+                    "BackoffRate",
+                    "MaxAttempts",
+                    "ExpireAfterMin",
+                },
+                where,
+            )
+            types = policy.get("ExceptionType")
+            if not isinstance(types, list) or not types:
+                self.problems.append(f"{where}: ExceptionType must list exception types")
+                continue
+            bad = [t for t in types if t not in RETRY_EXCEPTION_TYPES]
+            if bad:
+                self.problems.append(
+                    f"{where}: unknown ExceptionType {', '.join(map(str, bad))}; the types are "
+                    f"{', '.join(RETRY_EXCEPTION_TYPES)}"
+                )
+                continue
+            attempts, expire = policy.get("MaxAttempts"), policy.get("ExpireAfterMin")
+            if (attempts is None) == (expire is None):
+                self.problems.append(f"{where}: give exactly one of MaxAttempts and ExpireAfterMin")
+                continue
+            interval, rate = policy.get("IntervalSeconds", 1), policy.get("BackoffRate", 2.0)
+            numbers = {
+                "MaxAttempts": attempts,
+                "ExpireAfterMin": expire,
+                "IntervalSeconds": interval,
+            }
+            wrong = [
+                k
+                for k, v in numbers.items()
+                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1)
+            ]
+            if wrong or not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate < 0:
+                self.problems.append(
+                    f"{where}: {', '.join(wrong) or 'BackoffRate'} must be a positive number"
+                )
+                continue
+            out.append(RetryPolicy(tuple(types), interval, float(rate), attempts, expire))
+        return tuple(out)
+
+    def property_files(
+        self, raw: Any, label: str, kind: str, arguments: Mapping[str, Any]
+    ) -> dict[str, PropertyFile]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, list):
+            raise _unparsable(f"{label}: PropertyFiles must be a list.")
+        if kind != "Processing":
+            self.problems.append(f"{label}: only Processing steps have PropertyFiles")
+            return {}
+        outputs = (arguments.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+        output_names = {o.get("OutputName") for o in outputs if isinstance(o, dict)}
+        out: dict[str, PropertyFile] = {}
+        for j, item in enumerate(raw):
+            where = f"{label}: PropertyFiles[{j}]"
+            if not isinstance(item, dict):
+                raise _unparsable(f"{where} must be an object.")
+            _check_keys(item, {"PropertyFileName", "OutputName", "FilePath"}, where)
+            values = [item.get(k) for k in ("PropertyFileName", "OutputName", "FilePath")]
+            if not all(isinstance(v, str) and v for v in values):
+                raise _unparsable(f"{where} needs PropertyFileName, OutputName and FilePath.")
+            pf = PropertyFile(*values)
+            if pf.name in out:
+                self.problems.append(f"{label}: property file {pf.name!r} is declared twice")
+            if pf.output_name not in output_names:
+                self.problems.append(
+                    f"{label}: property file {pf.name!r} names OutputName {pf.output_name!r}, "
+                    f"which is not one of the step's outputs "
+                    f"({', '.join(sorted(map(str, output_names))) or 'none'})"
+                )
+            out[pf.name] = pf
+        return out
+
+    # meaning
+
+    def check_meaning(
+        self, parameters: Mapping[str, Parameter], experiment: Mapping[str, Any] | None
+    ) -> None:
+        for step in self.all_steps.values():
+            label = f"step {step.name!r}"
+            for dep in step.depends_on:
+                if dep == step.name:
+                    self.problems.append(f"{label} lists itself in DependsOn")
+                elif dep not in self.all_steps:
+                    self.problems.append(
+                        f"{label}: DependsOn names step {dep!r}, which is not in the pipeline"
+                    )
+            for ref in expressions.references(step.arguments):
+                self.reference(ref, step, parameters)
+            self.syntax(step.arguments, label)
+            if step.type in JOB_TYPES:
+                self.parameter_types(step, parameters)
+        if experiment is not None:
+            for ref in expressions.references(experiment):
+                if not isinstance(ref, str) or ref.startswith("Steps."):
+                    self.problems.append(
+                        f"PipelineExperimentConfig: {{'Get': {ref!r}}} — only Parameters and "
+                        "Execution variables can be used there"
+                    )
+                else:
+                    self.reference(ref, None, parameters)
+        self.raise_problems()
+
+    def reference(self, ref: Any, step: Step | None, parameters: Mapping[str, Parameter]) -> None:
+        label = f"step {step.name!r}" if step else "PipelineExperimentConfig"
+        if not isinstance(ref, str):
+            self.problems.append(f"{label}: Get takes a string reference, not {ref!r}")
+            return
+        root, _, rest = ref.partition(".")
+        if root == "Parameters":
+            if rest not in parameters:
+                declared = ", ".join(parameters) or "none"
+                self.problems.append(
+                    f"{label} refers to parameter {rest!r} ({{'Get': '{ref}'}}), which is not "
+                    f"declared in Parameters (declared: {declared})"
+                )
+        elif root == "Execution":
+            if rest not in expressions.EXECUTION_VARIABLES:
+                self.problems.append(
+                    f"{label}: {ref!r} is not an execution variable; they are "
+                    f"{', '.join('Execution.' + v for v in expressions.EXECUTION_VARIABLES)}"
+                )
+        elif root == "Steps":
+            target_name, _, path = rest.partition(".")
+            target = self.all_steps.get(target_name)
+            if target is None:
+                self.problems.append(
+                    f"{label} refers to step {target_name!r} ({{'Get': '{ref}'}}), which is "
+                    "not in the pipeline"
+                )
+            elif step is not None and target_name == step.name:
+                self.problems.append(f"{label} refers to its own properties ({ref!r})")
+            else:
+                self.property_path(label, ref, target, path)
+        else:
+            self.problems.append(
+                f"{label}: cannot resolve {{'Get': {ref!r}}}; a reference starts with "
+                "Parameters., Execution. or Steps."
+            )
+
+    def property_path(self, label: str, ref: str, target: Step, path: str) -> None:
+        if not path:
+            self.problems.append(f"{label}: {ref!r} names a step but none of its properties")
+            return
+        if target.type == "Fail":
+            self.problems.append(
+                f"{label}: {ref!r} — a Fail step ends the execution and has no properties"
+            )
+            return
+        if target.type == "Condition":
+            if path != "Outcome":
+                self.problems.append(
+                    f"{label}: {ref!r} — a Condition step's only property is Outcome"
+                )
+            return
+        head, _, name = path.partition(".")
+        if head == "PropertyFiles":
+            if name not in target.property_files:
+                declared = ", ".join(target.property_files) or "none"
+                self.problems.append(
+                    f"{label}: {ref!r} — step {target.name!r} declares no property file "
+                    f"{name!r} (its property files: {declared})"
+                )
+            return
+        try:
+            shapes.check_path(target.type, shapes.parse_path(path))
+        except shapes.PathError as exc:
+            self.problems.append(f"{label}: {{'Get': '{ref}'}} — {exc}")
+
+    def syntax(self, value: Any, label: str) -> None:
+        """Functions are known and well formed (the evaluator would fail later)."""
+        if isinstance(value, dict):
+            keys = list(value)
+            if len(keys) == 1 and keys[0].startswith("Std:"):
+                fn, body = keys[0], value[keys[0]]
+                if fn not in expressions.FUNCTIONS:
+                    self.problems.append(
+                        f"{label}: unknown function {fn!r}; the functions are "
+                        f"{', '.join(expressions.FUNCTIONS)}"
+                    )
+                elif fn == "Std:Join" and not (
+                    isinstance(body, dict)
+                    and isinstance(body.get("Values"), list)
+                    and isinstance(body.get("On", ""), str)
+                ):
+                    self.problems.append(f"{label}: Std:Join takes {{'On': str, 'Values': [...]}}")
+                elif fn == "Std:JsonGet" and not (
+                    isinstance(body, dict)
+                    and isinstance(body.get("Path"), str)
+                    and ("PropertyFile" in body or "S3Uri" in body)
+                ):
+                    self.problems.append(
+                        f"{label}: Std:JsonGet takes a PropertyFile (or S3Uri) and a Path"
+                    )
+                elif fn == "Std:JsonGet" and "PropertyFile" in body:
+                    ref = body["PropertyFile"]
+                    text = ref.get("Get") if isinstance(ref, dict) else None
+                    parts = text.split(".") if isinstance(text, str) else []
+                    if len(parts) != 4 or parts[0] != "Steps" or parts[2] != "PropertyFiles":
+                        self.problems.append(
+                            f"{label}: Std:JsonGet's PropertyFile is "
+                            "{'Get': 'Steps.<Step>.PropertyFiles.<Name>'}"
+                        )
+            for v in value.values():
+                self.syntax(v, label)
+        elif isinstance(value, list):
+            for v in value:
+                self.syntax(v, label)
+
+    def parameter_types(self, step: Step, parameters: Mapping[str, Parameter]) -> None:
+        """A parameter placed directly where the job's request wants a number or a
+        boolean must be of that type (a String one would fail every execution)."""
+        request = shapes.shape(shapes.JOB_STEP_SHAPES[step.type][0])
+        for path, ref in _direct_references(step.arguments, ()):
+            name = ref[len("Parameters.") :]
+            parameter = parameters.get(name)
+            if parameter is None:
+                continue
+            wanted = shapes.member_type(request, path)
+            fits = {
+                "integer": ("Integer",),
+                "long": ("Integer",),
+                "float": ("Integer", "Float"),
+                "double": ("Integer", "Float"),
+                "boolean": ("Boolean",),
+            }.get(wanted or "")
+            if fits is not None and parameter.type not in fits:
+                where = ".".join(str(p) for p in path)
+                self.problems.append(
+                    f"step {step.name!r}: Arguments.{where} takes {_A_SHAPE[wanted]}, but "
+                    f"parameter {name!r} is a {parameter.type}; declare it as "
+                    f"{' or '.join(fits)}"
+                )
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            shown = self.problems[:_MAX_REPORTED]
+            more = len(self.problems) - len(shown)
+            text = "; ".join(shown) + (f"; and {more} more" if more else "")
+            raise PipelineDefinitionError(f"Invalid pipeline definition: {text}.", self.problems)
+
+    def graph(self) -> Dag:
+        nodes: dict[str, StepNode] = {}
+        for name, step in self.all_steps.items():
+            data = {
+                ref.split(".")[1]
+                for ref in expressions.references(step.arguments)
+                if isinstance(ref, str) and ref.startswith("Steps.")
+            }
+            prerequisites = data | set(step.depends_on)
+            if step.gate is not None:
+                prerequisites.add(step.gate.condition)
+            nodes[name] = StepNode(name, frozenset(prerequisites), frozenset(data), step.gate)
+        self.branch_conflicts(nodes)
+        sorter = graphlib.TopologicalSorter({n: node.prerequisites for n, node in nodes.items()})
+        try:
+            sorter.prepare()
+        except graphlib.CycleError as exc:
+            cycle = list(reversed(exc.args[1]))
+            raise PipelineDefinitionError(
+                "Invalid pipeline definition: the steps depend on each other in a cycle: "
+                f"{' -> '.join(cycle)}. Remove one of these dependencies (a property "
+                "reference or a DependsOn entry)."
+            ) from None
+        position = {n: i for i, n in enumerate(self.all_steps)}
+        layers = []
+        while sorter.is_active():
+            layer = sorted(sorter.get_ready(), key=position.__getitem__)
+            layers.append(tuple(layer))
+            sorter.done(*layer)
+        ordered = {n: nodes[n] for layer in layers for n in layer}
+        return Dag(ordered, tuple(layers))
+
+    def branch_conflicts(self, nodes: Mapping[str, StepNode]) -> None:
+        """A step that needs a step of the other branch of one of its own Condition
+        steps could never run."""
+        gates = {name: _gate_chain(name, nodes) for name in nodes}
+        for name, node in nodes.items():
+            mine = gates[name]
+            for prerequisite in node.prerequisites:
+                for condition, outcome in gates.get(prerequisite, {}).items():
+                    if condition in mine and mine[condition] != outcome:
+                        self.problems.append(
+                            f"step {name!r} needs step {prerequisite!r}, but they are in "
+                            f"different branches of Condition step {condition!r}, so it "
+                            "could never run"
+                        )
+        self.raise_problems()
+
+
+_A_SHAPE = {
+    "integer": "an integer",
+    "long": "an integer",
+    "float": "a number",
+    "double": "a number",
+    "boolean": "a boolean",
+}
+
+
+def _gate_chain(name: str, nodes: Mapping[str, StepNode]) -> dict[str, bool]:
+    chain: dict[str, bool] = {}
+    gate = nodes[name].gate
+    while gate is not None and gate.condition not in chain:
+        chain[gate.condition] = gate.outcome
+        gate = nodes[gate.condition].gate if gate.condition in nodes else None
+    return chain
+
+
+def _direct_references(value: Any, path: tuple) -> list[tuple[tuple, str]]:
+    """``(path, 'Parameters.X')`` for each parameter ``Get`` that is itself the value at
+    ``path`` (not inside a function, whose result has its own type)."""
+    if isinstance(value, dict):
+        if set(value) == {"Get"}:
+            ref = value["Get"]
+            if isinstance(ref, str) and ref.startswith("Parameters."):
+                return [(path, ref)]
+            return []
+        if len(value) == 1 and next(iter(value)).startswith("Std:"):
+            return []
+        out = []
+        for k, v in value.items():
+            out.extend(_direct_references(v, (*path, k)))
+        return out
+    if isinstance(value, list):
+        out = []
+        for i, v in enumerate(value):
+            out.extend(_direct_references(v, (*path, i)))
+        return out
+    return []
