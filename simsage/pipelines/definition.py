@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import graphlib
 import json
 import re
 from collections.abc import Mapping
@@ -50,6 +49,25 @@ from typing import Any
 
 from simsage.errors import ValidationException
 from simsage.pipelines import expressions, shapes
+from simsage.pipelines.checks import check_meaning
+from simsage.pipelines.errors import PipelineDefinitionError
+from simsage.pipelines.errors import unparsable as _unparsable
+from simsage.pipelines.graph import Dag, Gate, Plan, StepNode, build_graph
+
+__all__ = [
+    "CacheConfig",
+    "Dag",
+    "Gate",
+    "Parameter",
+    "PipelineDefinition",
+    "PipelineDefinitionError",
+    "Plan",
+    "PropertyFile",
+    "RetryPolicy",
+    "Step",
+    "StepNode",
+    "parse_definition",
+]
 
 VERSION = "2020-12-01"
 PARAMETER_TYPES = ("String", "Integer", "Float", "Boolean")
@@ -105,23 +123,6 @@ _PARAMETER_NAME = re.compile(r"[A-Za-z0-9\-_]{1,256}")
 _DURATION = re.compile(
     r"P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?!$)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?"
 )
-_MAX_REPORTED = 10
-
-
-class PipelineDefinitionError(ValidationException):
-    """A definition CreatePipeline (or UpdatePipeline) refuses.
-
-    Attributes:
-        problems: each problem found, in the order found.
-    """
-
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems or [message]
-
-
-def _unparsable(detail: str) -> PipelineDefinitionError:
-    return PipelineDefinitionError(f"Unable to parse pipeline definition. {detail}")
 
 
 # -- the parsed definition ----------------------------------------------------------------
@@ -249,19 +250,6 @@ class PropertyFile:
 
 
 @dataclass(frozen=True)
-class Gate:
-    """The Condition-step branch a step is listed in: it runs only if ``condition``'s
-    outcome is ``outcome`` (True for IfSteps, False for ElseSteps)."""
-
-    condition: str
-    outcome: bool
-
-    @property
-    def branch(self) -> str:
-        return "IfSteps" if self.outcome else "ElseSteps"
-
-
-@dataclass(frozen=True)
 class Step:
     """One step of the definition (nested steps of a Condition included).
 
@@ -297,90 +285,6 @@ class Step:
     def error_message(self) -> Any:
         """A Fail step's ``ErrorMessage`` (a string or an expression)."""
         return self.arguments.get("ErrorMessage", "")
-
-
-@dataclass(frozen=True)
-class StepNode:
-    """A step's place in the graph.
-
-    Attributes:
-        prerequisites: every step that must succeed before this one starts (data
-            references, DependsOn and the gating Condition step).
-        data_dependencies: the steps its expressions read.
-        gate: as :attr:`Step.gate`.
-    """
-
-    name: str
-    prerequisites: frozenset[str]
-    data_dependencies: frozenset[str]
-    gate: Gate | None
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What to do next (:meth:`Dag.plan`).
-
-    Attributes:
-        ready: steps that may start now, in topological (then definition) order.
-        unreachable: steps that have not started and never will (a prerequisite did not
-            succeed, or their branch was not chosen).
-    """
-
-    ready: tuple[str, ...]
-    unreachable: tuple[str, ...]
-
-
-TERMINAL_FAILURES = ("Failed", "Stopped")
-
-
-@dataclass(frozen=True)
-class Dag:
-    """The execution graph of a definition.
-
-    Attributes:
-        nodes: step name → node, in topological order (ties in definition order).
-        layers: the steps grouped by depth: every step's prerequisites are in earlier
-            layers (for drawing the DAG and for tests).
-    """
-
-    nodes: Mapping[str, StepNode]
-    layers: tuple[tuple[str, ...], ...]
-
-    @property
-    def order(self) -> tuple[str, ...]:
-        return tuple(self.nodes)
-
-    def dependents(self, name: str) -> tuple[str, ...]:
-        """The steps that have ``name`` as a prerequisite."""
-        return tuple(n for n, node in self.nodes.items() if name in node.prerequisites)
-
-    def plan(self, statuses: Mapping[str, str], outcomes: Mapping[str, bool]) -> Plan:
-        """Which steps can start and which never will.
-
-        Args:
-            statuses: step name → its StepStatus (``Starting``, ``Executing``,
-                ``Stopping``, ``Stopped``, ``Failed``, ``Succeeded``) for every step that
-                has started; a step not in it has not started.
-            outcomes: Condition step name → its outcome (True: IfSteps run).
-        """
-        ready: list[str] = []
-        never: set[str] = set()
-        for name, node in self.nodes.items():
-            if name in statuses:
-                continue
-            blocked = any(
-                p in never or statuses.get(p) in TERMINAL_FAILURES for p in node.prerequisites
-            )
-            gate = node.gate
-            if gate is not None and gate.condition in outcomes:
-                blocked = blocked or outcomes[gate.condition] != gate.outcome
-            if blocked:
-                never.add(name)
-            elif all(statuses.get(p) == "Succeeded" for p in node.prerequisites) and (
-                gate is None or outcomes.get(gate.condition) == gate.outcome
-            ):
-                ready.append(name)
-        return Plan(tuple(ready), tuple(n for n in self.nodes if n in never))
 
 
 @dataclass(frozen=True)
@@ -488,8 +392,8 @@ def parse_definition(source: str | bytes | Mapping[str, Any]) -> PipelineDefinit
     experiment = document.get("PipelineExperimentConfig")
     if experiment is not None and not isinstance(experiment, dict):
         raise _unparsable("PipelineExperimentConfig must be an object.")
-    parser.check_meaning(parameters, experiment)
-    dag = parser.graph()
+    check_meaning(parser.all_steps, parameters, experiment, parser.problems)
+    dag = build_graph(parser.all_steps)
     metadata = document.get("Metadata") or {}
     return PipelineDefinition(
         version=VERSION,
@@ -792,258 +696,3 @@ class _Parser:
         return out
 
     # meaning
-
-    def check_meaning(
-        self, parameters: Mapping[str, Parameter], experiment: Mapping[str, Any] | None
-    ) -> None:
-        for step in self.all_steps.values():
-            label = f"step {step.name!r}"
-            for dep in step.depends_on:
-                if dep == step.name:
-                    self.problems.append(f"{label} lists itself in DependsOn")
-                elif dep not in self.all_steps:
-                    self.problems.append(
-                        f"{label}: DependsOn names step {dep!r}, which is not in the pipeline"
-                    )
-            for ref in expressions.references(step.arguments):
-                self.reference(ref, step, parameters)
-            self.syntax(step.arguments, label)
-            if step.type in JOB_TYPES:
-                self.parameter_types(step, parameters)
-        if experiment is not None:
-            for ref in expressions.references(experiment):
-                if not isinstance(ref, str) or ref.startswith("Steps."):
-                    self.problems.append(
-                        f"PipelineExperimentConfig: {{'Get': {ref!r}}} — only Parameters and "
-                        "Execution variables can be used there"
-                    )
-                else:
-                    self.reference(ref, None, parameters)
-        self.raise_problems()
-
-    def reference(self, ref: Any, step: Step | None, parameters: Mapping[str, Parameter]) -> None:
-        label = f"step {step.name!r}" if step else "PipelineExperimentConfig"
-        if not isinstance(ref, str):
-            self.problems.append(f"{label}: Get takes a string reference, not {ref!r}")
-            return
-        root, _, rest = ref.partition(".")
-        if root == "Parameters":
-            if rest not in parameters:
-                declared = ", ".join(parameters) or "none"
-                self.problems.append(
-                    f"{label} refers to parameter {rest!r} ({{'Get': '{ref}'}}), which is not "
-                    f"declared in Parameters (declared: {declared})"
-                )
-        elif root == "Execution":
-            if rest not in expressions.EXECUTION_VARIABLES:
-                self.problems.append(
-                    f"{label}: {ref!r} is not an execution variable; they are "
-                    f"{', '.join('Execution.' + v for v in expressions.EXECUTION_VARIABLES)}"
-                )
-        elif root == "Steps":
-            target_name, _, path = rest.partition(".")
-            target = self.all_steps.get(target_name)
-            if target is None:
-                self.problems.append(
-                    f"{label} refers to step {target_name!r} ({{'Get': '{ref}'}}), which is "
-                    "not in the pipeline"
-                )
-            elif step is not None and target_name == step.name:
-                self.problems.append(f"{label} refers to its own properties ({ref!r})")
-            else:
-                self.property_path(label, ref, target, path)
-        else:
-            self.problems.append(
-                f"{label}: cannot resolve {{'Get': {ref!r}}}; a reference starts with "
-                "Parameters., Execution. or Steps."
-            )
-
-    def property_path(self, label: str, ref: str, target: Step, path: str) -> None:
-        if not path:
-            self.problems.append(f"{label}: {ref!r} names a step but none of its properties")
-            return
-        if target.type == "Fail":
-            self.problems.append(
-                f"{label}: {ref!r} — a Fail step ends the execution and has no properties"
-            )
-            return
-        if target.type == "Condition":
-            if path != "Outcome":
-                self.problems.append(
-                    f"{label}: {ref!r} — a Condition step's only property is Outcome"
-                )
-            return
-        head, _, name = path.partition(".")
-        if head == "PropertyFiles":
-            if name not in target.property_files:
-                declared = ", ".join(target.property_files) or "none"
-                self.problems.append(
-                    f"{label}: {ref!r} — step {target.name!r} declares no property file "
-                    f"{name!r} (its property files: {declared})"
-                )
-            return
-        try:
-            shapes.check_path(target.type, shapes.parse_path(path))
-        except shapes.PathError as exc:
-            self.problems.append(f"{label}: {{'Get': '{ref}'}} — {exc}")
-
-    def syntax(self, value: Any, label: str) -> None:
-        """Functions are known and well formed (the evaluator would fail later)."""
-        if isinstance(value, dict):
-            keys = list(value)
-            if len(keys) == 1 and keys[0].startswith("Std:"):
-                fn, body = keys[0], value[keys[0]]
-                if fn not in expressions.FUNCTIONS:
-                    self.problems.append(
-                        f"{label}: unknown function {fn!r}; the functions are "
-                        f"{', '.join(expressions.FUNCTIONS)}"
-                    )
-                elif fn == "Std:Join" and not (
-                    isinstance(body, dict)
-                    and isinstance(body.get("Values"), list)
-                    and isinstance(body.get("On", ""), str)
-                ):
-                    self.problems.append(f"{label}: Std:Join takes {{'On': str, 'Values': [...]}}")
-                elif fn == "Std:JsonGet" and not (
-                    isinstance(body, dict)
-                    and isinstance(body.get("Path"), str)
-                    and ("PropertyFile" in body or "S3Uri" in body)
-                ):
-                    self.problems.append(
-                        f"{label}: Std:JsonGet takes a PropertyFile (or S3Uri) and a Path"
-                    )
-                elif fn == "Std:JsonGet" and "PropertyFile" in body:
-                    ref = body["PropertyFile"]
-                    text = ref.get("Get") if isinstance(ref, dict) else None
-                    parts = text.split(".") if isinstance(text, str) else []
-                    if len(parts) != 4 or parts[0] != "Steps" or parts[2] != "PropertyFiles":
-                        self.problems.append(
-                            f"{label}: Std:JsonGet's PropertyFile is "
-                            "{'Get': 'Steps.<Step>.PropertyFiles.<Name>'}"
-                        )
-            for v in value.values():
-                self.syntax(v, label)
-        elif isinstance(value, list):
-            for v in value:
-                self.syntax(v, label)
-
-    def parameter_types(self, step: Step, parameters: Mapping[str, Parameter]) -> None:
-        """A parameter placed directly where the job's request wants a number or a
-        boolean must be of that type (a String one would fail every execution)."""
-        request = shapes.shape(shapes.JOB_STEP_SHAPES[step.type][0])
-        for path, ref in _direct_references(step.arguments, ()):
-            name = ref[len("Parameters.") :]
-            parameter = parameters.get(name)
-            if parameter is None:
-                continue
-            wanted = shapes.member_type(request, path)
-            fits = {
-                "integer": ("Integer",),
-                "long": ("Integer",),
-                "float": ("Integer", "Float"),
-                "double": ("Integer", "Float"),
-                "boolean": ("Boolean",),
-            }.get(wanted or "")
-            if fits is not None and parameter.type not in fits:
-                where = ".".join(str(p) for p in path)
-                self.problems.append(
-                    f"step {step.name!r}: Arguments.{where} takes {_A_SHAPE[wanted]}, but "
-                    f"parameter {name!r} is a {parameter.type}; declare it as "
-                    f"{' or '.join(fits)}"
-                )
-
-    def raise_problems(self) -> None:
-        if self.problems:
-            shown = self.problems[:_MAX_REPORTED]
-            more = len(self.problems) - len(shown)
-            text = "; ".join(shown) + (f"; and {more} more" if more else "")
-            raise PipelineDefinitionError(f"Invalid pipeline definition: {text}.", self.problems)
-
-    def graph(self) -> Dag:
-        nodes: dict[str, StepNode] = {}
-        for name, step in self.all_steps.items():
-            data = {
-                ref.split(".")[1]
-                for ref in expressions.references(step.arguments)
-                if isinstance(ref, str) and ref.startswith("Steps.")
-            }
-            prerequisites = data | set(step.depends_on)
-            if step.gate is not None:
-                prerequisites.add(step.gate.condition)
-            nodes[name] = StepNode(name, frozenset(prerequisites), frozenset(data), step.gate)
-        self.branch_conflicts(nodes)
-        sorter = graphlib.TopologicalSorter({n: node.prerequisites for n, node in nodes.items()})
-        try:
-            sorter.prepare()
-        except graphlib.CycleError as exc:
-            cycle = list(reversed(exc.args[1]))
-            raise PipelineDefinitionError(
-                "Invalid pipeline definition: the steps depend on each other in a cycle: "
-                f"{' -> '.join(cycle)}. Remove one of these dependencies (a property "
-                "reference or a DependsOn entry)."
-            ) from None
-        position = {n: i for i, n in enumerate(self.all_steps)}
-        layers = []
-        while sorter.is_active():
-            layer = sorted(sorter.get_ready(), key=position.__getitem__)
-            layers.append(tuple(layer))
-            sorter.done(*layer)
-        ordered = {n: nodes[n] for layer in layers for n in layer}
-        return Dag(ordered, tuple(layers))
-
-    def branch_conflicts(self, nodes: Mapping[str, StepNode]) -> None:
-        """A step that needs a step of the other branch of one of its own Condition
-        steps could never run."""
-        gates = {name: _gate_chain(name, nodes) for name in nodes}
-        for name, node in nodes.items():
-            mine = gates[name]
-            for prerequisite in node.prerequisites:
-                for condition, outcome in gates.get(prerequisite, {}).items():
-                    if condition in mine and mine[condition] != outcome:
-                        self.problems.append(
-                            f"step {name!r} needs step {prerequisite!r}, but they are in "
-                            f"different branches of Condition step {condition!r}, so it "
-                            "could never run"
-                        )
-        self.raise_problems()
-
-
-_A_SHAPE = {
-    "integer": "an integer",
-    "long": "an integer",
-    "float": "a number",
-    "double": "a number",
-    "boolean": "a boolean",
-}
-
-
-def _gate_chain(name: str, nodes: Mapping[str, StepNode]) -> dict[str, bool]:
-    chain: dict[str, bool] = {}
-    gate = nodes[name].gate
-    while gate is not None and gate.condition not in chain:
-        chain[gate.condition] = gate.outcome
-        gate = nodes[gate.condition].gate if gate.condition in nodes else None
-    return chain
-
-
-def _direct_references(value: Any, path: tuple) -> list[tuple[tuple, str]]:
-    """``(path, 'Parameters.X')`` for each parameter ``Get`` that is itself the value at
-    ``path`` (not inside a function, whose result has its own type)."""
-    if isinstance(value, dict):
-        if set(value) == {"Get"}:
-            ref = value["Get"]
-            if isinstance(ref, str) and ref.startswith("Parameters."):
-                return [(path, ref)]
-            return []
-        if len(value) == 1 and next(iter(value)).startswith("Std:"):
-            return []
-        out = []
-        for k, v in value.items():
-            out.extend(_direct_references(v, (*path, k)))
-        return out
-    if isinstance(value, list):
-        out = []
-        for i, v in enumerate(value):
-            out.extend(_direct_references(v, (*path, i)))
-        return out
-    return []
