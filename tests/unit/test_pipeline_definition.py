@@ -431,7 +431,7 @@ def test_a_cycle_is_named():
     assert cycle[0] == cycle[-1] and sorted(cycle[:-1]) == ["A", "B", "C"]
     # each arrow points from a step to the one it needs
     needs = {"A": "C", "B": "A", "C": "B"}
-    assert all(needs[step] == needed for step, needed in zip(cycle, cycle[1:]))
+    assert all(needs[step] == needed for step, needed in zip(cycle, cycle[1:], strict=False))
 
 
 def test_a_step_depending_on_itself():
