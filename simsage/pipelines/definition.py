@@ -42,7 +42,7 @@ import copy
 import dataclasses
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -314,6 +314,44 @@ class PipelineDefinition:
         """The execution graph (computed when the definition was parsed)."""
         assert self._dag is not None
         return self._dag
+
+    def property_file_reader(
+        self,
+        answer_of: Callable[[str], Mapping[str, Any] | None],
+        read_s3_json: Callable[[str], Any],
+    ) -> Callable[[str, str], Any]:
+        """A ``read_property_file`` for :class:`~simsage.pipelines.expressions.Context`:
+        ``(step, name)`` → the JSON of that step's property file, read with
+        ``read_s3_json`` from ``FilePath`` under the step's output ``OutputName`` (the
+        step's DescribeProcessingJob answer, from ``answer_of``, says where it went).
+
+        The returned reader raises :class:`~simsage.pipelines.expressions.ExpressionError`
+        naming the step, the file and its S3 URI when it cannot be read.
+        """
+
+        def read(step: str, name: str) -> Any:
+            declared = self.steps[step].property_files.get(name) if step in self.steps else None
+            if declared is None:
+                raise expressions.ExpressionError(
+                    f"Steps.{step}.PropertyFiles.{name}: the step declares no such property file"
+                )
+            answer = answer_of(step)
+            if answer is None:
+                raise expressions.ExpressionError(
+                    f"Steps.{step}.PropertyFiles.{name}: step {step!r} has not succeeded"
+                )
+            uri = expressions.property_file_uri(answer, declared.output_name, declared.file_path)
+            try:
+                return read_s3_json(uri)
+            except expressions.ExpressionError:
+                raise
+            except Exception as exc:  # a missing object, a file that is not JSON …
+                raise expressions.ExpressionError(
+                    f"property file {name!r} of step {step!r} ({declared.file_path} in output "
+                    f"{declared.output_name!r}, {uri}) cannot be read: {exc}"
+                ) from None
+
+        return read
 
     def parameter_values(self, given: Mapping[str, Any] | list[Mapping[str, Any]] = ()) -> dict:
         """The typed value of every parameter for an execution: ``given`` (a name → value
@@ -593,12 +631,14 @@ class _Parser:
         delta = None
         if expire is not None:
             match = _DURATION.fullmatch(expire) if isinstance(expire, str) else None
-            if match is None:
+            if match is None and raw["Enabled"]:
+                # Only when caching is on: AWS has run definitions with a disabled cache
+                # and ExpireAfter "15d" (sagemaker-python-sdk#3467).
                 self.problems.append(
                     f"{label}: CacheConfig ExpireAfter {expire!r} is not an ISO 8601 duration "
                     "such as 'P30D' or 'PT12H'"
                 )
-            else:
+            elif match is not None:
                 y, mo, w, d, h, mi, s = (int(g) if g else 0 for g in match.groups())
                 delta = timedelta(
                     days=365 * y + 30 * mo + 7 * w + d, hours=h, minutes=mi, seconds=s

@@ -16,6 +16,7 @@ from simsage.pipelines.definition import (
     PipelineDefinitionError,
     parse_definition,
 )
+from simsage.pipelines.expressions import ExpressionError
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
@@ -519,6 +520,14 @@ def test_bad_retry_policies(policy, words):
 def test_bad_cache_expiry():
     step = processing("Prep", CacheConfig={"Enabled": True, "ExpireAfter": "30 days"})
     assert "ExpireAfter '30 days' is not an ISO 8601 duration" in refused(definition(step)).message
+    # a disabled cache's expiry is never used (and AWS runs such definitions)
+    step["CacheConfig"]["Enabled"] = False
+    parsed = parse_definition(definition(step)).steps["Prep"].cache_config
+    assert (parsed.enabled, parsed.expire_after, parsed.expire_after_delta) == (
+        False,
+        "30 days",
+        None,
+    )
 
 
 def test_bad_step_name():
@@ -542,3 +551,40 @@ def test_every_problem_is_listed_at_once():
     err = refused(doc)
     assert len(err.problems) == 2
     assert "'Nope'" in err.message and "'Missing'" in err.message
+
+
+def test_property_file_reader_reads_the_file_under_the_output():
+    step = processing(
+        "Eval",
+        outputs=("evaluation",),
+        PropertyFiles=[
+            {"PropertyFileName": "Report", "OutputName": "evaluation", "FilePath": "e/report.json"}
+        ],
+    )
+    parsed = parse_definition(definition(step))
+    answer = {
+        "ProcessingOutputConfig": {
+            "Outputs": [{"OutputName": "evaluation", "S3Output": {"S3Uri": "s3://b/out/"}}]
+        }
+    }
+    objects = {"s3://b/out/e/report.json": {"auc": 0.9}}
+
+    def read_s3_json(uri):
+        if uri not in objects:
+            raise KeyError(f"NoSuchKey {uri}")
+        return objects[uri]
+
+    reader = parsed.property_file_reader({"Eval": answer}.get, read_s3_json)
+    assert reader("Eval", "Report") == {"auc": 0.9}
+    with pytest.raises(ExpressionError, match="the step declares no such property file"):
+        reader("Eval", "Other")
+    objects.clear()
+    with pytest.raises(ExpressionError) as info:
+        reader("Eval", "Report")
+    assert "property file 'Report' of step 'Eval' (e/report.json in output 'evaluation', " in (
+        info.value.message
+    )
+    assert "s3://b/out/e/report.json) cannot be read: 'NoSuchKey" in info.value.message
+    reader = parsed.property_file_reader({}.get, read_s3_json)
+    with pytest.raises(ExpressionError, match="step 'Eval' has not succeeded"):
+        reader("Eval", "Report")
