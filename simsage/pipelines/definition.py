@@ -16,24 +16,25 @@ the SDK's ``ModelStep`` names it ``<name>-CreateModel``), ``RegisterModel``
 (``Arguments.ErrorMessage``). Every other type AWS knows is refused by name
 (:data:`NOT_RUN`), as is a type nobody knows.
 
-The graph (:meth:`PipelineDefinition.graph`). A step's prerequisites are
-- every step its Arguments reference (``{"Get": "Steps.<X>…"}``, inside functions and, for
-  a Condition step, its Conditions; a JsonGet's ``Steps.<X>.PropertyFiles.<Name>``),
-- the steps in its ``DependsOn``,
-- for a step listed in a Condition step's IfSteps or ElseSteps, that Condition step: the
-  step is *gated* by the branch (:class:`Gate`) and runs only if the condition's outcome
-  chooses it.
-A step whose prerequisite did not succeed, or whose branch was not chosen, never runs
-(:meth:`Dag.plan`). Cycles are refused, naming the cycle.
+The graph (:meth:`PipelineDefinition.graph`, built by :mod:`simsage.pipelines.graph`):
+a step needs the steps its expressions read, the steps in its ``DependsOn`` and, when it
+sits in a Condition step's IfSteps or ElseSteps, that Condition step (it is *gated*, and
+runs only if the outcome chooses its branch). :meth:`Dag.plan` says what may start.
 
 Checks, all made when the definition is parsed so that CreatePipeline refuses a pipeline
-that could never run: JSON and structure (``Unable to parse pipeline definition. …``, the
-service's words), then meaning (``Invalid pipeline definition: …``): unique step and
-parameter names, references to parameters, execution variables, steps and property files
-that exist, property paths that exist in the step's Describe answer (botocore's shapes,
-:mod:`simsage.pipelines.shapes`), a String parameter where the job's request wants a
-number or boolean, default values of the declared type, cycles. Each error is a
-:class:`PipelineDefinitionError` (``ValidationException``) listing every problem found.
+that could never run. Structure first (``Unable to parse pipeline definition. …``, the
+service's words; the first problem raises at once): JSON, the Version, unknown properties
+(``Cannot parse object, unknown property 'X'``), step types, the shapes of
+CacheConfig, RetryPolicies, PropertyFiles and conditions. Then meaning (``Invalid pipeline
+definition: …``, every problem listed; :mod:`simsage.pipelines.checks`): unique step and
+parameter names, default values of the declared type, references to parameters,
+execution variables, steps and property files that exist, property paths that exist in the
+step's Describe answer, a String parameter where the job's request wants a number, and
+(:mod:`simsage.pipelines.graph`) cycles. Each error is a :class:`PipelineDefinitionError`
+(``ValidationException``).
+
+Starting an execution: :meth:`PipelineDefinition.parameter_values` types the given
+parameter values (StartPipelineExecution sends strings) over the defaults.
 """
 
 from __future__ import annotations

@@ -588,3 +588,24 @@ def test_property_file_reader_reads_the_file_under_the_output():
     reader = parsed.property_file_reader({}.get, read_s3_json)
     with pytest.raises(ExpressionError, match="step 'Eval' has not succeeded"):
         reader("Eval", "Report")
+
+
+def test_the_library_is_pure():
+    """simsage.pipelines (definition, graph, checks, expressions, shapes) reads JSON and
+    botocore's model only: no store, runtime, transport or other concept, so the API and
+    the scheduler can both build on it."""
+    import ast
+    from pathlib import Path
+
+    import simsage.pipelines
+
+    reached = set()
+    for path in Path(simsage.pipelines.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules = [node.module]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            reached.update(m for m in modules if m.startswith("simsage."))
+    assert {m for m in reached if not m.startswith("simsage.pipelines")} == {"simsage.errors"}
