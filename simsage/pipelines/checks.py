@@ -14,7 +14,10 @@ can be of the right type.
 - A parameter placed directly where the job's Create request wants a number or a
   boolean is of a type that fits (a String parameter in ``InstanceCount`` would fail
   every execution); a number where a string goes is fine (written as text when run).
-- ``PipelineExperimentConfig`` uses only parameters and execution variables.
+- ``PipelineExperimentConfig`` and ``MlflowConfig`` use only parameters and execution
+  variables.
+- A step that runs when another fails or stops (a DependsOn ``Trigger``) does not read
+  that step's properties.
 
 Every problem is collected, and all are reported in one error.
 """
@@ -43,16 +46,17 @@ _A_SHAPE = {
 def check_meaning(
     steps: Mapping[str, Step],
     parameters: Mapping[str, Parameter],
-    experiment: Mapping[str, Any] | None,
+    configs: Mapping[str, Mapping[str, Any] | None],
     problems: list[str],
 ) -> None:
-    """Check the references of every step and of the experiment config; ``problems``
+    """Check the references of every step and of the pipeline-wide configs
+    (``PipelineExperimentConfig``, ``MlflowConfig``: key → value or None); ``problems``
     (those found while parsing) are reported together with these.
 
     Raises:
         PipelineDefinitionError: listing every problem.
     """
-    _Checker(steps, problems).check_meaning(parameters, experiment)
+    _Checker(steps, problems).check_meaning(parameters, configs)
 
 
 class _Checker:
@@ -61,7 +65,9 @@ class _Checker:
         self.problems = problems
 
     def check_meaning(
-        self, parameters: Mapping[str, Parameter], experiment: Mapping[str, Any] | None
+        self,
+        parameters: Mapping[str, Parameter],
+        configs: Mapping[str, Mapping[str, Any] | None],
     ) -> None:
         for step in self.all_steps.values():
             label = f"step {step.name!r}"
@@ -72,24 +78,40 @@ class _Checker:
                     self.problems.append(
                         f"{label}: DependsOn names step {dep!r}, which is not in the pipeline"
                     )
-            for ref in expressions.references(step.arguments):
+            refs = expressions.references(step.arguments)
+            for ref in refs:
                 self.reference(ref, step, parameters)
+            read = {r.split(".")[1] for r in refs if isinstance(r, str) and r.startswith("Steps.")}
+            for dep, trigger in step.triggers.items():
+                if dep in read:
+                    self.problems.append(
+                        f"{label} reads properties of step {dep!r} but runs only when it ends "
+                        f"{trigger}; a step's properties are known only when it succeeds"
+                    )
             self.syntax(step.arguments, label)
             if step.type in JOB_TYPES:
                 self.parameter_types(step, parameters)
-        if experiment is not None:
-            for ref in expressions.references(experiment):
+        for where, config in configs.items():
+            if config is None:
+                continue
+            for ref in expressions.references(config):
                 if not isinstance(ref, str) or ref.startswith("Steps."):
                     self.problems.append(
-                        f"PipelineExperimentConfig: {{'Get': {ref!r}}} — only Parameters and "
-                        "Execution variables can be used there"
+                        f"{where}: {{'Get': {ref!r}}} — only Parameters and Execution "
+                        "variables can be used there"
                     )
                 else:
-                    self.reference(ref, None, parameters)
+                    self.reference(ref, None, parameters, where)
         raise_problems(self.problems)
 
-    def reference(self, ref: Any, step: Step | None, parameters: Mapping[str, Parameter]) -> None:
-        label = f"step {step.name!r}" if step else "PipelineExperimentConfig"
+    def reference(
+        self,
+        ref: Any,
+        step: Step | None,
+        parameters: Mapping[str, Parameter],
+        where: str = "",
+    ) -> None:
+        label = f"step {step.name!r}" if step else where
         if not isinstance(ref, str):
             self.problems.append(f"{label}: Get takes a string reference, not {ref!r}")
             return

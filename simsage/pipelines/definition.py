@@ -2,9 +2,10 @@
 checked, and turned into the graph an execution runs.
 
 The definition (Version ``2020-12-01``) is ``Parameters`` (Name, Type String | Integer |
-Float | Boolean, DefaultValue, EnumValues), an optional ``PipelineExperimentConfig`` and
-``Steps``. A step has ``Name``, ``Type`` and ``Arguments``, optionally ``DependsOn`` (step
-names), ``DisplayName``, ``Description``, ``CacheConfig`` (``Enabled``, ``ExpireAfter``
+Float | Boolean, DefaultValue, EnumValues), optional ``PipelineExperimentConfig`` and
+``MlflowConfig`` (SDK v3) and ``Steps``. A step has ``Name``, ``Type`` and ``Arguments``,
+optionally ``DependsOn`` (step names, or SDK v3's ``{"Step": …, "Trigger": "Failed" |
+"Stopped" | "Any"}``), ``DisplayName``, ``Description``, ``CacheConfig`` (``Enabled``, ``ExpireAfter``
 as an ISO 8601 duration), ``RetryPolicies`` and (Processing steps) ``PropertyFiles``.
 
 Step types simsage runs: ``Processing``, ``Training``, ``Tuning``, ``Transform`` (their
@@ -107,7 +108,17 @@ RETRY_EXCEPTION_TYPES = (
     "SageMaker.CAPACITY_ERROR",
     "SageMaker.RESOURCE_LIMIT",
 )
-_TOP_KEYS = {"Version", "Metadata", "Parameters", "PipelineExperimentConfig", "Steps"}
+_TOP_KEYS = {
+    "Version",
+    "Metadata",
+    "Parameters",
+    "PipelineExperimentConfig",
+    "MlflowConfig",
+    "Steps",
+}
+# DependsOn entries {"Step": …, "Trigger": …} (SDK v3's StepDependency): when the dependent
+# step runs. A plain name is "Completed".
+TRIGGERS = ("Completed", "Failed", "Stopped", "Any")
 _STEP_KEYS = {
     "Name",
     "Type",
@@ -259,7 +270,11 @@ class Step:
         arguments: ``Arguments`` as written (for a Condition step, without the nested
             steps: ``{"Conditions": [...]}``); resolve them with
             :func:`simsage.pipelines.expressions.resolve`.
-        depends_on: ``DependsOn``.
+        depends_on: the step names in ``DependsOn``.
+        triggers: DependsOn step → its ``Trigger`` for the entries written as
+            ``{"Step": …, "Trigger": "Failed" | "Stopped" | "Any"}`` (SDK v3's
+            StepDependency: the step runs when that step ends so); a plain name is
+            ``Completed`` and not listed.
         cache_config, retry_policies, property_files: as parsed (property files by name).
         gate: the branch the step sits in, or None for a top-level step.
         if_steps, else_steps: a Condition step's branches (step names).
@@ -271,6 +286,7 @@ class Step:
     type: str
     arguments: dict[str, Any]
     depends_on: tuple[str, ...] = ()
+    triggers: Mapping[str, str] = field(default_factory=dict)
     display_name: str | None = None
     description: str | None = None
     cache_config: CacheConfig | None = None
@@ -297,6 +313,7 @@ class PipelineDefinition:
         metadata: ``Metadata`` as written.
         parameters: name → :class:`Parameter`, in definition order.
         experiment_config: ``PipelineExperimentConfig`` as written, or None.
+        mlflow_config: ``MlflowConfig`` as written (SDK v3), or None.
         steps: name → :class:`Step`, every step (nested ones too) in definition order.
         top_level: the names of the top-level steps.
         document: the whole definition as parsed JSON.
@@ -306,6 +323,7 @@ class PipelineDefinition:
     metadata: Mapping[str, Any]
     parameters: Mapping[str, Parameter]
     experiment_config: Mapping[str, Any] | None
+    mlflow_config: Mapping[str, Any] | None
     steps: Mapping[str, Step]
     top_level: tuple[str, ...]
     document: Mapping[str, Any] = field(repr=False)
@@ -428,17 +446,20 @@ def parse_definition(source: str | bytes | Mapping[str, Any]) -> PipelineDefinit
     if not isinstance(raw_steps, list):
         raise _unparsable("Steps must be a list of steps.")
     top = parser.steps(raw_steps, gate=None, where="Steps")
-    experiment = document.get("PipelineExperimentConfig")
-    if experiment is not None and not isinstance(experiment, dict):
-        raise _unparsable("PipelineExperimentConfig must be an object.")
-    check_meaning(parser.all_steps, parameters, experiment, parser.problems)
+    configs = {}
+    for key in ("PipelineExperimentConfig", "MlflowConfig"):
+        configs[key] = document.get(key)
+        if configs[key] is not None and not isinstance(configs[key], dict):
+            raise _unparsable(f"{key} must be an object.")
+    check_meaning(parser.all_steps, parameters, configs, parser.problems)
     dag = build_graph(parser.all_steps)
     metadata = document.get("Metadata") or {}
     return PipelineDefinition(
         version=VERSION,
         metadata=metadata,
         parameters=parameters,
-        experiment_config=experiment,
+        experiment_config=configs["PipelineExperimentConfig"],
+        mlflow_config=configs["MlflowConfig"],
         steps=parser.all_steps,
         top_level=tuple(top),
         document=document,
@@ -544,9 +565,7 @@ class _Parser:
         arguments = item.get("Arguments", {})
         if not isinstance(arguments, dict):
             raise _unparsable(f"{label}: Arguments must be an object.")
-        depends = item.get("DependsOn", [])
-        if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
-            raise _unparsable(f"{label}: DependsOn must be a list of step names.")
+        depends, triggers = self.depends_on(item.get("DependsOn"), label)
         if_names: list[str] = []
         else_names: list[str] = []
         conditions: tuple[Any, ...] = ()
@@ -566,7 +585,8 @@ class _Parser:
             name=name,
             type=kind,
             arguments=args,
-            depends_on=tuple(depends),
+            depends_on=depends,
+            triggers=triggers,
             display_name=item.get("DisplayName"),
             description=item.get("Description"),
             cache_config=self.cache_config(item.get("CacheConfig"), label),
@@ -596,6 +616,32 @@ class _Parser:
                     step, if_steps=tuple(if_names), else_steps=tuple(else_names)
                 )
         return step
+
+    def depends_on(self, raw: Any, label: str) -> tuple[tuple[str, ...], dict[str, str]]:
+        if raw is None:
+            return (), {}
+        if not isinstance(raw, list):
+            raise _unparsable(f"{label}: DependsOn must be a list of step names.")
+        names, triggers = [], {}
+        for entry in raw:
+            if isinstance(entry, dict):
+                _check_keys(entry, {"Step", "Trigger"}, f"{label}'s DependsOn")
+                name, trigger = entry.get("Step"), entry.get("Trigger", "Completed")
+                if trigger not in TRIGGERS:
+                    raise _unparsable(
+                        f"{label}: DependsOn Trigger {trigger!r} is not one of "
+                        f"{', '.join(TRIGGERS)}."
+                    )
+            else:
+                name, trigger = entry, "Completed"
+            if not isinstance(name, str):
+                raise _unparsable(
+                    f"{label}: a DependsOn entry is a step name or {{'Step': name, 'Trigger': …}}."
+                )
+            names.append(name)
+            if trigger != "Completed":
+                triggers[name] = trigger
+        return tuple(names), triggers
 
     def condition(self, condition: Any, where: str) -> None:
         try:

@@ -9,7 +9,11 @@ is *gated* (:class:`Gate`): it runs only if the condition's outcome chooses its 
 :meth:`Dag.plan` is the whole scheduling rule: a step that has not started is ready once
 every prerequisite has Succeeded and its branch (if any) was chosen; it will never run
 once a prerequisite Failed or was Stopped, or will never run itself, or its branch was
-not chosen. Steps that do not need a failed step keep running; what the execution then
+not chosen. A DependsOn entry with a ``Trigger`` (SDK v3's StepDependency:
+``{"Step": "Train", "Trigger": "Failed"}``) turns that around for its step: it runs when
+the prerequisite Failed (``Stopped``, or any end for ``Any``) and never if it ends
+otherwise — a notification on failure; the SDK says an execution in which such steps ran
+ends ``CompletedWithFailures``. Steps that do not need a failed step keep running; what the execution then
 reports is the scheduler's business.
 
 Refused when the graph is built (:func:`build_graph`): a cycle (named, each step needing
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import graphlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from simsage.pipelines import expressions
@@ -53,12 +57,20 @@ class StepNode:
             references, DependsOn and the gating Condition step).
         data_dependencies: the steps its expressions read.
         gate: as :attr:`Step.gate`.
+        triggers: prerequisite → the end it must reach for this step to run, for the
+            DependsOn entries with a ``Trigger`` (``Failed``, ``Stopped``, ``Any``);
+            every other prerequisite must succeed.
     """
 
     name: str
     prerequisites: frozenset[str]
     data_dependencies: frozenset[str]
     gate: Gate | None
+    triggers: Mapping[str, str] = field(default_factory=dict)
+
+    def wants(self, prerequisite: str) -> tuple[str, ...]:
+        """The StepStatuses of ``prerequisite`` that let this step run."""
+        return _WANTED[self.triggers.get(prerequisite, "Completed")]
 
 
 @dataclass(frozen=True)
@@ -68,14 +80,20 @@ class Plan:
     Attributes:
         ready: steps that may start now, in topological (then definition) order.
         unreachable: steps that have not started and never will (a prerequisite did not
-            succeed, or their branch was not chosen).
+            end as they need, will never run, or their branch was not chosen).
     """
 
     ready: tuple[str, ...]
     unreachable: tuple[str, ...]
 
 
-TERMINAL_FAILURES = ("Failed", "Stopped")
+TERMINAL = ("Succeeded", "Failed", "Stopped")
+_WANTED = {
+    "Completed": ("Succeeded",),
+    "Failed": ("Failed",),
+    "Stopped": ("Stopped",),
+    "Any": TERMINAL,
+}
 
 
 @dataclass(frozen=True)
@@ -114,14 +132,15 @@ class Dag:
             if name in statuses:
                 continue
             blocked = any(
-                p in never or statuses.get(p) in TERMINAL_FAILURES for p in node.prerequisites
+                p in never or (statuses.get(p) in TERMINAL and statuses[p] not in node.wants(p))
+                for p in node.prerequisites
             )
             gate = node.gate
             if gate is not None and gate.condition in outcomes:
                 blocked = blocked or outcomes[gate.condition] != gate.outcome
             if blocked:
                 never.add(name)
-            elif all(statuses.get(p) == "Succeeded" for p in node.prerequisites) and (
+            elif all(statuses.get(p) in node.wants(p) for p in node.prerequisites) and (
                 gate is None or outcomes.get(gate.condition) == gate.outcome
             ):
                 ready.append(name)
@@ -146,7 +165,9 @@ def build_graph(steps: Mapping[str, Step]) -> Dag:
         prerequisites = data | set(step.depends_on)
         if step.gate is not None:
             prerequisites.add(step.gate.condition)
-        nodes[name] = StepNode(name, frozenset(prerequisites), frozenset(data), step.gate)
+        nodes[name] = StepNode(
+            name, frozenset(prerequisites), frozenset(data), step.gate, dict(step.triggers)
+        )
     _check_branches(nodes)
     sorter = graphlib.TopologicalSorter({n: node.prerequisites for n, node in nodes.items()})
     try:

@@ -609,3 +609,61 @@ def test_the_library_is_pure():
                 modules = [alias.name for alias in node.names]
             reached.update(m for m in modules if m.startswith("simsage."))
     assert {m for m in reached if not m.startswith("simsage.pipelines")} == {"simsage.errors"}
+
+
+def test_a_depends_on_trigger_runs_a_step_when_its_upstream_fails():
+    """SDK v3's StepDependency writes {"Step": …, "Trigger": …}: the notification runs
+    when training fails, and never when it succeeds."""
+    doc = definition(
+        training("Train"),
+        processing("Notify", DependsOn=[{"Step": "Train", "Trigger": "Failed"}]),
+        processing("Cleanup", outputs=("c",), DependsOn=[{"Step": "Train", "Trigger": "Any"}]),
+        processing("Next", outputs=("n",), DependsOn=["Train"]),
+    )
+    parsed = parse_definition(doc)
+    assert parsed.steps["Notify"].depends_on == ("Train",)
+    assert parsed.steps["Notify"].triggers == {"Train": "Failed"}
+    assert parsed.steps["Next"].triggers == {}
+    dag = parsed.graph()
+    assert dag.plan({"Train": "Executing"}, {}).ready == ()
+    plan = dag.plan({"Train": "Failed"}, {})
+    assert plan.ready == ("Notify", "Cleanup")
+    assert plan.unreachable == ("Next",)
+    plan = dag.plan({"Train": "Succeeded"}, {})
+    assert plan.ready == ("Cleanup", "Next")
+    assert plan.unreachable == ("Notify",)
+    assert dag.plan({"Train": "Stopped"}, {}).ready == ("Cleanup",)
+
+
+def test_a_trigger_on_a_step_whose_properties_are_read_is_refused():
+    step = training("Train", data=TRAIN_URI, DependsOn=[{"Step": "Prep", "Trigger": "Failed"}])
+    err = refused(definition(processing("Prep"), step))
+    assert "step 'Train' reads properties of step 'Prep' but runs only when it ends Failed" in (
+        err.message
+    )
+
+
+def test_a_bad_trigger_is_refused():
+    step = processing("B", DependsOn=[{"Step": "A", "Trigger": "Succeeded"}])
+    err = refused(definition(processing("A"), step))
+    assert "DependsOn Trigger 'Succeeded' is not one of Completed, Failed, Stopped, Any" in (
+        err.message
+    )
+
+
+def test_the_mlflow_config_of_sdk_v3_is_read_and_checked():
+    doc = definition(processing("Prep"))
+    doc["PipelineExperimentConfig"] = None
+    doc["MlflowConfig"] = {
+        "MlflowResourceArn": "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/t",
+        "MlflowExperimentName": {"Get": "Execution.PipelineName"},
+    }
+    parsed = parse_definition(doc)
+    assert parsed.experiment_config is None
+    assert parsed.mlflow_config["MlflowExperimentName"] == {"Get": "Execution.PipelineName"}
+    doc["MlflowConfig"]["MlflowExperimentName"] = {"Get": "Parameters.Experiment"}
+    assert "MlflowConfig refers to parameter 'Experiment'" in refused(doc).message
+    doc["MlflowConfig"]["MlflowExperimentName"] = {"Get": "Steps.Prep.ProcessingJobName"}
+    assert "MlflowConfig: {'Get': 'Steps.Prep.ProcessingJobName'} — only Parameters" in (
+        refused(doc).message
+    )
