@@ -132,8 +132,12 @@ _STEP_KEYS = {
 }
 _NAME = re.compile(r"[A-Za-z0-9\-_]{1,64}")
 _PARAMETER_NAME = re.compile(r"[A-Za-z0-9\-_]{1,256}")
+# ExpireAfter: ISO 8601 durations ("P30D", "PT1H") and the short forms the Pipelines guide
+# shows ("30d", "5y", "T16m", "30dT5h"): the P is optional, the letters any case.
 _DURATION = re.compile(
-    r"P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?!$)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?"
+    r"P?(?=\d|T\d)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
+    r"(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?",
+    re.IGNORECASE,
 )
 
 
@@ -679,11 +683,11 @@ class _Parser:
         if expire is not None:
             match = _DURATION.fullmatch(expire) if isinstance(expire, str) else None
             if match is None and raw["Enabled"]:
-                # Only when caching is on: AWS has run definitions with a disabled cache
-                # and ExpireAfter "15d" (sagemaker-python-sdk#3467).
+                # Only when caching is on: the Pipelines guide says ExpireAfter is ignored
+                # when Enabled is false.
                 self.problems.append(
                     f"{label}: CacheConfig ExpireAfter {expire!r} is not an ISO 8601 duration "
-                    "such as 'P30D' or 'PT12H'"
+                    "such as 'P30D', 'PT12H' or '30d'"
                 )
             elif match is not None:
                 y, mo, w, d, h, mi, s = (int(g) if g else 0 for g in match.groups())

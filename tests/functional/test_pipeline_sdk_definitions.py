@@ -67,6 +67,7 @@ from sagemaker.workflow.steps import (  # noqa: E402
 )
 
 from simsage.pipelines import shapes  # noqa: E402
+from simsage.pipelines.caching import cache_key  # noqa: E402
 from simsage.pipelines.definition import (  # noqa: E402
     Gate,
     PipelineDefinitionError,
@@ -89,11 +90,11 @@ def session(simsage_local, isolated_sdk):
     return PipelineSession()
 
 
-def flight_delay_pipeline(sess, tmp_path) -> Pipeline:
+def flight_delay_pipeline(sess, tmp_path, script_text="print('preprocess')\n") -> Pipeline:
     """The issue's workflow, written as a notebook writes it."""
     bucket = sess.default_bucket()
     script = tmp_path / "preprocess.py"
-    script.write_text("print('preprocess')\n")
+    script.write_text(script_text)
     instance_type = ParameterString("ProcessingInstanceType", default_value=INSTANCE)
     instance_count = ParameterInteger("ProcessingInstanceCount", default_value=1)
     threshold = ParameterFloat("AucThreshold", default_value=0.7)
@@ -479,6 +480,36 @@ def test_a_property_path_resolves_against_simsages_describe_answer(
         == channel
     )
     sm.stop_training_job(TrainingJobName="pipelines-exec0001-Train")
+
+
+def test_a_second_execution_has_the_same_cache_keys_unless_a_parameter_they_use_changes(
+    session, tmp_path
+):
+    """What makes "run it twice to show caching" work: another execution id changes the
+    steps' output paths but none of their cache keys; a parameter that reaches a key
+    attribute changes that key only, and the script's content is part of the key."""
+    bucket = session.default_bucket()
+
+    def keys(pipeline, execution, given=None):
+        definition = parse_definition(pipeline.definition())
+        context = context_for(definition, describe_answers(bucket), given=given)
+        context.execution = {**context.execution, "PipelineExecutionId": execution}
+        return {
+            name: cache_key(step.type, resolve(step.arguments, context))
+            for name, step in definition.steps.items()
+            if step.cache_config is not None and step.cache_config.enabled
+        }
+
+    pipeline = flight_delay_pipeline(session, tmp_path)
+    first = keys(pipeline, "exec0001")
+    assert set(first) == {"Preprocess", "Tune"}
+    assert keys(pipeline, "exec0002") == first
+    # the instance count is not a key attribute of a processing job
+    assert keys(pipeline, "exec0002", {"ProcessingInstanceCount": "4"}) == first
+    edited = flight_delay_pipeline(session, tmp_path, script_text="print('edited')\n")
+    changed = keys(edited, "exec0003")
+    assert changed["Preprocess"] != first["Preprocess"]
+    assert changed["Tune"] == first["Tune"]
 
 
 def _one_step_pipeline(sess, step) -> str:

@@ -667,3 +667,20 @@ def test_the_mlflow_config_of_sdk_v3_is_read_and_checked():
     assert "MlflowConfig: {'Get': 'Steps.Prep.ProcessingJobName'} — only Parameters" in (
         refused(doc).message
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "delta"),
+    [
+        ("P30D", timedelta(days=30)),
+        ("PT1H", timedelta(hours=1)),
+        ("30d", timedelta(days=30)),
+        ("5y", timedelta(days=5 * 365)),
+        ("T16m", timedelta(minutes=16)),
+        ("30dT5h", timedelta(days=30, hours=5)),
+        ("P1W", timedelta(days=7)),
+    ],
+)
+def test_expire_after_in_the_forms_the_pipelines_guide_shows(text, delta):
+    step = processing("Prep", CacheConfig={"Enabled": True, "ExpireAfter": text})
+    assert parse_definition(definition(step)).steps["Prep"].cache_config.expire_after_delta == delta
