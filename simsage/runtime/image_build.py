@@ -59,7 +59,7 @@ _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # Docker's rule for a t
 _PREFIX = re.compile(r"(?:[a-z0-9][a-z0-9.-]*(?::[0-9]+)?/)?(?:[a-z0-9][a-z0-9._/-]*)?")
 _RUN_FAILED = re.compile(r"The command '.*' returned a non-zero code: (\d+)", re.DOTALL)
 # The builder's own lines, left out of a failure's last lines (they say nothing of why).
-_BOOKKEEPING = ("Removing intermediate container", " ---> ", "DEPRECATED:", "            ")
+_BOOKKEEPING = ("Removing intermediate container", " ---> ")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
 
 
