@@ -60,6 +60,8 @@ _PREFIX = re.compile(r"(?:[a-z0-9][a-z0-9.-]*(?::[0-9]+)?/)?(?:[a-z0-9][a-z0-9._
 _RUN_FAILED = re.compile(r"The command '.*' returned a non-zero code: (\d+)", re.DOTALL)
 # The builder's own lines, left out of a failure's last lines (they say nothing of why).
 _BOOKKEEPING = ("Removing intermediate container", " ---> ")
+# The builder colours a step's stderr red (ANSI SGR codes around it): dropped from lines.
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
 
 
@@ -242,7 +244,8 @@ def ensure_base_image(client: Any, base_image: str, say: Callable[[str], None]) 
 
 def _lines(chunks: Iterable[dict[str, Any]]) -> Iterator[tuple[str, str]]:
     """``("line", text)`` for each output line of the engine's build stream (its
-    ``stream`` pieces are not whole lines), ``("error", message)`` for its error."""
+    ``stream`` pieces are not whole lines, and a step's stderr comes wrapped in colour
+    codes), ``("error", message)`` for its error."""
     pending = ""
     for chunk in chunks:
         if "error" in chunk:
@@ -258,7 +261,7 @@ def _lines(chunks: Iterable[dict[str, Any]]) -> Iterator[tuple[str, str]]:
             if status:
                 yield "line", " ".join(str(v) for v in (status, chunk.get("progress")) if v)
             continue
-        pending += text
+        pending += _COLOUR.sub("", text)
         *whole, pending = pending.split("\n")
         for line in whole:
             yield "line", line.rstrip("\r")

@@ -266,7 +266,8 @@ def test_a_failed_pip_install_is_one_line_then_the_last_output_lines(monkeypatch
     chunks = [
         {"stream": "Step 5/14 : RUN set -eu; python3 -m venv /opt/simsage/venv\n"},
         {"stream": " ---> Running in 5f54\n"},
-        {"stream": "ERROR: No matching distribution found for setuptools>=68\n"},
+        {"stream": "\x1b[91mERROR: No matching distribution found for setuptools>=68\n"},
+        {"stream": "\x1b[0m"},  # the builder's colour codes around a step's stderr
         {"stream": "Removing intermediate container 5f54\n"},
         {
             "error": "The command '/bin/sh -c set -eu; ...' returned a non-zero code: 1",
