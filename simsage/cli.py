@@ -620,8 +620,18 @@ def images() -> None:
     show_default=True,
     help="The images' names are <prefix><name> (e.g. simsage-kmeans).",
 )
+@click.option(
+    "--platform",
+    default=None,
+    help="os/arch to build for, e.g. linux/amd64 for SageMaker from an ARM machine.",
+)
 def images_build(
-    names: tuple[str, ...], base_image: str, ca_bundle: Path | None, tag: str, prefix: str
+    names: tuple[str, ...],
+    base_image: str,
+    ca_bundle: Path | None,
+    tag: str,
+    prefix: str,
+    platform: str | None,
 ) -> None:
     """Build NAMES (default: all) as <prefix><name>:<tag> on the Docker engine."""
     try:
@@ -631,6 +641,7 @@ def images_build(
             ca_bundle=ca_bundle,
             tag=tag,
             prefix=prefix,
+            platform=platform,
             say=click.echo,
         )
     except image_build.BuildError as exc:

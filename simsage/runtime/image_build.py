@@ -106,6 +106,7 @@ class BuildPlan:
     tag: str
     buildargs: dict[str, str]
     labels: dict[str, str]
+    platform: str | None = None  # os/arch, e.g. linux/amd64; None: the engine's own
 
 
 def source_root(package: Path | None = None) -> Path:
@@ -175,6 +176,7 @@ def assemble_context(
     ca_bundle: bytes | None = None,
     root: Path | None = None,
     prefix: str = DEFAULT_PREFIX,
+    platform: str | None = None,
 ) -> BuildPlan:
     """Write the build context of ``recipe`` into the empty ``folder``.
 
@@ -197,6 +199,7 @@ def assemble_context(
         tag=recipe.tag(tag, prefix),
         buildargs={"BASE_IMAGE": base_image, **recipe.args},
         labels={VERSION_LABEL: simsage.__version__},
+        platform=platform,
     )
 
 
@@ -219,7 +222,9 @@ def connect() -> Any:
     return client
 
 
-def ensure_base_image(client: Any, base_image: str, say: Callable[[str], None]) -> None:
+def ensure_base_image(
+    client: Any, base_image: str, say: Callable[[str], None], platform: str | None = None
+) -> None:
     """Make sure the engine has ``base_image``, pulling it if it can; BuildError if not
     (asked before building, since the builder's own failure to pull is an opaque line)."""
     import docker.errors
@@ -233,7 +238,7 @@ def ensure_base_image(client: Any, base_image: str, say: Callable[[str], None]) 
         raise BuildError(f"the Docker engine failed to look up {base_image}: {exc}") from None
     say(f"pulling the base image {base_image}")
     try:
-        client.images.pull(base_image)
+        client.images.pull(base_image, **({"platform": platform} if platform else {}))
     except docker.errors.APIError as exc:
         reason = " ".join(str(getattr(exc, "explanation", None) or exc).split())
         raise BuildError(
@@ -296,6 +301,7 @@ def build_image(client: Any, plan: BuildPlan, say: Callable[[str], None]) -> str
             forcerm=True,  # no stopped container left behind by a failed step
             pull=False,  # the base image was checked (and pulled if need be) already
             decode=True,
+            **({"platform": plan.platform} if plan.platform else {}),
         )
         for kind, text in _lines(stream):
             if kind == "error":
@@ -333,6 +339,7 @@ def build(
     client: Any = None,
     root: Path | None = None,
     prefix: str = DEFAULT_PREFIX,
+    platform: str | None = None,
 ) -> list[Built]:
     """Build the images named (all by default) in order; each from its own temporary
     context. The engine's layer cache makes the second and later images cheap: the
@@ -348,11 +355,13 @@ def build(
     client = client or connect()
     built = []
     try:
-        ensure_base_image(client, base_image, say)
+        ensure_base_image(client, base_image, say, platform)
         for recipe in chosen:
             started = time.monotonic()
             with tempfile.TemporaryDirectory(prefix="simsage-image-") as scratch:
-                plan = assemble_context(recipe, Path(scratch), base_image, tag, ca, root, prefix)
+                plan = assemble_context(
+                    recipe, Path(scratch), base_image, tag, ca, root, prefix, platform
+                )
                 say(f"building {plan.tag} from {base_image} ({plan.dockerfile})")
                 image_id = build_image(client, plan, say)
             built.append(Built(plan.tag, image_id, time.monotonic() - started))

@@ -238,7 +238,7 @@ def test_build_output_is_streamed_by_line_and_each_image_is_built_from_its_own_c
     ca.write_bytes(PEM)
     result = _cli(
         "images", "build", "kmeans", "sklearn", "--base-image", "base:1", "--tag", "t1",
-        "--prefix", "simsage-it-", "--ca-bundle", str(ca),
+        "--prefix", "simsage-it-", "--ca-bundle", str(ca), "--platform", "linux/amd64",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -256,6 +256,7 @@ def test_build_output_is_streamed_by_line_and_each_image_is_built_from_its_own_c
     assert kmeans["buildargs"] == {"BASE_IMAGE": "base:1", "ALGORITHM": "kmeans"}
     assert sklearn["dockerfile"] == "containers/sklearn/Dockerfile"
     assert kmeans["pull"] is False and kmeans["forcerm"] is True and kmeans["decode"] is True
+    assert kmeans["platform"] == sklearn["platform"] == "linux/amd64"
     assert "containers/build-ca.pem" in kmeans["files"]
     assert not [f for f in sklearn["files"] if f.startswith("containers/first-party")]
     assert not Path(kmeans["path"]).exists()  # the temporary context is gone
@@ -277,10 +278,11 @@ def test_a_failed_pip_install_is_one_line_then_the_last_output_lines(monkeypatch
             },
         },
     ]
-    _use(monkeypatch, FakeClient(chunks, present={"base:1"}))
+    client = _use(monkeypatch, FakeClient(chunks, present={"base:1"}))
     result = _cli("images", "build", "pca", "--base-image", "base:1", "--tag", "t1")
     assert result.exit_code == 1
     lines = result.output.splitlines()
+    assert "platform" not in client.api.calls[0]  # the engine's own unless asked
     error = lines.index(
         "error: building simsage-pca:t1 failed at step 5/14: a RUN step exited with 1"
     )
