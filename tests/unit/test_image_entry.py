@@ -27,6 +27,7 @@ from simsage.algorithms.image_entry import (
     toolkit_environment,
     train_module,
 )
+from simsage.runtime.python import child_environment
 
 
 def _opt_ml(root: Path, hyperparameters: dict, hosts=("algo-1",)) -> Path:
@@ -168,6 +169,7 @@ def test_train_runs_the_images_algorithm_against_an_opt_ml_folder(tmp_path):
     (root / "input" / "data" / "train" / "a.csv").write_text("\n".join(rows) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SIMSAGE_"))}
     env["SIMSAGE_IMAGE"] = "kmeans"
+    env = child_environment(env)  # this checkout's simsage first on the child's path
     code = f"import sys, pathlib; from simsage.algorithms import image_entry as e; sys.exit(e.train(pathlib.Path({str(root)!r})))"
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
