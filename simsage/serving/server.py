@@ -16,21 +16,21 @@ serves:
   containers answer, so batch transform uses its own defaults.
 
 Right after binding it prints ``simsage-serving: listening on 127.0.0.1:<port>`` to
-stderr (``--port 0`` picks a free port; launchers read the port from that line).
+stderr (``--port 0`` picks a free port; launchers read the port from that line). With
+``--exit-with-parent`` it drains and exits when the process that started it goes away,
+so instances never outlive their endpoint's supervisor.
 
 ``--container`` is the one exception to the 127.0.0.1 rule, for simsage's own images
 (``containers/``): SageMaker reaches a serving container on ``0.0.0.0:8080`` (or
-``$SAGEMAKER_BIND_TO_PORT``), and a Docker host publishes that port on its own
-127.0.0.1 only. The server then binds 0.0.0.0 (``--port`` defaults to 8080 and
+``$SAGEMAKER_BIND_TO_PORT``); on a laptop the container's port is published on the
+host's 127.0.0.1 only (``-p 127.0.0.1:8080:8080``). The server then binds 0.0.0.0 (``--port`` defaults to 8080 and
 ``--host`` is ignored) and says ``listening on 0.0.0.0:<port>`` — but only when
 ``SIMSAGE_IN_CONTAINER=1`` is set, as those images' Dockerfiles do (``ENV``): an
 environment variable rather than ``/.dockerenv``, because that file is Docker's own
 and other runtimes do not make it, while the variable travels with the image wherever
 it runs. Without the variable ``--container`` is refused (status 2) before any socket
 is opened, so no command line can make a simsage server on the host listen beyond
-127.0.0.1 by accident. With
-``--exit-with-parent`` it drains and exits when the process that started it goes away,
-so instances never outlive their endpoint's supervisor.
+127.0.0.1 by accident.
 
 A model that fails to load ends the process with status 1 after printing
 ``simsage-serving: model load failed: <reason>`` as the last stderr line (the control
