@@ -26,8 +26,8 @@ from pathlib import Path
 
 import docker.errors
 import pytest
+from docker_helpers import ecr_name, engine_or_skip, leftovers_after, unavailable
 
-from simsage.runtime import docker_engine
 from simsage.runtime.python import child_environment
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -44,28 +44,30 @@ def engine():
             "building an image pip-installs simsage's dependencies (slow): "
             "set SIMSAGE_TEST_IMAGE_BUILD=1 to run it"
         )
-    client, why = docker_engine.connect()
-    if client is None:
-        pytest.skip(f"no Docker engine answers: {why}")
+    client = engine_or_skip()
     try:
         client.images.get(BASE_IMAGE)
     except docker.errors.ImageNotFound:
         client.close()
-        pytest.skip(
+        unavailable(
             f"the base image {BASE_IMAGE} is not on the engine (.ci/docker-engine makes it)"
         )
     yield client
     client.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def built(engine):
     """``build(name) -> (tag, seconds)``: ``simsage images build <name>`` under a prefix
-    of this test's own; the images and the containers made from them are removed after."""
+    of this module's own, once per name (the tests share the images: each build costs
+    tens of seconds); the images and the containers made from them are removed after."""
     prefix = f"simsage-it-{secrets.token_hex(4)}-"
     tags: list[str] = []
+    done_builds: dict[str, tuple[str, float]] = {}
 
     def build(name: str) -> tuple[str, float]:
+        if name in done_builds:
+            return done_builds[name]
         started = time.monotonic()
         command = [sys.executable, "-m", "simsage", "images", "build", name]
         command += ["--base-image", BASE_IMAGE, "--prefix", prefix, "--tag", "it"]
@@ -77,6 +79,7 @@ def built(engine):
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr
         assert done.stdout.splitlines()[-1].startswith(f"built {tag} (sha256:")
         print(f"simsage images build {name}: {seconds:.1f} s")
+        done_builds[name] = (tag, seconds)
         return tag, seconds
 
     yield build
@@ -268,3 +271,103 @@ def test_the_sklearn_image_runs_a_script_mode_job_under_simsages_docker_engine(
     archive.write_bytes(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
     with tarfile.open(archive) as tar:
         assert tar.getnames() == ["model.pkl"]
+
+
+def test_the_xgboost_image_trains_serves_and_transforms_under_simsage(engine, built, simsage_local):
+    """The same image, named as code written for SageMaker names it (its ECR URI), is a
+    custom image to simsage: the built-in XGBoost algorithm trains in its container, and
+    an endpoint and a batch transform serve the model from containers started with
+    ``serve``."""
+    import numpy as np
+
+    tag, _ = built("xgboost")
+    image = ecr_name(tag)
+    session = simsage_local.session(region_name="us-east-1")
+    s3, sm = session.client("s3"), session.client("sagemaker")
+    runtime = session.client("sagemaker-runtime")
+    s3.create_bucket(Bucket=BUCKET)
+    rng = np.random.default_rng(0)
+    x = rng.random((400, 3))
+    rows = "".join(f"{int(r[0] > 0.5)},{r[0]:.4f},{r[1]:.4f},{r[2]:.4f}\n" for r in x)
+    s3.put_object(Bucket=BUCKET, Key="xgb/train/t.csv", Body=rows.encode())
+    s3.put_object(Bucket=BUCKET, Key="xgb/batch/b.csv", Body=b"0.9,0.1,0.1\n0.1,0.5,0.5\n")
+    sm.create_training_job(
+        TrainingJobName="xgb-image",
+        AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
+        RoleArn=ROLE,
+        HyperParameters={"objective": "binary:logistic", "num_round": "20"},
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "ContentType": "text/csv",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{BUCKET}/xgb/train/",
+                    }
+                },
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/xgb/out"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
+    sm.get_waiter("training_job_completed_or_stopped").wait(
+        TrainingJobName="xgb-image", WaiterConfig={"Delay": 1, "MaxAttempts": 300}
+    )
+    job = sm.describe_training_job(TrainingJobName="xgb-image")
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    sm.create_model(
+        ModelName="xgb-image",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={
+            "Image": image,
+            "ModelDataUrl": job["ModelArtifacts"]["S3ModelArtifacts"],
+        },
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="xgb-image",
+        ProductionVariants=[
+            {
+                "VariantName": "main",
+                "ModelName": "xgb-image",
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
+    sm.create_endpoint(EndpointName="xgb-image", EndpointConfigName="xgb-image")
+    sm.get_waiter("endpoint_in_service").wait(
+        EndpointName="xgb-image", WaiterConfig={"Delay": 1, "MaxAttempts": 300}
+    )
+    try:
+        answer = runtime.invoke_endpoint(
+            EndpointName="xgb-image", Body=b"0.9,0.1,0.1\n0.1,0.5,0.5", ContentType="text/csv"
+        )
+        high, low = (float(v) for v in answer["Body"].read().split())
+        assert high > 0.9 and low < 0.1
+    finally:
+        sm.delete_endpoint(EndpointName="xgb-image")
+    assert leftovers_after(engine, "xgb-image") == []
+
+    sm.create_transform_job(
+        TransformJobName="xgb-image",
+        ModelName="xgb-image",
+        TransformInput={
+            "DataSource": {
+                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/xgb/batch/"}
+            },
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        TransformOutput={"S3OutputPath": f"s3://{BUCKET}/xgb/scored"},
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+    )
+    sm.get_waiter("transform_job_completed_or_stopped").wait(
+        TransformJobName="xgb-image", WaiterConfig={"Delay": 1, "MaxAttempts": 300}
+    )
+    done = sm.describe_transform_job(TransformJobName="xgb-image")
+    assert done["TransformJobStatus"] == "Completed", done.get("FailureReason")
+    scored = s3.get_object(Bucket=BUCKET, Key="xgb/scored/b.csv.out")["Body"].read().split()
+    assert [float(v) > 0.5 for v in scored] == [True, False]
+    assert leftovers_after(engine, "xgb-image") == []
