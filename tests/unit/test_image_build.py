@@ -4,7 +4,7 @@ arguments and tags, the Dockerfiles' shared install step, and the one-line error
 
 The engine's side is a small test double (``FakeClient``) where a test needs one: the
 docker SDK calls the module makes (``images.get``/``pull``, ``api.build``'s decoded
-stream). A real build runs in tests/integration/test_image_build.py (opt-in)."""
+stream). A real build runs in tests/integration/test_simsage_images.py (opt-in)."""
 
 from __future__ import annotations
 
