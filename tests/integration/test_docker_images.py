@@ -116,7 +116,7 @@ def _log_messages(aws, group: str, prefix: str) -> dict[str, list[str]]:
 
 def test_training_on_two_hosts_meets_the_container_contract(aws, docker_client, custom_image):
     """The hosts reach each other as algo-1/algo-2 on the job's network; the model,
-    metrics and logs come back; nothing stays on the docker_client."""
+    metrics and logs come back; nothing stays on the engine."""
     done = _train(aws, ecr_name(custom_image), "docker-fit", count=2, weight=2)
     assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
     model = _model_json(aws, done["ModelArtifacts"]["S3ModelArtifacts"])
@@ -373,7 +373,7 @@ def _pid_running(pid: int) -> bool:
 def test_endpoint_with_a_missing_image_fails_with_the_reason(aws, docker_client):
     done = _endpoint(aws, "simsage-it-absent:0", "docker-noimage")
     assert done["EndpointStatus"] == "Failed"
-    assert "simsage-it-absent:0 is not on the Docker docker_client" in done["FailureReason"]
+    assert "simsage-it-absent:0 is not on the Docker engine" in done["FailureReason"]
     assert leftovers(docker_client, "docker-noimage") == []
 
 
