@@ -445,8 +445,8 @@ def parse_definition(source: str | bytes | Mapping[str, Any]) -> PipelineDefinit
             f"got {document.get('Version')!r}."
         )
     parser = _Parser()
-    parameters = parser.parameters(document.get("Parameters", []))
-    raw_steps = document.get("Steps", [])
+    parameters = parser.parameters(document.get("Parameters") or [])
+    raw_steps = document.get("Steps") or []
     if not isinstance(raw_steps, list):
         raise _unparsable("Steps must be a list of steps.")
     top = parser.steps(raw_steps, gate=None, where="Steps")
@@ -484,7 +484,6 @@ class _Parser:
     def __init__(self) -> None:
         self.all_steps: dict[str, Step] = {}
         self.problems: list[str] = []
-        self._names: list[str] = []
 
     # structure
 
@@ -600,7 +599,6 @@ class _Parser:
             conditions=conditions,
             raw=item,
         )
-        self._names.append(name)
         if name in self.all_steps:
             self.problems.append(
                 f"step name {name!r} is used by more than one step; step names must be unique"
