@@ -1,0 +1,36 @@
+"""The error a pipeline definition is refused with (CreatePipeline, UpdatePipeline)."""
+
+from __future__ import annotations
+
+from simsage.errors import ValidationException
+
+
+class PipelineDefinitionError(ValidationException):
+    """A definition CreatePipeline (or UpdatePipeline) refuses: ``ValidationException``
+    with a message that lists every problem found.
+
+    Attributes:
+        problems: each problem found, in the order found.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+
+def unparsable(detail: str) -> PipelineDefinitionError:
+    """A definition that is not shaped as one, in the service's words."""
+    return PipelineDefinitionError(f"Unable to parse pipeline definition. {detail}")
+
+
+MAX_REPORTED = 10
+
+
+def raise_problems(problems: list[str]) -> None:
+    """Raise one :class:`PipelineDefinitionError` for ``problems`` (if any), showing the
+    first :data:`MAX_REPORTED`."""
+    if problems:
+        shown = problems[:MAX_REPORTED]
+        more = len(problems) - len(shown)
+        text = "; ".join(shown) + (f"; and {more} more" if more else "")
+        raise PipelineDefinitionError(f"Invalid pipeline definition: {text}.", list(problems))
