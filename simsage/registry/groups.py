@@ -15,7 +15,6 @@ from simsage.store.model_packages import (
     ConflictException,
     ModelPackageGroup,
     ModelPackageGroupStore,
-    ModelPackageStore,
 )
 from simsage.store.registry import NAME_LISTING, list_answer
 from simsage.transport import Request
@@ -33,7 +32,6 @@ class ModelPackageGroupsAPI:
     def __init__(self, home, tags) -> None:
         self.home = home
         self.groups = ModelPackageGroupStore(home)
-        self.packages = ModelPackageStore(home)
         self.tags = tags
 
     def create_model_package_group(self, request: Request) -> dict[str, Any]:
@@ -71,14 +69,13 @@ class ModelPackageGroupsAPI:
         """Raises ValidationException for an unknown group, ConflictException for one
         that still holds model package versions."""
         group = self._group(request)
-        versions = self.packages.of_group(group.name)
+        versions = self.groups.delete_empty(group.name)
         if versions:
             raise ConflictException(
                 f"Model Package Group {group.arn} cannot be deleted: it holds "
-                f"{len(versions)} model package version(s) (the latest is "
-                f"{versions[-1].arn}). Delete its model packages (DeleteModelPackage) first."
+                f"{len(versions)} model package version(s) (the latest is {versions[-1]}). "
+                "Delete its model packages (DeleteModelPackage) first."
             )
-        self.groups.delete(group.name)
         self.tags.forget(group.arn)
         return {}
 

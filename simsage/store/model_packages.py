@@ -232,6 +232,23 @@ class ModelPackageGroupStore(BodyTable[ModelPackageGroup]):
             raise MODEL_PACKAGE_GROUP.not_found(reference, region, account_id)
         return group
 
+    def delete_empty(self, name: str) -> list[str]:
+        """Delete group ``name`` if it holds no versions, in one transaction with the
+        check (so no version is created in a group being deleted).
+
+        Returns:
+            The ARNs of the versions it holds, oldest first (empty: it was deleted).
+        """
+        with self.db.write() as conn:
+            held = conn.execute(
+                f"SELECT arn FROM {MODEL_PACKAGE.table} "
+                "WHERE lower(json_extract(body, '$.group')) = lower(?) ORDER BY created",
+                (name,),
+            ).fetchall()
+            if not held:
+                conn.execute(f"DELETE FROM {self.table} WHERE name = ?", (name,))
+        return [arn for (arn,) in held]
+
 
 class ModelPackageStore(BodyTable[ModelPackage]):
     """The model packages of one home, versioned and unversioned."""
@@ -256,10 +273,6 @@ class ModelPackageStore(BodyTable[ModelPackage]):
                 raise _package_missing(reference, reference)
             raise MODEL_PACKAGE.not_found(reference, region, account_id)
         return package
-
-    def of_group(self, group: str) -> list[ModelPackage]:
-        """The versions of ``group`` (any case), oldest first."""
-        return [p for p in self.all() if p.group is not None and p.group.lower() == group.lower()]
 
     def by_client_token(self, group: str | None, token: str) -> ModelPackage | None:
         """The package an earlier CreateModelPackage with ``token`` made in ``group``."""
