@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# the endpoint tests' booster artifact (tests/integration is on the path only when an
+# integration test is collected)
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 from endpoint_helpers import xgboost_artifact  # noqa: E402
 
