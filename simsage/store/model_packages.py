@@ -80,7 +80,7 @@ _REFERENCE = re.compile(
     r"^(?P<name>[a-zA-Z0-9](?:-*[a-zA-Z0-9]){0,62})(?:/(?P<version>[0-9]{1,9}))?$"
 )
 _ARN = re.compile(
-    r"^arn:aws[a-z\-]*:sagemaker:(?P<region>[a-z0-9\-]*):(?P<account>[0-9]{12}):(?P<type>[a-z\-]*)/(?P<rest>.*)$"
+    r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:(?P<type>[a-z\-]*)/(?P<rest>.*)$"
 )
 
 
