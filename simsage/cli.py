@@ -22,6 +22,7 @@ from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
 
 from simsage.config import ConfigError, load_config
+from simsage.runtime import image_build  # the docker SDK is imported when a build starts
 from simsage.services import emulated_services
 from simsage.transport.activation import boto3_session
 
@@ -580,6 +581,88 @@ def endpoints_delete(name: str) -> None:
     """Delete an endpoint: its instances drain and stop."""
     _sagemaker().delete_endpoint(EndpointName=name)
     click.echo(f"deleting: {name}")
+
+
+# -- simsage's own images (containers/) ------------------------------------------------------
+
+
+def _image_error(exc: Exception) -> CommandError:
+    """A build failure: one line, then the output's last lines (where pip says why)."""
+    details = getattr(exc, "details", [])
+    text = f"error: {exc}"
+    if details:
+        text += "\nlast output lines:\n" + "\n".join(f"  {line}" for line in details)
+    return CommandError(text)
+
+
+@main.group()
+def images() -> None:
+    """simsage's own SageMaker images (containers/): build and list them."""
+
+
+@images.command("build")
+@click.argument("names", nargs=-1, type=click.Choice(list(image_build.RECIPES)))
+@click.option(
+    "--base-image",
+    default=image_build.DEFAULT_BASE_IMAGE,
+    show_default=True,
+    help="The image to build on: Debian-like, with python3 >= 3.11 and venv.",
+)
+@click.option(
+    "--ca-bundle",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A PEM CA bundle pip trusts while installing (a TLS-intercepting proxy's).",
+)
+@click.option("--tag", default=image_build.DEFAULT_TAG, show_default=True, help="The images' tag.")
+@click.option(
+    "--prefix",
+    default=image_build.DEFAULT_PREFIX,
+    show_default=True,
+    help="The images' names are <prefix><name> (e.g. simsage-kmeans).",
+)
+@click.option(
+    "--platform",
+    default=None,
+    help="os/arch to build for, e.g. linux/amd64 for SageMaker from an ARM machine.",
+)
+def images_build(
+    names: tuple[str, ...],
+    base_image: str,
+    ca_bundle: Path | None,
+    tag: str,
+    prefix: str,
+    platform: str | None,
+) -> None:
+    """Build NAMES (default: all) as <prefix><name>:<tag> on the Docker engine."""
+    try:
+        built = image_build.build(
+            names,
+            base_image=base_image,
+            ca_bundle=ca_bundle,
+            tag=tag,
+            prefix=prefix,
+            platform=platform,
+            say=click.echo,
+        )
+    except image_build.BuildError as exc:
+        raise _image_error(exc) from exc
+    for image in built:
+        click.echo(f"built {image.tag} ({image.image_id[:19]}) in {image.seconds:.0f} s")
+
+
+@images.command("ls")
+def images_ls() -> None:
+    """List simsage's images on the Docker engine (label simsage.image)."""
+    try:
+        rows = image_build.list_images()
+    except image_build.BuildError as exc:
+        raise _image_error(exc) from exc
+    for row in rows:
+        for name in row.tags or ["<none>"]:
+            click.echo(
+                f"{row.created:<19} {human_readable_size(row.size):>10} {row.image_id:<12} "
+                f"{row.name:<16} {name}"
+            )
 
 
 if __name__ == "__main__":

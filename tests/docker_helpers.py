@@ -1,7 +1,9 @@
 """What the tests marked ``docker`` share (tests/integration, tests/functional and
 tests/sdk_v3, which all have ``tests/`` on their path): an engine or a skip that says
 why, and the tiny standard-library test image (``integration/docker_image/``) built from
-a local base image.
+a local base image. tests/conftest.py loads this module as a plugin, so the session
+fixtures ``docker_client`` and ``custom_image`` (built once per run, removed at its end)
+reach every test that names them.
 
 Where no engine answers or no base image is present the tests skip with the reason;
 with ``SIMSAGE_REQUIRE_DOCKER=1`` (CI, once ``.ci/docker-engine start`` prepared an
@@ -84,3 +86,19 @@ def leftovers_after(client, name: str, timeout: float = 60.0) -> list[str]:
     while (found := leftovers(client, name)) and time.monotonic() < deadline:
         time.sleep(0.1)
     return found
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """The engine's client (or a skip saying why there is none), for the whole run."""
+    client = engine_or_skip()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def custom_image(docker_client) -> str:
+    """The test image's local tag, built once per run and removed at its end."""
+    tag = build_test_image(docker_client)
+    yield tag
+    docker_client.images.remove(tag, force=True)

@@ -5,6 +5,13 @@ endpoint or transform job will serve. simsage serves single-container models onl
 checks when the model is created that its artifact exists in simsage's S3 (AWS checks
 the same: "Could not find model data at …"). The model's row is
 :class:`simsage.store.models.Model`, below hosting, as batch transform reads it too.
+
+A container may name a model package of the registry (``ModelPackageName``: a name, a
+``group/version`` path or an ARN) instead of an image: the model then serves the
+package's container (its image, its artifact, its environment with the caller's
+``Environment`` laid over it), read from the package's row below hosting
+(:mod:`simsage.store.model_packages`), so endpoints and batch transform serve it as any
+other model. As on AWS, a versioned package must be ``Approved`` first.
 """
 
 from __future__ import annotations
@@ -12,8 +19,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from simsage.errors import AWSError, ValidationException
+from simsage.errors import ValidationException
+from simsage.s3.artifacts import check_model_data
 from simsage.s3.backend import S3Backend
+from simsage.store.model_packages import ModelPackageStore
 from simsage.store.models import Container, Model, ModelStore, model_arn, model_not_found
 from simsage.store.registry import NAME_LISTING, list_answer
 from simsage.transport import Request
@@ -21,7 +30,6 @@ from simsage.transport.echo import described
 
 # Container fields simsage does not emulate, with what to do instead.
 _UNSUPPORTED_CONTAINER_FIELDS = {
-    "ModelPackageName": "give Image and ModelDataUrl instead of a model package",
     "ModelDataSource": "give the artifact as ModelDataUrl (one .tar.gz) instead",
     "AdditionalModelDataSources": "pack everything the model needs into ModelDataUrl",
     "InferenceSpecificationName": "give Image and ModelDataUrl instead",
@@ -36,6 +44,7 @@ class ModelsAPI:
     def __init__(self, home, tags) -> None:
         self.home = home
         self.models = ModelStore(home)
+        self.packages = ModelPackageStore(home)
         self.s3 = S3Backend(home)
         self.tags = tags
 
@@ -50,9 +59,12 @@ class ModelsAPI:
         params = request.params
         name = params["ModelName"]
         spec, as_containers = self._container_spec(params)
-        container = Container.from_request(spec)
+        if "ModelPackageName" in spec:
+            container = self._package_container(spec, request)
+        else:
+            container = Container.from_request(spec)
         if container.model_data_url is not None:
-            self._check_model_data(container.model_data_url, request.region)
+            check_model_data(self.s3, container.model_data_url, request.region)
         new_arn = model_arn(request.region, request.account_id, name)
         model = Model(
             name=name,
@@ -87,32 +99,46 @@ class ModelsAPI:
         for key, advice in _UNSUPPORTED_CONTAINER_FIELDS.items():
             if key in spec:
                 raise ValidationException(f"simsage does not emulate container {key}; {advice}.")
-        if not spec.get("Image"):
+        if "ModelPackageName" in spec:
+            given = [key for key in ("Image", "ModelDataUrl") if key in spec]
+            if given:
+                raise ValidationException(
+                    f"A container gives either ModelPackageName or {' and '.join(given)}, "
+                    "not both: the model package names the image and the model data."
+                )
+        elif not spec.get("Image"):
             raise ValidationException("The model's container needs an Image.")
         return spec, containers is not None
 
-    def _check_model_data(self, url: str, region: str) -> None:
-        bucket, _, key = url[len("s3://") :].partition("/")
-        if not url.startswith("s3://") or not bucket or not key:
+    def _package_container(self, spec: dict[str, Any], request: Request) -> Container:
+        """The container of the model package ``spec`` names, with the caller's
+        Environment laid over the package's.
+
+        Raises:
+            ValidationException: an unknown package, a versioned package not Approved,
+                or a package of several containers.
+        """
+        package = self.packages.lookup(spec["ModelPackageName"], request.region, request.account_id)
+        if package.versioned and package.approval_status != "Approved":
             raise ValidationException(
-                f"ModelDataUrl must be an s3:// URI of one .tar.gz object "
-                f"(s3://bucket/path/model.tar.gz); got {url!r}."
+                f"Model package {package.arn} has ModelApprovalStatus "
+                f"{package.approval_status}; a model can be created only from an approved "
+                "model package version: approve it with UpdateModelPackage "
+                "(ModelApprovalStatus=Approved) first."
             )
-        if not key.endswith(".tar.gz"):
+        containers = package.containers
+        if len(containers) != 1:
             raise ValidationException(
-                f"ModelDataUrl must name one .tar.gz object (s3://bucket/path/model.tar.gz); "
-                f"got {url!r}."
+                f"simsage serves single-container models: model package {package.arn} has "
+                f"{len(containers)} containers in its InferenceSpecification."
             )
-        try:
-            self.s3.get_object(bucket, key, with_data=False)
-            bucket_region = self.s3.get_bucket(bucket).region
-        except AWSError:  # NoSuchBucket, NoSuchKey
-            raise ValidationException(f"Could not find model data at {url}.") from None
-        if bucket_region != region:
-            raise ValidationException(
-                f"The model data at {url} is in bucket {bucket} of region {bucket_region}; "
-                f"it must be in the model's region, {region}."
-            )
+        (chosen,) = containers
+        environment = {**(chosen.get("Environment") or {}), **(spec.get("Environment") or {})}
+        return Container(
+            image=chosen["Image"],
+            model_data_url=chosen.get("ModelDataUrl"),
+            environment=environment or None,
+        )
 
     def describe_model(self, request: Request) -> dict[str, Any]:
         """Raises ValidationException ("Could not find model …") for an unknown name."""

@@ -445,8 +445,8 @@ def parse_definition(source: str | bytes | Mapping[str, Any]) -> PipelineDefinit
             f"got {document.get('Version')!r}."
         )
     parser = _Parser()
-    parameters = parser.parameters(document.get("Parameters", []))
-    raw_steps = document.get("Steps", [])
+    parameters = parser.parameters(document.get("Parameters") or [])
+    raw_steps = document.get("Steps") or []
     if not isinstance(raw_steps, list):
         raise _unparsable("Steps must be a list of steps.")
     top = parser.steps(raw_steps, gate=None, where="Steps")
@@ -484,7 +484,6 @@ class _Parser:
     def __init__(self) -> None:
         self.all_steps: dict[str, Step] = {}
         self.problems: list[str] = []
-        self._names: list[str] = []
 
     # structure
 
@@ -600,7 +599,6 @@ class _Parser:
             conditions=conditions,
             raw=item,
         )
-        self._names.append(name)
         if name in self.all_steps:
             self.problems.append(
                 f"step name {name!r} is used by more than one step; step names must be unique"
@@ -735,20 +733,28 @@ class _Parser:
                 self.problems.append(f"{where}: give exactly one of MaxAttempts and ExpireAfterMin")
                 continue
             interval, rate = policy.get("IntervalSeconds", 1), policy.get("BackoffRate", 2.0)
-            numbers = {
-                "MaxAttempts": attempts,
-                "ExpireAfterMin": expire,
-                "IntervalSeconds": interval,
+            # The SDK's bounds (sagemaker/workflow/retry.py): 1-20 attempts, at most
+            # 14400 minutes, a non-negative interval and rate.
+            bounds = {
+                "MaxAttempts": (attempts, 1, 20),
+                "ExpireAfterMin": (expire, 1, 14400),
+                "IntervalSeconds": (interval, 0, None),
             }
             wrong = [
-                k
-                for k, v in numbers.items()
-                if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1)
-            ]
-            if wrong or not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate < 0:
-                self.problems.append(
-                    f"{where}: {', '.join(wrong) or 'BackoffRate'} must be a positive number"
+                f"{k} must be a whole number from {low}" + (f" to {high}" if high else " up")
+                for k, (v, low, high) in bounds.items()
+                if v is not None
+                and (
+                    not isinstance(v, int)
+                    or isinstance(v, bool)
+                    or v < low
+                    or (high is not None and v > high)
                 )
+            ]
+            if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate < 0:
+                wrong.append("BackoffRate must be a number of 0 or more")
+            if wrong:
+                self.problems.append(f"{where}: {'; '.join(wrong)}")
                 continue
             out.append(RetryPolicy(tuple(types), interval, float(rate), attempts, expire))
         return tuple(out)

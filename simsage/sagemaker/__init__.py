@@ -1,6 +1,6 @@
 """The ``sagemaker`` API: one service object gathering the operations of each concept
 (training, processing and hyperparameter tuning jobs, models, endpoint configurations,
-endpoints, transform jobs, tags)."""
+endpoints, transform jobs, the model registry, tags)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from simsage.hosting.endpoints import EndpointsAPI, stop_endpoint_processes
 from simsage.hosting.models import ModelsAPI
 from simsage.processing.api import ProcessingAPI
 from simsage.processing.jobs import stop_processing_processes
+from simsage.registry.groups import ModelPackageGroupsAPI
+from simsage.registry.packages import ModelPackagesAPI
 from simsage.sagemaker.tags import TagsAPI
 from simsage.services import on_stop_everything
 from simsage.training.api import TrainingAPI
@@ -46,6 +48,8 @@ class SageMakerService:
             EndpointConfigsAPI(home, self.tags),
             TransformAPI(home, self.tags),
             EndpointsAPI(home, self.tags),
+            ModelPackageGroupsAPI(home, self.tags),
+            ModelPackagesAPI(home, self.tags),
         ):
             for operation in api.OPERATIONS:
                 setattr(self, operation, getattr(api, operation))

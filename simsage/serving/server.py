@@ -20,6 +20,18 @@ stderr (``--port 0`` picks a free port; launchers read the port from that line).
 ``--exit-with-parent`` it drains and exits when the process that started it goes away,
 so instances never outlive their endpoint's supervisor.
 
+``--container`` is the one exception to the 127.0.0.1 rule, for simsage's own images
+(``containers/``): SageMaker reaches a serving container on ``0.0.0.0:8080`` (or
+``$SAGEMAKER_BIND_TO_PORT``); on a laptop the container's port is published on the
+host's 127.0.0.1 only (``-p 127.0.0.1:8080:8080``). The server then binds 0.0.0.0 (``--port`` defaults to 8080 and
+``--host`` is ignored) and says ``listening on 0.0.0.0:<port>`` — but only when
+``SIMSAGE_IN_CONTAINER=1`` is set, as those images' Dockerfiles do (``ENV``): an
+environment variable rather than ``/.dockerenv``, because that file is Docker's own
+and other runtimes do not make it, while the variable travels with the image wherever
+it runs. Without the variable ``--container`` is refused (status 2) before any socket
+is opened, so no command line can make a simsage server on the host listen beyond
+127.0.0.1 by accident.
+
 A model that fails to load ends the process with status 1 after printing
 ``simsage-serving: model load failed: <reason>`` as the last stderr line (the control
 plane reports it as the endpoint's FailureReason). SIGTERM stops accepting, lets
@@ -102,6 +114,10 @@ MAX_HEADERS = 100  # header lines, as http.server allows
 MAX_CHUNK_LINE = 4096  # a chunk-size line with its extensions
 KEEPALIVE_SECONDS = 60.0  # gunicorn "keepalive" of the built-in XGBoost container
 KEEPALIVE_ENV = "SIMSAGE_SERVING_KEEPALIVE_SECONDS"
+CONTAINER_ENV = "SIMSAGE_IN_CONTAINER"  # set (to 1) by simsage's images: see --container
+CONTAINER_HOST = "0.0.0.0"  # SageMaker's serving contract: every interface, port 8080
+CONTAINER_PORT = 8080
+CONTAINER_PORT_ENV = "SAGEMAKER_BIND_TO_PORT"  # SageMaker's override (inference pipelines)
 LINGER_SECONDS = 2.0  # after an error answer, how long unread request bytes are drained
 LINGER_BYTES = 16 * 1024 * 1024
 _HEX_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")  # 16 hex digits: up to 2**64 - 1
@@ -338,6 +354,19 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
         return data
 
 
+def in_container(environ: dict[str, str] | None = None) -> bool:
+    """Whether this process runs in one of simsage's images (``SIMSAGE_IN_CONTAINER=1``),
+    the only place a server may listen beyond 127.0.0.1."""
+    return (os.environ if environ is None else environ).get(CONTAINER_ENV) == "1"
+
+
+def container_port(environ: dict[str, str] | None = None) -> int:
+    """The port SageMaker expects a serving container on: ``$SAGEMAKER_BIND_TO_PORT``
+    (set for the containers of an inference pipeline), else 8080."""
+    raw = (os.environ if environ is None else environ).get(CONTAINER_PORT_ENV, "")
+    return int(raw) if raw.isdigit() else CONTAINER_PORT
+
+
 class InferenceServer(http.server.ThreadingHTTPServer):
     """A threaded HTTP/1.1 server on 127.0.0.1 answering the container routes.
 
@@ -347,6 +376,9 @@ class InferenceServer(http.server.ThreadingHTTPServer):
         The port to bind (0 picks a free one; see ``server_address``).
     host:
         Must be a loopback name: simsage servers never listen beyond the laptop.
+    container:
+        Bind 0.0.0.0 instead (``--container``); refused with ValueError unless
+        :func:`in_container` says this is one of simsage's images.
     keepalive:
         Seconds a connection may stay idle (or stall mid-request) before it is closed.
     max_body:
@@ -363,10 +395,20 @@ class InferenceServer(http.server.ThreadingHTTPServer):
         host: str = "127.0.0.1",
         keepalive: float = KEEPALIVE_SECONDS,
         max_body: int = MAX_BODY,
+        container: bool = False,
     ) -> None:
-        if host not in ("127.0.0.1", "localhost"):
+        if container:
+            if not in_container():
+                raise ValueError(
+                    f"the inference server binds {CONTAINER_HOST} only inside simsage's "
+                    f"images ({CONTAINER_ENV}=1); on the host it binds 127.0.0.1"
+                )
+            address = CONTAINER_HOST
+        elif host not in ("127.0.0.1", "localhost"):
             raise ValueError(f"the inference server binds 127.0.0.1 only, not {host!r}")
-        super().__init__(("127.0.0.1", port), _Exchange)
+        else:
+            address = "127.0.0.1"
+        super().__init__((address, port), _Exchange)
         self.keepalive = keepalive
         self.max_body = max_body
         self.routes = Routes()
@@ -460,28 +502,46 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m simsage.serving.server", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--model-dir", required=True)
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int)
     parser.add_argument("--host", default="127.0.0.1", choices=["127.0.0.1", "localhost"])
+    parser.add_argument(
+        "--container",
+        action="store_true",
+        help=f"listen on {CONTAINER_HOST}:{CONTAINER_PORT} (only with {CONTAINER_ENV}=1)",
+    )
     parser.add_argument("--mode", default="xgboost", choices=["xgboost", "script", "first-party"])
     parser.add_argument(
         "--framework", default="sklearn", choices=["sklearn", "xgboost", *_FIRST_PARTY]
     )
     parser.add_argument("--exit-with-parent", action="store_true")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.container and not in_container():
+        parser.error(
+            f"--container listens on {CONTAINER_HOST}: only inside simsage's images, which "
+            f"set {CONTAINER_ENV}=1 (on the host the server binds 127.0.0.1)"
+        )
+    if args.port is None:
+        if not args.container:
+            parser.error("--port is required (0 picks a free port)")
+        args.port = container_port()
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     """Bind, load the model, serve until SIGTERM/SIGINT; return the exit status."""
     args = _parse_args(argv)
+    address = CONTAINER_HOST if args.container else "127.0.0.1"
     try:
-        server = InferenceServer(args.port, args.host, keepalive=_keepalive_seconds())
+        server = InferenceServer(
+            args.port, args.host, keepalive=_keepalive_seconds(), container=args.container
+        )
     except OSError as exc:
-        print(f"{PREFIX} cannot bind 127.0.0.1:{args.port}: {exc}", file=sys.stderr, flush=True)
+        print(f"{PREFIX} cannot bind {address}:{args.port}: {exc}", file=sys.stderr, flush=True)
         return 1
     if args.mode in ("xgboost", "first-party"):
         server.execution_parameters = builtin_execution_parameters()
     port = server.server_address[1]
-    print(f"{PREFIX} listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)
+    print(f"{PREFIX} listening on {address}:{port}", file=sys.stderr, flush=True)
     stop = threading.Event()
     if args.exit_with_parent:
         _watch_parent(stop)
@@ -505,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PREFIX} model load failed: {reason}", file=sys.stderr, flush=True)
         return 1
     print(
-        f"{PREFIX} ready on http://127.0.0.1:{port} ({args.mode}, pid {os.getpid()})",
+        f"{PREFIX} ready on http://{address}:{port} ({args.mode}, pid {os.getpid()})",
         file=sys.stderr,
         flush=True,
     )

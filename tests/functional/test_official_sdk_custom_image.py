@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from docker_helpers import build_test_image, ecr_name, engine_or_skip, leftovers, leftovers_after
+from docker_helpers import ecr_name, leftovers, leftovers_after
 
 sagemaker = pytest.importorskip("sagemaker")
 
@@ -26,23 +26,10 @@ ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 INSTANCE = "ml.m5.large"
 
 
-@pytest.fixture(scope="module")
-def engine():
-    client = engine_or_skip()
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def image(engine) -> str:
-    tag = build_test_image(engine)
-    yield ecr_name(tag)
-    engine.images.remove(tag, force=True)
-
-
 def test_estimator_fit_deploy_predict_and_transform(
-    simsage_local, isolated_sdk, fast_sdk_polls, tmp_path, engine, image
+    simsage_local, isolated_sdk, fast_sdk_polls, tmp_path, docker_client, custom_image
 ):
+    image = ecr_name(custom_image)
     sess = sagemaker.Session()
     bucket = sess.default_bucket()
     (tmp_path / "train").mkdir()
@@ -64,7 +51,7 @@ def test_estimator_fit_deploy_predict_and_transform(
     job = estimator.latest_training_job.describe()
     assert job["TrainingJobStatus"] == "Completed"
     assert job["AlgorithmSpecification"]["TrainingImage"] == image
-    assert leftovers(engine, job["TrainingJobName"]) == []
+    assert leftovers(docker_client, job["TrainingJobName"]) == []
 
     predictor = estimator.deploy(1, INSTANCE, serializer=CSVSerializer())
     try:
@@ -72,7 +59,7 @@ def test_estimator_fit_deploy_predict_and_transform(
         assert predictor.predict([[1, 1], [2, 2]]) == b"4.0\n8.0\n"
     finally:
         predictor.delete_endpoint()
-    assert leftovers_after(engine, predictor.endpoint_name) == []
+    assert leftovers_after(docker_client, predictor.endpoint_name) == []
 
     transformer = estimator.transformer(1, INSTANCE, output_path=f"s3://{bucket}/byoc/scored")
     transformer.transform(train, content_type="text/csv", split_type="Line", logs=False)
@@ -82,8 +69,9 @@ def test_estimator_fit_deploy_predict_and_transform(
 
 
 def test_processor_with_the_images_entrypoint(
-    simsage_local, isolated_sdk, fast_sdk_polls, tmp_path, engine, image
+    simsage_local, isolated_sdk, fast_sdk_polls, tmp_path, docker_client, custom_image
 ):
+    image = ecr_name(custom_image)
     sess = sagemaker.Session()
     bucket = sess.default_bucket()
     (tmp_path / "data").mkdir()
@@ -110,4 +98,4 @@ def test_processor_with_the_images_entrypoint(
     assert job["ProcessingJobStatus"] == "Completed"
     summary = json.loads(S3Downloader.read_file(f"s3://{bucket}/byoc/summary/summary.json", sess))
     assert summary == {"rows": 2, "total": 10.0, "job": summary["job"]}
-    assert leftovers(engine, job["ProcessingJobName"]) == []
+    assert leftovers(docker_client, job["ProcessingJobName"]) == []

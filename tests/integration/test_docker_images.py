@@ -19,7 +19,8 @@ import tarfile
 import time
 
 import pytest
-from docker_helpers import build_test_image, ecr_name, engine_or_skip, leftovers
+from docker_helpers import ecr_name, leftovers
+from endpoint_helpers import tar_gz
 
 from simsage.home import Home
 from simsage.hosting.endpoint_state import EndpointStore
@@ -30,20 +31,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 BUCKET = "bkt-docker"
-
-
-@pytest.fixture(scope="module")
-def engine():
-    client = engine_or_skip()
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def image(engine) -> str:
-    tag = build_test_image(engine)
-    yield tag
-    engine.images.remove(tag, force=True)
 
 
 def _wait(describe, key: str, done=("Completed", "Failed", "Stopped"), timeout: float = 120):
@@ -63,16 +50,6 @@ def _until(check, timeout: float = 60.0):
             return value
         time.sleep(0.1)
     raise AssertionError("timed out")
-
-
-def _tar_gz(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, payload in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(payload)
-            tar.addfile(info, io.BytesIO(payload))
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -137,10 +114,10 @@ def _log_messages(aws, group: str, prefix: str) -> dict[str, list[str]]:
     }
 
 
-def test_training_on_two_hosts_meets_the_container_contract(aws, engine, image):
+def test_training_on_two_hosts_meets_the_container_contract(aws, docker_client, custom_image):
     """The hosts reach each other as algo-1/algo-2 on the job's network; the model,
     metrics and logs come back; nothing stays on the engine."""
-    done = _train(aws, ecr_name(image), "docker-fit", count=2, weight=2)
+    done = _train(aws, ecr_name(custom_image), "docker-fit", count=2, weight=2)
     assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
     model = _model_json(aws, done["ModelArtifacts"]["S3ModelArtifacts"])
     assert model["weight"] == 2.0 and model["env"] == "42"
@@ -153,21 +130,23 @@ def test_training_on_two_hosts_meets_the_container_contract(aws, engine, image):
     text = "\n".join(line for lines in logs.values() for line in lines)
     assert "host algo-2 of ['algo-1', 'algo-2']; mode fit; job docker-fit" in text
     assert "runs under Docker" in text
-    assert leftovers(engine, "docker-fit") == []
+    assert leftovers(docker_client, "docker-fit") == []
 
 
-def test_failing_training_image_reports_its_failure_file(aws, engine, image):
-    done = _train(aws, image, "docker-fail", mode="fail")
+def test_failing_training_image_reports_its_failure_file(aws, docker_client, custom_image):
+    done = _train(aws, custom_image, "docker-fail", mode="fail")
     assert done["TrainingJobStatus"] == "Failed"
     assert "the data has no label column" in done["FailureReason"]
-    assert leftovers(engine, "docker-fail") == []
+    assert leftovers(docker_client, "docker-fail") == []
 
 
-def test_stop_sends_sigterm_through_docker_stop(aws, engine, image):
+def test_stop_sends_sigterm_through_docker_stop(aws, docker_client, custom_image):
     sm = aws.client("sagemaker")
-    _train(aws, image, "docker-stop", wait=False, mode="sleep")
+    _train(aws, custom_image, "docker-stop", wait=False, mode="sleep")
     _until(
-        lambda: [c for c in engine.containers.list(filters={"label": "simsage.job=docker-stop"})]
+        lambda: [
+            c for c in docker_client.containers.list(filters={"label": "simsage.job=docker-stop"})
+        ]
     )
     sm.stop_training_job(TrainingJobName="docker-stop")
     done = _wait(
@@ -176,22 +155,26 @@ def test_stop_sends_sigterm_through_docker_stop(aws, engine, image):
     assert done["TrainingJobStatus"] == "Stopped"
     logs = _log_messages(aws, "/aws/sagemaker/TrainingJobs", "docker-stop/")
     assert any("got signal 15, stopping" in line for lines in logs.values() for line in lines)
-    assert leftovers(engine, "docker-stop") == []
+    assert leftovers(docker_client, "docker-stop") == []
 
 
-def test_max_runtime_stops_the_container(aws, engine, image):
-    done = _train(aws, image, "docker-deadline", runtime=1, mode="sleep")
+def test_max_runtime_stops_the_container(aws, docker_client, custom_image):
+    done = _train(aws, custom_image, "docker-deadline", runtime=1, mode="sleep")
     assert done["TrainingJobStatus"] == "Stopped"
     assert done["SecondaryStatus"] == "MaxRuntimeExceeded"
     logs = _log_messages(aws, "/aws/sagemaker/TrainingJobs", "docker-deadline/")
     assert any("got signal 15, stopping" in line for lines in logs.values() for line in lines)
-    assert leftovers(engine, "docker-deadline") == []
+    assert leftovers(docker_client, "docker-deadline") == []
 
 
-def test_a_killed_runners_containers_are_removed_on_next_sight(aws, engine, image):
+def test_a_killed_runners_containers_are_removed_on_next_sight(aws, docker_client, custom_image):
     sm = aws.client("sagemaker")
-    _train(aws, image, "docker-orphan", count=2, wait=False, mode="sleep")
-    _until(lambda: len(engine.containers.list(filters={"label": "simsage.job=docker-orphan"})) == 2)
+    _train(aws, custom_image, "docker-orphan", count=2, wait=False, mode="sleep")
+    _until(
+        lambda: (
+            len(docker_client.containers.list(filters={"label": "simsage.job=docker-orphan"})) == 2
+        )
+    )
     runner = TrainingJobStore(Home.open(aws.config)).get("docker-orphan").runner_pid
     os.kill(runner, signal.SIGKILL)
     done = _wait(
@@ -199,10 +182,10 @@ def test_a_killed_runners_containers_are_removed_on_next_sight(aws, engine, imag
     )
     assert done["TrainingJobStatus"] == "Failed"
     assert "was killed by signal 9" in done["FailureReason"]
-    assert leftovers(engine, "docker-orphan") == []
+    assert leftovers(docker_client, "docker-orphan") == []
 
 
-def test_missing_image_fails_the_job_with_a_clear_reason(aws, engine):
+def test_missing_image_fails_the_job_with_a_clear_reason(aws, docker_client):
     done = _train(aws, "simsage-it-absent:0", "docker-absent")
     assert done["TrainingJobStatus"] == "Failed"
     reason = done["FailureReason"]
@@ -210,13 +193,13 @@ def test_missing_image_fails_the_job_with_a_clear_reason(aws, engine):
     assert "could not be pulled" in reason
 
 
-def test_processing_job_with_a_custom_image(aws, engine, image):
+def test_processing_job_with_a_custom_image(aws, docker_client, custom_image):
     sm = aws.client("sagemaker")
     sm.create_processing_job(
         ProcessingJobName="docker-process",
         RoleArn=ROLE,
         AppSpecification={
-            "ImageUri": image,
+            "ImageUri": custom_image,
             "ContainerEntrypoint": [
                 "process",
                 "/opt/ml/processing/input/data",
@@ -264,12 +247,12 @@ def test_processing_job_with_a_custom_image(aws, engine, image):
     # The rows of part-0..3: (index, i) for i < index + 2.
     expected = sum(index * (index + 2) + sum(range(index + 2)) for index in range(4))
     assert summary["rows"] == 14 and summary["total"] == expected
-    assert leftovers(engine, "docker-process") == []
+    assert leftovers(docker_client, "docker-process") == []
 
 
 def _model(aws, image: str, name: str) -> None:
     s3 = aws.client("s3")
-    artifact = _tar_gz({"model.json": json.dumps({"weight": 3}).encode()})
+    artifact = tar_gz({"model.json": json.dumps({"weight": 3}).encode()})
     s3.put_object(Bucket=BUCKET, Key=f"models/{name}.tar.gz", Body=artifact)
     aws.client("sagemaker").create_model(
         ModelName=name,
@@ -320,12 +303,12 @@ def _invoke(aws, name: str, body: str = "1,2,3\n4,5,6\n") -> str:
     return answer["Body"].read().decode()
 
 
-def test_endpoint_serves_a_custom_image_on_127_0_0_1_only(aws, engine, image):
-    done = _endpoint(aws, ecr_name(image), "docker-serve", count=2)
+def test_endpoint_serves_a_custom_image_on_127_0_0_1_only(aws, docker_client, custom_image):
+    done = _endpoint(aws, ecr_name(custom_image), "docker-serve", count=2)
     assert done["EndpointStatus"] == "InService", done.get("FailureReason")
     try:
         assert _invoke(aws, "docker-serve") == "18.0\n45.0\n"
-        containers = engine.containers.list(filters={"label": "simsage.job=docker-serve"})
+        containers = docker_client.containers.list(filters={"label": "simsage.job=docker-serve"})
         assert len(containers) == 2
         for container in containers:
             assert container.labels[docker_engine.KIND_LABEL] == "endpoint"
@@ -336,7 +319,7 @@ def test_endpoint_serves_a_custom_image_on_127_0_0_1_only(aws, engine, image):
             assert "/opt/ml/model" in mounts
     finally:
         _delete_endpoint(aws, "docker-serve")
-    assert leftovers(engine, "docker-serve") == []
+    assert leftovers(docker_client, "docker-serve") == []
     logs = _log_messages(aws, "/aws/sagemaker/Endpoints/docker-serve", "main/")
     assert len(logs) == 2
     for lines in logs.values():
@@ -344,15 +327,17 @@ def test_endpoint_serves_a_custom_image_on_127_0_0_1_only(aws, engine, image):
         assert "serve: SIGTERM, stopping" in lines  # docker stop drained it
 
 
-def test_dead_container_is_replaced_and_a_killed_supervisor_leaves_nothing(aws, engine, image):
-    done = _endpoint(aws, image, "docker-heal")
+def test_dead_container_is_replaced_and_a_killed_supervisor_leaves_nothing(
+    aws, docker_client, custom_image
+):
+    done = _endpoint(aws, custom_image, "docker-heal")
     assert done["EndpointStatus"] == "InService", done.get("FailureReason")
     label = {"label": "simsage.job=docker-heal"}
     try:
-        (first,) = engine.containers.list(filters=label)
+        (first,) = docker_client.containers.list(filters=label)
         first.kill()
         second = _until(
-            lambda: [c for c in engine.containers.list(filters=label) if c.id != first.id]
+            lambda: [c for c in docker_client.containers.list(filters=label) if c.id != first.id]
         )[0]
         _until(lambda: _ready_instances(aws, "docker-heal"))
         assert _invoke(aws, "docker-heal", "1,1\n") == "6.0\n"
@@ -363,15 +348,15 @@ def test_dead_container_is_replaced_and_a_killed_supervisor_leaves_nothing(aws, 
         _until(lambda: not _pid_running(endpoint.supervisor_pid))
         aws.client("sagemaker").describe_endpoint(EndpointName="docker-heal")
         third = _until(
-            lambda: [c for c in engine.containers.list(filters=label) if c.id != second.id]
+            lambda: [c for c in docker_client.containers.list(filters=label) if c.id != second.id]
         )[0]
         assert third.id != first.id
-        _until(lambda: second.id not in {c.id for c in engine.containers.list(all=True)})
+        _until(lambda: second.id not in {c.id for c in docker_client.containers.list(all=True)})
         _until(lambda: _ready_instances(aws, "docker-heal"))
         assert _invoke(aws, "docker-heal", "2,2\n") == "12.0\n"
     finally:
         _delete_endpoint(aws, "docker-heal")
-    assert leftovers(engine, "docker-heal") == []
+    assert leftovers(docker_client, "docker-heal") == []
 
 
 def _ready_instances(aws, endpoint: str) -> list:
@@ -385,16 +370,16 @@ def _pid_running(pid: int) -> bool:
     return running(pid)
 
 
-def test_endpoint_with_a_missing_image_fails_with_the_reason(aws, engine):
+def test_endpoint_with_a_missing_image_fails_with_the_reason(aws, docker_client):
     done = _endpoint(aws, "simsage-it-absent:0", "docker-noimage")
     assert done["EndpointStatus"] == "Failed"
     assert "simsage-it-absent:0 is not on the Docker engine" in done["FailureReason"]
-    assert leftovers(engine, "docker-noimage") == []
+    assert leftovers(docker_client, "docker-noimage") == []
 
 
-def test_batch_transform_with_a_custom_image(aws, engine, image):
+def test_batch_transform_with_a_custom_image(aws, docker_client, custom_image):
     sm = aws.client("sagemaker")
-    _model(aws, image, "docker-batch")
+    _model(aws, custom_image, "docker-batch")
     sm.create_transform_job(
         TransformJobName="docker-batch",
         ModelName="docker-batch",
@@ -417,10 +402,10 @@ def test_batch_transform_with_a_custom_image(aws, engine, image):
         body = s3.get_object(Bucket=BUCKET, Key=f"scored/part-{index}.csv.out")["Body"].read()
         expected = [3.0 * (index + i) for i in range(index + 2)]
         assert [float(v) for v in body.decode().split()] == expected
-    assert leftovers(engine, "docker-batch") == []
+    assert leftovers(docker_client, "docker-batch") == []
 
 
-def test_tuning_job_runs_the_custom_image_for_every_trial(aws, engine, image):
+def test_tuning_job_runs_the_custom_image_for_every_trial(aws, docker_client, custom_image):
     """A tuning job's trials are training jobs like any other: each runs the image, its
     objective read from the image's output by the definition's regex."""
     sm = aws.client("sagemaker")
@@ -437,7 +422,7 @@ def test_tuning_job_runs_the_custom_image_for_every_trial(aws, engine, image):
         },
         TrainingJobDefinition={
             "AlgorithmSpecification": {
-                "TrainingImage": ecr_name(image),
+                "TrainingImage": ecr_name(custom_image),
                 "TrainingInputMode": "File",
                 "MetricDefinitions": [{"Name": "objective", "Regex": "objective=(-?[0-9.]+);"}],
             },
@@ -475,6 +460,6 @@ def test_tuning_job_runs_the_custom_image_for_every_trial(aws, engine, image):
         weight = float(trial["TunedHyperParameters"]["weight"])
         value = trial["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
         assert value == pytest.approx(10 - (weight - 3) ** 2, abs=1e-5)
-        assert leftovers(engine, trial["TrainingJobName"]) == []
+        assert leftovers(docker_client, trial["TrainingJobName"]) == []
     best = done["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
     assert best == max(t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for t in trials)

@@ -8,7 +8,7 @@ no engine answers (fixtures: conftest.py)."""
 from __future__ import annotations
 
 import pytest
-from docker_helpers import build_test_image, ecr_name, engine_or_skip, leftovers_after
+from docker_helpers import ecr_name, leftovers_after
 from v3_resources import INSTANCE, delete_endpoint, deploy_endpoint
 
 pytest.importorskip("sagemaker.train", reason="needs the SDK v3 (make test-sdk3)")
@@ -16,23 +16,10 @@ pytest.importorskip("sagemaker.train", reason="needs the SDK v3 (make test-sdk3)
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture(scope="module")
-def engine():
-    client = engine_or_skip()
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def image(engine) -> str:
-    tag = build_test_image(engine)
-    yield ecr_name(tag)
-    engine.images.remove(tag, force=True)
-
-
 def test_model_trainer_with_a_custom_image_trains_and_serves(
-    v3, fast_polls, role, tmp_path, engine, image
+    v3, fast_polls, role, tmp_path, docker_client, custom_image
 ):
+    image = ecr_name(custom_image)
     from sagemaker.core.helper.session_helper import Session
     from sagemaker.core.training.configs import Compute, InputData
     from sagemaker.train import ModelTrainer
@@ -58,7 +45,7 @@ def test_model_trainer_with_a_custom_image_trains_and_serves(
     job = trainer._latest_training_job
     assert job.training_job_status == "Completed"
     name = job.training_job_name
-    assert leftovers_after(engine, name) == []
+    assert leftovers_after(docker_client, name) == []
 
     model, config, endpoint = deploy_endpoint(
         name, image, job.model_artifacts.s3_model_artifacts, role
@@ -68,4 +55,4 @@ def test_model_trainer_with_a_custom_image_trains_and_serves(
         assert answer.body.read() == b"15.0\n"
     finally:
         delete_endpoint(model, config, endpoint)
-    assert leftovers_after(engine, name) == []
+    assert leftovers_after(docker_client, name) == []

@@ -11,7 +11,8 @@ from pathlib import Path
 import simsage
 
 ROOT = Path(simsage.__file__).parent
-JOB_KINDS = ("training", "processing", "transform", "hosting", "tuning")
+# The job kinds, and the model registry (a concept too: hosting reads its rows from the store).
+JOB_KINDS = ("training", "processing", "transform", "hosting", "tuning", "registry")
 PROGRAMS = ("algorithms", "serving")  # what runs inside the "containers"
 
 

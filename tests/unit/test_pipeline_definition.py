@@ -509,7 +509,23 @@ def test_a_string_parameter_where_the_job_wants_an_integer():
         ),
         (
             {"ExceptionType": ["Step.THROTTLING"], "MaxAttempts": 0},
-            "MaxAttempts must be a positive",
+            "MaxAttempts must be a whole number from 1 to 20",
+        ),
+        (
+            {"ExceptionType": ["Step.THROTTLING"], "MaxAttempts": 21},
+            "MaxAttempts must be a whole number from 1 to 20",
+        ),
+        (
+            {"ExceptionType": ["Step.THROTTLING"], "ExpireAfterMin": 14401},
+            "ExpireAfterMin must be a whole number from 1 to 14400",
+        ),
+        (
+            {"ExceptionType": ["Step.THROTTLING"], "MaxAttempts": 2, "IntervalSeconds": -1},
+            "IntervalSeconds must be a whole number from 0 up",
+        ),
+        (
+            {"ExceptionType": ["Step.THROTTLING"], "MaxAttempts": 2, "BackoffRate": "fast"},
+            "BackoffRate must be a number of 0 or more",
         ),
     ],
 )
@@ -520,7 +536,7 @@ def test_bad_retry_policies(policy, words):
 def test_bad_cache_expiry():
     step = processing("Prep", CacheConfig={"Enabled": True, "ExpireAfter": "30 days"})
     assert "ExpireAfter '30 days' is not an ISO 8601 duration" in refused(definition(step)).message
-    # a disabled cache's expiry is never used (and AWS runs such definitions)
+    # a disabled cache's expiry is never used (the Pipelines guide: it is ignored)
     step["CacheConfig"]["Enabled"] = False
     parsed = parse_definition(definition(step)).steps["Prep"].cache_config
     assert (parsed.enabled, parsed.expire_after, parsed.expire_after_delta) == (
