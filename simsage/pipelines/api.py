@@ -294,7 +294,8 @@ class PipelinesAPI:
             region=request.region,
             pipeline=pipeline.name,
             pipeline_arn=pipeline.arn,
-            display_name=params.get("PipelineExecutionDisplayName") or f"execution-{int(now * 1000)}",
+            display_name=params.get("PipelineExecutionDisplayName")
+            or f"execution-{int(now * 1000)}",
             description=params.get("PipelineExecutionDescription"),
             definition=version["definition"],
             version_id=version["id"],
@@ -394,7 +395,9 @@ class PipelinesAPI:
             raise ValidationException("PipelineExecutionArn is required.")
         execution = self._execution(params["PipelineExecutionArn"])
         steps = [_Listed(i, step) for i, step in enumerate(execution.steps)]
-        listing_params = {k: params[k] for k in ("MaxResults", "NextToken", "SortOrder") if k in params}
+        listing_params = {
+            k: params[k] for k in ("MaxResults", "NextToken", "SortOrder") if k in params
+        }
         page, token = list_page(
             steps,
             listing_params,
@@ -526,10 +529,7 @@ class _Parameter:
 
     def entry(self) -> dict[str, str]:
         value = self.value
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        else:
-            text = str(value)
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
         return {"Name": self.name, "Value": text}
 
 

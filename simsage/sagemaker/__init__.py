@@ -8,6 +8,8 @@ from simsage.errors import ValidationException
 from simsage.hosting.endpoint_configs import EndpointConfigsAPI
 from simsage.hosting.endpoints import EndpointsAPI, stop_endpoint_processes
 from simsage.hosting.models import ModelsAPI
+from simsage.pipelines.api import PipelinesAPI
+from simsage.pipelines.store import stop_pipeline_processes
 from simsage.processing.api import ProcessingAPI
 from simsage.processing.jobs import stop_processing_processes
 from simsage.registry.groups import ModelPackageGroupsAPI
@@ -22,8 +24,9 @@ from simsage.transport.constraints import ValidationErrors
 from simsage.tuning.api import TuningAPI
 from simsage.tuning.jobs import stop_tuning_processes
 
-# A tuning job's runner goes first: it would otherwise start new training jobs while
-# the training hook ends the running ones.
+# A pipeline execution's runner goes first, then a tuning job's: they would otherwise
+# start new jobs while the hooks below end the running ones.
+on_stop_everything(stop_pipeline_processes)
 on_stop_everything(stop_tuning_processes)
 on_stop_everything(stop_training_processes)
 on_stop_everything(stop_transform_processes)
@@ -50,6 +53,7 @@ class SageMakerService:
             EndpointsAPI(home, self.tags),
             ModelPackageGroupsAPI(home, self.tags),
             ModelPackagesAPI(home, self.tags),
+            PipelinesAPI(home, self.tags),
         ):
             for operation in api.OPERATIONS:
                 setattr(self, operation, getattr(api, operation))
