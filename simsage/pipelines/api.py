@@ -451,9 +451,7 @@ class PipelinesAPI:
                 f"Pipeline execution {execution.arn} is {execution.status}; only a Failed "
                 "execution can be retried."
             )
-        kept = [s for s in execution.steps if s.get("StepStatus") == "Succeeded"]
         fields: dict[str, Any] = {
-            "steps": kept,
             "failure": None,
             "ended": None,
             "attempt": execution.attempt + 1,

@@ -153,6 +153,7 @@ class Runner(JobProcess):
         super().__init__(home, name, Path(execution.job_dir) if execution else None)
         self.execution: PipelineExecution | None = execution
         self.records: dict[str, dict[str, Any]] = {}
+        self.earlier: dict[str, dict[str, Any]] = {}  # a retried execution's failed steps
         self.answers: dict[str, Any] = {}
         self.retry_at: dict[str, float] = {}
         self.stopping_sent = False
@@ -177,7 +178,10 @@ class Runner(JobProcess):
         self.definition: PipelineDefinition = parse_definition(execution.definition)
         self.dag = self.definition.graph()
         for record in execution.steps:  # a retried execution keeps its Succeeded steps
-            self.records[record["StepName"]] = record
+            if record["StepStatus"] == "Succeeded":
+                self.records[record["StepName"]] = record
+            else:  # run again; its attempts go on counting
+                self.earlier[record["StepName"]] = record
         self.store.update(self.name, started=execution.started or time.time())
         started = datetime.fromtimestamp(execution.created, UTC)
         self.context = expressions.Context(
@@ -251,7 +255,7 @@ class Runner(JobProcess):
         self.store.update(self.name, steps=ordered)
 
     def _record(self, step: Step, status: str) -> dict[str, Any]:
-        previous = self.records.get(step.name)
+        previous = self.records.get(step.name) or self.earlier.get(step.name)
         record: dict[str, Any] = {
             "StepName": step.name,
             "StepStatus": status,

@@ -607,16 +607,19 @@ def test_property_file_reader_reads_the_file_under_the_output():
 
 
 def test_the_library_is_pure():
-    """simsage.pipelines (definition, graph, checks, expressions, shapes) reads JSON and
-    botocore's model only: no store, runtime, transport or other concept, so the API and
-    the scheduler can both build on it."""
+    """simsage.pipelines' library (definition, graph, checks, expressions, shapes,
+    caching) reads JSON and botocore's model only: no store, runtime, transport or other
+    concept, so the API (api.py, store.py) and the scheduler (runner.py) both build on it."""
     import ast
     from pathlib import Path
 
     import simsage.pipelines
 
     reached = set()
+    service = {"api.py", "store.py", "runner.py"}
     for path in Path(simsage.pipelines.__file__).parent.glob("*.py"):
+        if path.name in service:
+            continue
         for node in ast.walk(ast.parse(path.read_text())):
             modules = []
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
