@@ -583,6 +583,120 @@ def endpoints_delete(name: str) -> None:
     click.echo(f"deleting: {name}")
 
 
+# -- pipelines ---------------------------------------------------------------------------
+
+
+@main.group()
+def pipelines() -> None:
+    """Pipelines: list, describe, start, stop, executions and their steps (either backend)."""
+
+
+def _execution_arn(sm, pipeline_or_arn: str) -> str:
+    """An execution ARN as given, or the latest execution of the pipeline named."""
+    if pipeline_or_arn.startswith("arn:"):
+        return pipeline_or_arn
+    answer = sm.list_pipeline_executions(
+        PipelineName=pipeline_or_arn, SortBy="CreationTime", SortOrder="Descending", MaxResults=1
+    )
+    summaries = answer["PipelineExecutionSummaries"]
+    if not summaries:
+        raise CommandError(f"error: pipeline {pipeline_or_arn} has no executions yet")
+    return summaries[0]["PipelineExecutionArn"]
+
+
+@pipelines.command("ls")
+def pipelines_ls() -> None:
+    """List pipelines, newest first."""
+    for page in _sagemaker().get_paginator("list_pipelines").paginate():
+        for pipeline in page["PipelineSummaries"]:
+            last = pipeline.get("LastExecutionTime")
+            ran = f"last run {_timestamp(last)}" if last else "never run"
+            click.echo(
+                f"{_timestamp(pipeline['CreationTime'])} {pipeline['PipelineName']}  ({ran})"
+            )
+
+
+@pipelines.command("describe")
+@click.argument("name")
+def pipelines_describe(name: str) -> None:
+    """Print DescribePipeline's answer as JSON (the definition parsed)."""
+    described = _sagemaker().describe_pipeline(PipelineName=name)
+    described.pop("ResponseMetadata", None)
+    described["PipelineDefinition"] = json.loads(described["PipelineDefinition"])
+    click.echo(json.dumps(described, indent=2, default=str))
+
+
+@pipelines.command("executions")
+@click.argument("name")
+def pipelines_executions(name: str) -> None:
+    """List a pipeline's executions, newest first."""
+    pages = _sagemaker().get_paginator("list_pipeline_executions").paginate(PipelineName=name)
+    for page in pages:
+        for execution in page["PipelineExecutionSummaries"]:
+            click.echo(
+                f"{_timestamp(execution['StartTime'])} "
+                f"{execution['PipelineExecutionStatus']:<10} {execution['PipelineExecutionArn']}"
+            )
+
+
+@pipelines.command("steps")
+@click.argument("execution")
+def pipelines_steps(execution: str) -> None:
+    """The steps of an execution (an ARN, or a pipeline's name for its latest), in the
+    order they started, with what each ran or why it failed."""
+    sm = _sagemaker()
+    arn = _execution_arn(sm, execution)
+    pages = sm.get_paginator("list_pipeline_execution_steps").paginate(
+        PipelineExecutionArn=arn, SortOrder="Ascending"
+    )
+    for page in pages:
+        for step in page["PipelineExecutionSteps"]:
+            metadata = step.get("Metadata") or {}
+            detail = ""
+            for value in metadata.values():
+                detail = value.get("Arn") or value.get("Outcome") or value.get("ErrorMessage") or ""
+            if "CacheHitResult" in step:
+                detail = f"{detail} (cached)"
+            reason = " ".join((step.get("FailureReason") or "").split())
+            if reason and reason != detail:
+                detail = f"{detail} {reason}"
+            click.echo(f"{step['StepStatus']:<10} {step['StepName']:<28} {detail}".rstrip())
+
+
+@pipelines.command("start")
+@click.argument("name")
+@click.option(
+    "--parameter", "-p", "parameters", multiple=True, help="NAME=VALUE (may be repeated)."
+)
+def pipelines_start(name: str, parameters: tuple[str, ...]) -> None:
+    """Start an execution of a pipeline; prints its ARN."""
+    given = []
+    for item in parameters:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CommandError(f"error: --parameter {item!r} is not NAME=VALUE")
+        given.append({"Name": key, "Value": value})
+    import uuid
+
+    answer = _sagemaker().start_pipeline_execution(
+        PipelineName=name, PipelineParameters=given, ClientRequestToken=uuid.uuid4().hex
+    )
+    click.echo(answer["PipelineExecutionArn"])
+
+
+@pipelines.command("stop")
+@click.argument("execution")
+def pipelines_stop(execution: str) -> None:
+    """Stop an execution (an ARN, or a pipeline's name for its latest): the running
+    steps' jobs are stopped."""
+    import uuid
+
+    sm = _sagemaker()
+    arn = _execution_arn(sm, execution)
+    sm.stop_pipeline_execution(PipelineExecutionArn=arn, ClientRequestToken=uuid.uuid4().hex)
+    click.echo(f"stopping: {arn}")
+
+
 # -- simsage's own images (containers/) ------------------------------------------------------
 
 

@@ -420,3 +420,32 @@ def test_unknown_executions_are_refused(sm):
         sm.describe_pipeline_execution(PipelineExecutionArn=missing)
     assert caught.value.response["Error"]["Code"] == "ValidationException"
     assert "does not exist" in caught.value.response["Error"]["Message"]
+
+
+def test_the_command_line_lists_starts_and_shows_the_steps(sm):
+    from click.testing import CliRunner
+
+    from simsage.cli import main
+
+    _create(sm)
+    runner = CliRunner()
+    assert "Scores  (never run)" in runner.invoke(main, ["pipelines", "ls"]).output
+    started = runner.invoke(main, ["pipelines", "start", "Scores", "-p", "Score=0.2"])
+    assert started.exit_code == 0, started.output
+    arn = started.output.strip()
+    _wait(sm, arn)
+    steps = runner.invoke(main, ["pipelines", "steps", "Scores"]).output.splitlines()
+    assert [line.split()[:2] for line in steps] == [
+        ["Succeeded", "Produce"],
+        ["Succeeded", "Check"],
+        ["Failed", "TooLow"],
+    ]
+    assert "False" in steps[1] and steps[2].endswith("TooLow                       score below 0.5")
+    executions = runner.invoke(main, ["pipelines", "executions", "Scores"]).output
+    assert "Failed" in executions and arn in executions
+    described = runner.invoke(main, ["pipelines", "describe", "Scores"])
+    assert '"PipelineStatus": "Active"' in described.output
+    bad = runner.invoke(main, ["pipelines", "start", "Scores", "-p", "Score"])
+    assert bad.exit_code == 1 and "is not NAME=VALUE" in bad.output
+    finished = runner.invoke(main, ["pipelines", "stop", arn])
+    assert finished.exit_code == 1 and "only an Executing execution" in finished.output
