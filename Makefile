@@ -66,6 +66,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_serving_http.py
 	$(BIN)/python benchmarks/bench_algorithms.py
 	$(BIN)/python benchmarks/bench_rcf_transform.py
+	$(BIN)/python benchmarks/bench_pipelines.py
 
 clean:
 	rm -rf $(VENV) $(VENV3)
