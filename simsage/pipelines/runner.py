@@ -165,7 +165,8 @@ class Runner(JobProcess):
         return found.status if found else None
 
     def fail(self, reason: str) -> None:
-        self._save()
+        if self.records:  # what the steps did so far (before work() read them: nothing)
+            self._save()
         self.store.transition(
             self.name, "Failed", ("Executing", "Stopping"), failure=clip(reason), ended=time.time()
         )
