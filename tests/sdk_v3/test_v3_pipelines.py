@@ -1,0 +1,250 @@
+"""The official SDK v3's pipelines (sagemaker-mlops), unmodified, run end to end on simsage,
+as v3's notebook ``v3-pipeline-train-create-registry`` writes them: a ``ScriptProcessor``
+preprocessing step, a ``TrainingStep`` from ``ModelTrainer.train()`` (built-in XGBoost), an
+evaluation step writing ``evaluation.json`` (a ``PropertyFile``), a ``ConditionStep`` on a
+``JsonGet`` of the AUC and a ``FailStep`` — through ``Pipeline.upsert`` (with tags),
+``start``, ``PipelineExecution.wait``, ``list_steps``, ``list_parameters``,
+``describe`` and ``list_pipeline_versions``. A second execution reuses the cached jobs;
+a threshold no model reaches ends in the Fail step.
+
+The ``v3``/``fast_polls``/``role`` fixtures (see conftest.py) activate simsage, keep the
+SDK offline and create the execution role once.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from botocore.exceptions import WaiterError
+from sdk_helpers import dataset, write_csv
+
+# Only looked up here: importing sagemaker.mlops creates a boto3 client at import time
+# (sagemaker.ai_registry), which needs simsage active (the ``v3`` fixture) for its region.
+if importlib.util.find_spec("sagemaker") is None or (
+    importlib.util.find_spec("sagemaker.mlops") is None
+):
+    pytest.skip("needs sagemaker-mlops (the SDK v3's pipelines)", allow_module_level=True)
+
+INSTANCE = "ml.m5.xlarge"
+
+PREPROCESS = """
+import os
+import numpy as np
+rows = np.loadtxt("/opt/ml/processing/input/raw.csv", delimiter=",")
+for name, part in (("train", rows[:300]), ("validation", rows[300:])):
+    os.makedirs(f"/opt/ml/processing/{name}", exist_ok=True)
+    np.savetxt(f"/opt/ml/processing/{name}/{name}.csv", part, delimiter=",", fmt="%.5f")
+"""
+EVALUATE = """
+import json, os, tarfile
+import numpy as np, xgboost as xgb
+from sklearn.metrics import roc_auc_score
+tarfile.open("/opt/ml/processing/model/model.tar.gz").extractall("/tmp/model")
+booster = xgb.Booster()
+booster.load_model("/tmp/model/xgboost-model")
+rows = np.loadtxt("/opt/ml/processing/validation/validation.csv", delimiter=",")
+auc = roc_auc_score(rows[:, 0], booster.predict(xgb.DMatrix(rows[:, 1:])))
+os.makedirs("/opt/ml/processing/evaluation", exist_ok=True)
+with open("/opt/ml/processing/evaluation/evaluation.json", "w") as out:
+    json.dump({"metrics": {"auc": {"value": auc}}}, out)
+"""
+
+
+def _build_pipeline(sess, role, tmp_path):
+    from sagemaker.core import image_uris
+    from sagemaker.core.processing import ScriptProcessor
+    from sagemaker.core.shapes import (
+        ProcessingInput,
+        ProcessingOutput,
+        ProcessingS3Input,
+        ProcessingS3Output,
+    )
+    from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
+    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
+    from sagemaker.core.workflow.functions import Join, JsonGet
+    from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
+    from sagemaker.core.workflow.properties import PropertyFile
+    from sagemaker.mlops.workflow.condition_step import ConditionStep
+    from sagemaker.mlops.workflow.fail_step import FailStep
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+    from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+    from sagemaker.train import ModelTrainer
+
+    bucket = sess.default_bucket()
+    x, y = dataset(400, seed=4)
+    (tmp_path / "raw").mkdir()
+    write_csv(tmp_path / "raw" / "raw.csv", x, y)
+    raw = sess.upload_data(str(tmp_path / "raw"), bucket, "churn-v3/raw")
+    (tmp_path / "preprocess.py").write_text(PREPROCESS)
+    (tmp_path / "evaluate.py").write_text(EVALUATE)
+
+    input_data = ParameterString("InputDataUrl", default_value=raw)
+    threshold = ParameterFloat("AucThreshold", default_value=0.7)
+    cache = CacheConfig(enable_caching=True, expire_after="30d")
+    processor = ScriptProcessor(
+        image_uri=image_uris.retrieve(
+            framework="sklearn", region=sess.boto_region_name, version="1.2-1"
+        ),
+        command=["python3"],
+        instance_type=INSTANCE,
+        instance_count=1,
+        base_job_name="churn-v3-process",
+        sagemaker_session=sess,
+        role=role,
+    )
+
+    def output(name: str) -> ProcessingOutput:
+        return ProcessingOutput(
+            output_name=name,
+            s3_output=ProcessingS3Output(
+                s3_uri=f"s3://{bucket}/churn-v3/{name}",
+                local_path=f"/opt/ml/processing/{name}",
+                s3_upload_mode="EndOfJob",
+            ),
+        )
+
+    def s3_input(name: str, source, local_path: str) -> ProcessingInput:
+        return ProcessingInput(
+            input_name=name,
+            s3_input=ProcessingS3Input(
+                s3_uri=source, local_path=local_path, s3_data_type="S3Prefix", s3_input_mode="File"
+            ),
+        )
+
+    preprocess = ProcessingStep(
+        name="Preprocess",
+        step_args=processor.run(
+            code=str(tmp_path / "preprocess.py"),
+            inputs=[s3_input("raw", input_data, "/opt/ml/processing/input")],
+            outputs=[output("train"), output("validation")],
+        ),
+        cache_config=cache,
+    )
+    outputs = preprocess.properties.ProcessingOutputConfig.Outputs
+    image = image_uris.retrieve("xgboost", region=sess.boto_region_name, version="1.7-1")
+    trainer = ModelTrainer(
+        training_image=image,
+        compute=Compute(instance_type=INSTANCE, instance_count=1),
+        base_job_name="churn-v3-train",
+        hyperparameters={"objective": "binary:logistic", "num_round": 20},
+        output_data_config=OutputDataConfig(s3_output_path=f"s3://{bucket}/churn-v3/models"),
+        input_data_config=[
+            InputData(
+                channel_name="train",
+                data_source=outputs["train"].S3Output.S3Uri,
+                content_type="text/csv",
+            )
+        ],
+        sagemaker_session=sess,
+        role=role,
+    )
+    train = TrainingStep(name="Train", step_args=trainer.train(), cache_config=cache)
+    report = PropertyFile(name="Evaluation", output_name="evaluation", path="evaluation.json")
+    evaluate = ProcessingStep(
+        name="Evaluate",
+        step_args=processor.run(
+            code=str(tmp_path / "evaluate.py"),
+            inputs=[
+                s3_input(
+                    "model",
+                    train.properties.ModelArtifacts.S3ModelArtifacts,
+                    "/opt/ml/processing/model",
+                ),
+                s3_input(
+                    "validation",
+                    outputs["validation"].S3Output.S3Uri,
+                    "/opt/ml/processing/validation",
+                ),
+            ],
+            outputs=[output("evaluation")],
+        ),
+        property_files=[report],
+        cache_config=cache,
+    )
+    too_low = FailStep(
+        name="AucTooLow", error_message=Join(on=" ", values=["AUC below", threshold])
+    )
+    check = ConditionStep(
+        name="CheckAuc",
+        conditions=[
+            ConditionGreaterThanOrEqualTo(
+                left=JsonGet(
+                    step_name=evaluate.name, property_file=report, json_path="metrics.auc.value"
+                ),
+                right=threshold,
+            )
+        ],
+        if_steps=[],
+        else_steps=[too_low],
+    )
+    return Pipeline(
+        name="churn-v3",
+        parameters=[input_data, threshold],
+        steps=[preprocess, train, evaluate, check],
+        sagemaker_session=sess,
+    )
+
+
+def _steps(execution) -> dict[str, dict]:
+    return {s["StepName"]: s for s in execution.list_steps()}
+
+
+def test_a_v3_pipeline_runs_caches_and_fails_as_on_aws(v3, fast_polls, role, tmp_path):
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+
+    sess = PipelineSession()
+    pipeline = _build_pipeline(sess, role, tmp_path)
+    created = pipeline.upsert(role_arn=role, tags=[{"Key": "team", "Value": "churn"}])
+    assert created["PipelineArn"].endswith(":pipeline/churn-v3")
+    # upsert of an existing pipeline: update, then the tags merged in with add_tags
+    updated = pipeline.upsert(role_arn=role, tags=[{"Key": "stage", "Value": "dev"}])
+    assert updated["PipelineArn"] == created["PipelineArn"]
+    sm = sess.sagemaker_client
+    tags = sm.list_tags(ResourceArn=created["PipelineArn"])["Tags"]
+    assert {t["Key"]: t["Value"] for t in tags} == {"team": "churn", "stage": "dev"}
+    assert pipeline.describe()["PipelineName"] == "churn-v3"
+
+    first = pipeline.start()
+    first.wait(delay=1, max_attempts=300)
+    assert first.describe()["PipelineExecutionStatus"] == "Succeeded"
+    steps = _steps(first)
+    assert set(steps) == {"Preprocess", "Train", "Evaluate", "CheckAuc"}
+    assert {s["StepStatus"] for s in steps.values()} == {"Succeeded"}
+    assert steps["CheckAuc"]["Metadata"]["Condition"]["Outcome"] == "True"
+    job_arn = steps["Train"]["Metadata"]["TrainingJob"]["Arn"]
+    job = sm.describe_training_job(TrainingJobName=job_arn.rsplit("/", 1)[1])
+    assert job["TrainingJobStatus"] == "Completed"
+    assert job["ModelArtifacts"]["S3ModelArtifacts"].startswith(
+        f"s3://{sess.default_bucket()}/churn-v3/models/"
+    )
+    parameters = {
+        p["Name"]: p["Value"] for p in first.list_parameters()["PipelineParameters"]
+    }
+    assert parameters["AucThreshold"] == "0.7"
+
+    # The second execution: the unchanged jobs come from the cache, as on AWS.
+    second = pipeline.start()
+    second.wait(delay=1, max_attempts=300)
+    cached = _steps(second)
+    for name in ("Preprocess", "Train", "Evaluate"):
+        assert cached[name]["CacheHitResult"]["SourcePipelineExecutionArn"] == first.arn
+        assert cached[name]["Metadata"] == steps[name]["Metadata"]
+
+    # A threshold no model reaches: the Fail step ends the execution Failed.
+    failing = pipeline.start(parameters={"AucThreshold": 1.01})
+    with pytest.raises(WaiterError):
+        failing.wait(delay=1, max_attempts=300)
+    described = failing.describe()
+    assert described["PipelineExecutionStatus"] == "Failed"
+    failed = _steps(failing)
+    assert failed["CheckAuc"]["Metadata"]["Condition"]["Outcome"] == "False"
+    assert failed["AucTooLow"]["StepStatus"] == "Failed"
+    assert failed["AucTooLow"]["Metadata"]["Fail"]["ErrorMessage"] == "AUC below 1.01"
+
+    executions = pipeline.list_executions()["PipelineExecutionSummaries"]
+    assert {e["PipelineExecutionArn"] for e in executions} == {
+        first.arn,
+        second.arn,
+        failing.arn,
+    }
