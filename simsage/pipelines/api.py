@@ -312,6 +312,7 @@ class PipelinesAPI:
             ended=None,
             runner_pid=None,
             job_dir=str(folder),
+            mlflow_experiment=params.get("MlflowExperimentName"),
         )
         self.executions.create(execution)
         pipeline.last_run = now
@@ -359,9 +360,13 @@ class PipelinesAPI:
             out["FailureReason"] = execution.failure
         if execution.parallelism:
             out["ParallelismConfiguration"] = copy.deepcopy(execution.parallelism)
-        experiment = json.loads(execution.definition).get("PipelineExperimentConfig")
+        written = json.loads(execution.definition)
+        experiment = written.get("PipelineExperimentConfig")
         if experiment:
             out["PipelineExperimentConfig"] = _experiment(experiment, execution)
+        mlflow = _mlflow(written.get("MlflowConfig"), execution)
+        if mlflow:
+            out["MLflowConfig"] = mlflow
         return out
 
     def list_pipeline_executions(self, request: Request) -> dict[str, Any]:
@@ -480,6 +485,18 @@ def _experiment(config: dict[str, Any], execution: PipelineExecution) -> dict[st
         if value is not None:
             out[member] = str(value)
     return out
+
+
+def _mlflow(config: dict[str, Any] | None, execution: PipelineExecution) -> dict[str, Any]:
+    """The execution's MLflowConfig: the definition's ``MlflowConfig`` (SDK v3 writes
+    null for a member it was not given) with StartPipelineExecution's
+    ``MlflowExperimentName`` in place of its experiment; {} when neither names one."""
+    out = {
+        "MlflowResourceArn": (config or {}).get("MlflowResourceArn"),
+        "MlflowExperimentName": execution.mlflow_experiment
+        or (config or {}).get("MlflowExperimentName"),
+    }
+    return {member: str(value) for member, value in out.items() if value is not None}
 
 
 class _Version:

@@ -45,7 +45,7 @@ register_schema(
         parameters TEXT NOT NULL, parallelism TEXT, role_arn TEXT, status TEXT NOT NULL,
         failure TEXT, created REAL NOT NULL, modified REAL NOT NULL, started REAL,
         ended REAL, runner_pid INTEGER, steps TEXT NOT NULL, job_dir TEXT NOT NULL,
-        attempt INTEGER NOT NULL DEFAULT 1);
+        attempt INTEGER NOT NULL DEFAULT 1, mlflow_experiment TEXT);
     CREATE INDEX IF NOT EXISTS pipeline_executions_by_pipeline
         ON pipeline_executions (pipeline, created)
     """
@@ -127,7 +127,9 @@ class PipelineStore(BodyTable[Pipeline]):
 class PipelineExecution:
     """An execution's row; ``name`` is the execution id. ``steps`` is a list of step
     records (dicts: the ListPipelineExecutionSteps entry's members plus simsage's
-    ``_job`` — the job kind and name a step runs — and ``_key``, its cache key)."""
+    ``_job`` — the job kind and name a step runs — and ``_key``, its cache key).
+    ``mlflow_experiment`` is StartPipelineExecution's ``MlflowExperimentName``, which
+    overrides the definition's ``MlflowConfig`` experiment for this execution only."""
 
     name: str
     arn: str
@@ -151,6 +153,7 @@ class PipelineExecution:
     steps: list[dict[str, Any]] = field(default_factory=list)
     job_dir: str = ""
     attempt: int = 1
+    mlflow_experiment: str | None = None
 
     @property
     def finished(self) -> bool:

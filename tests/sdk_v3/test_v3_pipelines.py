@@ -248,3 +248,116 @@ def test_a_v3_pipeline_runs_caches_and_fails_as_on_aws(v3, fast_polls, role, tmp
         second.arn,
         failing.arn,
     }
+
+
+CHECK = """
+import sys
+print("checking", sys.argv[1:])
+sys.exit(1 if sys.argv[1:] == ["--mode", "fail"] else 0)
+"""
+
+
+def _check_pipeline(sess, role, tmp_path, default_mode: str):
+    """One processing step (which fails when ``Mode`` is ``fail``) and a Fail step that
+    runs only when it failed (v3's ``StepDependency`` with ``TriggerCondition.FAILED``), in
+    a pipeline that names its MLflow tracking server (v3's ``mlflow_config``)."""
+    from sagemaker.core import image_uris
+    from sagemaker.core.processing import ScriptProcessor
+    from sagemaker.core.shapes import MlflowConfig
+    from sagemaker.core.workflow.parameters import ParameterString
+    from sagemaker.mlops.workflow.fail_step import FailStep
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+    from sagemaker.mlops.workflow.step_dependency import StepDependency, TriggerCondition
+    from sagemaker.mlops.workflow.steps import ProcessingStep
+
+    (tmp_path / "check.py").write_text(CHECK)
+    mode = ParameterString("Mode", default_value=default_mode)
+    processor = ScriptProcessor(
+        image_uri=image_uris.retrieve("sklearn", region=sess.boto_region_name, version="1.2-1"),
+        command=["python3"],
+        instance_type=INSTANCE,
+        instance_count=1,
+        sagemaker_session=sess,
+        role=role,
+    )
+    check = ProcessingStep(
+        name="Check",
+        step_args=processor.run(code=str(tmp_path / "check.py"), arguments=["--mode", mode]),
+    )
+    on_failure = FailStep(
+        name="OnFailure",
+        error_message="the check failed",
+        depends_on=[StepDependency(check, TriggerCondition.FAILED)],
+    )
+    account = sess.account_id()
+    return Pipeline(
+        name="check-v3",
+        parameters=[mode],
+        steps=[check, on_failure],
+        mlflow_config=MlflowConfig(
+            mlflow_resource_arn=(
+                f"arn:aws:sagemaker:{sess.boto_region_name}:{account}:mlflow-tracking-server/mlf"
+            ),
+            mlflow_experiment_name="checks",
+        ),
+        sagemaker_session=sess,
+    )
+
+
+def test_v3_pipeline_versions_mlflow_config_and_a_failure_trigger(
+    v3, fast_polls, role, tmp_path
+):
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.mlops.workflow.parallelism_config import ParallelismConfiguration
+
+    sess = PipelineSession()
+    first = _check_pipeline(sess, role, tmp_path, default_mode="pass")
+    first.upsert(role_arn=role)
+    assert first.latest_pipeline_version_id == 1
+    # A changed definition (the parameter's default) is a new version of the pipeline.
+    second = _check_pipeline(sess, role, tmp_path, default_mode="fail")
+    updated = second.upsert(role_arn=role)
+    assert updated["PipelineVersionId"] == 2
+    assert second.latest_pipeline_version_id == 2
+    versions = second.list_pipeline_versions(sort_order="Ascending")["PipelineVersionSummaries"]
+    assert [v["PipelineVersionId"] for v in versions] == [1, 2]
+    assert '"pass"' in second.describe(pipeline_version_id=1)["PipelineDefinition"]
+    assert '"fail"' in second.describe()["PipelineDefinition"]
+
+    # Version 1 (Mode "pass"), with v3's per-execution options.
+    passing = second.start(
+        pipeline_version_id=1,
+        execution_display_name="from-version-1",
+        parallelism_config=ParallelismConfiguration(max_parallel_execution_steps=1),
+        mlflow_experiment_name="checks-rerun",
+    )
+    passing.wait(delay=1, max_attempts=300)
+    described = passing.describe()
+    assert described["PipelineExecutionStatus"] == "Succeeded"
+    assert described["PipelineVersionId"] == 1
+    assert described["PipelineExecutionDisplayName"] == "from-version-1"
+    assert described["ParallelismConfiguration"] == {"MaxParallelExecutionSteps": 1}
+    assert described["MLflowConfig"] == {
+        "MlflowResourceArn": first.mlflow_config.mlflow_resource_arn,
+        "MlflowExperimentName": "checks-rerun",
+    }
+    steps = _steps(passing)
+    assert steps["Check"]["StepStatus"] == "Succeeded"
+    assert "OnFailure" not in steps  # its trigger (Check failed) never fired
+
+    # The latest version (Mode "fail"): the check fails, the failure trigger runs.
+    failing = second.start()
+    with pytest.raises(WaiterError):
+        failing.wait(delay=1, max_attempts=300)
+    described = failing.describe()
+    assert described["PipelineExecutionStatus"] == "Failed"
+    assert described["PipelineVersionId"] == 2
+    assert described["MLflowConfig"]["MlflowExperimentName"] == "checks"
+    steps = _steps(failing)
+    assert steps["Check"]["StepStatus"] == "Failed"
+    assert steps["OnFailure"]["Metadata"]["Fail"]["ErrorMessage"] == "the check failed"
+    by_version = {
+        v["PipelineVersionId"]: v.get("LastExecutionPipelineExecutionArn")
+        for v in second.list_pipeline_versions()["PipelineVersionSummaries"]
+    }
+    assert by_version == {1: passing.arn, 2: failing.arn}
