@@ -1,5 +1,6 @@
 """SageMaker Pipelines requests: CreatePipeline, UpdatePipeline, DescribePipeline,
-DeletePipeline, ListPipelines, ListPipelineVersions, StartPipelineExecution,
+DeletePipeline, ListPipelines, ListPipelineVersions, UpdatePipelineVersion,
+StartPipelineExecution,
 DescribePipelineExecution, ListPipelineExecutions, ListPipelineExecutionSteps,
 ListPipelineParametersForExecution, DescribePipelineDefinitionForExecution,
 StopPipelineExecution, RetryPipelineExecution.
@@ -79,6 +80,7 @@ class PipelinesAPI:
         "delete_pipeline",
         "list_pipelines",
         "list_pipeline_versions",
+        "update_pipeline_version",
         "start_pipeline_execution",
         "describe_pipeline_execution",
         "list_pipeline_executions",
@@ -158,6 +160,7 @@ class PipelinesAPI:
             versions=[{"id": 1, "definition": text, "created": now}],
             modified=now,
         )
+        pipeline.change_aliases(pipeline.latest, add=params.get("PipelineVersionAliases") or [])
         self.pipelines.create(pipeline)
         self.tags.set(arn, params.get("Tags", []))
         return {"PipelineArn": arn}
@@ -172,10 +175,17 @@ class PipelinesAPI:
         pipeline = self._pipeline(request, params["PipelineName"])
         text = self._definition_text(params, required=False)
         now = self.home.clock.time()
-        version = dict(pipeline.latest)
+        aliases = params.get("PipelineVersionAliases") or []
+        if aliases and text is None:
+            raise ValidationException(
+                "PipelineVersionAliases can be given only with a new PipelineDefinition "
+                "(or PipelineDefinitionS3Location); to change an existing version's "
+                "aliases use UpdatePipelineVersion."
+            )
         if text is not None:
             version = {"id": pipeline.latest["id"] + 1, "definition": text, "created": now}
             pipeline.versions.append(version)
+            pipeline.change_aliases(version, add=aliases)
         for member, attribute in (
             ("PipelineDisplayName", "display_name"),
             ("PipelineDescription", "description"),
@@ -197,7 +207,9 @@ class PipelinesAPI:
     def describe_pipeline(self, request: Request) -> dict[str, Any]:
         params = request.params
         pipeline = self._pipeline(request, params["PipelineName"])
-        version = pipeline.version(params.get("PipelineVersionId"))
+        version = pipeline.version(
+            params.get("PipelineVersionId"), params.get("PipelineVersionAlias")
+        )
         out: dict[str, Any] = {
             "PipelineArn": pipeline.arn,
             "PipelineName": pipeline.name,
@@ -214,6 +226,7 @@ class PipelinesAPI:
             out["LastRunTime"] = from_epoch(pipeline.last_run)
         if pipeline.parallelism:
             out["ParallelismConfiguration"] = copy.deepcopy(pipeline.parallelism)
+        out.update(_version_members(version))
         return out
 
     def delete_pipeline(self, request: Request) -> dict[str, Any]:
@@ -270,12 +283,34 @@ class PipelinesAPI:
         )
         return list_answer("PipelineVersionSummaries", [v.summary() for v in page], token)
 
+    def update_pipeline_version(self, request: Request) -> dict[str, Any]:
+        """A version's display name, description and aliases (``Remove`` is applied
+        before ``Add``, so one call can move an alias between its own entries)."""
+        params = request.params
+        pipeline = self._pipeline(request, params["PipelineArn"])
+        version = pipeline.version(params["PipelineVersionId"])
+        for member, key in (
+            ("PipelineVersionDisplayName", "display_name"),
+            ("PipelineVersionDescription", "description"),
+        ):
+            if member in params:
+                version[key] = params[member]
+        operations = params.get("PipelineVersionAliasOperations") or {}
+        pipeline.change_aliases(
+            version, add=operations.get("Add") or [], remove=operations.get("Remove") or []
+        )
+        pipeline.modified = self.home.clock.time()
+        self._save(pipeline)
+        return {"PipelineArn": pipeline.arn, "PipelineVersionId": version["id"]}
+
     # -- executions ----------------------------------------------------------------------
 
     def start_pipeline_execution(self, request: Request) -> dict[str, Any]:
         params = request.params
         pipeline = self._pipeline(request, params["PipelineName"])
-        version = pipeline.version(params.get("PipelineVersionId"))
+        version = pipeline.version(
+            params.get("PipelineVersionId"), params.get("PipelineVersionAlias")
+        )
         if params.get("SelectiveExecutionConfig"):
             raise ValidationException(
                 "simsage does not run selective executions (SelectiveExecutionConfig); start "
@@ -367,12 +402,26 @@ class PipelinesAPI:
         mlflow = _mlflow(written.get("MlflowConfig"), execution)
         if mlflow:
             out["MLflowConfig"] = mlflow
+        aliases = self._aliases(request, execution)
+        if aliases:
+            out["PipelineVersionAliases"] = aliases
         return out
+
+    def _aliases(self, request: Request, execution: PipelineExecution) -> list[str]:
+        """The aliases the version an execution ran has now ([] once it is deleted)."""
+        try:
+            pipeline = self._pipeline(request, execution.pipeline)
+            return pipeline.aliases(execution.version_id)
+        except ValidationException:
+            return []
 
     def list_pipeline_executions(self, request: Request) -> dict[str, Any]:
         params = request.params
         pipeline = self._pipeline(request, params["PipelineName"])
         executions = [self._current(e) for e in self.executions.of_pipeline(pipeline.name)]
+        if params.get("PipelineVersionAlias") is not None:
+            chosen = pipeline.version(None, params["PipelineVersionAlias"])["id"]
+            executions = [e for e in executions if e.version_id == chosen]
         page, token = list_page(
             executions,
             _list_params(params, {"CreationTime": "CreationTime", "PipelineExecutionArn": "Name"}),
@@ -391,6 +440,9 @@ class PipelinesAPI:
                 summary["PipelineExecutionDescription"] = execution.description
             if execution.failure:
                 summary["PipelineExecutionFailureReason"] = execution.failure
+            aliases = pipeline.aliases(execution.version_id)
+            if aliases:
+                summary["PipelineVersionAliases"] = aliases
             summaries.append(summary)
         return list_answer("PipelineExecutionSummaries", summaries, token)
 
@@ -499,11 +551,26 @@ def _mlflow(config: dict[str, Any] | None, execution: PipelineExecution) -> dict
     return {member: str(value) for member, value in out.items() if value is not None}
 
 
+def _version_members(version: dict[str, Any]) -> dict[str, Any]:
+    """A version's display name, description and aliases, the members it has set."""
+    out: dict[str, Any] = {}
+    for key, member in (
+        ("display_name", "PipelineVersionDisplayName"),
+        ("description", "PipelineVersionDescription"),
+    ):
+        if version.get(key) is not None:
+            out[member] = version[key]
+    if version.get("aliases"):
+        out["PipelineVersionAliases"] = list(version["aliases"])
+    return out
+
+
 class _Version:
     def __init__(self, pipeline_arn: str, version: dict, executions: list) -> None:
         self.pipeline_arn = pipeline_arn
         self.id = version["id"]
         self.created = version["created"]
+        self.version = version
         self.executions = executions
 
     def summary(self) -> dict[str, Any]:
@@ -511,6 +578,7 @@ class _Version:
             "PipelineArn": self.pipeline_arn,
             "PipelineVersionId": self.id,
             "CreationTime": from_epoch(self.created),
+            **_version_members(self.version),
         }
         if self.executions:
             out["LastExecutionPipelineExecutionArn"] = max(

@@ -1,8 +1,9 @@
-"""The error a pipeline definition is refused with (CreatePipeline, UpdatePipeline)."""
+"""The errors of SageMaker Pipelines requests: a definition refused (CreatePipeline,
+UpdatePipeline), a version alias unknown or already taken."""
 
 from __future__ import annotations
 
-from simsage.errors import ValidationException
+from simsage.errors import ClientFault, ValidationException
 
 
 class PipelineDefinitionError(ValidationException):
@@ -34,3 +35,16 @@ def raise_problems(problems: list[str]) -> None:
         more = len(problems) - len(shown)
         text = "; ".join(shown) + (f"; and {more} more" if more else "")
         raise PipelineDefinitionError(f"Invalid pipeline definition: {text}.", list(problems))
+
+
+class ResourceNotFound(ClientFault):
+    """A pipeline version alias no version has (DescribePipeline,
+    StartPipelineExecution, ListPipelineExecutions, UpdatePipelineVersion)."""
+
+    code = "ResourceNotFound"
+
+
+class ConflictException(ClientFault):
+    """An alias another version of the pipeline already has."""
+
+    code = "ConflictException"

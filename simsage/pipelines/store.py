@@ -2,8 +2,11 @@
 
 A **pipeline** (:class:`Pipeline`, a :class:`~simsage.store.registry.BodyTable` row)
 keeps every version of its definition: CreatePipeline makes version 1, each
-UpdatePipeline the next; DescribePipeline answers the latest (or ``PipelineVersionId``).
-PipelineStatus is ``Active``.
+UpdatePipeline that changes the definition the next; DescribePipeline answers the latest
+(or ``PipelineVersionId``, or ``PipelineVersionAlias``). A version has up to 10 aliases,
+each unique within the pipeline and not all digits (CreatePipeline and UpdatePipeline
+give the new version's, UpdatePipelineVersion adds and removes them). PipelineStatus is
+``Active``.
 
 An **execution** (:class:`PipelineExecution`, a :class:`~simsage.store.registry.JobTable`
 row named by its id, the ARN's last part) keeps the definition it runs (a snapshot: an
@@ -26,12 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from simsage.errors import ValidationException
+from simsage.pipelines.errors import ConflictException, ResourceNotFound
 from simsage.store.db import register_schema
 from simsage.store.registry import BodyTable, JobTable, Kind, declare
 
 TERMINAL = ("Succeeded", "Failed", "Stopped")
 ACTIVE = ("Executing", "Stopping")
 STEP_TERMINAL = ("Succeeded", "Failed", "Stopped")
+MAX_ALIASES = 10  # aliases a pipeline version can have
 
 register_schema(
     """
@@ -83,7 +88,8 @@ def execution_arn(pipeline_arn: str, execution_id: str) -> str:
 @dataclass
 class Pipeline:
     """A pipeline's row. ``versions`` holds ``{"id", "definition", "created",
-    "display_name", "description"}`` per version, oldest first."""
+    "display_name", "description", "aliases"}`` per version (the last three optional),
+    oldest first."""
 
     name: str
     arn: str
@@ -101,12 +107,22 @@ class Pipeline:
     def latest(self) -> dict[str, Any]:
         return self.versions[-1]
 
-    def version(self, version_id: int | None) -> dict[str, Any]:
-        """The version ``version_id`` (the latest when None).
+    def version(self, version_id: int | None, alias: str | None = None) -> dict[str, Any]:
+        """The version ``version_id``, or the one with ``alias`` (the latest when neither).
 
         Raises:
-            ValidationException: no such version.
+            ValidationException: both given, or no such version id.
+            ResourceNotFound: no version has the alias.
         """
+        if version_id is not None and alias is not None:
+            raise ValidationException(
+                "Specify either PipelineVersionId or PipelineVersionAlias, not both."
+            )
+        if alias is not None:
+            for version in self.versions:
+                if alias in version.get("aliases", ()):
+                    return version
+            raise ResourceNotFound(f"No version of pipeline {self.arn} has the alias '{alias}'.")
         if version_id is None:
             return self.latest
         for version in self.versions:
@@ -116,6 +132,45 @@ class Pipeline:
             f"Pipeline version {version_id} of pipeline {self.arn} does not exist (its "
             f"versions: 1 to {self.latest['id']})."
         )
+
+    def change_aliases(
+        self, version: dict[str, Any], add: list[str] = (), remove: list[str] = ()
+    ) -> None:
+        """Remove then add aliases of ``version`` (one of :attr:`versions`).
+
+        Raises:
+            ValidationException: an alias of digits only, or more than 10 on the version.
+            ConflictException: an alias another version of the pipeline has.
+        """
+        aliases = [a for a in version.get("aliases", []) if a not in remove]
+        for alias in add:
+            if alias.isdigit():
+                raise ValidationException(
+                    f"Pipeline version alias '{alias}' consists of numbers only; an alias "
+                    "needs at least one letter, period, hyphen or underscore."
+                )
+            holder = next(
+                (v for v in self.versions if v is not version and alias in v.get("aliases", ())),
+                None,
+            )
+            if holder is not None:
+                raise ConflictException(
+                    f"Alias '{alias}' is already assigned to version {holder['id']} of "
+                    f"pipeline {self.arn}; remove it from that version first "
+                    "(UpdatePipelineVersion)."
+                )
+            if alias not in aliases:
+                aliases.append(alias)
+        if len(aliases) > MAX_ALIASES:
+            raise ValidationException(
+                f"A pipeline version can have at most {MAX_ALIASES} aliases; version "
+                f"{version['id']} would have {len(aliases)}."
+            )
+        version["aliases"] = aliases
+
+    def aliases(self, version_id: int) -> list[str]:
+        """The aliases version ``version_id`` has now."""
+        return list(self.version(version_id).get("aliases", []))
 
 
 class PipelineStore(BodyTable[Pipeline]):

@@ -218,9 +218,7 @@ def test_a_v3_pipeline_runs_caches_and_fails_as_on_aws(v3, fast_polls, role, tmp
     assert job["ModelArtifacts"]["S3ModelArtifacts"].startswith(
         f"s3://{sess.default_bucket()}/churn-v3/models/"
     )
-    parameters = {
-        p["Name"]: p["Value"] for p in first.list_parameters()["PipelineParameters"]
-    }
+    parameters = {p["Name"]: p["Value"] for p in first.list_parameters()["PipelineParameters"]}
     assert parameters["AucThreshold"] == "0.7"
 
     # The second execution: the unchanged jobs come from the cache, as on AWS.
@@ -304,9 +302,7 @@ def _check_pipeline(sess, role, tmp_path, default_mode: str):
     )
 
 
-def test_v3_pipeline_versions_mlflow_config_and_a_failure_trigger(
-    v3, fast_polls, role, tmp_path
-):
+def test_v3_pipeline_versions_mlflow_config_and_a_failure_trigger(v3, fast_polls, role, tmp_path):
     from sagemaker.core.workflow.pipeline_context import PipelineSession
     from sagemaker.mlops.workflow.parallelism_config import ParallelismConfiguration
 
