@@ -2,7 +2,8 @@
 as v3's notebook ``v3-pipeline-train-create-registry`` writes them: a ``ScriptProcessor``
 preprocessing step, a ``TrainingStep`` from ``ModelTrainer.train()`` (built-in XGBoost), an
 evaluation step writing ``evaluation.json`` (a ``PropertyFile``), a ``ConditionStep`` on a
-``JsonGet`` of the AUC and a ``FailStep`` — through ``Pipeline.upsert`` (with tags),
+``JsonGet`` of the AUC that creates and registers the model (``ModelStep`` with
+``ModelBuilder.build()`` and ``register()``) or fails (``FailStep``) — through ``Pipeline.upsert`` (with tags),
 ``start``, ``PipelineExecution.wait``, ``list_steps``, ``list_parameters``,
 ``describe`` and ``list_pipeline_versions``. A second execution reuses the cached jobs;
 a threshold no model reaches ends in the Fail step.
@@ -67,8 +68,10 @@ def _build_pipeline(sess, role, tmp_path):
     from sagemaker.core.workflow.properties import PropertyFile
     from sagemaker.mlops.workflow.condition_step import ConditionStep
     from sagemaker.mlops.workflow.fail_step import FailStep
+    from sagemaker.mlops.workflow.model_step import ModelStep
     from sagemaker.mlops.workflow.pipeline import Pipeline
     from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+    from sagemaker.serve.model_builder import ModelBuilder
     from sagemaker.train import ModelTrainer
 
     bucket = sess.default_bucket()
@@ -162,6 +165,23 @@ def _build_pipeline(sess, role, tmp_path):
         property_files=[report],
         cache_config=cache,
     )
+    builder = ModelBuilder(
+        s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
+        image_uri=image,
+        sagemaker_session=sess,
+        role_arn=role,
+    )
+    create = ModelStep(name="CreateModel", step_args=builder.build())
+    register = ModelStep(
+        name="RegisterModel",
+        step_args=builder.register(
+            model_package_group_name="churn-v3",
+            content_types=["text/csv"],
+            response_types=["text/csv"],
+            inference_instances=[INSTANCE],
+            approval_status="Approved",
+        ),
+    )
     too_low = FailStep(
         name="AucTooLow", error_message=Join(on=" ", values=["AUC below", threshold])
     )
@@ -175,7 +195,7 @@ def _build_pipeline(sess, role, tmp_path):
                 right=threshold,
             )
         ],
-        if_steps=[],
+        if_steps=[create, register],
         else_steps=[too_low],
     )
     return Pipeline(
@@ -209,9 +229,26 @@ def test_a_v3_pipeline_runs_caches_and_fails_as_on_aws(v3, fast_polls, role, tmp
     first.wait(delay=1, max_attempts=300)
     assert first.describe()["PipelineExecutionStatus"] == "Succeeded"
     steps = _steps(first)
-    assert set(steps) == {"Preprocess", "Train", "Evaluate", "CheckAuc"}
+    assert set(steps) == {
+        "Preprocess",
+        "Train",
+        "Evaluate",
+        "CheckAuc",
+        "CreateModel",
+        "RegisterModel",
+    }
     assert {s["StepStatus"] for s in steps.values()} == {"Succeeded"}
     assert steps["CheckAuc"]["Metadata"]["Condition"]["Outcome"] == "True"
+    # v3's ModelStep names its steps as given (v2 appends -CreateModel, -RegisterModel).
+    package = steps["RegisterModel"]["Metadata"]["RegisterModel"]["Arn"]
+    assert package.endswith(":model-package/churn-v3/1")
+    described = sm.describe_model_package(ModelPackageName=package)
+    assert described["ModelApprovalStatus"] == "Approved"
+    model = steps["CreateModel"]["Metadata"]["Model"]["Arn"].rsplit("/", 1)[1]
+    assert (
+        sm.describe_model(ModelName=model)["PrimaryContainer"]["ModelDataUrl"]
+        == (described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
+    )
     job_arn = steps["Train"]["Metadata"]["TrainingJob"]["Arn"]
     job = sm.describe_training_job(TrainingJobName=job_arn.rsplit("/", 1)[1])
     assert job["TrainingJobStatus"] == "Completed"
@@ -228,6 +265,8 @@ def test_a_v3_pipeline_runs_caches_and_fails_as_on_aws(v3, fast_polls, role, tmp
     for name in ("Preprocess", "Train", "Evaluate"):
         assert cached[name]["CacheHitResult"]["SourcePipelineExecutionArn"] == first.arn
         assert cached[name]["Metadata"] == steps[name]["Metadata"]
+    # Model steps are not cached: the model is registered again, as version 2.
+    assert cached["RegisterModel"]["Metadata"]["RegisterModel"]["Arn"].endswith("churn-v3/2")
 
     # A threshold no model reaches: the Fail step ends the execution Failed.
     failing = pipeline.start(parameters={"AucThreshold": 1.01})
@@ -239,6 +278,7 @@ def test_a_v3_pipeline_runs_caches_and_fails_as_on_aws(v3, fast_polls, role, tmp
     assert failed["CheckAuc"]["Metadata"]["Condition"]["Outcome"] == "False"
     assert failed["AucTooLow"]["StepStatus"] == "Failed"
     assert failed["AucTooLow"]["Metadata"]["Fail"]["ErrorMessage"] == "AUC below 1.01"
+    assert "RegisterModel" not in failed
 
     executions = pipeline.list_executions()["PipelineExecutionSummaries"]
     assert {e["PipelineExecutionArn"] for e in executions} == {
