@@ -3,7 +3,8 @@ as v3's notebook ``v3-pipeline-train-create-registry`` writes them: a ``ScriptPr
 preprocessing step, a ``TrainingStep`` from ``ModelTrainer.train()`` (built-in XGBoost), an
 evaluation step writing ``evaluation.json`` (a ``PropertyFile``), a ``ConditionStep`` on a
 ``JsonGet`` of the AUC that creates and registers the model (``ModelStep`` with
-``ModelBuilder.build()`` and ``register()``) or fails (``FailStep``) — through ``Pipeline.upsert`` (with tags),
+``ModelBuilder.build()`` and ``register()``) and batch-scores the held-out rows
+(``TransformStep`` from v3's ``Transformer.transform()``), or fails (``FailStep``) — through ``Pipeline.upsert`` (with tags),
 ``start``, ``PipelineExecution.wait``, ``list_steps``, ``list_parameters``,
 ``describe`` and ``list_pipeline_versions``. A second execution reuses the cached jobs;
 a threshold no model reaches ends in the Fail step.
@@ -36,6 +37,8 @@ rows = np.loadtxt("/opt/ml/processing/input/raw.csv", delimiter=",")
 for name, part in (("train", rows[:300]), ("validation", rows[300:])):
     os.makedirs(f"/opt/ml/processing/{name}", exist_ok=True)
     np.savetxt(f"/opt/ml/processing/{name}/{name}.csv", part, delimiter=",", fmt="%.5f")
+os.makedirs("/opt/ml/processing/batch", exist_ok=True)
+np.savetxt("/opt/ml/processing/batch/batch.csv", rows[300:, 1:], delimiter=",", fmt="%.5f")
 """
 EVALUATE = """
 import json, os, tarfile
@@ -62,6 +65,7 @@ def _build_pipeline(sess, role, tmp_path):
         ProcessingS3Output,
     )
     from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
+    from sagemaker.core.transformer import Transformer
     from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
     from sagemaker.core.workflow.functions import Join, JsonGet
     from sagemaker.core.workflow.parameters import ParameterFloat, ParameterString
@@ -70,7 +74,12 @@ def _build_pipeline(sess, role, tmp_path):
     from sagemaker.mlops.workflow.fail_step import FailStep
     from sagemaker.mlops.workflow.model_step import ModelStep
     from sagemaker.mlops.workflow.pipeline import Pipeline
-    from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+    from sagemaker.mlops.workflow.steps import (
+        CacheConfig,
+        ProcessingStep,
+        TrainingStep,
+        TransformStep,
+    )
     from sagemaker.serve.model_builder import ModelBuilder
     from sagemaker.train import ModelTrainer
 
@@ -120,7 +129,7 @@ def _build_pipeline(sess, role, tmp_path):
         step_args=processor.run(
             code=str(tmp_path / "preprocess.py"),
             inputs=[s3_input("raw", input_data, "/opt/ml/processing/input")],
-            outputs=[output("train"), output("validation")],
+            outputs=[output("train"), output("validation"), output("batch")],
         ),
         cache_config=cache,
     )
@@ -182,6 +191,19 @@ def _build_pipeline(sess, role, tmp_path):
             approval_status="Approved",
         ),
     )
+    transformer = Transformer(
+        model_name=create.properties.ModelName,
+        instance_count=1,
+        instance_type=INSTANCE,
+        output_path=f"s3://{bucket}/churn-v3/scores",
+        sagemaker_session=sess,
+    )
+    score = TransformStep(
+        name="Score",
+        step_args=transformer.transform(
+            data=outputs["batch"].S3Output.S3Uri, content_type="text/csv", split_type="Line"
+        ),
+    )
     too_low = FailStep(
         name="AucTooLow", error_message=Join(on=" ", values=["AUC below", threshold])
     )
@@ -195,7 +217,7 @@ def _build_pipeline(sess, role, tmp_path):
                 right=threshold,
             )
         ],
-        if_steps=[create, register],
+        if_steps=[create, register, score],
         else_steps=[too_low],
     )
     return Pipeline(
@@ -236,6 +258,7 @@ def test_a_v3_pipeline_runs_caches_and_fails_as_on_aws(v3, fast_polls, role, tmp
         "CheckAuc",
         "CreateModel",
         "RegisterModel",
+        "Score",
     }
     assert {s["StepStatus"] for s in steps.values()} == {"Succeeded"}
     assert steps["CheckAuc"]["Metadata"]["Condition"]["Outcome"] == "True"
@@ -244,17 +267,25 @@ def test_a_v3_pipeline_runs_caches_and_fails_as_on_aws(v3, fast_polls, role, tmp
     assert package.endswith(":model-package/churn-v3/1")
     described = sm.describe_model_package(ModelPackageName=package)
     assert described["ModelApprovalStatus"] == "Approved"
-    model = steps["CreateModel"]["Metadata"]["Model"]["Arn"].rsplit("/", 1)[1]
-    assert (
-        sm.describe_model(ModelName=model)["PrimaryContainer"]["ModelDataUrl"]
-        == (described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"])
+    # (a model's ARN spells its name in lower case, as AWS does)
+    model = sm.describe_model(
+        ModelName=steps["CreateModel"]["Metadata"]["Model"]["Arn"].rsplit("/", 1)[1]
     )
+    container = described["InferenceSpecification"]["Containers"][0]
+    assert model["PrimaryContainer"]["ModelDataUrl"] == container["ModelDataUrl"]
     job_arn = steps["Train"]["Metadata"]["TrainingJob"]["Arn"]
     job = sm.describe_training_job(TrainingJobName=job_arn.rsplit("/", 1)[1])
     assert job["TrainingJobStatus"] == "Completed"
     assert job["ModelArtifacts"]["S3ModelArtifacts"].startswith(
         f"s3://{sess.default_bucket()}/churn-v3/models/"
     )
+    # The Score step batch-scored the held-out rows with the model CreateModel made.
+    transform = steps["Score"]["Metadata"]["TransformJob"]["Arn"].rsplit("/", 1)[1]
+    scored = sm.describe_transform_job(TransformJobName=transform)
+    assert scored["ModelName"] == model["ModelName"]
+    s3 = v3.client("s3")
+    out = s3.get_object(Bucket=sess.default_bucket(), Key="churn-v3/scores/batch.csv.out")
+    assert len(out["Body"].read().decode().split()) == 100
     parameters = {p["Name"]: p["Value"] for p in first.list_parameters()["PipelineParameters"]}
     assert parameters["AucThreshold"] == "0.7"
 
