@@ -7,7 +7,9 @@ evaluation step writing ``evaluation.json`` (a ``PropertyFile``), a ``ConditionS
 (``TransformStep`` from v3's ``Transformer.transform()``), or fails (``FailStep``) — through ``Pipeline.upsert`` (with tags),
 ``start``, ``PipelineExecution.wait``, ``list_steps``, ``list_parameters``,
 ``describe`` and ``list_pipeline_versions``. A second execution reuses the cached jobs;
-a threshold no model reaches ends in the Fail step.
+a threshold no model reaches ends in the Fail step. Then v3's pipeline versions,
+``mlflow_config`` and a step triggered by another's failure (``StepDependency``); and a
+``TuningStep`` from ``HyperparameterTuner.tune()`` whose best job becomes a model.
 
 The ``v3``/``fast_polls``/``role`` fixtures (see conftest.py) activate simsage, keep the
 SDK offline and create the execution role once.
@@ -428,3 +430,80 @@ def test_v3_pipeline_versions_mlflow_config_and_a_failure_trigger(v3, fast_polls
         for v in second.list_pipeline_versions()["PipelineVersionSummaries"]
     }
     assert by_version == {1: passing.arn, 2: failing.arn}
+
+
+def test_a_v3_tuning_step_and_a_model_of_its_best_job(v3, fast_polls, role, tmp_path):
+    """v3's ``TuningStep`` from ``HyperparameterTuner.tune()`` over a ``ModelTrainer``,
+    and a ``ModelStep`` on ``get_top_model_s3_uri(0, …)``: the best job's artifacts."""
+    from sagemaker.core import image_uris
+    from sagemaker.core.parameter import ContinuousParameter
+    from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.mlops.workflow.model_step import ModelStep
+    from sagemaker.mlops.workflow.pipeline import Pipeline
+    from sagemaker.mlops.workflow.steps import TuningStep
+    from sagemaker.serve.model_builder import ModelBuilder
+    from sagemaker.train import ModelTrainer
+    from sagemaker.train.tuner import HyperparameterTuner
+
+    sess = PipelineSession()
+    bucket = sess.default_bucket()
+    uris = {}
+    for name, seed in (("train", 5), ("validation", 6)):
+        x, y = dataset(200, seed=seed)
+        (tmp_path / name).mkdir()
+        write_csv(tmp_path / name / f"{name}.csv", x, y)
+        uris[name] = sess.upload_data(str(tmp_path / name), bucket, f"tune-v3/{name}")
+    image = image_uris.retrieve("xgboost", region=sess.boto_region_name, version="1.7-1")
+    trainer = ModelTrainer(
+        training_image=image,
+        role=role,
+        compute=Compute(instance_type=INSTANCE, instance_count=1),
+        hyperparameters={"objective": "binary:logistic", "eval_metric": "auc", "num_round": 10},
+        output_data_config=OutputDataConfig(s3_output_path=f"s3://{bucket}/tune-v3/out"),
+        sagemaker_session=sess,
+    )
+    tuner = HyperparameterTuner(
+        trainer,
+        "validation:auc",
+        {"eta": ContinuousParameter(0.05, 0.5)},
+        strategy="Random",
+        objective_type="Maximize",
+        max_jobs=2,
+        max_parallel_jobs=2,
+        random_seed=3,
+    )
+    tune = TuningStep(
+        name="Tune",
+        step_args=tuner.tune(
+            inputs=[
+                InputData(channel_name=c, data_source=uris[c], content_type="text/csv")
+                for c in ("train", "validation")
+            ]
+        ),
+    )
+    best = ModelBuilder(
+        s3_model_data_url=tune.get_top_model_s3_uri(
+            top_k=0, s3_bucket=bucket, prefix="tune-v3/out"
+        ),
+        image_uri=image,
+        sagemaker_session=sess,
+        role_arn=role,
+    )
+    create = ModelStep(name="BestModel", step_args=best.build())
+    pipeline = Pipeline(name="tune-v3", steps=[tune, create], sagemaker_session=sess)
+    pipeline.upsert(role_arn=role)
+    execution = pipeline.start()
+    execution.wait(delay=1, max_attempts=300)
+    assert execution.describe()["PipelineExecutionStatus"] == "Succeeded"
+    steps = _steps(execution)
+    sm = sess.sagemaker_client
+    tuning = sm.describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=steps["Tune"]["Metadata"]["TuningJob"]["Arn"].rsplit("/")[-1]
+    )
+    assert tuning["HyperParameterTuningJobStatus"] == "Completed"
+    winner = sm.describe_training_job(TrainingJobName=tuning["BestTrainingJob"]["TrainingJobName"])
+    model = sm.describe_model(
+        ModelName=steps["BestModel"]["Metadata"]["Model"]["Arn"].rsplit("/", 1)[1]
+    )
+    assert model["PrimaryContainer"]["ModelDataUrl"] == winner["ModelArtifacts"]["S3ModelArtifacts"]
