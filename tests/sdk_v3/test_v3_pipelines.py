@@ -4,10 +4,11 @@ preprocessing step, a ``TrainingStep`` from ``ModelTrainer.train()`` (built-in X
 evaluation step writing ``evaluation.json`` (a ``PropertyFile``), a ``ConditionStep`` on a
 ``JsonGet`` of the AUC that creates and registers the model (``ModelStep`` with
 ``ModelBuilder.build()`` and ``register()``) and batch-scores the held-out rows
-(``TransformStep`` from v3's ``Transformer.transform()``), or fails (``FailStep``) — through ``Pipeline.upsert`` (with tags),
-``start``, ``PipelineExecution.wait``, ``list_steps``, ``list_parameters``,
-``describe`` and ``list_pipeline_versions``. A second execution reuses the cached jobs;
-a threshold no model reaches ends in the Fail step. Then v3's pipeline versions,
+(``TransformStep`` from v3's ``Transformer.transform()``), or fails (``FailStep``) —
+through ``Pipeline.upsert`` (with tags), ``start``, ``PipelineExecution.wait``,
+``list_steps``, ``list_parameters`` and ``describe``. A second execution reuses the cached
+jobs; a threshold no model reaches ends in the Fail step. Then v3's pipeline versions
+(``list_pipeline_versions``, ``latest_pipeline_version_id``, ``start(pipeline_version_id=)``),
 ``mlflow_config`` and a step triggered by another's failure (``StepDependency``); and a
 ``TuningStep`` from ``HyperparameterTuner.tune()`` whose best job becomes a model.
 
