@@ -451,6 +451,8 @@ print(f"pipeline {pipeline_arn}")
 # until it ends. The second execution finds the first one's Preprocess, Tune and
 # Evaluate in the cache and reuses their jobs; Register, CreateModel and Score have no
 # cache (Register adds a new version each time; Score scores with the new model).
+# (Run this notebook again on the same store and even the first execution finds its
+# steps in the cache: the earlier run's executions are executions of the same pipeline.)
 
 # %%
 POLL = 1 if config.is_local else 30  # seconds between the SDK's DescribePipelineExecution
@@ -471,6 +473,8 @@ def step_outcomes(execution) -> pd.DataFrame:
         metadata = step.get("Metadata", {})
         if "Condition" in metadata:
             detail = f"outcome {metadata['Condition']['Outcome']}"
+        elif "Fail" in metadata:
+            detail = metadata["Fail"].get("ErrorMessage", "")
         elif "RegisterModel" in metadata:
             detail = metadata["RegisterModel"]["Arn"].split(":", 5)[-1]
         elif metadata:
@@ -491,6 +495,11 @@ def step_outcomes(execution) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def job_of(steps: pd.DataFrame, name: str) -> str:
+    """The job name in a step's detail column (``<Kind>Job <name>``)."""
+    return steps.loc[steps["step"] == name, "detail"].item().split(" ", 1)[1]
 
 
 first, first_seconds = run_pipeline()
@@ -653,13 +662,6 @@ print(f"deleted models {', '.join(models)}")
 # ## Where everything is
 
 # %%
-
-
-def job_of(steps: pd.DataFrame, name: str) -> str:
-    """The job name in a step's detail column (``<Kind>Job <name>``)."""
-    return steps.loc[steps["step"] == name, "detail"].item().split(" ", 1)[1]
-
-
 metrics = {
     "pipeline": pipeline_arn,
     "executions": [first.arn, second.arn],
