@@ -466,6 +466,23 @@ def run_pipeline() -> tuple[object, float]:
     return execution, time.monotonic() - started
 
 
+DESCRIBE = {  # a step's Metadata kind -> the Describe call and the name it answers
+    "ProcessingJob": ("describe_processing_job", "ProcessingJobName"),
+    "TrainingJob": ("describe_training_job", "TrainingJobName"),
+    "TuningJob": ("describe_hyper_parameter_tuning_job", "HyperParameterTuningJobName"),
+    "TransformJob": ("describe_transform_job", "TransformJobName"),
+    "Model": ("describe_model", "ModelName"),
+}
+
+
+def resource_name(kind: str, arn: str) -> str:
+    """The name of the job or model behind ``arn``. An ARN's name is lower case; the name
+    itself keeps its case (``…-Evaluate-…``), and its logs are filed under it."""
+    operation, field = DESCRIBE[kind]
+    answer = getattr(session.sagemaker_client, operation)(**{field: arn.rsplit("/", 1)[-1]})
+    return answer[field]
+
+
 def step_outcomes(execution) -> pd.DataFrame:
     """One row per step of ``execution``, in the order they started."""
     rows = []
@@ -479,7 +496,7 @@ def step_outcomes(execution) -> pd.DataFrame:
             detail = metadata["RegisterModel"]["Arn"].split(":", 5)[-1]
         elif metadata:
             kind, value = next(iter(metadata.items()))
-            detail = f"{kind} {value.get('Arn', '').rsplit('/', 1)[-1]}".strip()
+            detail = f"{kind} {resource_name(kind, value['Arn'])}"
         else:
             detail = step.get("FailureReason", "")
         cached = step.get("CacheHitResult", {}).get("SourcePipelineExecutionArn", "")
@@ -649,7 +666,7 @@ for package in packages:
 
 # %%
 models = [
-    step["Metadata"]["Model"]["Arn"].rsplit("/", 1)[-1]
+    resource_name("Model", step["Metadata"]["Model"]["Arn"])
     for execution in (first, second)
     for step in execution.list_steps()
     if "Model" in step.get("Metadata", {})

@@ -183,10 +183,8 @@ def test_flight_delay_pipeline_example(simsage_local, tmp_path):
     )
     for name in ("Preprocess", "Tune", "Evaluate"):
         assert "CacheHitResult" not in first[name]
-        assert (
-            second[name]["CacheHitResult"]["SourcePipelineExecutionArn"]
-            == (metrics["executions"][0])
-        )
+        source = second[name]["CacheHitResult"]["SourcePipelineExecutionArn"]
+        assert source == metrics["executions"][0]
         assert second[name]["Metadata"] == first[name]["Metadata"]
     assert first["CheckAuc"]["Metadata"]["Condition"]["Outcome"] == "True"
     assert metrics["transform_jobs"][0] != metrics["transform_jobs"][1]
@@ -219,6 +217,17 @@ def test_flight_delay_pipeline_example(simsage_local, tmp_path):
     evaluation = sm.describe_processing_job(ProcessingJobName=metrics["evaluation_job"])
     inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in evaluation["ProcessingInputs"]}
     assert best in inputs.values()
+    events = simsage_local.client("logs").filter_log_events(
+        logGroupName="/aws/sagemaker/ProcessingJobs",
+        logStreamNamePrefix=f"{metrics['evaluation_job']}/",
+    )["events"]
+    evaluated = [e["message"] for e in events if e["message"].startswith("evaluated ")]
+    assert evaluated == [
+        f"evaluated 4,500 test flights: auc {metrics['evaluation']['auc']:.4f}, "
+        f"accuracy {metrics['evaluation']['accuracy']:.4f}, "
+        f"precision {metrics['evaluation']['precision']:.4f}, "
+        f"recall {metrics['evaluation']['recall']:.4f}"
+    ]  # code/evaluate.py's own line, in the job's log
 
     # Each execution registered an approved version with its evaluation attached; the
     # models it created were deleted at the end, and the batch output has one score a row.
