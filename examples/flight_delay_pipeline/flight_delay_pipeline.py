@@ -50,6 +50,7 @@
 
 # %%
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -61,6 +62,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from botocore.exceptions import WaiterError
 from sklearn.metrics import roc_auc_score
 
 import simsage
@@ -107,6 +109,9 @@ logging.getLogger("sagemaker.workflow.utilities").setLevel(logging.ERROR)
 parser = argparse.ArgumentParser(description="The flight-delay workflow as one pipeline.")
 parser.add_argument("--output-dir", type=Path, help="where plots and local files go")
 parser.add_argument("--rows", type=int, default=30_000, help="how many flights to generate")
+parser.add_argument(
+    "--auc-threshold", type=float, default=0.7, help="the test AUC a model must reach"
+)
 args, _ = parser.parse_known_args()
 
 HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
@@ -187,7 +192,9 @@ print(f"{len(flights):,} flights, {flights['delayed'].mean():.1%} delayed: {raw_
 #
 # A pipeline's **parameters** are the values an execution can change without editing
 # the definition: here the input data and the AUC a model must reach to be registered.
-# `pipeline.start(parameters={"AucThreshold": 0.8})` overrides a default.
+# `pipeline.start(parameters={"AucThreshold": 0.8})` overrides a default. (As a script,
+# `--auc-threshold 0.99` sets the default: no model reaches it, so the executions end in
+# the AucTooLow step, and the script stops there saying so.)
 #
 # **`CacheConfig`** lets a step reuse the job of an earlier successful execution of the
 # same pipeline, when the step's arguments (its inputs, code, image, hyperparameters …)
@@ -195,7 +202,7 @@ print(f"{len(flights):,} flights, {flights['delayed'].mean():.1%} delayed: {raw_
 
 # %%
 input_data = ParameterString("InputData", default_value=raw_uri)
-auc_threshold = ParameterFloat("AucThreshold", default_value=0.7)
+auc_threshold = ParameterFloat("AucThreshold", default_value=args.auc_threshold)
 cache = CacheConfig(enable_caching=True, expire_after="P30D")
 
 # %% [markdown]
@@ -462,8 +469,21 @@ def run_pipeline() -> tuple[object, float]:
     """Start an execution, wait for it; returns (execution, wall time in seconds)."""
     started = time.monotonic()
     execution = pipeline.start()
-    execution.wait(delay=POLL, max_attempts=7200 // POLL)
+    # A failed (or stopped) execution ends the wait with a WaiterError: report_on says so.
+    with contextlib.suppress(WaiterError):
+        execution.wait(delay=POLL, max_attempts=7200 // POLL)
     return execution, time.monotonic() - started
+
+
+def report_on(execution, steps: pd.DataFrame, seconds: float, number: int) -> None:
+    """Print how ``execution`` ended and its steps; stop here unless it succeeded."""
+    status = execution.describe()["PipelineExecutionStatus"]
+    print(f"execution {number}: {status} in {seconds:.1f} s")
+    print(steps.round(1).to_string(index=False))
+    if status != "Succeeded":
+        failed = steps[steps["status"] == "Failed"]
+        reasons = "; ".join(f"{row.step}: {row.detail}" for row in failed.itertuples())
+        raise SystemExit(f"execution {number} {status}: {reasons or 'see its steps above'}")
 
 
 DESCRIBE = {  # a step's Metadata kind -> the Describe call and the name it answers
@@ -492,6 +512,8 @@ def step_outcomes(execution) -> pd.DataFrame:
             detail = f"outcome {metadata['Condition']['Outcome']}"
         elif "Fail" in metadata:
             detail = metadata["Fail"].get("ErrorMessage", "")
+        elif step["StepStatus"] == "Failed":
+            detail = step.get("FailureReason", "")
         elif "RegisterModel" in metadata:
             detail = metadata["RegisterModel"]["Arn"].split(":", 5)[-1]
         elif metadata:
@@ -521,14 +543,12 @@ def job_of(steps: pd.DataFrame, name: str) -> str:
 
 first, first_seconds = run_pipeline()
 first_steps = step_outcomes(first)
-print(f"execution 1: {first.describe()['PipelineExecutionStatus']} in {first_seconds:.1f} s")
-print(first_steps.round(1).to_string(index=False))
+report_on(first, first_steps, first_seconds, 1)
 
 # %%
 second, second_seconds = run_pipeline()
 second_steps = step_outcomes(second)
-print(f"execution 2: {second.describe()['PipelineExecutionStatus']} in {second_seconds:.1f} s")
-print(second_steps.round(1).to_string(index=False))
+report_on(second, second_steps, second_seconds, 2)
 cache_hits = second_steps.loc[second_steps["cached from"] != "", "step"].tolist()
 print(f"cache hits: {', '.join(cache_hits)}")
 

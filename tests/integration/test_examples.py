@@ -246,6 +246,47 @@ def test_flight_delay_pipeline_example(simsage_local, tmp_path):
     assert_cleaned_up(simsage_local)
 
 
+def test_flight_delay_pipeline_stops_at_its_fail_step_when_no_model_is_good_enough(
+    simsage_local, tmp_path
+):
+    """With a threshold no model reaches, the condition chooses its else branch: the
+    execution ends Failed in AucTooLow, nothing is registered or scored, and the script
+    says which step failed and why."""
+    pytest.importorskip("sagemaker")
+    out = tmp_path / "pipeline"
+    script = EXAMPLES / "flight_delay_pipeline" / "flight_delay_pipeline.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--output-dir", str(out), "--auc-threshold", "1.01"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert "execution 1: Failed" in done.stdout
+    assert (
+        "execution 1 Failed: AucTooLow: The test AUC is below the threshold 1.01"
+        in done.stderr.splitlines()
+    )
+    sm = simsage_local.client("sagemaker")
+    [execution] = sm.list_pipeline_executions(PipelineName="FlightDelayPipeline")[
+        "PipelineExecutionSummaries"
+    ]
+    steps = sm.list_pipeline_execution_steps(
+        PipelineExecutionArn=execution["PipelineExecutionArn"]
+    )["PipelineExecutionSteps"]
+    assert {s["StepName"]: s["StepStatus"] for s in steps} == {
+        "Preprocess": "Succeeded",
+        "Tune": "Succeeded",
+        "Evaluate": "Succeeded",
+        "CheckAuc": "Succeeded",
+        "AucTooLow": "Failed",
+    }
+    assert sm.list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+    assert_cleaned_up(simsage_local)
+
+
 def test_fraud_detection_example(simsage_local, tmp_path):
     out = tmp_path / "fraud"
     done = run_example(EXAMPLES / "fraud_detection" / "fraud_detection.py", out)
