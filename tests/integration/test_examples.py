@@ -146,6 +146,147 @@ def test_flight_delay_example(simsage_local, tmp_path):
     assert_cleaned_up(simsage_local)
 
 
+def test_flight_delay_pipeline_example(simsage_local, tmp_path):
+    """The workflow as one pipeline, built with the official SDK v2: two executions that
+    succeed, the second reusing the first's Preprocess, Tune and Evaluate jobs; the
+    condition read the AUC from evaluation.json; each execution registered a version and
+    batch-scored the test split with the evaluated model."""
+    pytest.importorskip("sagemaker")
+    out = tmp_path / "pipeline"
+    done = run_example(EXAMPLES / "flight_delay_pipeline" / "flight_delay_pipeline.py", out)
+    metrics = check_run(done, out, ["pipeline_dag", "step_timeline"])
+    assert metrics["statuses"] == ["Succeeded", "Succeeded"]
+    every_step = {
+        "Preprocess",
+        "Tune",
+        "Evaluate",
+        "CheckAuc",
+        "Register-RegisterModel",
+        "CreateModel-CreateModel",
+        "Score",
+    }
+    for steps in metrics["steps"]:
+        assert steps == dict.fromkeys(every_step, "Succeeded")  # AucTooLow did not run
+    assert metrics["cache_hits"] == ["Preprocess", "Tune", "Evaluate"]
+    assert metrics["evaluation"]["auc"] > 0.7
+    assert metrics["batch_auc"] == pytest.approx(metrics["evaluation"]["auc"])
+
+    sm = simsage_local.client("sagemaker")
+    first, second = (
+        {
+            s["StepName"]: s
+            for s in sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)[
+                "PipelineExecutionSteps"
+            ]
+        }
+        for arn in metrics["executions"]
+    )
+    for name in ("Preprocess", "Tune", "Evaluate"):
+        assert "CacheHitResult" not in first[name]
+        source = second[name]["CacheHitResult"]["SourcePipelineExecutionArn"]
+        assert source == metrics["executions"][0]
+        assert second[name]["Metadata"] == first[name]["Metadata"]
+    assert first["CheckAuc"]["Metadata"]["Condition"]["Outcome"] == "True"
+    assert metrics["transform_jobs"][0] != metrics["transform_jobs"][1]
+
+    # Preprocess ran the hand-run example's script in the scikit-learn image; the tuning
+    # job trained the built-in XGBoost on its outputs; Evaluate read the best job's model.
+    prep = sm.describe_processing_job(ProcessingJobName=metrics["processing_job"])
+    assert prep["AppSpecification"]["ImageUri"].endswith("sagemaker-scikit-learn:1.2-1-cpu-py3")
+    code = {i["InputName"]: i["S3Input"]["S3Uri"] for i in prep["ProcessingInputs"]}["code"]
+    assert code.endswith("/preprocessing.py")
+    outputs = {
+        o["OutputName"]: o["S3Output"]["S3Uri"] for o in prep["ProcessingOutputConfig"]["Outputs"]
+    }
+    tuning = sm.describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=metrics["tuning_job"]
+    )
+    assert tuning["TrainingJobStatusCounters"]["Completed"] == 4
+    definition = tuning["TrainingJobDefinition"]
+    assert definition["AlgorithmSpecification"]["TrainingImage"].endswith(
+        "/sagemaker-xgboost:1.7-1"
+    )
+    channels = {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
+        for c in definition["InputDataConfig"]
+    }
+    assert channels == {"train": outputs["train"], "validation": outputs["validation"]}
+    best = sm.describe_training_job(TrainingJobName=tuning["BestTrainingJob"]["TrainingJobName"])[
+        "ModelArtifacts"
+    ]["S3ModelArtifacts"]
+    evaluation = sm.describe_processing_job(ProcessingJobName=metrics["evaluation_job"])
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in evaluation["ProcessingInputs"]}
+    assert best in inputs.values()
+    events = simsage_local.client("logs").filter_log_events(
+        logGroupName="/aws/sagemaker/ProcessingJobs",
+        logStreamNamePrefix=f"{metrics['evaluation_job']}/",
+    )["events"]
+    evaluated = [e["message"] for e in events if e["message"].startswith("evaluated ")]
+    assert evaluated == [
+        f"evaluated 4,500 test flights: auc {metrics['evaluation']['auc']:.4f}, "
+        f"accuracy {metrics['evaluation']['accuracy']:.4f}, "
+        f"precision {metrics['evaluation']['precision']:.4f}, "
+        f"recall {metrics['evaluation']['recall']:.4f}"
+    ]  # code/evaluate.py's own line, in the job's log
+
+    # Each execution registered an approved version with its evaluation attached; the
+    # models it created were deleted at the end, and the batch output has one score a row.
+    assert [p.rsplit("/", 1)[-1] for p in metrics["model_packages"]] == ["1", "2"]
+    for arn in metrics["model_packages"]:
+        package = sm.describe_model_package(ModelPackageName=arn)
+        assert package["ModelApprovalStatus"] == "Approved"
+        assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"] == best
+        statistics = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+        assert statistics.endswith("/evaluation/evaluation.json")
+    bucket, key = metrics["batch_output"].removeprefix("s3://").split("/", 1)
+    batch = simsage_local.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert len(batch.decode().splitlines()) == 4500
+    assert (out / "data" / "test.csv.out").read_bytes() == batch
+    assert (out / "plots" / "pipeline_dag.png").stat().st_size > 10_000
+    assert_cleaned_up(simsage_local)
+
+
+def test_flight_delay_pipeline_stops_at_its_fail_step_when_no_model_is_good_enough(
+    simsage_local, tmp_path
+):
+    """With a threshold no model reaches, the condition chooses its else branch: the
+    execution ends Failed in AucTooLow, nothing is registered or scored, and the script
+    says which step failed and why."""
+    pytest.importorskip("sagemaker")
+    out = tmp_path / "pipeline"
+    script = EXAMPLES / "flight_delay_pipeline" / "flight_delay_pipeline.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--output-dir", str(out), "--auc-threshold", "1.01"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert "execution 1: Failed" in done.stdout
+    assert (
+        "execution 1 Failed: AucTooLow: The test AUC is below the threshold 1.01"
+        in done.stderr.splitlines()
+    )
+    sm = simsage_local.client("sagemaker")
+    [execution] = sm.list_pipeline_executions(PipelineName="FlightDelayPipeline")[
+        "PipelineExecutionSummaries"
+    ]
+    steps = sm.list_pipeline_execution_steps(
+        PipelineExecutionArn=execution["PipelineExecutionArn"]
+    )["PipelineExecutionSteps"]
+    assert {s["StepName"]: s["StepStatus"] for s in steps} == {
+        "Preprocess": "Succeeded",
+        "Tune": "Succeeded",
+        "Evaluate": "Succeeded",
+        "CheckAuc": "Succeeded",
+        "AucTooLow": "Failed",
+    }
+    assert sm.list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+    assert_cleaned_up(simsage_local)
+
+
 def test_fraud_detection_example(simsage_local, tmp_path):
     out = tmp_path / "fraud"
     done = run_example(EXAMPLES / "fraud_detection" / "fraud_detection.py", out)
@@ -198,10 +339,13 @@ def test_anomaly_detection_example(simsage_local, tmp_path):
     assert_cleaned_up(simsage_local)
 
 
-def test_on_aws_without_a_role_the_example_says_what_to_set(simsage_home, tmp_path):
+@pytest.mark.parametrize("name", ["flight_delay", "flight_delay_pipeline"])
+def test_on_aws_without_a_role_the_example_says_what_to_set(simsage_home, tmp_path, name):
     """With SIMSAGE_BACKEND=aws and no SIMSAGE_ROLE_ARN the script stops before its first
     AWS call, saying which variable to set; SIMSAGE_EXAMPLE_OUTPUT (the notebook's way to
     choose the folder) named the output folder."""
+    if name == "flight_delay_pipeline":
+        pytest.importorskip("sagemaker")
     out = tmp_path / "from-env"
     env = {
         **os.environ,
@@ -213,7 +357,7 @@ def test_on_aws_without_a_role_the_example_says_what_to_set(simsage_home, tmp_pa
     }
     env.pop("SIMSAGE_ROLE_ARN", None)
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "flight_delay" / "flight_delay.py")],
+        [sys.executable, str(EXAMPLES / name / f"{name}.py")],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -26,7 +26,12 @@ def cells(path: Path) -> list[tuple[str, str]]:
 
 def test_the_examples_have_notebooks():
     names = {path.stem for path in PAIRED_SCRIPTS}
-    assert {"anomaly_detection", "flight_delay", "fraud_detection"} <= names
+    assert {
+        "anomaly_detection",
+        "flight_delay",
+        "flight_delay_pipeline",
+        "fraud_detection",
+    } <= names
 
 
 @pytest.mark.parametrize("script", PAIRED_SCRIPTS, ids=lambda p: p.stem)
