@@ -449,3 +449,47 @@ def test_the_command_line_lists_starts_and_shows_the_steps(sm):
     assert bad.exit_code == 1 and "is not NAME=VALUE" in bad.output
     finished = runner.invoke(main, ["pipelines", "stop", arn])
     assert finished.exit_code == 1 and "only an Executing execution" in finished.output
+
+
+def test_a_retry_policy_starts_a_step_again_after_an_internal_error(sm, simsage_local):
+    """The job of attempt 1 dies with its runner (an InternalServerError, as SageMaker's
+    own faults are): the step's SageMaker.JOB_INTERNAL_ERROR policy starts a new job,
+    which succeeds."""
+    import os
+    import signal
+
+    from simsage.home import Home
+    from simsage.processing.jobs import ProcessingJobStore
+
+    step = {
+        "Name": "Flaky",
+        "Type": "Processing",
+        "Arguments": _processing("import time; time.sleep(2)"),
+        "RetryPolicies": [
+            {
+                "ExceptionType": ["SageMaker.JOB_INTERNAL_ERROR"],
+                "IntervalSeconds": 1,
+                "BackoffRate": 1.0,
+                "MaxAttempts": 2,
+            }
+        ],
+    }
+    _create(sm, "Flaky", {"Version": "2020-12-01", "Steps": [step]})
+    arn = _start(sm, "Flaky")
+    jobs = ProcessingJobStore(Home.open(simsage_local.config))
+    deadline = time.monotonic() + 60
+    while not (first := [j for j in jobs.all() if j.runner_pid]):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(first[0].runner_pid, signal.SIGKILL)
+
+    done = _wait(sm, arn)
+    assert done["PipelineExecutionStatus"] == "Succeeded", done.get("FailureReason")
+    flaky = _steps(sm, arn)["Flaky"]
+    assert flaky["AttemptCount"] == 2
+    job_names = sorted(j.name for j in jobs.all())
+    assert len(job_names) == 2
+    assert flaky["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[-1] != first[0].name.lower()
+    statuses = {j.name: j.status for j in ProcessingJobStore(Home.open(simsage_local.config)).all()}
+    assert statuses[first[0].name] == "Failed"
+    assert sorted(statuses.values()) == ["Completed", "Failed"]
