@@ -1,0 +1,389 @@
+"""simsage.sdk.workflow writes the pipeline definition the official SDK v2's
+``sagemaker.workflow`` writes for the same pipeline, and runs it end to end on simsage.
+
+The pipeline is the one of test_official_sdk_pipelines.py (preprocess, train, evaluate
+with a property file, a condition on the AUC that creates and registers the model or
+fails), written once with each SDK's names. The definitions are compared as parsed JSON:
+equal but for what only the official SDK adds to a training job (its Debugger and
+Profiler configuration, which simsage.sdk never sends). Then the simsage.sdk.workflow
+pipeline is upserted, started, waited for, and its steps listed, as a notebook does;
+the second execution reuses the cached steps.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from botocore.exceptions import ClientError, WaiterError
+from sdk_helpers import dataset, write_csv
+from test_official_sdk_pipelines import EVALUATE, INSTANCE, PREPROCESS, ROLE
+
+from simsage import sdk
+from simsage.pipelines.definition import parse_definition
+from simsage.sdk.workflow.condition_step import ConditionStep
+from simsage.sdk.workflow.conditions import (
+    ConditionEquals,
+    ConditionGreaterThanOrEqualTo,
+    ConditionIn,
+    ConditionNot,
+    ConditionOr,
+)
+from simsage.sdk.workflow.execution_variables import ExecutionVariables
+from simsage.sdk.workflow.fail_step import FailStep
+from simsage.sdk.workflow.functions import Join, JsonGet
+from simsage.sdk.workflow.model_step import ModelStep
+from simsage.sdk.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+from simsage.sdk.workflow.pipeline import Pipeline
+from simsage.sdk.workflow.pipeline_context import PipelineSession
+from simsage.sdk.workflow.properties import PropertyFile
+from simsage.sdk.workflow.retry import (
+    SageMakerJobExceptionTypeEnum,
+    SageMakerJobStepRetryPolicy,
+    StepExceptionTypeEnum,
+    StepRetryPolicy,
+)
+from simsage.sdk.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+
+# What only the official SDK adds to a step's arguments (simsage.sdk never sends it).
+OFFICIAL_ONLY = {"Training": ("DebugHookConfig", "ProfilerConfig")}
+
+
+def write_inputs(tmp_path) -> None:
+    x, y = dataset(400, seed=4)
+    (tmp_path / "raw").mkdir(parents=True, exist_ok=True)
+    write_csv(tmp_path / "raw" / "raw.csv", x, y)
+    (tmp_path / "preprocess.py").write_text(PREPROCESS)
+    (tmp_path / "evaluate.py").write_text(EVALUATE)
+
+
+def churn_pipeline(m, sess, tmp_path, threshold_default=0.7):
+    """The churn pipeline in the names of ``m``, a namespace of one SDK's classes."""
+    bucket = sess.default_bucket()
+    write_inputs(tmp_path)
+    raw = sess.upload_data(str(tmp_path / "raw"), bucket, "churn/raw")
+    threshold = m.ParameterFloat("AucThreshold", default_value=threshold_default)
+    instance_type = m.ParameterString("InstanceType", default_value=INSTANCE)
+    instance_count = m.ParameterInteger("InstanceCount", default_value=1)
+    cache = m.CacheConfig(enable_caching=True, expire_after="P30D")
+    processor = m.SKLearnProcessor(
+        framework_version="1.2-1",
+        role=ROLE,
+        instance_type=INSTANCE,
+        instance_count=instance_count,
+        sagemaker_session=sess,
+    )
+    preprocess = m.ProcessingStep(
+        "Preprocess",
+        step_args=processor.run(
+            code=str(tmp_path / "preprocess.py"),
+            inputs=[m.ProcessingInput(source=raw, destination="/opt/ml/processing/input")],
+            outputs=[
+                m.ProcessingOutput(output_name="train", source="/opt/ml/processing/train"),
+                m.ProcessingOutput(
+                    output_name="validation", source="/opt/ml/processing/validation"
+                ),
+            ],
+        ),
+        cache_config=cache,
+        retry_policies=[
+            m.StepRetryPolicy(
+                exception_types=[m.StepExceptionTypeEnum.SERVICE_FAULT], max_attempts=3
+            )
+        ],
+    )
+    outputs = preprocess.properties.ProcessingOutputConfig.Outputs
+    image = m.image_uris.retrieve("xgboost", sess.boto_region_name, "1.7-1")
+    estimator = m.Estimator(
+        image_uri=image,
+        role=ROLE,
+        instance_type=INSTANCE,
+        instance_count=1,
+        output_path=m.Join(
+            on="/", values=["s3:/", bucket, "churn", ExecutionVariablesOf(m).PIPELINE_EXECUTION_ID]
+        ),
+        hyperparameters={"objective": "binary:logistic", "num_round": 20},
+        sagemaker_session=sess,
+    )
+    train = m.TrainingStep(
+        "Train",
+        step_args=estimator.fit(
+            {"train": m.TrainingInput(outputs["train"].S3Output.S3Uri, content_type="text/csv")}
+        ),
+        cache_config=cache,
+        retry_policies=[
+            m.SageMakerJobStepRetryPolicy(
+                exception_types=[m.SageMakerJobExceptionTypeEnum.CAPACITY_ERROR], max_attempts=2
+            )
+        ],
+    )
+    report = m.PropertyFile(name="Evaluation", output_name="evaluation", path="evaluation.json")
+    evaluate = m.ProcessingStep(
+        "Evaluate",
+        step_args=processor.run(
+            code=str(tmp_path / "evaluate.py"),
+            inputs=[
+                m.ProcessingInput(
+                    source=train.properties.ModelArtifacts.S3ModelArtifacts,
+                    destination="/opt/ml/processing/model",
+                ),
+                m.ProcessingInput(
+                    source=outputs["validation"].S3Output.S3Uri,
+                    destination="/opt/ml/processing/validation",
+                ),
+            ],
+            outputs=[
+                m.ProcessingOutput(
+                    output_name="evaluation", source="/opt/ml/processing/evaluation"
+                )
+            ],
+        ),
+        property_files=[report],
+        cache_config=cache,
+    )
+    model = m.Model(
+        image_uri=image,
+        model_data=train.properties.ModelArtifacts.S3ModelArtifacts,
+        role=ROLE,
+        sagemaker_session=sess,
+    )
+    create = m.ModelStep("Create", step_args=model.create(instance_type=INSTANCE))
+    register = m.ModelStep(
+        "Register",
+        step_args=model.register(
+            content_types=["text/csv"],
+            response_types=["text/csv"],
+            inference_instances=[INSTANCE],
+            transform_instances=[INSTANCE],
+            model_package_group_name="churn",
+            approval_status="Approved",
+        ),
+    )
+    too_low = m.FailStep(
+        "AucTooLow", error_message=m.Join(on=" ", values=["AUC below", threshold])
+    )
+    check = m.ConditionStep(
+        "CheckAuc",
+        conditions=[
+            m.ConditionGreaterThanOrEqualTo(
+                left=m.JsonGet(
+                    step_name=evaluate.name, property_file=report, json_path="metrics.auc.value"
+                ),
+                right=threshold,
+            ),
+            m.ConditionOr(
+                [
+                    m.ConditionIn(value=instance_type, in_values=[INSTANCE, "ml.c5.xlarge"]),
+                    m.ConditionNot(m.ConditionEquals(instance_count, 3)),
+                ]
+            ),
+        ],
+        if_steps=[create, register],
+        else_steps=[too_low],
+        depends_on=[train],
+    )
+    return m.Pipeline(
+        "Churn",
+        parameters=[threshold, instance_type, instance_count],
+        steps=[preprocess, train, evaluate, check],
+        sagemaker_session=sess,
+    )
+
+
+def ExecutionVariablesOf(m):  # noqa: N802 - stands for the class of that SDK
+    return m.ExecutionVariables
+
+
+class Simsage:
+    """simsage.sdk's names for what churn_pipeline uses."""
+
+    from simsage.sdk import image_uris
+    from simsage.sdk.estimator import Estimator
+    from simsage.sdk.inputs import ProcessingInput, ProcessingOutput, TrainingInput
+    from simsage.sdk.model import Model
+    from simsage.sdk.processing import SKLearnProcessor
+
+    ParameterFloat, ParameterString, ParameterInteger = (
+        ParameterFloat,
+        ParameterString,
+        ParameterInteger,
+    )
+    CacheConfig, ProcessingStep, TrainingStep = CacheConfig, ProcessingStep, TrainingStep
+    StepRetryPolicy, StepExceptionTypeEnum = StepRetryPolicy, StepExceptionTypeEnum
+    SageMakerJobStepRetryPolicy = SageMakerJobStepRetryPolicy
+    SageMakerJobExceptionTypeEnum = SageMakerJobExceptionTypeEnum
+    Join, JsonGet, ExecutionVariables, PropertyFile = Join, JsonGet, ExecutionVariables, PropertyFile
+    ModelStep, FailStep, ConditionStep, Pipeline = ModelStep, FailStep, ConditionStep, Pipeline
+    ConditionGreaterThanOrEqualTo, ConditionOr = ConditionGreaterThanOrEqualTo, ConditionOr
+    ConditionIn, ConditionNot, ConditionEquals = ConditionIn, ConditionNot, ConditionEquals
+
+
+def official_names():
+    """The official SDK v2's names for the same (the test is skipped without it)."""
+    pytest.importorskip("sagemaker")
+    import types
+
+    from sagemaker import image_uris
+    from sagemaker.estimator import Estimator
+    from sagemaker.inputs import TrainingInput
+    from sagemaker.model import Model
+    from sagemaker.processing import ProcessingInput, ProcessingOutput
+    from sagemaker.sklearn.processing import SKLearnProcessor
+    from sagemaker.workflow import condition_step, conditions, execution_variables, fail_step
+    from sagemaker.workflow import functions, model_step, parameters, pipeline, properties
+    from sagemaker.workflow import retry, steps
+
+    names = types.SimpleNamespace(
+        image_uris=image_uris,
+        Estimator=Estimator,
+        TrainingInput=TrainingInput,
+        Model=Model,
+        ProcessingInput=ProcessingInput,
+        ProcessingOutput=ProcessingOutput,
+        SKLearnProcessor=SKLearnProcessor,
+    )
+    for module in (
+        condition_step,
+        conditions,
+        execution_variables,
+        fail_step,
+        functions,
+        model_step,
+        parameters,
+        pipeline,
+        properties,
+        retry,
+        steps,
+    ):
+        for name in dir(Simsage):
+            if not name.startswith("_") and hasattr(module, name):
+                setattr(names, name, getattr(module, name))
+    return names
+
+
+def comparable(definition: str) -> dict:
+    """The definition as parsed JSON, without what only the official SDK sends, and with
+    the digest in the uploaded code's key (``<pipeline>/code/<digest>/<script>``) left
+    out: the official SDK hashes the script's local path with its content, simsage.sdk
+    its content only (the tests' two scripts are in different folders)."""
+    parsed = json.loads(re.sub(r"/code/[0-9a-f]{64}/", "/code/<digest>/", definition))
+
+    def strip(steps):
+        for step in steps:
+            for key in OFFICIAL_ONLY.get(step["Type"], ()):
+                step["Arguments"].pop(key, None)
+            if step["Type"] == "Condition":
+                strip(step["Arguments"]["IfSteps"])
+                strip(step["Arguments"]["ElseSteps"])
+
+    strip(parsed["Steps"])
+    return parsed
+
+
+@pytest.fixture
+def official(simsage_local, isolated_sdk):
+    return official_names()
+
+
+def test_the_definition_is_the_official_sdks(official, tmp_path):
+    from sagemaker.workflow.pipeline_context import PipelineSession as OfficialSession
+
+    ours = churn_pipeline(Simsage, PipelineSession(), tmp_path / "ours")
+    theirs = churn_pipeline(official, OfficialSession(), tmp_path / "theirs")
+    assert comparable(ours.definition()) == comparable(theirs.definition())
+
+    # simsage reads both the same way: steps, types, graph and the branches.
+    mine, official_definition = (parse_definition(p.definition()) for p in (ours, theirs))
+    assert list(mine.steps) == list(official_definition.steps)
+    assert mine.graph().layers == official_definition.graph().layers
+    assert mine.graph().layers[:3] == (("Preprocess",), ("Train",), ("Evaluate",))
+
+
+def test_the_definition_is_the_same_from_one_upsert_to_the_next(simsage_local, tmp_path):
+    # Replayed SDK calls choose the same S3 keys each time, so cached steps stay cached.
+    pipeline = churn_pipeline(Simsage, PipelineSession(), tmp_path)
+    first = pipeline.definition()
+    assert pipeline.definition() == first
+    steps = json.loads(first)["Steps"]
+    code = steps[0]["Arguments"]["ProcessingInputs"][-1]["S3Input"]["S3Uri"]
+    assert code.startswith("s3://sagemaker-us-east-1-123456789012/Churn/code/")
+    assert code.endswith("/preprocess.py")
+    assert "TrainingJobName" not in steps[1]["Arguments"]  # the service names the jobs
+
+
+def test_step_args_are_refused_outside_a_pipeline_session(simsage_local, tmp_path):
+    write_inputs(tmp_path)
+    processor = sdk.SKLearnProcessor(
+        framework_version="1.2-1", role=ROLE, instance_type=INSTANCE, instance_count=1
+    )
+    with pytest.raises(TypeError, match="PipelineSession"):
+        ProcessingStep("Preprocess", step_args=None)
+    step_args = Simsage.Model("image", sagemaker_session=PipelineSession()).create()
+    with pytest.raises(ValueError, match="Processing step.*create_model"):
+        ProcessingStep("Preprocess", step_args=step_args).to_request("Churn")
+    assert processor.sagemaker_session.__class__ is sdk.Session
+
+
+def _steps(execution) -> dict[str, dict]:
+    return {step["StepName"]: step for step in execution.list_steps()}
+
+
+def test_the_pipeline_runs_on_simsage_caches_and_fails(simsage_local, tmp_path):
+    sess = PipelineSession()
+    pipeline = churn_pipeline(Simsage, sess, tmp_path)
+    created = pipeline.upsert(role_arn=ROLE, description="churn")
+    assert created["PipelineArn"].endswith(":pipeline/churn")
+    assert pipeline.upsert(role_arn=ROLE)["PipelineArn"] == created["PipelineArn"]  # update
+    assert pipeline.describe()["PipelineDefinition"] == pipeline.definition()
+
+    first = pipeline.start()
+    first.wait(max_attempts=3000)
+    assert first.describe()["PipelineExecutionStatus"] == "Succeeded"
+    steps = _steps(first)
+    assert set(steps) == {
+        "Preprocess",
+        "Train",
+        "Evaluate",
+        "CheckAuc",
+        "Create-CreateModel",
+        "Register-RegisterModel",
+    }
+    assert steps["CheckAuc"]["Metadata"]["Condition"]["Outcome"] == "True"
+    package = steps["Register-RegisterModel"]["Metadata"]["RegisterModel"]["Arn"]
+    assert package.endswith(":model-package/churn/1")
+    sm = sess.sagemaker_client
+    described = sm.describe_model_package(ModelPackageName=package)
+    assert described["ModelApprovalStatus"] == "Approved"
+    train_job = steps["Train"]["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[-1]
+    artifacts = sm.describe_training_job(TrainingJobName=train_job)["ModelArtifacts"]
+    container = described["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == artifacts["S3ModelArtifacts"]
+    execution_id = first.arn.rsplit("/", 1)[-1]
+    assert artifacts["S3ModelArtifacts"].startswith(
+        f"s3://sagemaker-us-east-1-123456789012/churn/{execution_id}/"
+    )
+
+    second = pipeline.start()
+    second.wait(max_attempts=3000)
+    again = _steps(second)
+    for name in ("Preprocess", "Train", "Evaluate"):
+        assert again[name]["Metadata"] == steps[name]["Metadata"]  # the cached jobs
+        assert "CacheHitResult" in again[name]
+    assert again["Register-RegisterModel"]["Metadata"]["RegisterModel"]["Arn"].endswith("/2")
+
+    # A threshold no model reaches: the Fail step ends the execution, wait() raises.
+    failing = pipeline.start(parameters={"AucThreshold": 1.5})
+    with pytest.raises(WaiterError):
+        failing.wait(max_attempts=3000)
+    described = failing.describe()
+    assert described["PipelineExecutionStatus"] == "Failed"
+    assert _steps(failing)["AucTooLow"]["StepStatus"] == "Failed"
+    assert {p["Name"]: p["Value"] for p in failing.list_parameters()}["AucThreshold"] == "1.5"
+    summaries = pipeline.list_executions()["PipelineExecutionSummaries"]
+    assert [s["PipelineExecutionArn"] for s in summaries] == [failing.arn, second.arn, first.arn]
+
+    pipeline.delete()
+    with pytest.raises(ClientError) as refused:
+        pipeline.describe()
+    assert refused.value.response["Error"]["Code"] == "ResourceNotFound"
