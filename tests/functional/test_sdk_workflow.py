@@ -12,8 +12,11 @@ the second execution reuses the cached steps.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
+import types
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, WaiterError
@@ -22,29 +25,8 @@ from test_official_sdk_pipelines import EVALUATE, INSTANCE, PREPROCESS, ROLE
 
 from simsage import sdk
 from simsage.pipelines.definition import parse_definition
-from simsage.sdk.workflow.condition_step import ConditionStep
-from simsage.sdk.workflow.conditions import (
-    ConditionEquals,
-    ConditionGreaterThanOrEqualTo,
-    ConditionIn,
-    ConditionNot,
-    ConditionOr,
-)
-from simsage.sdk.workflow.execution_variables import ExecutionVariables
-from simsage.sdk.workflow.fail_step import FailStep
-from simsage.sdk.workflow.functions import Join, JsonGet
-from simsage.sdk.workflow.model_step import ModelStep
-from simsage.sdk.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
-from simsage.sdk.workflow.pipeline import Pipeline
 from simsage.sdk.workflow.pipeline_context import PipelineSession
-from simsage.sdk.workflow.properties import PropertyFile
-from simsage.sdk.workflow.retry import (
-    SageMakerJobExceptionTypeEnum,
-    SageMakerJobStepRetryPolicy,
-    StepExceptionTypeEnum,
-    StepRetryPolicy,
-)
-from simsage.sdk.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+from simsage.sdk.workflow.steps import ProcessingStep
 
 # What only the official SDK adds to a step's arguments (simsage.sdk never sends it).
 OFFICIAL_ONLY = {"Training": ("DebugHookConfig", "ProfilerConfig")}
@@ -101,7 +83,7 @@ def churn_pipeline(m, sess, tmp_path, threshold_default=0.7):
         instance_type=INSTANCE,
         instance_count=1,
         output_path=m.Join(
-            on="/", values=["s3:/", bucket, "churn", ExecutionVariablesOf(m).PIPELINE_EXECUTION_ID]
+            on="/", values=["s3:/", bucket, "churn", m.ExecutionVariables.PIPELINE_EXECUTION_ID]
         ),
         hyperparameters={"objective": "binary:logistic", "num_round": 20},
         sagemaker_session=sess,
@@ -134,9 +116,7 @@ def churn_pipeline(m, sess, tmp_path, threshold_default=0.7):
                 ),
             ],
             outputs=[
-                m.ProcessingOutput(
-                    output_name="evaluation", source="/opt/ml/processing/evaluation"
-                )
+                m.ProcessingOutput(output_name="evaluation", source="/opt/ml/processing/evaluation")
             ],
         ),
         property_files=[report],
@@ -160,9 +140,7 @@ def churn_pipeline(m, sess, tmp_path, threshold_default=0.7):
             approval_status="Approved",
         ),
     )
-    too_low = m.FailStep(
-        "AucTooLow", error_message=m.Join(on=" ", values=["AUC below", threshold])
-    )
+    too_low = m.FailStep("AucTooLow", error_message=m.Join(on=" ", values=["AUC below", threshold]))
     check = m.ConditionStep(
         "CheckAuc",
         conditions=[
@@ -191,50 +169,42 @@ def churn_pipeline(m, sess, tmp_path, threshold_default=0.7):
     )
 
 
-def ExecutionVariablesOf(m):  # noqa: N802 - stands for the class of that SDK
-    return m.ExecutionVariables
+# The workflow names churn_pipeline uses; each SDK has them in the same modules.
+WORKFLOW_MODULES = (
+    "condition_step",
+    "conditions",
+    "execution_variables",
+    "fail_step",
+    "functions",
+    "model_step",
+    "parameters",
+    "pipeline",
+    "properties",
+    "retry",
+    "steps",
+)
 
 
-class Simsage:
-    """simsage.sdk's names for what churn_pipeline uses."""
+def names_of(package: str, **classic: Any) -> types.SimpleNamespace:
+    """The classes ``<package>.workflow``'s modules define, plus the ``classic`` ones."""
+    names = types.SimpleNamespace(**classic)
+    for module_name in WORKFLOW_MODULES:
+        module = importlib.import_module(f"{package}.workflow.{module_name}")
+        for name, value in vars(module).items():
+            if name[:1].isupper() and getattr(value, "__module__", None) == module.__name__:
+                setattr(names, name, value)
+    return names
 
+
+def simsage_names() -> types.SimpleNamespace:
     from simsage.sdk import image_uris
     from simsage.sdk.estimator import Estimator
     from simsage.sdk.inputs import ProcessingInput, ProcessingOutput, TrainingInput
     from simsage.sdk.model import Model
     from simsage.sdk.processing import SKLearnProcessor
 
-    ParameterFloat, ParameterString, ParameterInteger = (
-        ParameterFloat,
-        ParameterString,
-        ParameterInteger,
-    )
-    CacheConfig, ProcessingStep, TrainingStep = CacheConfig, ProcessingStep, TrainingStep
-    StepRetryPolicy, StepExceptionTypeEnum = StepRetryPolicy, StepExceptionTypeEnum
-    SageMakerJobStepRetryPolicy = SageMakerJobStepRetryPolicy
-    SageMakerJobExceptionTypeEnum = SageMakerJobExceptionTypeEnum
-    Join, JsonGet, ExecutionVariables, PropertyFile = Join, JsonGet, ExecutionVariables, PropertyFile
-    ModelStep, FailStep, ConditionStep, Pipeline = ModelStep, FailStep, ConditionStep, Pipeline
-    ConditionGreaterThanOrEqualTo, ConditionOr = ConditionGreaterThanOrEqualTo, ConditionOr
-    ConditionIn, ConditionNot, ConditionEquals = ConditionIn, ConditionNot, ConditionEquals
-
-
-def official_names():
-    """The official SDK v2's names for the same (the test is skipped without it)."""
-    pytest.importorskip("sagemaker")
-    import types
-
-    from sagemaker import image_uris
-    from sagemaker.estimator import Estimator
-    from sagemaker.inputs import TrainingInput
-    from sagemaker.model import Model
-    from sagemaker.processing import ProcessingInput, ProcessingOutput
-    from sagemaker.sklearn.processing import SKLearnProcessor
-    from sagemaker.workflow import condition_step, conditions, execution_variables, fail_step
-    from sagemaker.workflow import functions, model_step, parameters, pipeline, properties
-    from sagemaker.workflow import retry, steps
-
-    names = types.SimpleNamespace(
+    return names_of(
+        "simsage.sdk",
         image_uris=image_uris,
         Estimator=Estimator,
         TrainingInput=TrainingInput,
@@ -243,23 +213,28 @@ def official_names():
         ProcessingOutput=ProcessingOutput,
         SKLearnProcessor=SKLearnProcessor,
     )
-    for module in (
-        condition_step,
-        conditions,
-        execution_variables,
-        fail_step,
-        functions,
-        model_step,
-        parameters,
-        pipeline,
-        properties,
-        retry,
-        steps,
-    ):
-        for name in dir(Simsage):
-            if not name.startswith("_") and hasattr(module, name):
-                setattr(names, name, getattr(module, name))
-    return names
+
+
+def official_names() -> types.SimpleNamespace:
+    """The official SDK v2's names for the same (the test is skipped without it)."""
+    pytest.importorskip("sagemaker")
+    from sagemaker import image_uris
+    from sagemaker.estimator import Estimator
+    from sagemaker.inputs import TrainingInput
+    from sagemaker.model import Model
+    from sagemaker.processing import ProcessingInput, ProcessingOutput
+    from sagemaker.sklearn.processing import SKLearnProcessor
+
+    return names_of(
+        "sagemaker",
+        image_uris=image_uris,
+        Estimator=Estimator,
+        TrainingInput=TrainingInput,
+        Model=Model,
+        ProcessingInput=ProcessingInput,
+        ProcessingOutput=ProcessingOutput,
+        SKLearnProcessor=SKLearnProcessor,
+    )
 
 
 def comparable(definition: str) -> dict:
@@ -281,6 +256,9 @@ def comparable(definition: str) -> dict:
     return parsed
 
 
+SIMSAGE = simsage_names()
+
+
 @pytest.fixture
 def official(simsage_local, isolated_sdk):
     return official_names()
@@ -289,7 +267,7 @@ def official(simsage_local, isolated_sdk):
 def test_the_definition_is_the_official_sdks(official, tmp_path):
     from sagemaker.workflow.pipeline_context import PipelineSession as OfficialSession
 
-    ours = churn_pipeline(Simsage, PipelineSession(), tmp_path / "ours")
+    ours = churn_pipeline(SIMSAGE, PipelineSession(), tmp_path / "ours")
     theirs = churn_pipeline(official, OfficialSession(), tmp_path / "theirs")
     assert comparable(ours.definition()) == comparable(theirs.definition())
 
@@ -302,7 +280,7 @@ def test_the_definition_is_the_official_sdks(official, tmp_path):
 
 def test_the_definition_is_the_same_from_one_upsert_to_the_next(simsage_local, tmp_path):
     # Replayed SDK calls choose the same S3 keys each time, so cached steps stay cached.
-    pipeline = churn_pipeline(Simsage, PipelineSession(), tmp_path)
+    pipeline = churn_pipeline(SIMSAGE, PipelineSession(), tmp_path)
     first = pipeline.definition()
     assert pipeline.definition() == first
     steps = json.loads(first)["Steps"]
@@ -319,7 +297,7 @@ def test_step_args_are_refused_outside_a_pipeline_session(simsage_local, tmp_pat
     )
     with pytest.raises(TypeError, match="PipelineSession"):
         ProcessingStep("Preprocess", step_args=None)
-    step_args = Simsage.Model("image", sagemaker_session=PipelineSession()).create()
+    step_args = SIMSAGE.Model("image", sagemaker_session=PipelineSession()).create()
     with pytest.raises(ValueError, match="Processing step.*create_model"):
         ProcessingStep("Preprocess", step_args=step_args).to_request("Churn")
     assert processor.sagemaker_session.__class__ is sdk.Session
@@ -331,7 +309,7 @@ def _steps(execution) -> dict[str, dict]:
 
 def test_the_pipeline_runs_on_simsage_caches_and_fails(simsage_local, tmp_path):
     sess = PipelineSession()
-    pipeline = churn_pipeline(Simsage, sess, tmp_path)
+    pipeline = churn_pipeline(SIMSAGE, sess, tmp_path)
     created = pipeline.upsert(role_arn=ROLE, description="churn")
     assert created["PipelineArn"].endswith(":pipeline/churn")
     assert pipeline.upsert(role_arn=ROLE)["PipelineArn"] == created["PipelineArn"]  # update
@@ -386,4 +364,4 @@ def test_the_pipeline_runs_on_simsage_caches_and_fails(simsage_local, tmp_path):
     pipeline.delete()
     with pytest.raises(ClientError) as refused:
         pipeline.describe()
-    assert refused.value.response["Error"]["Code"] == "ResourceNotFound"
+    assert refused.value.response["Error"]["Code"] == "ValidationException"

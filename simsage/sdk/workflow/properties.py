@@ -57,4 +57,8 @@ class PropertyFile:
 
     @property
     def expr(self) -> dict[str, str]:
-        return {"PropertyFileName": self.name, "OutputName": self.output_name, "FilePath": self.path}
+        return {
+            "PropertyFileName": self.name,
+            "OutputName": self.output_name,
+            "FilePath": self.path,
+        }
