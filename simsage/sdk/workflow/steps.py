@@ -28,10 +28,11 @@ class CacheConfig:
 
     @property
     def config(self) -> dict[str, Any]:
+        """``{"CacheConfig": …}``, the step's member (as the official SDK has it)."""
         config: dict[str, Any] = {"Enabled": self.enable_caching}
         if self.expire_after is not None:
             config["ExpireAfter"] = self.expire_after
-        return config
+        return {"CacheConfig": config}
 
 
 def step_names(depends_on: list[Any] | None) -> list[str]:
@@ -146,7 +147,7 @@ class _JobStep(ConfigurableRetryStep):
     def to_request(self, pipeline_name: str) -> dict[str, Any]:
         request = super().to_request(pipeline_name)
         if self.cache_config is not None:
-            request["CacheConfig"] = self.cache_config.config
+            request.update(self.cache_config.config)
         return request
 
 
