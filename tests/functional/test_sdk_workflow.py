@@ -202,9 +202,14 @@ def simsage_names() -> types.SimpleNamespace:
     from simsage.sdk.inputs import ProcessingInput, ProcessingOutput, TrainingInput
     from simsage.sdk.model import Model
     from simsage.sdk.processing import SKLearnProcessor
+    from simsage.sdk.transformer import Transformer
+    from simsage.sdk.tuner import ContinuousParameter, HyperparameterTuner
 
     return names_of(
         "simsage.sdk",
+        Transformer=Transformer,
+        HyperparameterTuner=HyperparameterTuner,
+        ContinuousParameter=ContinuousParameter,
         image_uris=image_uris,
         Estimator=Estimator,
         TrainingInput=TrainingInput,
@@ -224,9 +229,14 @@ def official_names() -> types.SimpleNamespace:
     from sagemaker.model import Model
     from sagemaker.processing import ProcessingInput, ProcessingOutput
     from sagemaker.sklearn.processing import SKLearnProcessor
+    from sagemaker.transformer import Transformer
+    from sagemaker.tuner import ContinuousParameter, HyperparameterTuner
 
     return names_of(
         "sagemaker",
+        Transformer=Transformer,
+        HyperparameterTuner=HyperparameterTuner,
+        ContinuousParameter=ContinuousParameter,
         image_uris=image_uris,
         Estimator=Estimator,
         TrainingInput=TrainingInput,
@@ -235,6 +245,83 @@ def official_names() -> types.SimpleNamespace:
         ProcessingOutput=ProcessingOutput,
         SKLearnProcessor=SKLearnProcessor,
     )
+
+
+def tuned_pipeline(m, sess, tmp_path):
+    """Preprocess, tune, create the best model, batch-score: the tuning and transform
+    steps, in the names of ``m``."""
+    bucket = sess.default_bucket()
+    write_inputs(tmp_path)
+    processor = m.SKLearnProcessor(
+        framework_version="1.2-1",
+        role=ROLE,
+        instance_type=INSTANCE,
+        instance_count=1,
+        sagemaker_session=sess,
+    )
+    preprocess = m.ProcessingStep(
+        "Preprocess",
+        step_args=processor.run(
+            code=str(tmp_path / "preprocess.py"),
+            inputs=[
+                m.ProcessingInput(
+                    source=f"s3://{bucket}/churn/raw", destination="/opt/ml/processing/input"
+                )
+            ],
+            outputs=[
+                m.ProcessingOutput(output_name=name, source=f"/opt/ml/processing/{name}")
+                for name in ("train", "validation")
+            ],
+        ),
+    )
+    outputs = preprocess.properties.ProcessingOutputConfig.Outputs
+    channels = {
+        name: m.TrainingInput(outputs[name].S3Output.S3Uri, content_type="text/csv")
+        for name in ("train", "validation")
+    }
+    image = m.image_uris.retrieve("xgboost", sess.boto_region_name, "1.7-1")
+    estimator = m.Estimator(
+        image_uri=image,
+        role=ROLE,
+        instance_type=INSTANCE,
+        instance_count=1,
+        output_path=f"s3://{bucket}/churn/tuning",
+        hyperparameters={"objective": "binary:logistic", "num_round": 10},
+        sagemaker_session=sess,
+    )
+    tuner = m.HyperparameterTuner(
+        estimator,
+        "validation:auc",
+        {"eta": m.ContinuousParameter(0.1, 0.5)},
+        max_jobs=2,
+        max_parallel_jobs=1,
+    )
+    tune = m.TuningStep("Tune", step_args=tuner.fit(channels))
+    model = m.Model(
+        image_uri=image,
+        model_data=tune.get_top_model_s3_uri(top_k=0, s3_bucket=bucket, prefix="churn/tuning"),
+        role=ROLE,
+        sagemaker_session=sess,
+    )
+    create = m.ModelStep("Best", step_args=model.create(instance_type=INSTANCE))
+    transformer = m.Transformer(
+        model_name=create.properties.ModelName,
+        instance_type=INSTANCE,
+        instance_count=1,
+        output_path=f"s3://{bucket}/churn/scores",
+        assemble_with="Line",
+        sagemaker_session=sess,
+    )
+    score = m.TransformStep(
+        "Score",
+        step_args=transformer.transform(
+            data=outputs["validation"].S3Output.S3Uri,
+            content_type="text/csv",
+            split_type="Line",
+            input_filter="$[1:]",  # the features, without the label
+        ),
+    )
+    return m.Pipeline("Tuned", steps=[preprocess, tune, create, score], sagemaker_session=sess)
 
 
 def comparable(definition: str) -> dict:
@@ -276,6 +363,16 @@ def test_the_definition_is_the_official_sdks(official, tmp_path):
     assert list(mine.steps) == list(official_definition.steps)
     assert mine.graph().layers == official_definition.graph().layers
     assert mine.graph().layers[:3] == (("Preprocess",), ("Train",), ("Evaluate",))
+
+
+def test_tuning_and_transform_steps_are_the_official_sdks(official, tmp_path):
+    from sagemaker.workflow.pipeline_context import PipelineSession as OfficialSession
+
+    ours = tuned_pipeline(SIMSAGE, PipelineSession(), tmp_path / "ours")
+    theirs = tuned_pipeline(official, OfficialSession(), tmp_path / "theirs")
+    assert comparable(ours.definition()) == comparable(theirs.definition())
+    dag = parse_definition(ours.definition()).graph()
+    assert dag.layers == (("Preprocess",), ("Tune",), ("Best-CreateModel",), ("Score",))
 
 
 def test_the_definition_is_the_same_from_one_upsert_to_the_next(simsage_local, tmp_path):
@@ -365,3 +462,32 @@ def test_the_pipeline_runs_on_simsage_caches_and_fails(simsage_local, tmp_path):
     with pytest.raises(ClientError) as refused:
         pipeline.describe()
     assert refused.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_a_tuning_and_a_transform_step_run_on_simsage(simsage_local, tmp_path):
+    sess = PipelineSession()
+    pipeline = tuned_pipeline(SIMSAGE, sess, tmp_path)
+    sess.upload_data(str(tmp_path / "raw"), sess.default_bucket(), "churn/raw")
+    pipeline.upsert(role_arn=ROLE)
+    execution = pipeline.start()
+    execution.wait(max_attempts=3000)
+    steps = _steps(execution)
+    assert {name: step["StepStatus"] for name, step in steps.items()} == {
+        "Preprocess": "Succeeded",
+        "Tune": "Succeeded",
+        "Best-CreateModel": "Succeeded",
+        "Score": "Succeeded",
+    }
+    sm = sess.sagemaker_client
+    tuning = steps["Tune"]["Metadata"]["TuningJob"]["Arn"].rsplit("/", 1)[-1]
+    best = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning)
+    model_name = steps["Best-CreateModel"]["Metadata"]["Model"]["Arn"].rsplit("/", 1)[-1]
+    container = sm.describe_model(ModelName=model_name)["PrimaryContainer"]
+    best_job = best["BestTrainingJob"]["TrainingJobName"]
+    assert container["ModelDataUrl"] == (
+        f"s3://sagemaker-us-east-1-123456789012/churn/tuning/{best_job}/output/model.tar.gz"
+    )
+    scores = sess.s3_client.list_objects_v2(Bucket=sess.default_bucket(), Prefix="churn/scores/")[
+        "Contents"
+    ]
+    assert [item["Key"] for item in scores] == ["churn/scores/validation.csv.out"]

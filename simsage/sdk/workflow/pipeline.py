@@ -316,10 +316,29 @@ class PipelineExecution:
         waiter = create_waiter_with_client(
             "PipelineExecutionComplete", WaiterModel(_WAITER_MODEL), self._client
         )
-        waiter.wait(
-            PipelineExecutionArn=self.arn,
-            WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts},
-        )
+        try:
+            waiter.wait(
+                PipelineExecutionArn=self.arn,
+                WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts},
+            )
+        except WaiterError as exc:
+            # The waiter's own message names only the status; add why it failed, and
+            # which steps failed with what reason.
+            reason = (exc.last_response or {}).get("FailureReason")
+            if not reason:
+                raise
+            failed = [
+                f"{step['StepName']}: {step.get('FailureReason', 'no reason given')}"
+                for step in self.list_steps()
+                if step.get("StepStatus") == "Failed"
+            ]
+            if failed:
+                reason = f"{reason} ({'; '.join(failed)})"
+            raise WaiterError(
+                name=exc.kwargs["name"],
+                reason=f"{exc.kwargs['reason']}: {reason}",
+                last_response=exc.last_response,
+            ) from None
 
 
 _PipelineExecution = PipelineExecution  # the official SDK's name for it

@@ -1,4 +1,5 @@
-"""Pipeline steps that run SageMaker jobs — ``ProcessingStep``, ``TrainingStep`` — and
+"""Pipeline steps that run SageMaker jobs — ``ProcessingStep``, ``TrainingStep``,
+``TuningStep``, ``TransformStep`` — and
 what every step shares (name, display name, description, ``depends_on``, retry policies,
 ``CacheConfig``, ``.properties``).
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from simsage.sdk.workflow.entities import serialize
+from simsage.sdk.workflow.functions import Join
 from simsage.sdk.workflow.pipeline_context import StepArguments
 from simsage.sdk.workflow.properties import Properties, PropertyFile
 from simsage.sdk.workflow.retry import RetryPolicy
@@ -192,3 +194,26 @@ class TrainingStep(_JobStep):
 
     step_type = "Training"
     operation = "create_training_job"
+
+
+class TuningStep(_JobStep):
+    """A hyperparameter tuning job: ``step_args=tuner.fit(...)``."""
+
+    step_type = "Tuning"
+    operation = "create_hyper_parameter_tuning_job"
+
+    def get_top_model_s3_uri(self, top_k: int, s3_bucket: str, prefix: str = "") -> Join:
+        """The model artifact of the ``top_k``-th best training job (0: the best), for
+        a tuner whose output path is ``s3://<s3_bucket>/<prefix>``."""
+        values: list[Any] = ["s3:/", s3_bucket]
+        if prefix:
+            values.append(prefix)
+        best = self.properties.TrainingJobSummaries[top_k].TrainingJobName
+        return Join(on="/", values=[*values, best, "output/model.tar.gz"])
+
+
+class TransformStep(_JobStep):
+    """A batch transform job: ``step_args=transformer.transform(...)``."""
+
+    step_type = "Transform"
+    operation = "create_transform_job"
