@@ -25,6 +25,7 @@ from test_official_sdk_pipelines import EVALUATE, INSTANCE, PREPROCESS, ROLE
 
 from simsage import sdk
 from simsage.pipelines.definition import parse_definition
+from simsage.sdk.workflow.pipeline import Pipeline
 from simsage.sdk.workflow.pipeline_context import PipelineSession
 from simsage.sdk.workflow.steps import ProcessingStep
 
@@ -385,6 +386,34 @@ def test_the_definition_is_the_same_from_one_upsert_to_the_next(simsage_local, t
     assert code.startswith("s3://sagemaker-us-east-1-123456789012/Churn/code/")
     assert code.endswith("/preprocess.py")
     assert "TrainingJobName" not in steps[1]["Arguments"]  # the service names the jobs
+
+
+def test_a_local_input_is_uploaded_under_the_pipeline_and_step(simsage_local, tmp_path):
+    write_inputs(tmp_path)
+    sess = PipelineSession()
+    processor = SIMSAGE.SKLearnProcessor(
+        framework_version="1.2-1",
+        role=ROLE,
+        instance_type=INSTANCE,
+        instance_count=1,
+        sagemaker_session=sess,
+    )
+    step_args = processor.run(
+        code=str(tmp_path / "preprocess.py"),
+        inputs=[
+            SIMSAGE.ProcessingInput(
+                source=str(tmp_path / "raw"), destination="/opt/ml/processing/input"
+            )
+        ],
+    )
+    assert processor.latest_job is None  # nothing ran: the call was recorded
+    step = ProcessingStep("Prep", step_args=step_args)
+    arguments = Pipeline("Local", steps=[step], sagemaker_session=sess).to_request()["Steps"]
+    uri = arguments[0]["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"]
+    bucket = sess.default_bucket()
+    assert uri == f"s3://{bucket}/Local/Prep/input/input-1"
+    listed = sess.s3_client.list_objects_v2(Bucket=bucket, Prefix="Local/Prep/input/")
+    assert [item["Key"] for item in listed["Contents"]] == ["Local/Prep/input/input-1/raw.csv"]
 
 
 def test_step_args_are_refused_outside_a_pipeline_session(simsage_local, tmp_path):
