@@ -416,17 +416,14 @@ def test_a_local_input_is_uploaded_under_the_pipeline_and_step(simsage_local, tm
     assert [item["Key"] for item in listed["Contents"]] == ["Local/Prep/input/input-1/raw.csv"]
 
 
-def test_step_args_are_refused_outside_a_pipeline_session(simsage_local, tmp_path):
-    write_inputs(tmp_path)
-    processor = sdk.SKLearnProcessor(
-        framework_version="1.2-1", role=ROLE, instance_type=INSTANCE, instance_count=1
-    )
+def test_step_args_must_come_from_a_pipeline_session_and_match_the_step(simsage_local):
     with pytest.raises(TypeError, match="PipelineSession"):
         ProcessingStep("Preprocess", step_args=None)
     step_args = SIMSAGE.Model("image", sagemaker_session=PipelineSession()).create()
     with pytest.raises(ValueError, match="Processing step.*create_model"):
         ProcessingStep("Preprocess", step_args=step_args).to_request("Churn")
-    assert processor.sagemaker_session.__class__ is sdk.Session
+    with pytest.raises(TypeError, match="model.create"):
+        SIMSAGE.ModelStep("Create", step_args=None)
 
 
 def _steps(execution) -> dict[str, dict]:
@@ -520,3 +517,26 @@ def test_a_tuning_and_a_transform_step_run_on_simsage(simsage_local, tmp_path):
         "Contents"
     ]
     assert [item["Key"] for item in scores] == ["churn/scores/validation.csv.out"]
+
+
+def test_model_register_outside_a_pipeline_adds_a_version(simsage_local):
+    session = sdk.Session()
+    session.sagemaker_client.create_model_package_group(ModelPackageGroupName="churn")
+    image = sdk.image_uris.retrieve("xgboost", session.boto_region_name, "1.7-1")
+    bucket = session.default_bucket()
+    session.s3_client.put_object(Bucket=bucket, Key="models/model.tar.gz", Body=b"model")
+    data = f"s3://{bucket}/models/model.tar.gz"
+    model = sdk.Model(image, model_data=data, sagemaker_session=session)
+    arn = model.register(
+        content_types=["text/csv"],
+        response_types=["text/csv"],
+        model_package_group_name="churn",
+        approval_status="PendingManualApproval",
+    )
+    assert arn.endswith(":model-package/churn/1")
+    described = session.sagemaker_client.describe_model_package(ModelPackageName=arn)
+    assert described["ModelApprovalStatus"] == "PendingManualApproval"
+    container = described["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == data
+    with pytest.raises(ValueError, match="one of model_package_group_name"):
+        model.register(content_types=["text/csv"])
