@@ -5,9 +5,11 @@ The pipeline is the one of test_official_sdk_pipelines.py (preprocess, train, ev
 with a property file, a condition on the AUC that creates and registers the model or
 fails), written once with each SDK's names. The definitions are compared as parsed JSON:
 equal but for what only the official SDK adds to a training job (its Debugger and
-Profiler configuration, which simsage.sdk never sends). Then the simsage.sdk.workflow
+Profiler configuration, which simsage.sdk never sends) and the digest in the uploaded
+script's S3 key (the official SDK hashes the script's path too). Then the simsage.sdk.workflow
 pipeline is upserted, started, waited for, and its steps listed, as a notebook does;
-the second execution reuses the cached steps.
+the second execution reuses the cached steps. A tuning and a transform step run too,
+and ``stop()`` stops an execution and its running job.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import time
 import types
 from typing import Any
 
@@ -540,3 +543,31 @@ def test_model_register_outside_a_pipeline_adds_a_version(simsage_local):
     assert container["ModelDataUrl"] == data
     with pytest.raises(ValueError, match="one of model_package_group_name"):
         model.register(content_types=["text/csv"])
+
+
+def test_stop_ends_the_execution_and_its_running_job(simsage_local, tmp_path):
+    (tmp_path / "sleep.py").write_text("import time\ntime.sleep(600)\n")
+    sess = PipelineSession()
+    processor = SIMSAGE.SKLearnProcessor(
+        framework_version="1.2-1",
+        role=ROLE,
+        instance_type=INSTANCE,
+        instance_count=1,
+        sagemaker_session=sess,
+    )
+    sleep = ProcessingStep("Sleep", step_args=processor.run(code=str(tmp_path / "sleep.py")))
+    pipeline = Pipeline("Sleepy", steps=[sleep], sagemaker_session=sess)
+    pipeline.upsert(role_arn=ROLE)
+    execution = pipeline.start()
+    while _steps(execution).get("Sleep", {}).get("StepStatus") != "Executing":
+        assert execution.describe()["PipelineExecutionStatus"] == "Executing"
+        time.sleep(0.1)
+    execution.stop()
+    with pytest.raises(WaiterError):
+        execution.wait()
+    assert execution.describe()["PipelineExecutionStatus"] == "Stopped"
+    step = _steps(execution)["Sleep"]
+    assert step["StepStatus"] == "Stopped"
+    job = step["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[-1]
+    described = sess.sagemaker_client.describe_processing_job(ProcessingJobName=job)
+    assert described["ProcessingJobStatus"] == "Stopped"
