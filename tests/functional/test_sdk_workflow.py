@@ -571,3 +571,40 @@ def test_stop_ends_the_execution_and_its_running_job(simsage_local, tmp_path):
     job = step["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[-1]
     described = sess.sagemaker_client.describe_processing_job(ProcessingJobName=job)
     assert described["ProcessingJobStatus"] == "Stopped"
+
+
+def test_a_script_mode_training_step_is_the_official_sdks(official, tmp_path):
+    from sagemaker.sklearn.estimator import SKLearn as OfficialSKLearn
+    from sagemaker.workflow.pipeline import Pipeline as OfficialPipeline
+    from sagemaker.workflow.pipeline_context import PipelineSession as OfficialSession
+    from sagemaker.workflow.steps import TrainingStep as OfficialTrainingStep
+
+    from simsage.sdk.sklearn import SKLearn
+    from simsage.sdk.workflow.steps import TrainingStep
+
+    def pipeline(pipeline_cls, step_cls, estimator_cls, sess, folder):
+        code = tmp_path / folder
+        code.mkdir()
+        (code / "train.py").write_text("import helper\nprint(helper.X)\n")
+        (code / "helper.py").write_text("X = 1\n")
+        estimator = estimator_cls(
+            entry_point="train.py",
+            source_dir=str(code),
+            framework_version="1.2-1",
+            role=ROLE,
+            instance_type=INSTANCE,
+            instance_count=1,
+            hyperparameters={"alpha": 0.5},
+            sagemaker_session=sess,
+        )
+        inputs = {"train": f"s3://{sess.default_bucket()}/churn/raw"}
+        step = step_cls("Fit", step_args=estimator.fit(inputs))
+        return pipeline_cls("Script", steps=[step], sagemaker_session=sess)
+
+    ours = pipeline(Pipeline, TrainingStep, SKLearn, PipelineSession(), "ours")
+    theirs = pipeline(
+        OfficialPipeline, OfficialTrainingStep, OfficialSKLearn, OfficialSession(), "theirs"
+    )
+    assert comparable(ours.definition()) == comparable(theirs.definition())
+    # The code's key is its content's digest: the same from one definition to the next.
+    assert ours.definition() == ours.definition()
