@@ -23,6 +23,8 @@ from simsage.sdk.progress import RoundsBar
 from simsage.sdk.serializers import BaseSerializer
 from simsage.sdk.session import Session
 from simsage.sdk.utils import base_name_from_image, name_from_base
+from simsage.sdk.workflow.entities import PipelineVariable
+from simsage.sdk.workflow.pipeline_context import runnable_by_pipeline
 
 
 class TrainingJob:
@@ -186,6 +188,7 @@ class Estimator:
             request["Tags"] = self.tags
         return request
 
+    @runnable_by_pipeline
     def fit(
         self,
         inputs: Any = None,
@@ -347,7 +350,9 @@ class Estimator:
         )
 
 
-def _text(value: Any) -> str:
+def _text(value: Any) -> Any:
+    if isinstance(value, PipelineVariable):
+        return value.to_string()  # a string at run time, as the official SDK sends it
     if isinstance(value, bool):
         return str(value).lower()
     return str(value)

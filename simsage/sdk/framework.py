@@ -21,7 +21,8 @@ from simsage.sdk import image_uris
 from simsage.sdk.estimator import Estimator
 from simsage.sdk.model import Model
 from simsage.sdk.session import Session
-from simsage.sdk.utils import sourcedir_archive
+from simsage.sdk.utils import code_digest, sourcedir_archive
+from simsage.sdk.workflow.pipeline_context import pipeline_context
 
 # The hyperparameters fit() and the tuner set, not the user.
 _SET_BY_FIT = (
@@ -146,13 +147,18 @@ class Framework(Estimator):
             self.uploaded_code = self.source_dir
             return self.uploaded_code
         archive = sourcedir_archive(self.entry_point, self.source_dir)
+        folder = f"{job_name}/source"
+        context = pipeline_context(session)
+        if context is not None:
+            # As the official SDK in a pipeline: keyed by the code, not the (timestamped)
+            # job name, so unchanged code keeps the step's arguments and cache entry.
+            digest = code_digest(self.entry_point, self.source_dir)
+            folder = f"{context.pipeline_name}/code/{digest}"
         if self.code_location:
             bucket, _, prefix = self.code_location.removeprefix("s3://").partition("/")
-            key = "/".join(
-                p for p in (prefix.strip("/"), job_name, "source", "sourcedir.tar.gz") if p
-            )
+            key = "/".join(p for p in (prefix.strip("/"), folder, "sourcedir.tar.gz") if p)
         else:
-            bucket, key = session.default_bucket(), f"{job_name}/source/sourcedir.tar.gz"
+            bucket, key = session.default_bucket(), f"{folder}/sourcedir.tar.gz"
         session.s3_client.put_object(Bucket=bucket, Key=key, Body=archive)
         self.uploaded_code = f"s3://{bucket}/{key}"
         return self.uploaded_code
@@ -170,6 +176,9 @@ class Framework(Estimator):
                 "sagemaker_region": session.boto_region_name,
             }
         )
+        if pipeline_context(session) is not None:
+            # The service names a pipeline's jobs (the official SDK leaves it out too).
+            self._hyperparameters.pop("sagemaker_job_name")
         return super()._training_request(job_name, inputs)
 
     def _job_name(self, job_name: str | None) -> str:

@@ -15,6 +15,7 @@ from simsage.sdk.framework import Framework
 from simsage.sdk.inputs import ProcessingInput, ProcessingOutput
 from simsage.sdk.processing import CODE_BASE, ScriptProcessor
 from simsage.sdk.session import Session
+from simsage.sdk.workflow.pipeline_context import runnable_by_pipeline
 
 __all__ = ["FrameworkProcessor", "runproc_script"]
 
@@ -83,6 +84,7 @@ class FrameworkProcessor(ScriptProcessor):
         self.py_version = py_version
         self.code_location = code_location.rstrip("/") if code_location else code_location
 
+    @runnable_by_pipeline
     def run(
         self,
         code: str,

@@ -16,6 +16,7 @@ from simsage.sdk.predictor import Predictor
 from simsage.sdk.serializers import BaseSerializer
 from simsage.sdk.session import Session
 from simsage.sdk.utils import base_name_from_image, name_from_base, sourcedir_archive
+from simsage.sdk.workflow.pipeline_context import pipeline_context, runnable_by_pipeline
 
 log = logging.getLogger("simsage.sdk")
 
@@ -99,15 +100,22 @@ class Model:
             "SAGEMAKER_REGION": session.boto_region_name,
         }
 
-    def create(self) -> str:
-        """Register the model (CreateModel) once; returns its name."""
+    @runnable_by_pipeline
+    def create(self, instance_type: str | None = None) -> str:
+        """Register the model (CreateModel) once; returns its name.
+
+        ``instance_type`` is accepted as the official SDK accepts it (CreateModel has no
+        instance type). Under a ``PipelineSession`` this returns the arguments of a
+        ``ModelStep``.
+        """
         if self.name is None:
             self.name = name_from_base(base_name_from_image(self.image_uri))
-        if not self._created:
-            request: dict[str, Any] = {
-                "ModelName": self.name,
-                "PrimaryContainer": self._container(),
-            }
+        in_pipeline = pipeline_context(self.sagemaker_session) is not None
+        if not self._created or in_pipeline:
+            container = self._container()
+            if in_pipeline:
+                container.setdefault("Environment", {})  # as the official SDK's ModelStep
+            request: dict[str, Any] = {"ModelName": self.name, "PrimaryContainer": container}
             if self.role:
                 request["ExecutionRoleArn"] = self.role
             client = self.sagemaker_session.sagemaker_client
@@ -119,8 +127,74 @@ class Model:
                 if "Cannot create already existing model" not in str(exc):
                     raise
                 log.warning("Using already existing model: %s", self.name)
-            self._created = True
+            self._created = not in_pipeline
         return self.name
+
+    @runnable_by_pipeline
+    def register(
+        self,
+        content_types: list[str] | None = None,
+        response_types: list[str] | None = None,
+        inference_instances: list[str] | None = None,
+        transform_instances: list[str] | None = None,
+        model_package_group_name: str | None = None,
+        model_package_name: str | None = None,
+        image_uri: str | None = None,
+        model_metrics: dict[str, Any] | None = None,
+        approval_status: str | None = None,
+        description: str | None = None,
+        customer_metadata_properties: dict[str, str] | None = None,
+        domain: str | None = None,
+        task: str | None = None,
+        skip_model_validation: str = "None",
+    ) -> str:
+        """Register this model in the model registry (CreateModelPackage): a new version
+        in ``model_package_group_name``, or an unversioned package ``model_package_name``.
+
+        ``model_metrics`` is CreateModelPackage's ``ModelMetrics`` dict;
+        ``approval_status`` ``Approved``, ``Rejected`` or ``PendingManualApproval``.
+
+        Returns:
+            The model package's ARN (under a ``PipelineSession``: a ``ModelStep``'s
+            arguments).
+
+        Raises:
+            ValueError: neither or both of the group and the package name.
+        """
+        if (model_package_group_name is None) == (model_package_name is None):
+            raise ValueError(
+                "Give one of model_package_group_name (a new version in that group) and "
+                "model_package_name (an unversioned package)."
+            )
+        container = self._container()
+        container.setdefault("Environment", {})
+        if image_uri is not None:
+            container["Image"] = image_uri
+        specification: dict[str, Any] = {"Containers": [container]}
+        for key, value in (
+            ("SupportedContentTypes", content_types),
+            ("SupportedResponseMIMETypes", response_types),
+            ("SupportedRealtimeInferenceInstanceTypes", inference_instances),
+            ("SupportedTransformInstanceTypes", transform_instances),
+        ):
+            if value is not None:
+                specification[key] = list(value)
+        request: dict[str, Any] = {"InferenceSpecification": specification}
+        for key, value in (
+            ("ModelPackageGroupName", model_package_group_name),
+            ("ModelPackageName", model_package_name),
+            ("ModelMetrics", model_metrics),
+            ("ModelApprovalStatus", approval_status),
+            ("ModelPackageDescription", description),
+            ("CustomerMetadataProperties", customer_metadata_properties),
+            ("Domain", domain),
+            ("Task", task),
+            ("SkipModelValidation", skip_model_validation),
+        ):
+            if value is not None:
+                request[key] = value
+        answer = self.sagemaker_session.sagemaker_client.create_model_package(**request)
+        return answer.get("ModelPackageArn", "")
 
     def deploy(
         self,

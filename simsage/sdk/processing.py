@@ -30,9 +30,10 @@ Invariants:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import replace
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
@@ -41,6 +42,8 @@ from simsage.sdk import image_uris
 from simsage.sdk.inputs import ProcessingInput, ProcessingOutput
 from simsage.sdk.session import Session
 from simsage.sdk.utils import base_name_from_image, name_from_base
+from simsage.sdk.workflow.entities import PipelineVariable, is_pipeline_variable
+from simsage.sdk.workflow.pipeline_context import pipeline_context, runnable_by_pipeline
 
 __all__ = [
     "ProcessingInput",  # defined with the other inputs, importable from here as in the SDK
@@ -210,6 +213,7 @@ class Processor:
         self.latest_job: ProcessingJob | None = None
         self.arguments: list[str] | None = None
 
+    @runnable_by_pipeline
     def run(
         self,
         inputs: list[ProcessingInput] | None = None,
@@ -255,7 +259,7 @@ class Processor:
             raise ValueError("An AWS IAM role is required to create a Processing job.")
         if not self.image_uri:
             raise ValueError("image_uri is required: the container image the processing job runs.")
-        if not self.instance_type or not isinstance(self.instance_count, int):
+        if not self.instance_type or not isinstance(self.instance_count, int | PipelineVariable):
             raise ValueError(
                 "instance_count (an int, e.g. 1) and instance_type (e.g. 'ml.m5.large') are "
                 f"required; got {self.instance_count!r} and {self.instance_type!r}."
@@ -289,7 +293,8 @@ class Processor:
         named_inputs = _named_inputs(inputs)
         named_outputs = _named_outputs(outputs)
         for item in named_inputs:
-            _local_source(item.source)  # a missing local file fails before any upload
+            if not is_pipeline_variable(item.source):
+                _local_source(item.source)  # a missing local file fails before any upload
         name = job_name or name_from_base(self._base_name())
         code_inputs, entrypoint = self._code_inputs(name, code, source_dir)
         job_inputs = [self._uploaded(name, item) for item in named_inputs] + code_inputs
@@ -303,20 +308,38 @@ class Processor:
             self.latest_job.wait(logs=logs)
 
     def _uploaded(self, job_name: str, item: ProcessingInput) -> ProcessingInput:
-        """The input with a local source uploaded to ``<job>/input/<input name>``."""
+        """The input with a local source uploaded to ``<job>/input/<input name>`` (in a
+        pipeline, ``<pipeline>/<step>/input/<input name>``: the same for each execution)."""
+        if is_pipeline_variable(item.source):
+            return item
         local = _local_source(item.source)
         if local is None:
             return item
+        context = pipeline_context(self.sagemaker_session)
+        if context is not None:
+            job_name = f"{context.pipeline_name}/{context.step_name}"
         uri = self.sagemaker_session.upload_data(
             local, key_prefix=f"{job_name}/input/{item.input_name}"
         )
         return replace(item, source=uri)
 
     def _destined(self, job_name: str, item: ProcessingOutput) -> ProcessingOutput:
-        """The output with an S3 destination (``<job>/output/<output name>`` by default)."""
+        """The output with an S3 destination (``<job>/output/<output name>`` by default;
+        in a pipeline, ``<pipeline>/<execution id>/<step>/output/<output name>``, as the
+        official SDK writes it)."""
+        if is_pipeline_variable(item.destination):
+            return item
         if item.destination and urlparse(item.destination).scheme == "s3":
             return item
         bucket = self.sagemaker_session.default_bucket()
+        context = pipeline_context(self.sagemaker_session)
+        if context is not None:
+            from simsage.sdk.workflow.execution_variables import ExecutionVariables
+            from simsage.sdk.workflow.functions import Join
+
+            parts = [context.pipeline_name, ExecutionVariables.PIPELINE_EXECUTION_ID]
+            parts += [context.step_name, "output", item.output_name]
+            return replace(item, destination=Join(on="/", values=["s3:/", bucket, *parts]))
         return replace(item, destination=f"s3://{bucket}/{job_name}/output/{item.output_name}")
 
     def _request(
@@ -402,6 +425,7 @@ class ScriptProcessor(Processor):
         )
         self.command = command
 
+    @runnable_by_pipeline
     def run(
         self,
         code: str,
@@ -440,8 +464,16 @@ class ScriptProcessor(Processor):
         if not code:
             raise ValueError("code is required: the script to run (a local path or an S3 URI).")
         local = _local_code(code)
+        context = pipeline_context(self.sagemaker_session)
         if local is None:
             uri = code
+        elif context is not None:
+            # As the official SDK: keyed by the script's content, so an unchanged script
+            # keeps the step's arguments (and its cache entry) from one upsert to the next.
+            digest = hashlib.sha256(Path(local).read_bytes()).hexdigest()
+            uri = self.sagemaker_session.upload_data(
+                local, key_prefix=f"{context.pipeline_name}/code/{digest}"
+            )
         else:
             uri = self.sagemaker_session.upload_data(
                 local, key_prefix=f"{job_name}/input/{self.CODE_INPUT}"
@@ -509,7 +541,7 @@ def _check_strings(what: str, value: Any) -> None:
         return
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise TypeError(f"{what} must be a list of strings, e.g. ['--rows', '100']; got {value!r}")
-    wrong = [item for item in value if not isinstance(item, str)]
+    wrong = [item for item in value if not isinstance(item, str | PipelineVariable)]
     if wrong:
         raise TypeError(f"{what} must hold strings only; {wrong[0]!r} is not (use str()).")
 

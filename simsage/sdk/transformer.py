@@ -12,6 +12,7 @@ from simsage.sdk.inputs import TransformInput
 from simsage.sdk.progress import FilesBar
 from simsage.sdk.session import Session
 from simsage.sdk.utils import base_name_from_image, name_from_base
+from simsage.sdk.workflow.pipeline_context import pipeline_context, runnable_by_pipeline
 
 
 class Transformer:
@@ -53,6 +54,7 @@ class Transformer:
         self.latest_transform_job: str | None = None
         self._inputs: tuple[str, str] | None = None
 
+    @runnable_by_pipeline
     def transform(
         self,
         data: str,
@@ -74,9 +76,21 @@ class Transformer:
             UnexpectedStatusException: with ``wait``, the job did not complete.
         """
         session = self.sagemaker_session
-        name = job_name or name_from_base(self.base_transform_job_name or self._base_name())
-        output_path = self.output_path or f"s3://{session.default_bucket()}/{name}"
-        self.output_path = output_path
+        context = pipeline_context(session)
+        if context is not None:
+            # A step's job is named by the service; its default output is the execution's.
+            from simsage.sdk.workflow.execution_variables import ExecutionVariables
+            from simsage.sdk.workflow.functions import Join
+
+            name = job_name or "pipeline-transform"
+            parts = [context.pipeline_name, ExecutionVariables.PIPELINE_EXECUTION_ID]
+            output_path = self.output_path or Join(
+                on="/", values=["s3:/", session.default_bucket(), *parts, context.step_name]
+            )
+        else:
+            name = job_name or name_from_base(self.base_transform_job_name or self._base_name())
+            output_path = self.output_path or f"s3://{session.default_bucket()}/{name}"
+            self.output_path = output_path
         source = TransformInput(data, data_type, content_type, compression_type, split_type)
         output: dict[str, Any] = {"S3OutputPath": output_path}
         if self.accept:

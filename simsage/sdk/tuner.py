@@ -65,6 +65,7 @@ from simsage.sdk.tuner_config import (
     ranges_from_request,
 )
 from simsage.sdk.tuner_request import TuningRequest, _Target
+from simsage.sdk.workflow.pipeline_context import runnable_by_pipeline
 
 __all__ = [
     # The ranges are importable from here too, as notebooks import them from sagemaker.tuner.
@@ -342,6 +343,7 @@ class HyperparameterTuner(TuningRequest):
         """The (first, by name) estimator's session."""
         return self._targets()[0].estimator.sagemaker_session
 
+    @runnable_by_pipeline
     def fit(
         self,
         inputs: Any = None,

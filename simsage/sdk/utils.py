@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import tarfile
@@ -43,6 +44,27 @@ def base_name_from_image(image_uri: str) -> str:
     return repository.split(":", 1)[0].split("@", 1)[0]
 
 
+def _code_files(entry_point: str, source_dir: str | None) -> list[tuple[str, Path]]:
+    """``(name in the archive, local path)`` of the code ``sourcedir.tar.gz`` holds.
+
+    Raises:
+        FileNotFoundError: the entry point is not where it should be.
+    """
+    if source_dir:
+        root = Path(source_dir)
+        if not (root / entry_point).is_file():
+            raise FileNotFoundError(f"entry_point {entry_point} is not in source_dir {root}")
+        return [
+            (path.relative_to(root).as_posix(), path)
+            for path in sorted(root.rglob("*"))
+            if path.is_file() and "__pycache__" not in path.relative_to(root).parts
+        ]
+    script = Path(entry_point)
+    if not script.is_file():
+        raise FileNotFoundError(f"entry_point {entry_point} does not exist")
+    return [(script.name, script)]
+
+
 def sourcedir_archive(entry_point: str, source_dir: str | None) -> bytes:
     """``sourcedir.tar.gz`` as the SDK packs it: the whole ``source_dir`` (or just the
     entry point file) at the archive's root.
@@ -52,18 +74,16 @@ def sourcedir_archive(entry_point: str, source_dir: str | None) -> bytes:
     """
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        if source_dir:
-            root = Path(source_dir)
-            if not (root / entry_point).is_file():
-                raise FileNotFoundError(f"entry_point {entry_point} is not in source_dir {root}")
-            for path in sorted(root.rglob("*")):
-                relative = path.relative_to(root)
-                if "__pycache__" in relative.parts or not path.is_file():
-                    continue
-                archive.add(path, arcname=relative.as_posix())
-        else:
-            script = Path(entry_point)
-            if not script.is_file():
-                raise FileNotFoundError(f"entry_point {entry_point} does not exist")
-            archive.add(script, arcname=script.name)
+        for name, path in _code_files(entry_point, source_dir):
+            archive.add(path, arcname=name)
     return buffer.getvalue()
+
+
+def code_digest(entry_point: str, source_dir: str | None) -> str:
+    """SHA-256 of the names and contents of the code :func:`sourcedir_archive` packs —
+    not of the archive, whose gzip header holds the time it was made — so unchanged
+    code has the same digest (a pipeline's code key, and so its cache, stay put)."""
+    digest = hashlib.sha256()
+    for name, path in _code_files(entry_point, source_dir):
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
