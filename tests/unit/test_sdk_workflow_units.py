@@ -2,7 +2,7 @@
 ``sagemaker.workflow`` writes: parameters, execution variables, ``Join``, ``JsonGet``,
 property paths, conditions, retry policies, ``CacheConfig`` and the Fail step; a
 pipeline variable refuses to become text, and a pipeline refuses two steps of one
-name. (tests/functional/test_sdk_workflow.py compares whole definitions and runs one.)
+name. (tests/functional/test_sdk_pipeline_workflow.py compares whole definitions and runs one.)
 """
 
 from __future__ import annotations
