@@ -478,9 +478,11 @@ def test_the_cli_lists_describes_and_stops_tuning_jobs(sm):
     from simsage.cli import main
 
     params = request("cli-tune")
-    sm.create_hyper_parameter_tuning_job(**params)
     runner = CliRunner()
-    # At once, as make_stopped does: the job's training jobs need no time to fail here.
+    # The CLI's first call loads its clients; done before the job exists, so the stop
+    # below comes at once, as make_stopped's does (the job's training jobs fail quickly).
+    assert runner.invoke(main, ["tuning", "ls"]).exit_code == 0
+    sm.create_hyper_parameter_tuning_job(**params)
     stopped = runner.invoke(main, ["tuning", "stop", "cli-tune"])
     assert stopped.exit_code == 0 and "stopping: cli-tune" in stopped.output, stopped.output
     assert wait_for(sm, "cli-tune")["HyperParameterTuningJobStatus"] == "Stopped"

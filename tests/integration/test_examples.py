@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,13 @@ def check_run(done: subprocess.CompletedProcess, output_dir: Path, plots: list[s
 
 
 def assert_cleaned_up(simsage_local) -> None:
+    """Nothing the example made is left. DeleteEndpoint answers at once and the endpoint
+    drains in the background (as on AWS, where it is Deleting for a while): its listing
+    is given up to a minute to empty."""
     sm = simsage_local.client("sagemaker")
+    deadline = time.monotonic() + 60
+    while sm.list_endpoints()["Endpoints"] and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert sm.list_endpoints()["Endpoints"] == []
     assert sm.list_endpoint_configs()["EndpointConfigs"] == []
     assert sm.list_models()["Models"] == []
