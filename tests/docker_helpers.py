@@ -72,9 +72,12 @@ def ecr_name(tag: str) -> str:
 
 
 def leftovers(client, name: str) -> list[str]:
-    """The containers and networks labelled with job or endpoint ``name``."""
+    """The containers and networks labelled with job or endpoint ``name``. The listing is
+    sparse (no inspection of each container): one removed between the list and an
+    inspection would answer 404 while simsage is cleaning up."""
     label = {"label": f"simsage.job={name}"}
-    return [c.name for c in client.containers.list(all=True, filters=label)] + [
+    containers = client.containers.list(all=True, filters=label, sparse=True)
+    return [c.attrs["Names"][0].lstrip("/") for c in containers] + [
         n.name for n in client.networks.list(filters=label)
     ]
 

@@ -145,7 +145,10 @@ def test_stop_sends_sigterm_through_docker_stop(aws, docker_client, custom_image
     _train(aws, custom_image, "docker-stop", wait=False, mode="sleep")
     _until(
         lambda: [
-            c for c in docker_client.containers.list(filters={"label": "simsage.job=docker-stop"})
+            c
+            for c in docker_client.containers.list(
+                filters={"label": "simsage.job=docker-stop"}, sparse=True
+            )
         ]
     )
     sm.stop_training_job(TrainingJobName="docker-stop")
@@ -172,7 +175,12 @@ def test_a_killed_runners_containers_are_removed_on_next_sight(aws, docker_clien
     _train(aws, custom_image, "docker-orphan", count=2, wait=False, mode="sleep")
     _until(
         lambda: (
-            len(docker_client.containers.list(filters={"label": "simsage.job=docker-orphan"})) == 2
+            len(
+                docker_client.containers.list(
+                    filters={"label": "simsage.job=docker-orphan"}, sparse=True
+                )
+            )
+            == 2
         )
     )
     runner = TrainingJobStore(Home.open(aws.config)).get("docker-orphan").runner_pid
@@ -337,7 +345,11 @@ def test_dead_container_is_replaced_and_a_killed_supervisor_leaves_nothing(
         (first,) = docker_client.containers.list(filters=label)
         first.kill()
         second = _until(
-            lambda: [c for c in docker_client.containers.list(filters=label) if c.id != first.id]
+            lambda: [
+                c
+                for c in docker_client.containers.list(filters=label, sparse=True)
+                if c.id != first.id
+            ]
         )[0]
         _until(lambda: _ready_instances(aws, "docker-heal"))
         assert _invoke(aws, "docker-heal", "1,1\n") == "6.0\n"
@@ -348,10 +360,19 @@ def test_dead_container_is_replaced_and_a_killed_supervisor_leaves_nothing(
         _until(lambda: not _pid_running(endpoint.supervisor_pid))
         aws.client("sagemaker").describe_endpoint(EndpointName="docker-heal")
         third = _until(
-            lambda: [c for c in docker_client.containers.list(filters=label) if c.id != second.id]
+            lambda: [
+                c
+                for c in docker_client.containers.list(filters=label, sparse=True)
+                if c.id != second.id
+            ]
         )[0]
         assert third.id != first.id
-        _until(lambda: second.id not in {c.id for c in docker_client.containers.list(all=True)})
+        _until(
+            lambda: (
+                second.id
+                not in {c.id for c in docker_client.containers.list(all=True, sparse=True)}
+            )
+        )
         _until(lambda: _ready_instances(aws, "docker-heal"))
         assert _invoke(aws, "docker-heal", "2,2\n") == "12.0\n"
     finally:
