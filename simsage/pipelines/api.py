@@ -28,6 +28,12 @@ from simsage.errors import ValidationException
 from simsage.ids import from_epoch
 from simsage.paging import Listing, list_page
 from simsage.pipelines.definition import parse_definition
+from simsage.pipelines.listing import (
+    ParameterEntry,
+    StepEntry,
+    VersionEntry,
+    version_members,
+)
 from simsage.pipelines.store import (
     ACTIVE,
     PIPELINE,
@@ -226,7 +232,7 @@ class PipelinesAPI:
             out["LastRunTime"] = from_epoch(pipeline.last_run)
         if pipeline.parallelism:
             out["ParallelismConfiguration"] = copy.deepcopy(pipeline.parallelism)
-        out.update(_version_members(version))
+        out.update(version_members(version))
         return out
 
     def delete_pipeline(self, request: Request) -> dict[str, Any]:
@@ -272,7 +278,7 @@ class PipelinesAPI:
         pipeline = self._pipeline(request, params["PipelineName"])
         executions = self.executions.of_pipeline(pipeline.name)
         versions = [
-            _Version(pipeline.arn, v, [e for e in executions if e.version_id == v["id"]])
+            VersionEntry(pipeline.arn, v, [e for e in executions if e.version_id == v["id"]])
             for v in pipeline.versions
         ]
         page, token = list_page(
@@ -451,7 +457,7 @@ class PipelinesAPI:
         if not params.get("PipelineExecutionArn"):
             raise ValidationException("PipelineExecutionArn is required.")
         execution = self._execution(params["PipelineExecutionArn"])
-        steps = [_Listed(i, step) for i, step in enumerate(execution.steps)]
+        steps = [StepEntry(i, step) for i, step in enumerate(execution.steps)]
         listing_params = {
             k: params[k] for k in ("MaxResults", "NextToken", "SortOrder") if k in params
         }
@@ -467,7 +473,7 @@ class PipelinesAPI:
         params = request.params
         execution = self._execution(params["PipelineExecutionArn"])
         entries = [
-            _Parameter(i, name, value)
+            ParameterEntry(i, name, value)
             for i, (name, value) in enumerate(execution.parameters.items())
         ]
         listing_params = {k: params[k] for k in ("MaxResults", "NextToken") if k in params}
@@ -549,71 +555,6 @@ def _mlflow(config: dict[str, Any] | None, execution: PipelineExecution) -> dict
         or (config or {}).get("MlflowExperimentName"),
     }
     return {member: str(value) for member, value in out.items() if value is not None}
-
-
-def _version_members(version: dict[str, Any]) -> dict[str, Any]:
-    """A version's display name, description and aliases, the members it has set."""
-    out: dict[str, Any] = {}
-    for key, member in (
-        ("display_name", "PipelineVersionDisplayName"),
-        ("description", "PipelineVersionDescription"),
-    ):
-        if version.get(key) is not None:
-            out[member] = version[key]
-    if version.get("aliases"):
-        out["PipelineVersionAliases"] = list(version["aliases"])
-    return out
-
-
-class _Version:
-    def __init__(self, pipeline_arn: str, version: dict, executions: list) -> None:
-        self.pipeline_arn = pipeline_arn
-        self.id = version["id"]
-        self.created = version["created"]
-        self.version = version
-        self.executions = executions
-
-    def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "PipelineArn": self.pipeline_arn,
-            "PipelineVersionId": self.id,
-            "CreationTime": from_epoch(self.created),
-            **_version_members(self.version),
-        }
-        if self.executions:
-            out["LastExecutionPipelineExecutionArn"] = max(
-                self.executions, key=lambda e: e.created
-            ).arn
-        return out
-
-
-class _Listed:
-    """A step record as ListPipelineExecutionSteps lists it (latest started first by
-    default, as AWS sorts them)."""
-
-    def __init__(self, order: int, step: dict[str, Any]) -> None:
-        self.order = float(order)
-        self.name = step["StepName"]
-        self.step = step
-
-    def entry(self) -> dict[str, Any]:
-        out = {k: copy.deepcopy(v) for k, v in self.step.items() if not k.startswith("_")}
-        for member in ("StartTime", "EndTime"):
-            if member in out:
-                out[member] = from_epoch(out[member])
-        return out
-
-
-class _Parameter:
-    def __init__(self, order: int, name: str, value: Any) -> None:
-        self.order = float(order)
-        self.name = name
-        self.value = value
-
-    def entry(self) -> dict[str, str]:
-        value = self.value
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        return {"Name": self.name, "Value": text}
 
 
 __all__ = ["PIPELINE_EXECUTION", "PipelinesAPI", "new_execution_id"]
