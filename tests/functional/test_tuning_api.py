@@ -10,6 +10,7 @@ import copy
 import json
 import time
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -473,15 +474,28 @@ def test_built_in_xgboost_objectives_need_no_metric_definitions(sm):
 
 
 def test_the_cli_lists_describes_and_stops_tuning_jobs(sm):
+    import io
+    import tarfile
+
     from click.testing import CliRunner
 
     from simsage.cli import main
 
-    params = request("cli-tune")
+    # Training jobs that run until stopped, so the stop meets a running tuning job.
+    script = b"import time\ntime.sleep(120)\n"
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        info = tarfile.TarInfo("train.py")
+        info.size = len(script)
+        tar.addfile(info, io.BytesIO(script))
+    s3 = boto3.Session(region_name=sm.meta.region_name).client("s3")
+    s3.put_object(Bucket=BUCKET, Key="cli/src.tar.gz", Body=archive.getvalue())
+    static = {
+        "sagemaker_program": json.dumps("train.py"),
+        "sagemaker_submit_directory": json.dumps(f"s3://{BUCKET}/cli/src.tar.gz"),
+    }
+    params = request("cli-tune", TrainingJobDefinition=definition(StaticHyperParameters=static))
     runner = CliRunner()
-    # The CLI's first call loads its clients; done before the job exists, so the stop
-    # below comes at once, as make_stopped's does (the job's training jobs fail quickly).
-    assert runner.invoke(main, ["tuning", "ls"]).exit_code == 0
     sm.create_hyper_parameter_tuning_job(**params)
     stopped = runner.invoke(main, ["tuning", "stop", "cli-tune"])
     assert stopped.exit_code == 0 and "stopping: cli-tune" in stopped.output, stopped.output
