@@ -33,8 +33,10 @@ class AttributesOperations:
             raise errors.InvalidArgument(
                 "Invalid attribute name specified.", "x-amz-object-attributes", ",".join(names)
             )
-        obj = self.backend.get_object(params["Bucket"], params["Key"], with_data=False)
-        out: dict[str, Any] = {"LastModified": seconds(obj.modified)}
+        obj = self.backend.get_object(
+            params["Bucket"], params["Key"], with_data=False, version=params.get("VersionId")
+        )
+        out: dict[str, Any] = {"LastModified": seconds(obj.modified), **obj.version_member}
         if "ETag" in names:
             out["ETag"] = obj.etag
         if "Checksum" in names and obj.checksum:

@@ -9,6 +9,8 @@ Invariants:
   commit. A reader therefore sees the old bytes or the new bytes, never a mix, and a
   crash at any point leaves a consistent registry (at worst an unreferenced blob, which
   :meth:`simsage.store.BlobStore.sweep` removes later).
+- Versions (noncurrent objects, delete markers) follow
+  :mod:`simsage.s3.versioning`: ``s3_objects`` holds each key's current object only.
 - Keys are rows, never paths: any key (``..``, ``//``, unicode, trailing ``/``) is stored
   as given, and keys ``a`` and ``a/b`` coexist. Listing follows the primary key, whose
   BINARY collation is UTF-8 byte order, S3's order.
@@ -24,12 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from simsage.errors import aws_error
+from simsage.ids import from_epoch
 from simsage.s3 import checksums, errors
-from simsage.s3.names import etag_matches, prefix_upper_bound
+from simsage.s3.names import prefix_upper_bound
 from simsage.s3.records import Bucket, ListedObject, ListPage, Part, StoredObject, Upload
 from simsage.s3.streams import DamagedObjectError, SegmentReader, damage_describer, read_verified
 from simsage.s3.uploads import MAX_PARTS, MIN_PART_SIZE, UploadStore, ensure_part_checksums
+from simsage.s3.versioning import VERSION_COLUMNS, VersionStore, shown_version, stored_version
 from simsage.store.db import register_schema
+from simsage.transport.handler import http_date
 
 INLINE_MAX = 64 * 1024
 MAX_COPY_SIZE = 5 * 1024**3
@@ -60,6 +65,7 @@ register_schema(
         modified REAL NOT NULL, storage_class TEXT NOT NULL, attrs TEXT NOT NULL,
         segments TEXT NOT NULL, inline_id INTEGER,
         checksum_algorithm TEXT, checksum_type TEXT,
+        version_id TEXT, seq INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (bucket, key)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS s3_inline (id INTEGER PRIMARY KEY, data BLOB NOT NULL)
     """
@@ -96,9 +102,10 @@ def _read_up_to(stream, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-class S3Backend(UploadStore):
+class S3Backend(VersionStore, UploadStore):
     """S3 state of one home. Every method is safe to call from many threads and
-    processes at once. Multipart uploads are in :class:`~simsage.s3.uploads.UploadStore`."""
+    processes at once. Multipart uploads are in :class:`~simsage.s3.uploads.UploadStore`,
+    versions and delete markers in :class:`~simsage.s3.versioning.VersionStore`."""
 
     def __init__(self, home) -> None:
         self.db = home.db
@@ -107,6 +114,7 @@ class S3Backend(UploadStore):
         self.ids = home.ids
         ensure_part_checksums(self.db)
         self.db.add_columns("s3_objects", LISTING_COLUMNS, LISTING_FILL)
+        self.db.add_columns("s3_objects", VERSION_COLUMNS)
 
     # -- buckets -------------------------------------------------------------------
 
@@ -144,10 +152,11 @@ class S3Backend(UploadStore):
         with self.db.write() as conn:
             if not conn.execute("SELECT 1 FROM s3_buckets WHERE name = ?", (name,)).fetchone():
                 raise errors.NoSuchBucket(name)
-            if conn.execute(
-                "SELECT 1 FROM s3_objects WHERE bucket = ? LIMIT 1", (name,)
-            ).fetchone():
-                raise errors.BucketNotEmpty(name)
+            for table in ("s3_objects", "s3_versions"):  # versions and markers count
+                if conn.execute(
+                    f"SELECT 1 FROM {table} WHERE bucket = ? LIMIT 1", (name,)
+                ).fetchone():
+                    raise errors.BucketNotEmpty(name)
             blobs = [
                 row[0]
                 for row in conn.execute(
@@ -184,31 +193,68 @@ class S3Backend(UploadStore):
     # -- objects -------------------------------------------------------------------
 
     _OBJECT_COLUMNS = (
-        "o.bucket, o.key, o.size, o.etag, o.modified, o.storage_class, o.attrs, o.segments"
+        "o.bucket, o.key, o.size, o.etag, o.modified, o.storage_class, o.attrs, o.segments, "
+        "o.version_id"
     )
 
-    def get_object(self, bucket: str, key: str, with_data: bool = True) -> StoredObject:
-        """The object's row (and its inline bytes when ``with_data``).
+    def get_object(
+        self, bucket: str, key: str, with_data: bool = True, version: str | None = None
+    ) -> StoredObject:
+        """The current object's row, or with ``version`` (a request's VersionId,
+        ``"null"`` included) that version's (and its inline bytes when ``with_data``).
 
         Raises:
-            NoSuchBucket, NoSuchKey.
+            NoSuchBucket; NoSuchKey (with ``x-amz-delete-marker`` headers when a delete
+            marker hides the key); NoSuchVersion, InvalidArgument (a malformed id),
+            MethodNotAllowed (the version is a delete marker).
         """
-        if with_data:
+        data = "i.data" if with_data else "NULL"
+        join = "LEFT JOIN s3_inline i ON i.id = o.inline_id" if with_data else ""
+        if version is None:
             sql = (
-                f"SELECT {self._OBJECT_COLUMNS}, i.data FROM s3_objects o "
-                "LEFT JOIN s3_inline i ON i.id = o.inline_id WHERE o.bucket = ? AND o.key = ?"
+                f"SELECT {self._OBJECT_COLUMNS}, v.value IS NOT NULL, {data} FROM s3_objects o "
+                "LEFT JOIN s3_bucket_settings v ON v.bucket = o.bucket AND v.kind = 'versioning' "
+                f"{join} WHERE o.bucket = ? AND o.key = ?"
             )
+            row = self.db.query_one(sql, (bucket, key))
+            if row is None:
+                self.get_bucket(bucket)
+                missing = errors.NoSuchKey(key)
+                marker = self.latest_marker(bucket, key)
+                if marker is not False:
+                    missing.headers = {
+                        "x-amz-delete-marker": "true",
+                        "x-amz-version-id": shown_version(marker),
+                    }
+                raise missing
+            return self._object(row)
+        version_id = stored_version(version)
+        for table, marker in (("s3_objects", "0"), ("s3_versions", "o.marker")):
+            row = self.db.query_one(
+                f"SELECT {self._OBJECT_COLUMNS}, 1, {data}, {marker} FROM {table} o {join} "
+                "WHERE o.bucket = ? AND o.key = ? AND o.version_id IS ?",
+                (bucket, key, version_id),
+            )
+            if row is not None:
+                break
         else:
-            sql = f"SELECT {self._OBJECT_COLUMNS}, NULL FROM s3_objects o WHERE bucket = ? AND key = ?"
-        row = self.db.query_one(sql, (bucket, key))
-        if row is None:
             self.get_bucket(bucket)
-            raise errors.NoSuchKey(key)
-        return self._object(row)
+            raise errors.NoSuchVersion(key, version)
+        if row[-1]:
+            raise errors.MethodNotAllowed(
+                "GET",
+                {
+                    "x-amz-delete-marker": "true",
+                    "x-amz-version-id": version,
+                    "last-modified": http_date(from_epoch(row[4])),
+                },
+            )
+        return self._object(row[:-1])
 
     @staticmethod
     def _object(row: tuple) -> StoredObject:
-        bucket, key, size, etag, modified, storage_class, attrs, segments, data = row
+        bucket, key, size, etag, modified, storage_class, attrs, segments = row[:8]
+        version_id, versioned, data = row[8:]
         return StoredObject(
             bucket,
             key,
@@ -219,6 +265,8 @@ class S3Backend(UploadStore):
             json.loads(attrs),
             [tuple(s) for s in json.loads(segments)],
             data,
+            version_id,
+            bool(versioned),
         )
 
     def open_object(self, obj: StoredObject, start: int, end: int) -> io.RawIOBase:
@@ -254,22 +302,27 @@ class S3Backend(UploadStore):
         return reader
 
     def _names_same_blobs(self, obj: StoredObject) -> bool:
-        row = self.db.query_one(
-            "SELECT segments FROM s3_objects WHERE bucket = ? AND key = ?", (obj.bucket, obj.key)
+        """Whether some version of ``obj``'s key still names its blobs."""
+        rows = self.db.query(
+            "SELECT segments FROM s3_objects WHERE bucket = ? AND key = ? "
+            "UNION ALL SELECT segments FROM s3_versions WHERE bucket = ? AND key = ?",
+            (obj.bucket, obj.key, obj.bucket, obj.key),
         )
-        return row is not None and [tuple(s) for s in json.loads(row[0])] == list(obj.segments)
+        return any([tuple(s) for s in json.loads(row[0])] == list(obj.segments) for row in rows)
 
-    def read_object(self, bucket: str, key: str, byte_range=None):
-        """Look up and open an object in one step, retrying if an overwrite races.
+    def read_object(self, bucket: str, key: str, byte_range=None, version: str | None = None):
+        """Look up and open an object (the current one, or ``version``) in one step,
+        retrying if an overwrite races.
 
         ``byte_range(obj)`` returns the inclusive (start, end) to read, or None for all.
         Returns ``(obj, (start, end_exclusive), stream)``.
 
         Raises:
-            NoSuchBucket, NoSuchKey, DamagedObjectError (InternalError).
+            NoSuchBucket, NoSuchKey, DamagedObjectError (InternalError), and for a
+            ``version`` those of :meth:`get_object`.
         """
         for _ in range(10):
-            obj = self.get_object(bucket, key)
+            obj = self.get_object(bucket, key, version=version)
             span = byte_range(obj) if byte_range else None
             start, end = (0, obj.size) if span is None else (span[0], span[1] + 1)
             try:
@@ -339,12 +392,10 @@ class S3Backend(UploadStore):
         )
         try:
             with self.db.write() as conn:
-                checked = encryption is not None  # reading the setting checks the bucket
-                if checked:
+                status = self.versioning_status(conn, bucket)  # also checks the bucket
+                if encryption is not None:
                     attrs["sse"] = encryption(self._bucket_setting(conn, bucket, "encryption"))
-                garbage = self._replace_row(
-                    conn, obj, inline, if_match, if_none_match, bucket_checked=checked
-                )
+                garbage = self._replace_row(conn, obj, inline, if_match, if_none_match, status)
             self.blobs.delete(garbage)
         except BaseException:
             self.blobs.delete(blob for blob, _ in segments)
@@ -366,71 +417,6 @@ class S3Backend(UploadStore):
                 garbage = self._replace_row(conn, obj, inline, if_match, if_none_match)
         else:
             garbage = self._replace_row(conn, obj, inline, if_match, if_none_match)
-        self.blobs.delete(garbage)
-
-    def _replace_row(
-        self, conn, obj, inline, if_match, if_none_match, bucket_checked: bool = False
-    ) -> list[str]:
-        if not bucket_checked:
-            self._require_bucket(conn, obj.bucket)
-        old = conn.execute(
-            "SELECT etag, segments, inline_id FROM s3_objects WHERE bucket = ? AND key = ?",
-            (obj.bucket, obj.key),
-        ).fetchone()
-        if if_none_match is not None and old is not None and etag_matches(if_none_match, old[0]):
-            raise errors.PreconditionFailed("If-None-Match")
-        if if_match is not None and (old is None or not etag_matches(if_match, old[0])):
-            if old is None:
-                raise errors.NoSuchKey(obj.key)
-            raise errors.PreconditionFailed("If-Match")
-        inline_id = None
-        if inline is not None:
-            inline_id = conn.execute("INSERT INTO s3_inline (data) VALUES (?)", (inline,)).lastrowid
-        checksum = obj.attrs.get("checksum") or {}
-        conn.execute(
-            "INSERT OR REPLACE INTO s3_objects (bucket, key, size, etag, modified, "
-            "storage_class, attrs, segments, inline_id, checksum_algorithm, checksum_type) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                obj.bucket,
-                obj.key,
-                obj.size,
-                obj.etag,
-                obj.modified,
-                obj.storage_class,
-                json.dumps(obj.attrs),
-                json.dumps(obj.segments),
-                inline_id,
-                checksum.get("algorithm"),
-                checksum.get("type"),
-            ),
-        )
-        return self._release(conn, old)
-
-    @staticmethod
-    def _release(conn, old) -> list[str]:
-        """Drop an old version's inline row; return its blob ids to unlink after commit."""
-        if old is None:
-            return []
-        if old[2] is not None:
-            conn.execute("DELETE FROM s3_inline WHERE id = ?", (old[2],))
-        return [blob for blob, _ in json.loads(old[1])]
-
-    def delete_objects(self, bucket: str, keys: list[str]) -> None:
-        """Delete keys (missing ones are fine, as in S3)."""
-        garbage: list[str] = []
-        with self.db.write() as conn:
-            self._require_bucket(conn, bucket)
-            for key in keys:
-                old = conn.execute(
-                    "SELECT etag, segments, inline_id FROM s3_objects WHERE bucket = ? AND key = ?",
-                    (bucket, key),
-                ).fetchone()
-                if old is not None:
-                    conn.execute(
-                        "DELETE FROM s3_objects WHERE bucket = ? AND key = ?", (bucket, key)
-                    )
-                    garbage += self._release(conn, old)
         self.blobs.delete(garbage)
 
     def copy_object(
@@ -490,21 +476,24 @@ class S3Backend(UploadStore):
             raise
         return obj
 
-    def set_object_tags(self, bucket: str, key: str, tags: list[list[str]]) -> None:
-        """Replace an object's tags; its bytes, ETag and LastModified stay as they are.
+    def set_object_tags(
+        self, bucket: str, key: str, tags: list[list[str]], version: str | None = None
+    ) -> StoredObject:
+        """Replace the tags of an object (the current one, or ``version``); its bytes,
+        ETag and LastModified stay as they are. Returns the object as it was.
 
         Raises:
-            NoSuchBucket, NoSuchKey.
+            as :meth:`get_object`.
         """
         with self.db.write() as conn:
-            self._require_bucket(conn, bucket)
-            updated = conn.execute(
-                "UPDATE s3_objects SET attrs = json_set(attrs, '$.tags', json(?)) "
-                "WHERE bucket = ? AND key = ?",
-                (json.dumps(tags), bucket, key),
-            ).rowcount
-            if not updated:
-                raise errors.NoSuchKey(key)
+            obj = self.get_object(bucket, key, with_data=False, version=version)
+            for table in ("s3_objects", "s3_versions"):
+                conn.execute(
+                    f"UPDATE {table} SET attrs = json_set(attrs, '$.tags', json(?)) "
+                    "WHERE bucket = ? AND key = ? AND version_id IS ? AND etag = ?",
+                    (json.dumps(tags), bucket, key, obj.version_id, obj.etag),
+                )
+        return obj
 
     # -- bucket settings -------------------------------------------------------------
 

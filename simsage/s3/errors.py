@@ -6,8 +6,12 @@ from simsage.errors import AWSError
 
 
 class S3Error(AWSError):
+    """``headers``: HTTP headers S3 sends with this error (``x-amz-delete-marker`` …);
+    a transport puts them on the error response as it does a result's header members."""
+
     status = 400
     sender_fault = True
+    headers: dict[str, str] = {}  # noqa: RUF012 (replaced per error, never mutated)
 
 
 class NoSuchBucket(S3Error):
@@ -22,6 +26,29 @@ class NoSuchKey(S3Error):
 
     def __init__(self, key: str) -> None:
         super().__init__("The specified key does not exist.", error_fields={"Key": key})
+
+
+class NoSuchVersion(S3Error):
+    code, status = "NoSuchVersion", 404
+
+    def __init__(self, key: str, version_id: str) -> None:
+        super().__init__(
+            "The specified version does not exist.",
+            error_fields={"Key": key, "VersionId": version_id},
+        )
+
+
+class MethodNotAllowed(S3Error):
+    """A GET/HEAD (or another object operation) of a version that is a delete marker."""
+
+    code, status = "MethodNotAllowed", 405
+
+    def __init__(self, method: str, headers: dict[str, str]) -> None:
+        super().__init__(
+            "The specified method is not allowed against this resource.",
+            error_fields={"Method": method, "ResourceType": "DeleteMarker"},
+        )
+        self.headers = headers
 
 
 class NoSuchUpload(S3Error):

@@ -39,6 +39,7 @@ class StoredBytes:
     inline: bytes | None = None
     inline_lost: bool = False  # the row names an inline row that is gone
     upload_part: tuple[str, int] | None = None  # (upload id, part number)
+    version_seq: int | None = None  # a noncurrent version: its seq in s3_versions
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -66,6 +67,26 @@ def iter_stored(conn: sqlite3.Connection) -> Iterator[StoredBytes]:
                 inline=inline,
                 inline_lost=inline_id is not None and bool(missing),
             )
+    if "s3_versions" in tables:  # noncurrent versions (delete markers have no bytes)
+        join = "LEFT JOIN s3_inline i ON i.id = v.inline_id" if "s3_inline" in tables else ""
+        data = "i.data, i.id IS NULL" if join else "NULL, 1"
+        rows = conn.execute(
+            f"SELECT v.bucket, v.key, v.size, v.etag, v.segments, v.inline_id, {data}, "
+            f"v.version_id, v.seq FROM s3_versions v {join} WHERE v.marker = 0 "
+            "ORDER BY v.bucket, v.key, v.seq DESC"
+        )
+        for bucket, key, size, etag, segments, inline_id, inline, missing, vid, seq in rows:
+            yield StoredBytes(
+                f"s3://{bucket}/{key} (version {vid or 'null'})",
+                bucket,
+                key,
+                size,
+                etag,
+                [tuple(s) for s in json.loads(segments)],
+                inline,
+                inline_lost=inline_id is not None and bool(missing),
+                version_seq=seq,
+            )
     if {"s3_parts", "s3_uploads"} <= tables:
         rows = conn.execute(
             "SELECT u.bucket, u.key, p.upload_id, p.part_number, p.size, p.etag, p.blob "
@@ -85,14 +106,16 @@ def iter_stored(conn: sqlite3.Connection) -> Iterator[StoredBytes]:
 
 
 def referenced_blobs(conn: sqlite3.Connection) -> set[str]:
-    """Every blob id an object or a part names (including parts of lost uploads)."""
+    """Every blob id an object (current or noncurrent version) or a part names
+    (including parts of lost uploads)."""
     tables = _tables(conn)
     referenced: set[str] = set()
     if "s3_parts" in tables:
         referenced.update(row[0] for row in conn.execute("SELECT blob FROM s3_parts"))
-    if "s3_objects" in tables:
-        for (segments,) in conn.execute("SELECT segments FROM s3_objects WHERE segments != '[]'"):
-            referenced.update(blob for blob, _ in json.loads(segments))
+    for table in ("s3_objects", "s3_versions"):
+        if table in tables:
+            for (segments,) in conn.execute(f"SELECT segments FROM {table} WHERE segments != '[]'"):
+                referenced.update(blob for blob, _ in json.loads(segments))
     return referenced
 
 
@@ -120,9 +143,9 @@ def blob_referenced(db, blob_id: str) -> bool:
     if db.query_one("SELECT 1 FROM s3_parts WHERE blob = ? LIMIT 1", (blob_id,)):
         return True
     pattern = f'%"{blob_id}"%'
-    return (
-        db.query_one("SELECT 1 FROM s3_objects WHERE segments LIKE ? LIMIT 1", (pattern,))
-        is not None
+    return any(
+        db.query_one(f"SELECT 1 FROM {table} WHERE segments LIKE ? LIMIT 1", (pattern,)) is not None
+        for table in ("s3_objects", "s3_versions")
     )
 
 
@@ -174,10 +197,16 @@ def still_stored(conn: sqlite3.Connection, item: StoredBytes) -> bool:
             item.upload_part,
         ).fetchone()
         return row is not None and (row[0], row[1]) == (item.segments[0][0], item.etag)
-    row = conn.execute(
-        "SELECT segments, etag FROM s3_objects WHERE bucket = ? AND key = ?",
-        (item.bucket, item.key),
-    ).fetchone()
+    if item.version_seq is not None:
+        row = conn.execute(
+            "SELECT segments, etag FROM s3_versions WHERE bucket = ? AND key = ? AND seq = ?",
+            (item.bucket, item.key, item.version_seq),
+        ).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT segments, etag FROM s3_objects WHERE bucket = ? AND key = ?",
+            (item.bucket, item.key),
+        ).fetchone()
     return (
         row is not None
         and row[1] == item.etag
@@ -220,8 +249,9 @@ def buckets_without_row(conn: sqlite3.Connection) -> list[str]:
     tables = _tables(conn)
     if not {"s3_buckets", "s3_objects", "s3_uploads"} <= tables:
         return []
+    versions = "UNION SELECT bucket FROM s3_versions " if "s3_versions" in tables else ""
     rows = conn.execute(
         "SELECT bucket FROM s3_objects UNION SELECT bucket FROM s3_uploads "
-        "EXCEPT SELECT name FROM s3_buckets ORDER BY 1"
+        f"{versions}EXCEPT SELECT name FROM s3_buckets ORDER BY 1"
     )
     return [row[0] for row in rows]

@@ -145,7 +145,11 @@ class MultipartOperations:
         if upload.checksum_algorithm is not None:
             name = upload.checksum_algorithm
             result[checksums.member(name)] = part.checksums[name]
-        return {"CopyPartResult": result, **encryption.members(upload.attrs.get("sse"))}
+        return {
+            "CopyPartResult": result,
+            **encryption.members(upload.attrs.get("sse")),
+            **self.source_version(source),
+        }
 
     def complete_multipart_upload(self, request: Request) -> dict[str, Any]:
         params = request.params
@@ -174,6 +178,7 @@ class MultipartOperations:
             "ETag": quote_etag(obj.etag),
             **checksum_members(obj.checksum),
             **encryption.members(obj.attrs.get("sse")),
+            **obj.version_member,
         }
 
     def abort_multipart_upload(self, request: Request) -> dict[str, Any]:

@@ -21,7 +21,9 @@ class StoredObject:
     objects stored since simsage kept them, ``checksum`` (``{"algorithm", "type",
     "value", "parts"?}``, ``parts`` being each part's value for a multipart upload made
     with an algorithm), ``sse`` (see :mod:`simsage.s3.encryption`) and ``tags``
-    (``[[key, value], …]``)."""
+    (``[[key, value], …]``). ``version_id`` None is the null version; ``versioned``
+    says whether its bucket has a versioning status (S3 then names every version, the
+    null one as ``null``, in its answers)."""
 
     bucket: str
     key: str
@@ -32,6 +34,16 @@ class StoredObject:
     attrs: dict[str, Any]
     segments: list[tuple[str, int]]
     inline: bytes | None = None
+    version_id: str | None = None
+    versioned: bool = False
+
+    @property
+    def version_member(self) -> dict[str, str]:
+        """``{"VersionId": …}`` as S3 answers it for this object (nothing when its bucket
+        was never versioned)."""
+        if self.version_id is not None:
+            return {"VersionId": self.version_id}
+        return {"VersionId": "null"} if self.versioned else {}
 
     @property
     def parts_count(self) -> int | None:

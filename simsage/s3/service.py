@@ -4,7 +4,10 @@ One method per S3 operation (named as botocore names them, snake_case). Methods 
 the caller's params, call :class:`~simsage.s3.backend.S3Backend` and build exactly the
 members botocore's parser would produce from a real S3 response. This module answers
 buckets, objects and listings; multipart uploads, tags, bucket encryption and
-GetObjectAttributes are in the ``*_api`` modules mixed into :class:`S3Service`.
+GetObjectAttributes, bucket versioning and ListObjectVersions are in the ``*_api``
+modules mixed into :class:`S3Service`. Object operations take ``VersionId`` and answer
+it as S3 does (only for a bucket with a versioning status; see
+:mod:`simsage.s3.versioning`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from simsage.s3.shapes import seconds as _seconds
 from simsage.s3.shapes import timestamp as _timestamp
 from simsage.s3.shapes import url_encode as _url_encode
 from simsage.s3.tagging_api import TaggingOperations
+from simsage.s3.versioning import NULL, stored_version
+from simsage.s3.versioning_api import VersioningOperations
 from simsage.transport import Request
 from simsage.transport.handler import http_date
 
@@ -59,7 +64,13 @@ def _url_encoded(request: Request) -> bool:
     return request.params.get("EncodingType") == "url"
 
 
-class S3Service(MultipartOperations, TaggingOperations, EncryptionOperations, AttributesOperations):
+class S3Service(
+    MultipartOperations,
+    TaggingOperations,
+    EncryptionOperations,
+    AttributesOperations,
+    VersioningOperations,
+):
     """Answers S3 operations for one home."""
 
     CHECK_INPUT = S3InputErrors()
@@ -92,6 +103,7 @@ class S3Service(MultipartOperations, TaggingOperations, EncryptionOperations, At
             "ETag": quote_etag(obj.etag),
             **encryption.members(obj.attrs.get("sse")),
             "Metadata": dict(obj.attrs.get("metadata", {})),
+            **obj.version_member,
         }
         if obj.tags:
             out["TagCount"] = len(obj.tags)
@@ -295,6 +307,7 @@ class S3Service(MultipartOperations, TaggingOperations, EncryptionOperations, At
             "ETag": quote_etag(obj.etag),
             **checksum_members(obj.checksum),
             **encryption.members(obj.attrs.get("sse")),
+            **obj.version_member,
         }
 
     @staticmethod
@@ -318,39 +331,74 @@ class S3Service(MultipartOperations, TaggingOperations, EncryptionOperations, At
             self._checksum_answer(request, obj, span, out)
             return span
 
-        obj, (start, end), stream = self.backend.read_object(params["Bucket"], params["Key"], plan)
+        obj, (start, end), stream = self.backend.read_object(
+            params["Bucket"], params["Key"], plan, version=params.get("VersionId")
+        )
         out["Body"] = ObjectBody(stream, end - start)
         return out
 
     def head_object(self, request: Request) -> dict[str, Any]:
         params = request.params
         self._check_read_request(params)
-        obj = self.backend.get_object(params["Bucket"], params["Key"], with_data=False)
+        obj = self.backend.get_object(
+            params["Bucket"], params["Key"], with_data=False, version=params.get("VersionId")
+        )
         self._check_conditions(params, obj)
         out = self._object_headers(request, obj)
         self._checksum_answer(request, obj, self._span(request, obj, out), out)
         return out
 
     def delete_object(self, request: Request) -> dict[str, Any]:
-        self.backend.delete_objects(request.params["Bucket"], [request.params["Key"]])
+        params = request.params
+        version = params.get("VersionId")
+        (done,) = self.backend.delete_versions(params["Bucket"], [(params["Key"], version)])
         request.status = 204
-        return {}
+        out: dict[str, Any] = {}
+        if done.marker:
+            out["DeleteMarker"] = True
+        if done.versioned:
+            out["VersionId"] = NULL if done.version_id is None else done.version_id
+        return out
 
     def delete_objects(self, request: Request) -> dict[str, Any]:
         delete = request.params["Delete"]
         objects = delete["Objects"]
         if not 1 <= len(objects) <= MAX_DELETE_KEYS:
             raise errors.MalformedXML(f"between 1 and {MAX_DELETE_KEYS} keys per request")
-        self.backend.delete_objects(request.params["Bucket"], [o["Key"] for o in objects])
-        if delete.get("Quiet"):
-            return {}
-        deleted = []
+        items, failed = [], []
         for o in objects:
-            entry = {"Key": o["Key"]}
-            if o.get("VersionId"):
-                entry["VersionId"] = o["VersionId"]
-            deleted.append(entry)
-        return {"Deleted": deleted}
+            version = o.get("VersionId") or None
+            try:
+                stored_version(version)
+            except errors.S3Error:  # S3 reports a malformed version id for its key alone
+                failed.append(
+                    {
+                        "Key": o["Key"],
+                        "VersionId": version,
+                        "Code": "NoSuchVersion",
+                        "Message": "The specified version does not exist.",
+                    }
+                )
+                continue
+            items.append((o["Key"], version))
+        results = self.backend.delete_versions(request.params["Bucket"], items)
+        out: dict[str, Any] = {}
+        if not delete.get("Quiet"):
+            deleted = []
+            for (_, version), done in zip(items, results, strict=True):
+                entry: dict[str, Any] = {"Key": done.key}
+                shown = NULL if done.version_id is None else done.version_id
+                if version is not None:
+                    entry["VersionId"] = version
+                if done.marker:
+                    entry["DeleteMarker"] = True
+                    entry["DeleteMarkerVersionId"] = shown
+                deleted.append(entry)
+            if deleted:
+                out["Deleted"] = deleted
+        if failed:
+            out["Errors"] = failed
+        return out
 
     def copy_object(self, request: Request) -> dict[str, Any]:
         params = request.params
@@ -416,13 +464,26 @@ class S3Service(MultipartOperations, TaggingOperations, EncryptionOperations, At
                 **checksum_members(obj.checksum),
             },
             **encryption.members(obj.attrs.get("sse")),
+            **obj.version_member,
+            **self.source_version(source),
         }
+
+    @staticmethod
+    def source_version(source: StoredObject) -> dict[str, str]:
+        """``CopySourceVersionId`` as S3 answers it (a source in a versioned bucket)."""
+        member = source.version_member
+        return {"CopySourceVersionId": member["VersionId"]} if member else {}
 
     def _copy_source(self, params: dict[str, Any]) -> StoredObject:
         bucket, key, version = parse_copy_source(params["CopySource"])
-        if version not in (None, "null"):
-            raise errors.InvalidArgument("Invalid version id specified", "versionId", version)
-        source = self.backend.get_object(bucket, key)
+        try:
+            source = self.backend.get_object(bucket, key, version=version)
+        except errors.MethodNotAllowed:
+            # S3 answers a copy from a delete marker as a bad request, not a 405
+            raise errors.InvalidRequest(
+                "The source of a copy request may not specifically refer to a delete marker "
+                "by version id."
+            ) from None
         conditions = {
             "IfMatch": params.get("CopySourceIfMatch"),
             "IfNoneMatch": params.get("CopySourceIfNoneMatch"),

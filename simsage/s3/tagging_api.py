@@ -1,7 +1,7 @@
 """S3's tagging operations for objects and buckets: boto3's params in, S3's shapes out.
 
 Mixed into :class:`simsage.s3.service.S3Service` (uses its ``backend``). An object's
-tags live with its row (changing them changes neither its ETag nor its LastModified);
+tags live with its version's row (changing them changes neither its ETag nor its LastModified);
 a bucket's are one of its settings, removed with the bucket.
 """
 
@@ -20,19 +20,25 @@ class TaggingOperations:
         params = request.params
         tags = tagging.from_tag_set(params["Tagging"].get("TagSet") or [])
         tagging.check_tags(tags, tagging.MAX_OBJECT_TAGS, "object")
-        self.backend.set_object_tags(params["Bucket"], params["Key"], tags)
-        return {}
+        obj = self.backend.set_object_tags(
+            params["Bucket"], params["Key"], tags, params.get("VersionId")
+        )
+        return obj.version_member
 
     def get_object_tagging(self, request: Request) -> dict[str, Any]:
         params = request.params
-        obj = self.backend.get_object(params["Bucket"], params["Key"], with_data=False)
-        return {"TagSet": tagging.to_tag_set(obj.tags)}
+        obj = self.backend.get_object(
+            params["Bucket"], params["Key"], with_data=False, version=params.get("VersionId")
+        )
+        return {**obj.version_member, "TagSet": tagging.to_tag_set(obj.tags)}
 
     def delete_object_tagging(self, request: Request) -> dict[str, Any]:
         params = request.params
-        self.backend.set_object_tags(params["Bucket"], params["Key"], [])
+        obj = self.backend.set_object_tags(
+            params["Bucket"], params["Key"], [], params.get("VersionId")
+        )
         request.status = 204
-        return {}
+        return obj.version_member
 
     def put_bucket_tagging(self, request: Request) -> dict[str, Any]:
         params = request.params
