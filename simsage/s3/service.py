@@ -413,7 +413,10 @@ class S3Service(
                 raise errors.InvalidArgument(f"Unknown {name} directive.", header, value)
         source = self._copy_source(params)
         storage_class = params.get("StorageClass", "STANDARD")
-        same_place = (source.bucket, source.key) == (params["Bucket"], params["Key"])
+        # Copying a named version onto its own key is how S3 restores it: no change needed.
+        same_place = (source.bucket, source.key) == (params["Bucket"], params["Key"]) and (
+            parse_copy_source(params["CopySource"])[2] is None
+        )
         changes = directive == "REPLACE" or storage_class != source.storage_class
         changes = changes or any(
             params.get(name) is not None

@@ -189,7 +189,7 @@ class VersionStore:
         obj.version_id = new_version_id() if status == ENABLED else None
         if status is not None:
             seq = self._next_seq(conn, obj.bucket, obj.key, None if old is None else old[4])
-            if old is not None and old[3] is not None:
+            if old is not None and (old[3] is not None or obj.version_id is not None):
                 self._retire_current(conn, obj.bucket, obj.key)
                 old = None
             if obj.version_id is None:
