@@ -16,6 +16,8 @@ from botocore.exceptions import ClientError
 from simsage import doctor
 from simsage.config import load_config
 from simsage.home import Home
+from simsage.runtime.staging import sync_down
+from simsage.s3.backend import S3Backend
 
 BUCKET = "versions"
 BIG = 200 * 1024  # stored as a blob file, not inline
@@ -489,3 +491,17 @@ def test_a_damaged_old_version_is_reported_by_the_doctor(simsage_local, s3):
     blob.write_bytes(b"truncated")
     exam = doctor.examine(simsage_local.home)
     assert any(f"version {old}" in p.text for p in exam.problems)
+
+
+def test_job_staging_reads_the_latest_versions(simsage_local, s3, tmp_path):
+    _enable(s3)
+    s3.put_object(Bucket=BUCKET, Key="data/a.csv", Body=b"old a")
+    s3.put_object(Bucket=BUCKET, Key="data/a.csv", Body=os.urandom(BIG))
+    latest = s3.get_object(Bucket=BUCKET, Key="data/a.csv")["Body"].read()
+    s3.put_object(Bucket=BUCKET, Key="data/gone.csv", Body=b"deleted")
+    s3.delete_object(Bucket=BUCKET, Key="data/gone.csv")
+    home = Home.open(load_config())
+    folder = tmp_path / "staged"
+    assert sync_down(S3Backend(home), BUCKET, "data", folder) == 1
+    assert [p.name for p in folder.iterdir()] == ["a.csv"]
+    assert (folder / "a.csv").read_bytes() == latest
