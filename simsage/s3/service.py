@@ -39,7 +39,7 @@ from simsage.s3.shapes import seconds as _seconds
 from simsage.s3.shapes import timestamp as _timestamp
 from simsage.s3.shapes import url_encode as _url_encode
 from simsage.s3.tagging_api import TaggingOperations
-from simsage.s3.versioning import NULL, stored_version
+from simsage.s3.versioning import NULL
 from simsage.s3.versioning_api import VersioningOperations
 from simsage.transport import Request
 from simsage.transport.handler import http_date
@@ -365,22 +365,7 @@ class S3Service(
         objects = delete["Objects"]
         if not 1 <= len(objects) <= MAX_DELETE_KEYS:
             raise errors.MalformedXML(f"between 1 and {MAX_DELETE_KEYS} keys per request")
-        items, failed = [], []
-        for o in objects:
-            version = o.get("VersionId") or None
-            try:
-                stored_version(version)
-            except errors.S3Error:  # S3 reports a malformed version id for its key alone
-                failed.append(
-                    {
-                        "Key": o["Key"],
-                        "VersionId": version,
-                        "Code": "NoSuchVersion",
-                        "Message": "The specified version does not exist.",
-                    }
-                )
-                continue
-            items.append((o["Key"], version))
+        items = [(o["Key"], o.get("VersionId") or None) for o in objects]
         results = self.backend.delete_versions(request.params["Bucket"], items)
         out: dict[str, Any] = {}
         if not delete.get("Quiet"):
@@ -394,10 +379,7 @@ class S3Service(
                     entry["DeleteMarker"] = True
                     entry["DeleteMarkerVersionId"] = shown
                 deleted.append(entry)
-            if deleted:
-                out["Deleted"] = deleted
-        if failed:
-            out["Errors"] = failed
+            out["Deleted"] = deleted
         return out
 
     def copy_object(self, request: Request) -> dict[str, Any]:

@@ -239,12 +239,13 @@ class VersionStore:
 
         ``version`` None: a simple delete (unversioned: the object goes; Enabled: a new
         delete marker; Suspended: a null marker replacing the null version). Otherwise
-        (as :func:`stored_version` gives it, ``None`` being ``null`` only when passed as
-        the string ``"null"``) that version goes for good, object or marker, and the
-        newest remaining version becomes current. An absent version is no error.
+        (a request's VersionId, ``"null"`` included) that version goes for good, object
+        or marker, and the newest remaining version becomes current. An absent version
+        is no error, whatever its form: S3 answers a delete of any version id it does
+        not hold with success (and that id), unlike a read.
 
         Raises:
-            NoSuchBucket, InvalidArgument (a malformed version id).
+            NoSuchBucket.
         """
         garbage: list[str] = []
         done: list[Deleted] = []
@@ -290,7 +291,7 @@ class VersionStore:
         return Deleted(key, marker_id, True, True), garbage
 
     def _delete_version(self, conn, bucket, key, version) -> tuple[Deleted, list[str]]:
-        version_id = stored_version(version)
+        version_id = None if version == NULL else version
         current = conn.execute(
             "SELECT etag, segments, inline_id FROM s3_objects "
             "WHERE bucket = ? AND key = ? AND version_id IS ?",

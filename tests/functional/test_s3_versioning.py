@@ -137,6 +137,12 @@ def test_bad_and_unknown_version_ids(s3):
     with pytest.raises(ClientError) as excinfo:
         s3.get_object(Bucket=BUCKET, Key="k", VersionId="null")
     assert _error(excinfo) == ("NoSuchVersion", 404)
+    # deleting a version S3 does not hold succeeds, naming it (whatever its form)
+    for absent in ("B" * 32, "01KF2YVN948NAZ4JJR4X1AAVRA", "null"):
+        out = s3.delete_object(Bucket=BUCKET, Key="k", VersionId=absent)
+        assert out["VersionId"] == absent and "DeleteMarker" not in out
+        assert out["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert _get(s3, "k") == b"x"
 
 
 # -- delete markers -------------------------------------------------------------------
@@ -201,7 +207,7 @@ def test_delete_objects_with_versions_and_markers(s3):
             "Objects": [
                 {"Key": "a", "VersionId": a2},
                 {"Key": "b"},
-                {"Key": "c", "VersionId": "bad"},
+                {"Key": "c", "VersionId": "A" * 32},
             ]
         },
     )
@@ -210,8 +216,9 @@ def test_delete_objects_with_versions_and_markers(s3):
     assert deleted["b"]["DeleteMarker"] is True
     marker = deleted["b"]["DeleteMarkerVersionId"]
     assert "VersionId" not in deleted["b"]
-    (error,) = out["Errors"]
-    assert (error["Key"], error["Code"]) == ("c", "NoSuchVersion")
+    # a version S3 does not hold is deleted as far as S3 is concerned
+    assert deleted["c"] == {"Key": "c", "VersionId": "A" * 32}
+    assert "Errors" not in out
     assert _get(s3, "a") == b"a1"
     assert s3.head_object(Bucket=BUCKET, Key="a")["VersionId"] == a1
     out = s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": "b", "VersionId": marker}]})
