@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
-import string
 from dataclasses import dataclass
 
 from simsage.s3 import errors
@@ -48,9 +46,9 @@ VERSION_COLUMNS = {"version_id": "TEXT", "seq": "INTEGER NOT NULL DEFAULT 0"}
 
 ENABLED, SUSPENDED = "Enabled", "Suspended"
 NULL = "null"
-# S3's version ids are 32 URL-safe characters; simsage draws them from this alphabet.
-_ALPHABET = string.ascii_letters + string.digits + "._"
-_VERSION_ID = re.compile(r"[A-Za-z0-9._]{32}")
+# S3's version ids are 32 URL-safe characters (letters, digits, '.', '_'); simsage's
+# are 24 random bytes in URL-safe base64 (letters, digits, '-', '_').
+_VERSION_ID = re.compile(r"[A-Za-z0-9._-]{32}")
 _ROW = (
     "bucket, key, seq, version_id, size, etag, modified, storage_class, attrs, segments, "
     "inline_id, checksum_algorithm, checksum_type"
@@ -58,8 +56,9 @@ _ROW = (
 _MARKER_FIELDS = "size, etag, modified, storage_class, attrs, segments"
 
 
-def new_version_id() -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(32))
+def new_version_id(ids) -> str:
+    """A new version id from ``ids`` (the home's :class:`~simsage.ids.IdSource`)."""
+    return ids.token(24)
 
 
 def stored_version(version_id: str | None) -> str | None:
@@ -186,7 +185,7 @@ class VersionStore:
         garbage: list[str] = []
         seq = 0
         obj.versioned = status is not None
-        obj.version_id = new_version_id() if status == ENABLED else None
+        obj.version_id = new_version_id(self.ids) if status == ENABLED else None
         if status is not None:
             seq = self._next_seq(conn, obj.bucket, obj.key, None if old is None else old[4])
             if old is not None and (old[3] is not None or obj.version_id is not None):
@@ -274,7 +273,7 @@ class VersionStore:
             return Deleted(key), self._release(conn, current)
         garbage: list[str] = []
         seq = self._next_seq(conn, bucket, key, None if current is None else current[4])
-        marker_id = new_version_id() if status == ENABLED else None
+        marker_id = new_version_id(self.ids) if status == ENABLED else None
         if current is not None:
             if current[3] is None and marker_id is None:  # the null version it replaces
                 conn.execute("DELETE FROM s3_objects WHERE bucket = ? AND key = ?", (bucket, key))

@@ -99,7 +99,7 @@ def test_each_put_makes_a_version_readable_by_its_id(s3):
     ids = []
     for body in (b"first", os.urandom(BIG), b"third"):
         out = s3.put_object(Bucket=BUCKET, Key="doc", Body=body)
-        assert re.fullmatch(r"[A-Za-z0-9._]{32}", out["VersionId"])
+        assert re.fullmatch(r"[A-Za-z0-9._-]{32}", out["VersionId"])
         ids.append((out["VersionId"], body))
     assert len({vid for vid, _ in ids}) == 3
     assert _get(s3, "doc") == b"third"

@@ -10,6 +10,7 @@ import pytest
 
 from simsage.config import load_config
 from simsage.home import Home
+from simsage.ids import IdSource
 from simsage.s3 import errors
 from simsage.s3.backend import S3Backend
 from simsage.s3.versioning import new_version_id, stored_version
@@ -25,9 +26,11 @@ def backend(simsage_home):
 
 
 def test_version_ids_are_32_url_safe_characters_and_distinct():
-    ids = {new_version_id() for _ in range(1000)}
+    source = IdSource()
+    ids = {new_version_id(source) for _ in range(1000)}
     assert len(ids) == 1000
-    assert all(re.fullmatch(r"[A-Za-z0-9._]{32}", vid) for vid in ids)
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]{32}", vid) for vid in ids)
+    assert all(stored_version(vid) == vid for vid in ids)
 
 
 @pytest.mark.parametrize("bad", ["", "x", "a" * 31, "a" * 33, "a/" * 16, "ü" * 32])
