@@ -14,6 +14,7 @@ from simsage.ids import IdSource
 from simsage.s3 import errors
 from simsage.s3.backend import S3Backend
 from simsage.s3.versioning import new_version_id, stored_version
+from simsage.s3.versioning_list import list_versions
 
 
 @pytest.fixture
@@ -83,5 +84,29 @@ def test_objects_of_a_store_made_before_versioning_are_null_versions(simsage_hom
         new = s3.put_object("vers", "old", b"new", {})
         assert new.version_id is not None
         assert s3.get_object("vers", "old", version="null").inline == b"from an older simsage"
+    finally:
+        home.close()
+
+
+def test_versions_and_markers_persist_across_a_reopen(simsage_home, backend):
+    backend.set_versioning("vers", "Enabled")
+    old = backend.put_object("vers", "k", b"x" * 70_000, {})
+    backend.put_object("vers", "k", b"new", {})
+    (marker,) = backend.delete_versions("vers", [("k", None)])
+    before = list_versions(backend.db, "vers").versions
+    backend.db.close()
+    home = Home.open(load_config())
+    try:
+        s3 = S3Backend(home)
+        after = list_versions(s3.db, "vers").versions
+        assert after == before
+        assert [(v.version_id, v.marker, v.latest) for v in after][0] == (
+            marker.version_id,
+            True,
+            True,
+        )
+        _, _, stream = s3.read_object("vers", "k", version=old.version_id)
+        with stream:
+            assert stream.read() == b"x" * 70_000
     finally:
         home.close()
