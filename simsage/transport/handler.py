@@ -244,7 +244,8 @@ def error_response(request: Request, err: AWSError):
         if request.model.metadata["protocol"] in ("query", "ec2"):
             error["Type"] = "Sender" if err.sender_fault else "Receiver"
     parsed: dict[str, Any] = {"Error": error, **err.modeled_fields}
-    parsed["ResponseMetadata"] = _metadata(request, status, {})
+    # Headers an error carries (S3's x-amz-delete-marker …) live in ResponseMetadata.
+    parsed["ResponseMetadata"] = _metadata(request, status, getattr(err, "headers", None) or {})
     return AWSResponse(None, status, {}, None), parsed
 
 

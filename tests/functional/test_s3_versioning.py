@@ -159,9 +159,14 @@ def test_delete_inserts_a_marker_that_hides_the_key(s3):
     with pytest.raises(ClientError) as excinfo:
         s3.get_object(Bucket=BUCKET, Key="gone")
     assert _error(excinfo) == ("NoSuchKey", 404)
+    headers = excinfo.value.response["ResponseMetadata"]["HTTPHeaders"]
+    assert (headers["x-amz-delete-marker"], headers["x-amz-version-id"]) == ("true", marker)
     with pytest.raises(ClientError) as excinfo:
         s3.get_object(Bucket=BUCKET, Key="gone", VersionId=marker)
     assert _error(excinfo) == ("MethodNotAllowed", 405)
+    assert (
+        excinfo.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-delete-marker"] == "true"
+    )
     with pytest.raises(ClientError) as excinfo:
         s3.head_object(Bucket=BUCKET, Key="gone", VersionId=marker)
     assert _error(excinfo)[1] == 405
