@@ -236,3 +236,19 @@ def test_errors_are_the_same_both_ways(clients, call, code):
     assert w == loc
     status = over_wire.value.response["ResponseMetadata"]["HTTPStatusCode"]
     assert status == in_process.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_content_md5_is_checked_over_the_wire(clients):
+    wire, _ = clients
+    with pytest.raises(ClientError) as caught:
+        wire.put_object(Bucket="bkt", Key="k", Body=b"abc", ContentMD5="XUFAKrxLKna5cZ2REBfFkg==")
+    assert caught.value.response["Error"]["Code"] == "BadDigest"
+
+
+def test_metadata_beyond_ascii_crosses_the_wire_as_on_s3(clients):
+    """S3 decodes RFC 2047 metadata before storing it and encodes non-ASCII values on the
+    way out; botocore leaves the encoded word to the caller."""
+    wire, local = clients
+    wire.put_object(Bucket="bkt", Key="k", Body=b"", Metadata={"c": "=?UTF-8?B?TcO8bmNoZW4=?="})
+    assert local.head_object(Bucket="bkt", Key="k")["Metadata"] == {"c": "München"}
+    assert wire.head_object(Bucket="bkt", Key="k")["Metadata"] == {"c": "=?UTF-8?B?TcO8bmNoZW4=?="}
