@@ -15,6 +15,12 @@ the root element names of output documents (:mod:`~simsage.transport.rest_xml_na
 GetBucketLocation's bare ``<LocationConstraint>``, the S3 namespace on every document,
 timestamps with milliseconds.
 
+Listings with ``EncodingType=url``: the service encodes keys (and markers, prefixes) when
+the request asks, in-process as over the wire, and the codec writes what it is given.
+botocore asks by itself and decodes the answer; a client that does not ask (the AWS C++
+SDK behind pyarrow) gets the keys as XML text, except control characters, which XML 1.0
+cannot carry: as on S3, those keys need the encoding.
+
 Encodings at the boundary: bucket, key and query values arrive percent-decoded; header
 names lower-cased; the request body already de-chunked (aws-chunked is the endpoint's).
 """
@@ -36,7 +42,9 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.parsers import ResponseParserError, RestXMLParser
 from botocore.serialize import TIMESTAMP_PRECISION_MILLISECOND, RestXMLSerializer
 from botocore.utils import parse_timestamp
+from botocore.validate import ParamValidator
 
+from simsage.errors import AWSError
 from simsage.transport.rest_xml_names import S3_NAMESPACE, bare_document, root_name
 from simsage.transport.rest_xml_routes import (
     CodecError,
@@ -329,6 +337,8 @@ class RestXmlCodec:
             document = self._read_document(body)
             if document:
                 params[payload] = self._parse_document(member, document, payload)
+            elif payload in shape.required_members:
+                raise CodecError("MissingRequestBodyError", "Request Body is empty")
             return
         if any("location" not in m.serialization for m in shape.members.values()):
             document = self._read_document(body)
@@ -350,9 +360,14 @@ class RestXmlCodec:
             root = self._parser._parse_xml_string_to_dom(document)
             if self._parser._node_tag(root) != expected:
                 raise ValueError(f"root element {root.tag}, expected {expected}")
-            return self._parser._parse_shape(shape, root)
+            value = self._parser._parse_shape(shape, root)
         except (ResponseParserError, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise CodecError("MalformedXML", _MALFORMED) from exc
+        # A document missing a required element (a Part without PartNumber, a Tag without
+        # Value) does not "validate against the published schema" either.
+        if ParamValidator().validate(value, shape).has_errors():
+            raise CodecError("MalformedXML", _MALFORMED)
+        return value
 
     # -- responses ------------------------------------------------------------------------
 
@@ -424,6 +439,14 @@ class RestXmlCodec:
         if members.get(name):
             root.text = str(members[name])
         return XML_DECLARATION + ElementTree.tostring(root, encoding="utf-8", xml_declaration=False)
+
+    def serialize_exception(self, err: AWSError, request_id: str, head: bool = False) -> Response:
+        """:meth:`serialize_error` for a service's :class:`~simsage.errors.AWSError`
+        (S3 names a server-side fault ``InternalError``, not ``InternalFailure``)."""
+        code = "InternalError" if err.code == "InternalFailure" else err.code
+        return self.serialize_error(
+            code, err.message, err.status, err.error_fields, request_id, head=head
+        )
 
     def serialize_error(
         self,

@@ -421,3 +421,27 @@ def test_rfc2047_metadata_is_decoded_as_s3_stores_it(client, codec):
     headers = {"x-amz-meta-city": "=?UTF-8?B?TcO8bmNoZW4g8J+Zgg==?=", "x-amz-meta-plain": "a=?b"}
     params = codec.parse(op, "b", "k", [], headers, None)
     assert params["Metadata"] == {"city": "München 🙂", "plain": "a=?b"}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"<Tagging><TagSet><Tag><Key>a</Key></Tag></TagSet></Tagging>",
+        b"<Tagging><TagSet><Tag><Value>a</Value></Tag></TagSet></Tagging>",
+    ],
+)
+def test_a_document_missing_a_required_element_is_malformed(client, codec, document):
+    op = client.meta.service_model.operation_model("PutBucketTagging")
+    with pytest.raises(CodecError) as caught:
+        codec.parse(op, "b", None, [("tagging", "")], {}, io.BytesIO(document))
+    assert caught.value.code == "MalformedXML"
+
+
+def test_a_required_document_that_is_missing(client, codec):
+    op = client.meta.service_model.operation_model("PutBucketVersioning")
+    with pytest.raises(CodecError) as caught:
+        codec.parse(op, "b", None, [("versioning", "")], {}, io.BytesIO(b""))
+    assert (caught.value.code, caught.value.message) == (
+        "MissingRequestBodyError",
+        "Request Body is empty",
+    )

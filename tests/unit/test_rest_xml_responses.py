@@ -535,3 +535,11 @@ def test_non_ascii_metadata_goes_out_rfc2047_encoded(model, codec):
     assert response.header("x-amz-meta-plain") == "x"
     for _, value in response.headers:
         value.encode("latin-1")  # every value can go on an HTTP/1.1 wire
+
+
+def test_a_service_fault_is_s3s_internal_error(codec):
+    from simsage.errors import AWSError
+
+    response = codec.serialize_exception(AWSError("boom"), "R")
+    assert response.status == 500
+    assert ElementTree.fromstring(response.body).find("Code").text == "InternalError"

@@ -77,8 +77,7 @@ def _wire_client(local):
             response = codec.serialize(op, result, call.status)
             response.headers += list(call.headers.items())
         except AWSError as err:
-            fields = err.error_fields
-            response = codec.serialize_error(err.code, err.message, err.status, fields, "R1", head)
+            response = codec.serialize_exception(err, "R1", head)
         body = response.body
         return AWSResponse(request.url, response.status, HeadersDict(response.headers), _Raw(body))
 
