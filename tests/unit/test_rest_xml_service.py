@@ -251,3 +251,26 @@ def test_metadata_beyond_ascii_crosses_the_wire_as_on_s3(clients):
     wire.put_object(Bucket="bkt", Key="k", Body=b"", Metadata={"c": "=?UTF-8?B?TcO8bmNoZW4=?="})
     assert local.head_object(Bucket="bkt", Key="k")["Metadata"] == {"c": "München"}
     assert wire.head_object(Bucket="bkt", Key="k")["Metadata"] == {"c": "=?UTF-8?B?TcO8bmNoZW4=?="}
+
+
+def test_versioning_reads_the_same_both_ways(clients):
+    """Versioning comes with branch i16-versioning; until it is merged there is nothing
+    to cross the wire."""
+    pytest.importorskip("simsage.s3.versioning_api")
+    wire, local = clients
+    wire.put_bucket_versioning(Bucket="bkt", VersioningConfiguration={"Status": "Enabled"})
+    _same(wire.get_bucket_versioning(Bucket="bkt"), local.get_bucket_versioning(Bucket="bkt"))
+    v1 = wire.put_object(Bucket="bkt", Key="k", Body=b"1")["VersionId"]
+    v2 = wire.put_object(Bucket="bkt", Key="k", Body=b"2")["VersionId"]
+    assert wire.get_object(Bucket="bkt", Key="k", VersionId=v1)["Body"].read() == b"1"
+    assert wire.delete_object(Bucket="bkt", Key="k")["DeleteMarker"] is True
+    for kwargs in ({}, {"MaxKeys": 1}, {"Prefix": "k"}):
+        _same(
+            wire.list_object_versions(Bucket="bkt", **kwargs),
+            local.list_object_versions(Bucket="bkt", **kwargs),
+        )
+    source = {"Bucket": "bkt", "Key": "k", "VersionId": v2}
+    assert wire.copy_object(Bucket="bkt", Key="c", CopySource=source)["CopySourceVersionId"] == v2
+    with pytest.raises(ClientError) as caught:
+        wire.get_object(Bucket="bkt", Key="k")
+    assert caught.value.response["Error"]["Code"] == "NoSuchKey"
