@@ -442,11 +442,16 @@ class RestXmlCodec:
 
     def serialize_exception(self, err: AWSError, request_id: str, head: bool = False) -> Response:
         """:meth:`serialize_error` for a service's :class:`~simsage.errors.AWSError`
-        (S3 names a server-side fault ``InternalError``, not ``InternalFailure``)."""
+        (S3 names a server-side fault ``InternalError``, not ``InternalFailure``). The
+        headers an S3 error carries (``x-amz-delete-marker``, ``x-amz-version-id`` on a
+        read of a key hidden by a delete marker) are sent with it, HEAD included."""
         code = "InternalError" if err.code == "InternalFailure" else err.code
-        return self.serialize_error(
+        answer = self.serialize_error(
             code, err.message, err.status, err.error_fields, request_id, head=head
         )
+        extra = getattr(err, "headers", None) or {}
+        answer.headers[:0] = [(name, str(value)) for name, value in extra.items()]
+        return answer
 
     def serialize_error(
         self,

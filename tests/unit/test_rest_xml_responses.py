@@ -543,3 +543,17 @@ def test_a_service_fault_is_s3s_internal_error(codec):
     response = codec.serialize_exception(AWSError("boom"), "R")
     assert response.status == 500
     assert ElementTree.fromstring(response.body).find("Code").text == "InternalError"
+
+
+@pytest.mark.parametrize("head", [False, True])
+def test_an_errors_own_headers_go_out_with_it(codec, head):
+    from simsage.s3.errors import MethodNotAllowed
+
+    err = MethodNotAllowed("GET", {"x-amz-delete-marker": "true", "x-amz-version-id": "v1"})
+    response = codec.serialize_exception(err, "R", head=head)
+    assert response.status == 405
+    assert (response.header("x-amz-delete-marker"), response.header("x-amz-version-id")) == (
+        "true",
+        "v1",
+    )
+    assert response.header("x-amz-request-id") == "R"
