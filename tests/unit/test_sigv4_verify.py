@@ -188,8 +188,9 @@ def test_the_published_chunked_upload_example():
 )
 def test_botocore_signed_requests_verify(key, monkeypatch):
     """botocore's own header and query signing of awkward keys and query values."""
-    import botocore.auth
     from urllib.parse import quote
+
+    import botocore.auth
 
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: WHEN.replace(tzinfo=None))
     creds = Credentials(AKID, SECRET)
