@@ -463,15 +463,8 @@ class S3Endpoint(http.server.ThreadingHTTPServer):
     def call(self, method, bucket, key, query, headers, body, region, extra=None):
         """Route, parse, run and serialize one S3 operation."""
         codec = self.codec
-        try:
-            op = codec.route(method, bucket, key, query, headers)
-            params = codec.parse(op, bucket, key, query, headers, body)
-        except AWSError:
-            raise
-        except Exception as exc:
-            if hasattr(exc, "code") and hasattr(exc, "status"):  # the codec's CodecError
-                raise sigv4.auth_error(exc.code, getattr(exc, "message", str(exc)), exc.status)
-            raise
+        op = codec.route(method, bucket, key, query, headers)  # CodecError: an AWSError
+        params = codec.parse(op, bucket, key, query, headers, body)
         if extra:
             params.update(extra)
         request = Request(

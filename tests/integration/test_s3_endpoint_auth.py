@@ -13,13 +13,16 @@ from xml.etree import ElementTree
 
 import botocore.auth
 import pytest
+import s3_endpoint_helpers as helpers
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
-from s3_endpoint_helpers import REGION, client, endpoint, s3  # noqa: F401 - fixtures
+from s3_endpoint_helpers import REGION, client
 
 from simsage.transport.activation import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+
+endpoint, s3 = helpers.endpoint, helpers.s3  # the fixtures
 
 
 def _error(body: bytes) -> dict[str, str]:

@@ -6,11 +6,14 @@ import os
 import socket
 
 import pytest
+import s3_endpoint_helpers as helpers
 from botocore.exceptions import ClientError
-from s3_endpoint_helpers import client, endpoint, s3  # noqa: F401 - fixtures
+from s3_endpoint_helpers import client
 
 from simsage.config import load_config
 from simsage.transport.s3_endpoint import S3Endpoint, split_address
+
+endpoint, s3 = helpers.endpoint, helpers.s3  # the fixtures
 
 
 def _code(excinfo) -> tuple[str, int]:

@@ -10,7 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree
 
 import pytest
-from s3_endpoint_helpers import endpoint, s3  # noqa: F401 - fixtures
+import s3_endpoint_helpers as helpers
+
+endpoint, s3 = helpers.endpoint, helpers.s3  # the fixtures
 
 
 def _form(fields: dict[str, str], filename: str, content: bytes) -> tuple[bytes, str]:

@@ -15,16 +15,19 @@ from xml.etree import ElementTree
 
 import psutil
 import pytest
+import s3_endpoint_helpers as helpers
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
-from s3_endpoint_helpers import REGION, endpoint, s3  # noqa: F401 - fixtures
+from s3_endpoint_helpers import REGION
 
 from simsage.transport import sigv4
 from simsage.transport.activation import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 
 MIB = 1024 * 1024
+
+endpoint, s3 = helpers.endpoint, helpers.s3  # the fixtures
 
 
 class _Declared(S3SigV4Auth):
