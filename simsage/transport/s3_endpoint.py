@@ -75,13 +75,9 @@ _PATH_HOSTS = {"s3.amazonaws.com", "s3.localhost", "localhost"}
 INTERNAL_MESSAGE = "We encountered an internal error. Please try again."
 
 
-def split_address(host: str, raw_path: str) -> tuple[str | None, str | None]:
-    """The bucket and key a request addresses (None when absent).
-
-    Args:
-        host: the Host header (a port is ignored).
-        raw_path: the request path as sent (percent-encoded).
-    """
+def host_bucket(host: str) -> str | None:
+    """The bucket a virtual-hosted request names in its Host header (a port is ignored),
+    or None for a path-style host."""
     name = host.strip().lower()
     if name.startswith("["):  # [::1]:port
         name = name[1 : name.find("]")] if "]" in name else name
@@ -97,6 +93,17 @@ def split_address(host: str, raw_path: str) -> tuple[str | None, str | None]:
                 if name.endswith(suffix) and len(name) > len(suffix):
                     bucket = name[: -len(suffix)]
                     break
+    return bucket
+
+
+def split_address(host: str, raw_path: str) -> tuple[str | None, str | None]:
+    """The bucket and key a request addresses (None when absent).
+
+    Args:
+        host: the Host header.
+        raw_path: the request path as sent (percent-encoded).
+    """
+    bucket = host_bucket(host)
     path = raw_path[1:] if raw_path.startswith("/") else raw_path
     if bucket is None:
         bucket_part, _, key_part = path.partition("/")
@@ -441,6 +448,7 @@ class S3Endpoint(http.server.ThreadingHTTPServer):
         raw_path, _, raw_query = exchange.path.partition("?")
         if raw_path.startswith(("http://", "https://")):  # absolute form (a proxy's)
             raw_path = "/" + raw_path.split("/", 3)[3] if raw_path.count("/") >= 3 else "/"
+        virtual = host_bucket(headers.get("host", ""))
         bucket, key = split_address(headers.get("host", ""), raw_path)
         raw_pairs = query_pairs(raw_query)
         query = [(unquote_plus(k), unquote_plus(v)) for k, v in raw_pairs]
@@ -455,7 +463,12 @@ class S3Endpoint(http.server.ThreadingHTTPServer):
 
             return answer_post(self, exchange, bucket, source, request_id)
         verified = sigv4.verify(
-            exchange.command, raw_path, raw_pairs, exchange.header_pairs, headers
+            exchange.command,
+            raw_path,
+            raw_pairs,
+            exchange.header_pairs,
+            headers,
+            auth_path=None if virtual is None else f"/{virtual}{raw_path}",
         )
         body, headers = self._body(source, verified, headers)
         return self.call(exchange.command, bucket, key, query, headers, body, verified.region)

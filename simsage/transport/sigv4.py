@@ -29,9 +29,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote, unquote
+from urllib.parse import SplitResult, quote, unquote
 
-from botocore.auth import S3SigV4Auth
+from botocore.auth import HmacV1Auth, S3SigV4Auth
 from botocore.awsrequest import HTTPHeaders
 from botocore.credentials import Credentials
 
@@ -267,6 +267,7 @@ def verify(
     *,
     secrets: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    auth_path: str | None = None,
 ) -> Verified:
     """Check a request's SigV4 signature.
 
@@ -278,6 +279,8 @@ def verify(
         headers: the same with lower-cased names (repeated ones joined).
         secrets: access key → secret key (default: simsage's local pair).
         now: the server's time (default: now), for expiry and clock skew.
+        auth_path: ``/bucket`` + the path of a virtual-hosted request (SigV2's
+            canonical resource names the bucket); None for path style.
 
     Returns:
         The verified request (see :class:`Verified`).
@@ -291,7 +294,7 @@ def verify(
     if "X-Amz-Algorithm" in names or "X-Amz-Signature" in names or "X-Amz-Credential" in names:
         return _verify_query(method, raw_path, query, header_pairs, secrets, now)
     if "Signature" in names and "AWSAccessKeyId" in names:
-        raise _sigv2()
+        return _verify_sigv2_query(method, raw_path, query, header_pairs, secrets, now, auth_path)
     authorization = headers.get("authorization")
     if not authorization:
         raise auth_error("AccessDenied", "Access Denied")
@@ -543,3 +546,68 @@ def verify_post_policy(
         False,
         signer.signing_key(),
     )
+
+
+class _V2Query(HmacV1Auth):
+    """botocore's SigV2 (HMAC-SHA1) signer, with the URL's ``Expires`` in place of Date."""
+
+    def __init__(self, access_key: str, secret: str, expires: str) -> None:
+        super().__init__(Credentials(access_key, secret))
+        self._expires = expires
+
+    def _get_date(self) -> str:
+        return self._expires
+
+
+def _verify_sigv2_query(
+    method: str,
+    raw_path: str,
+    query: Sequence[tuple[str, str]],
+    header_pairs: Sequence[tuple[str, str]],
+    secrets: Mapping[str, str],
+    now: datetime,
+    auth_path: str | None,
+) -> Verified:
+    """A SigV2 presigned URL (``AWSAccessKeyId``, ``Expires``, ``Signature``): what
+    botocore's ``generate_presigned_url`` makes for S3 unless the client is configured
+    with ``signature_version="s3v4"``, so S3 still accepts it. (SigV2 ``Authorization``
+    headers are refused: no current client sends them.)"""
+    values = {unquote(k): unquote(v) for k, v in query}
+    access_key, expires, given = (
+        values["AWSAccessKeyId"],
+        values.get("Expires", ""),
+        values["Signature"],
+    )
+    if not expires.isdigit():
+        raise auth_error(
+            "AccessDenied",
+            "Query-string authentication requires the Signature, "
+            "Expires and AWSAccessKeyId parameters",
+        )
+    secret = secrets.get(access_key)
+    if secret is None:
+        raise _unknown_key(access_key)
+    if now.timestamp() > int(expires):
+        raise auth_error(
+            "AccessDenied",
+            "Request has expired",
+            Expires=_iso(datetime.fromtimestamp(int(expires), UTC)),
+            ServerTime=_iso(now),
+        )
+    headers = HTTPHeaders()
+    for name, value in header_pairs:
+        if name.lower() != "date":
+            headers[name] = value
+    raw_query = "&".join(f"{k}={v}" for k, v in query)
+    split = SplitResult("http", "", raw_path, raw_query, "")
+    signer = _V2Query(access_key, secret, expires)
+    string_to_sign = signer.canonical_string(method, split, headers, auth_path=auth_path)
+    if not hmac.compare_digest(signer.sign_string(string_to_sign), given):
+        raise auth_error(
+            "SignatureDoesNotMatch",
+            _MISMATCH,
+            AWSAccessKeyId=access_key,
+            StringToSign=string_to_sign,
+            SignatureProvided=given,
+        )
+    return Verified(access_key, "", "", "", given, UNSIGNED_PAYLOAD, True, b"")
