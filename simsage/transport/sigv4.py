@@ -500,11 +500,11 @@ def verify_post_policy(
         AWSError: AccessDenied / InvalidArgument / InvalidAccessKeyId / SignatureDoesNotMatch.
     """
     secrets = local_secrets() if secrets is None else secrets
-    if fields.get("awsaccesskeyid") and fields.get("signature"):
-        raise _sigv2()
     policy = fields.get("policy")
     if policy is None:
         raise auth_error("AccessDenied", "Access Denied")
+    if fields.get("awsaccesskeyid") and "x-amz-signature" not in fields:
+        return _verify_sigv2_post(policy, fields, secrets)
     for name in ("x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"):
         if not fields.get(name):
             raise auth_error(
@@ -611,3 +611,24 @@ def _verify_sigv2_query(
             SignatureProvided=given,
         )
     return Verified(access_key, "", "", "", given, UNSIGNED_PAYLOAD, True, b"")
+
+
+def _verify_sigv2_post(policy: str, fields: Mapping[str, str], secrets: Mapping[str, str]):
+    """A SigV2 POST policy (``AWSAccessKeyId`` and ``signature`` = base64 HMAC-SHA1 of the
+    policy): what boto3's ``generate_presigned_post`` makes unless the client is
+    configured with ``signature_version="s3v4"``."""
+    access_key = fields["awsaccesskeyid"]
+    secret = secrets.get(access_key)
+    if secret is None:
+        raise _unknown_key(access_key)
+    given = fields.get("signature", "")
+    expected = HmacV1Auth(Credentials(access_key, secret)).sign_string(policy)
+    if not hmac.compare_digest(expected, given):
+        raise auth_error(
+            "SignatureDoesNotMatch",
+            _MISMATCH,
+            AWSAccessKeyId=access_key,
+            StringToSign=policy,
+            SignatureProvided=given,
+        )
+    return Verified(access_key, "", "", "", given, UNSIGNED_PAYLOAD, False, b"")
