@@ -29,9 +29,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from urllib.parse import SplitResult, quote, unquote
+from urllib.parse import quote, unquote
 
-from botocore.auth import HmacV1Auth, S3SigV4Auth
+from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import HTTPHeaders
 from botocore.credentials import Credentials
 
@@ -51,7 +51,7 @@ _MALFORMED = "The authorization header is malformed; "
 _CREDENTIAL_SHAPE = (
     'the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
 )
-_MISMATCH = (
+MISMATCH_MESSAGE = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your key and signing method."
 )
@@ -140,7 +140,7 @@ class ChunkVerifier:
     def _check(self, string_to_sign: str, given: str) -> None:
         expected = hmac.new(self._key, string_to_sign.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, given):
-            raise auth_error("SignatureDoesNotMatch", _MISMATCH)
+            raise auth_error("SignatureDoesNotMatch", MISMATCH_MESSAGE)
         self.previous = expected
 
     def chunk(self, data_sha256: str, given: str) -> None:
@@ -215,7 +215,7 @@ def _timestamp_of(text: str | None) -> datetime | None:
         return None
 
 
-def _iso(value: datetime) -> str:
+def iso_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -294,7 +294,9 @@ def verify(
     if "X-Amz-Algorithm" in names or "X-Amz-Signature" in names or "X-Amz-Credential" in names:
         return _verify_query(method, raw_path, query, header_pairs, secrets, now)
     if "Signature" in names and "AWSAccessKeyId" in names:
-        return _verify_sigv2_query(method, raw_path, query, header_pairs, secrets, now, auth_path)
+        from simsage.transport.sigv4_v2 import verify_query
+
+        return verify_query(method, raw_path, query, header_pairs, secrets, now, auth_path)
     authorization = headers.get("authorization")
     if not authorization:
         raise auth_error("AccessDenied", "Access Denied")
@@ -306,7 +308,7 @@ def verify(
     access_key, date, region = _scope(fields["Credential"], malformed)
     secret = secrets.get(access_key)
     if secret is None:
-        raise _unknown_key(access_key)
+        raise unknown_key(access_key)
     timestamp = headers.get("x-amz-date")
     when = _timestamp_of(timestamp)
     if when is None and headers.get("date"):
@@ -327,7 +329,7 @@ def verify(
             "RequestTimeTooSkewed",
             "The difference between the request time and the current time is too large.",
             RequestTime=timestamp,
-            ServerTime=_iso(now),
+            ServerTime=iso_time(now),
             MaxAllowedSkewMilliseconds=str(int(MAX_SKEW.total_seconds() * 1000)),
         )
     payload = headers.get("x-amz-content-sha256")
@@ -367,7 +369,7 @@ _PAYLOAD_WORDS = {
 }
 
 
-def _unknown_key(access_key: str) -> AWSError:
+def unknown_key(access_key: str) -> AWSError:
     return auth_error(
         "InvalidAccessKeyId",
         "The AWS Access Key Id you provided does not exist in our records.",
@@ -401,7 +403,7 @@ def _match(
     assert first is not None
     raise auth_error(
         "SignatureDoesNotMatch",
-        _MISMATCH,
+        MISMATCH_MESSAGE,
         AWSAccessKeyId=access_key,
         StringToSign=first[1],
         SignatureProvided=given,
@@ -451,7 +453,7 @@ def _verify_query(
         )
     secret = secrets.get(access_key)
     if secret is None:
-        raise _unknown_key(access_key)
+        raise unknown_key(access_key)
     if date != timestamp[:8]:
         raise malformed(
             "Error parsing the X-Amz-Credential parameter; the date does not match X-Amz-Date."
@@ -462,8 +464,8 @@ def _verify_query(
             "Request has expired",
             **{
                 "X-Amz-Expires": expires_text,
-                "Expires": _iso(when + timedelta(seconds=expires)),
-                "ServerTime": _iso(now),
+                "Expires": iso_time(when + timedelta(seconds=expires)),
+                "ServerTime": iso_time(now),
             },
         )
     if when - now > MAX_SKEW:
@@ -504,7 +506,9 @@ def verify_post_policy(
     if policy is None:
         raise auth_error("AccessDenied", "Access Denied")
     if fields.get("awsaccesskeyid") and "x-amz-signature" not in fields:
-        return _verify_sigv2_post(policy, fields, secrets)
+        from simsage.transport.sigv4_v2 import verify_post
+
+        return verify_post(policy, fields, secrets)
     for name in ("x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"):
         if not fields.get(name):
             raise auth_error(
@@ -523,7 +527,7 @@ def verify_post_policy(
     access_key, date, region = _scope(fields["x-amz-credential"], malformed)
     secret = secrets.get(access_key)
     if secret is None:
-        raise _unknown_key(access_key)
+        raise unknown_key(access_key)
     timestamp = fields["x-amz-date"]
     if _timestamp_of(timestamp) is None or timestamp[:8] != date:
         raise auth_error("InvalidArgument", "Invalid x-amz-date", ArgumentName="x-amz-date")
@@ -531,7 +535,7 @@ def verify_post_policy(
     if not hmac.compare_digest(signer.sign(policy), fields["x-amz-signature"]):
         raise auth_error(
             "SignatureDoesNotMatch",
-            _MISMATCH,
+            MISMATCH_MESSAGE,
             AWSAccessKeyId=access_key,
             StringToSign=policy,
             SignatureProvided=fields["x-amz-signature"],
@@ -546,89 +550,3 @@ def verify_post_policy(
         False,
         signer.signing_key(),
     )
-
-
-class _V2Query(HmacV1Auth):
-    """botocore's SigV2 (HMAC-SHA1) signer, with the URL's ``Expires`` in place of Date."""
-
-    def __init__(self, access_key: str, secret: str, expires: str) -> None:
-        super().__init__(Credentials(access_key, secret))
-        self._expires = expires
-
-    def _get_date(self) -> str:
-        return self._expires
-
-
-def _verify_sigv2_query(
-    method: str,
-    raw_path: str,
-    query: Sequence[tuple[str, str]],
-    header_pairs: Sequence[tuple[str, str]],
-    secrets: Mapping[str, str],
-    now: datetime,
-    auth_path: str | None,
-) -> Verified:
-    """A SigV2 presigned URL (``AWSAccessKeyId``, ``Expires``, ``Signature``): what
-    botocore's ``generate_presigned_url`` makes for S3 unless the client is configured
-    with ``signature_version="s3v4"``, so S3 still accepts it. (SigV2 ``Authorization``
-    headers are refused: no current client sends them.)"""
-    values = {unquote(k): unquote(v) for k, v in query}
-    access_key, expires, given = (
-        values["AWSAccessKeyId"],
-        values.get("Expires", ""),
-        values["Signature"],
-    )
-    if not expires.isdigit():
-        raise auth_error(
-            "AccessDenied",
-            "Query-string authentication requires the Signature, "
-            "Expires and AWSAccessKeyId parameters",
-        )
-    secret = secrets.get(access_key)
-    if secret is None:
-        raise _unknown_key(access_key)
-    if now.timestamp() > int(expires):
-        raise auth_error(
-            "AccessDenied",
-            "Request has expired",
-            Expires=_iso(datetime.fromtimestamp(int(expires), UTC)),
-            ServerTime=_iso(now),
-        )
-    headers = HTTPHeaders()
-    for name, value in header_pairs:
-        if name.lower() != "date":
-            headers[name] = value
-    raw_query = "&".join(f"{k}={v}" for k, v in query)
-    split = SplitResult("http", "", raw_path, raw_query, "")
-    signer = _V2Query(access_key, secret, expires)
-    string_to_sign = signer.canonical_string(method, split, headers, auth_path=auth_path)
-    if not hmac.compare_digest(signer.sign_string(string_to_sign), given):
-        raise auth_error(
-            "SignatureDoesNotMatch",
-            _MISMATCH,
-            AWSAccessKeyId=access_key,
-            StringToSign=string_to_sign,
-            SignatureProvided=given,
-        )
-    return Verified(access_key, "", "", "", given, UNSIGNED_PAYLOAD, True, b"")
-
-
-def _verify_sigv2_post(policy: str, fields: Mapping[str, str], secrets: Mapping[str, str]):
-    """A SigV2 POST policy (``AWSAccessKeyId`` and ``signature`` = base64 HMAC-SHA1 of the
-    policy): what boto3's ``generate_presigned_post`` makes unless the client is
-    configured with ``signature_version="s3v4"``."""
-    access_key = fields["awsaccesskeyid"]
-    secret = secrets.get(access_key)
-    if secret is None:
-        raise _unknown_key(access_key)
-    given = fields.get("signature", "")
-    expected = HmacV1Auth(Credentials(access_key, secret)).sign_string(policy)
-    if not hmac.compare_digest(expected, given):
-        raise auth_error(
-            "SignatureDoesNotMatch",
-            _MISMATCH,
-            AWSAccessKeyId=access_key,
-            StringToSign=policy,
-            SignatureProvided=given,
-        )
-    return Verified(access_key, "", "", "", given, UNSIGNED_PAYLOAD, False, b"")

@@ -11,7 +11,8 @@ from botocore.exceptions import ClientError
 from s3_endpoint_helpers import client
 
 from simsage.config import load_config
-from simsage.transport.s3_endpoint import S3Endpoint, split_address
+from simsage.transport.s3_endpoint import S3Endpoint
+from simsage.transport.s3_endpoint_address import split_address
 
 endpoint, s3 = helpers.endpoint, helpers.s3  # the fixtures
 
