@@ -270,6 +270,10 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
             return
         try:
             self._send_stream(body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client stopped reading (s3fs drops a whole-object GET to fetch ranges
+            # in parallel; a reader may want only the head of an object).
+            self.close_connection = True
         except Exception:  # the status line is out: all we can do is cut the body short
             log.exception("simsage's S3 endpoint failed sending %s", self.path)
             self.close_connection = True

@@ -89,14 +89,25 @@ class _Signer(S3SigV4Auth):
         self.context = {"timestamp": timestamp}  # botocore reads it from request.context
 
     def sign(self, string_to_sign: str) -> str:
-        return self.signature(string_to_sign, self)
+        """botocore's ``signature`` with the signing key derived once per day and region."""
+        return hmac.new(self.signing_key(), string_to_sign.encode(), hashlib.sha256).hexdigest()
 
     def signing_key(self) -> bytes:
         date = self.context["timestamp"][:8]
-        key = self._sign(f"AWS4{self.credentials.secret_key}".encode(), date)
-        for part in (self._region_name, self._service_name, "aws4_request"):
-            key = self._sign(key, part)
+        cache_key = (self.credentials.secret_key, date, self._region_name)
+        key = _SIGNING_KEYS.get(cache_key)
+        if key is None:
+            key = self._sign(f"AWS4{self.credentials.secret_key}".encode(), date)
+            for part in (self._region_name, self._service_name, "aws4_request"):
+                key = self._sign(key, part)
+            if len(_SIGNING_KEYS) > 64:
+                _SIGNING_KEYS.clear()
+            _SIGNING_KEYS[cache_key] = key
         return key
+
+
+# (secret, date, region) → SigV4 signing key: four HMACs a request saved.
+_SIGNING_KEYS: dict[tuple[str, str, str], bytes] = {}
 
 
 @dataclass
@@ -206,11 +217,16 @@ def _scope(credential: str, malformed: Callable[[str], AWSError]) -> tuple[str, 
     return parts[0], parts[1], parts[2]
 
 
+_AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
+
+
 def _timestamp_of(text: str | None) -> datetime | None:
-    if not text:
+    """``20130524T000000Z`` → an aware datetime (None when malformed)."""
+    match = _AMZ_DATE.fullmatch(text or "")
+    if match is None:
         return None
     try:
-        return datetime.strptime(text, _TIMESTAMP).replace(tzinfo=UTC)
+        return datetime(*map(int, match.groups()), tzinfo=UTC)
     except ValueError:
         return None
 
@@ -219,24 +235,25 @@ def iso_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _canonical_paths(raw_path: str) -> list[str]:
-    """The canonical URI as the client may have written it: as sent, or each byte
-    encoded once after decoding (the spec's form for S3, where paths are not normalized)."""
-    spec = quote(unquote(raw_path), safe="/~")
-    return [raw_path] if spec == raw_path else [raw_path, spec]
-
-
-def _canonical_queries(pairs: Sequence[tuple[str, str]]) -> list[str]:
-    """The canonical query string: the raw pairs sorted (botocore signs its own encoding
-    as sent) or the decoded pairs encoded again (the spec: everything but ``-_.~``)."""
-    raw = "&".join(f"{k}={v}" for k, v in sorted(pairs))
-    spec = "&".join(
+def _canonical_forms(raw_path: str, pairs: Sequence[tuple[str, str]]):
+    """The canonical URI and query string as the client may have written them, the form
+    as sent first (botocore signs its own encoding as sent) then, only if that one does
+    not match, each part decoded and encoded again as the spec says (the path: every
+    byte but ``/~`` and unreserved ones, not normalized for S3; the query: every byte
+    but ``-_.~``)."""
+    raw_query = "&".join(f"{k}={v}" for k, v in sorted(pairs))
+    yield raw_path, raw_query
+    spec_path = quote(unquote(raw_path), safe="/~")
+    spec_query = "&".join(
         f"{k}={v}"
         for k, v in sorted(
             (quote(unquote(k), safe="-_.~"), quote(unquote(v), safe="-_.~")) for k, v in pairs
         )
     )
-    return [raw] if spec == raw else [raw, spec]
+    for path in dict.fromkeys((raw_path, spec_path)):
+        for query in dict.fromkeys((raw_query, spec_query)):
+            if (path, query) != (raw_path, raw_query):
+                yield path, query
 
 
 def _headers_to_sign(
@@ -391,15 +408,14 @@ def _match(
     headers_block = signer.canonical_headers(to_sign) + "\n"
     signed_names = signer.signed_headers(to_sign)
     first = None
-    for path in _canonical_paths(raw_path):
-        for query_string in _canonical_queries(query):
-            canonical = "\n".join(
-                (method.upper(), path, query_string, headers_block, signed_names, payload)
-            )
-            string_to_sign = signer.string_to_sign(signer, canonical)
-            if hmac.compare_digest(signer.sign(string_to_sign), given):
-                return
-            first = first or (canonical, string_to_sign)
+    for path, query_string in _canonical_forms(raw_path, query):
+        canonical = "\n".join(
+            (method.upper(), path, query_string, headers_block, signed_names, payload)
+        )
+        string_to_sign = signer.string_to_sign(signer, canonical)
+        if hmac.compare_digest(signer.sign(string_to_sign), given):
+            return
+        first = first or (canonical, string_to_sign)
     assert first is not None
     raise auth_error(
         "SignatureDoesNotMatch",
