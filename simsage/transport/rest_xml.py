@@ -1,0 +1,425 @@
+"""S3's REST-XML wire format, server side, driven by botocore's service model.
+
+One codec for the HTTP transport of a rest-xml service (S3): :meth:`RestXmlCodec.route`
+names the operation a request addresses (see :mod:`simsage.transport.rest_xml_routes`),
+:meth:`~RestXmlCodec.parse` turns the request into the params boto3 would have passed
+(the service sees the same ``request.params`` as in-process), :meth:`~RestXmlCodec.serialize`
+turns the service's result (boto3's parsed output shape) into status, headers and body,
+and :meth:`~RestXmlCodec.serialize_error` writes S3's ``<Error>`` document.
+
+Nothing is written per operation: members are placed and typed as the model says, and XML
+is read with botocore's own response parser (``RestXMLParser._parse_shape``) and written
+with its request serializer (``RestXMLSerializer._serialize``), the two halves of the same
+format. S3's wire quirks that the model cannot express are named where they are handled:
+the root element names of output documents (:mod:`~simsage.transport.rest_xml_names`),
+GetBucketLocation's bare ``<LocationConstraint>``, the S3 namespace on every document,
+timestamps with milliseconds.
+
+Encodings at the boundary: bucket, key and query values arrive percent-decoded; header
+names lower-cased; the request body already de-chunked (aws-chunked is the endpoint's).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+from xml.etree import ElementTree
+
+from botocore.awsrequest import HeadersDict
+from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.parsers import ResponseParserError, RestXMLParser
+from botocore.serialize import TIMESTAMP_PRECISION_MILLISECOND, RestXMLSerializer
+from botocore.utils import parse_timestamp
+
+from simsage.transport.rest_xml_names import S3_NAMESPACE, bare_document, root_name
+from simsage.transport.rest_xml_routes import (
+    CodecError,
+    Router,
+    method_not_allowed,
+    not_implemented,
+)
+
+__all__ = [
+    "CodecError",
+    "Response",
+    "RestXmlCodec",
+    "method_not_allowed",
+    "not_implemented",
+]
+
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+XML_CONTENT_TYPE = "application/xml"
+# A request document larger than this is refused before it is parsed (S3 caps its XML
+# bodies too; CompleteMultipartUpload for 10,000 parts is well under 2 MiB).
+MAX_XML_BODY = 8 * 1024 * 1024
+
+_MALFORMED = (
+    "The XML you provided was not well-formed or did not validate against our published schema"
+)
+_STREAMING_TYPES = ("blob", "string")
+
+
+@dataclass
+class Response:
+    """What to send back: ``body`` is bytes, or the result's streaming payload (GetObject's
+    ``Body``) to be copied to the socket by the endpoint. Header names are as S3 spells
+    them; ``Content-Length`` is present whenever the length is known."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes | object = b""
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (case-insensitive), or None."""
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+
+class _Parser(RestXMLParser):
+    """botocore's response parser, used here on request documents and header values."""
+
+
+class _Writer(RestXMLSerializer):
+    """botocore's request serializer, used here on response documents and headers.
+
+    S3 writes timestamps in documents as ISO 8601 in UTC with milliseconds
+    (``2009-10-12T17:50:30.000Z``): botocore's millisecond precision, after a move to UTC
+    (its serializer formats the clock time of whatever zone it is given).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(timestamp_precision=TIMESTAMP_PRECISION_MILLISECOND)
+
+    def _timestamp_iso8601(self, value: datetime) -> str:
+        return super()._timestamp_iso8601(value.astimezone(UTC))
+
+    def header_value(self, shape: Shape, value: Any) -> str:
+        return self._convert_header_value(shape, value)
+
+    def document(self, shape: Shape, value: Any, name: str) -> bytes:
+        pseudo_root = ElementTree.Element("")
+        self._serialize(shape, value, pseudo_root, name)
+        root = pseudo_root[0]
+        # S3 quirk: every document S3 writes carries its namespace, whether or not the
+        # model's shape names it (output shapes do not).
+        root.set("xmlns", root.get("xmlns") or S3_NAMESPACE)
+        return XML_DECLARATION + ElementTree.tostring(root, encoding="utf-8", xml_declaration=False)
+
+
+def _query_dict(query: list[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, value in query:
+        out.setdefault(name, []).append(value)
+    return out
+
+
+def _path(bucket: str | None, key: str | None) -> str:
+    if not bucket:
+        return "/"
+    return f"/{bucket}/{key}" if key else f"/{bucket}"
+
+
+def _prune(shape: Shape, value: Any) -> Any:
+    """``value`` without None members or members the shape does not have (the service's
+    results may carry ``ResponseMetadata`` or botocore's synthetic ``ExpiresString``),
+    recursively: botocore's serializer expects exactly its own input."""
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, Mapping):
+        return {
+            k: _prune(shape.members[k], v)
+            for k, v in value.items()
+            if v is not None and k in shape.members
+        }
+    if kind == "list" and isinstance(value, list | tuple):
+        return [_prune(shape.member, v) for v in value if v is not None]
+    if kind == "map" and isinstance(value, Mapping):
+        return {k: _prune(shape.value, v) for k, v in value.items() if v is not None}
+    return value
+
+
+class RestXmlCodec:
+    """Route, parse and serialize the rest-xml requests of one service model."""
+
+    def __init__(self, service_model: ServiceModel) -> None:
+        self.service_model = service_model
+        self.router = Router(service_model)
+        self._parser = _Parser()
+        self._writer = _Writer()
+
+    # -- requests -------------------------------------------------------------------------
+
+    def route(
+        self,
+        method: str,
+        bucket: str | None,
+        key: str | None,
+        query: list[tuple[str, str]],
+        headers: Mapping[str, str],
+    ) -> OperationModel:
+        """The operation a request addresses.
+
+        Args:
+            method: the HTTP method, upper case.
+            bucket, key: the decoded bucket and key (None when absent), whatever the
+                addressing style; an empty key is no key (``/bucket/``).
+            query: the decoded query pairs in order (repeated names allowed).
+            headers: the request headers with lower-cased names.
+
+        Raises:
+            CodecError: MethodNotAllowed (405) when no operation serves this method on
+                the resource, NotImplemented (501) when no operation has such a path.
+        """
+        resource = "OBJECT" if key else ("BUCKET" if bucket else "SERVICE")
+        found = self.router.find(
+            method.upper(), _path(bucket, key), _query_dict(query), headers, resource
+        )
+        return found.op
+
+    def parse(
+        self,
+        op: OperationModel,
+        bucket: str | None,
+        key: str | None,
+        query: list[tuple[str, str]],
+        headers: Mapping[str, str],
+        body: BinaryIO | None,
+    ) -> dict[str, Any]:
+        """boto3-style params for a request routed to ``op``.
+
+        A streaming payload (PutObject's and UploadPart's ``Body``) is ``body`` itself,
+        unread; an XML payload is read and parsed per its shape. Uri, querystring and
+        header members are typed as the model says; ``x-amz-meta-*`` headers become
+        ``Metadata`` (names lower-cased, as S3 keeps them).
+
+        Raises:
+            CodecError: MalformedXML (400) for a document that is not well-formed or does
+                not fit its shape, InvalidArgument (400) for a query value of the wrong
+                type, MaxMessageLengthExceeded (400) for an oversized document.
+        """
+        shape = op.input_shape
+        if shape is None:
+            return {}
+        params: dict[str, Any] = {}
+        values = self.router.route_of(op).path_values(_path(bucket, key)) or {}
+        params.update(values)
+        self._parse_query(shape, _query_dict(query), params)
+        self._parse_headers(shape, HeadersDict(headers), params)
+        self._parse_body(shape, body, params)
+        return params
+
+    def _scalar(self, member: Shape, text: str, wire: str) -> Any:
+        """A querystring value typed as its member (botocore's conversions; booleans are
+        ``true``/``false`` in any case, as S3 accepts them)."""
+        kind = member.type_name
+        try:
+            if kind in ("integer", "long"):
+                return int(text)
+            if kind in ("float", "double"):
+                return float(text)
+            if kind == "boolean":
+                if text.lower() not in ("true", "false"):
+                    raise ValueError(text)
+                return text.lower() == "true"
+            if kind == "timestamp":
+                return parse_timestamp(text)
+        except (ValueError, TypeError, OverflowError) as exc:
+            kind_text = {"boolean": "a boolean", "timestamp": "a timestamp"}.get(
+                kind, "an integer or within integer range"
+            )
+            raise CodecError(
+                "InvalidArgument",
+                f"Provided {wire} not {kind_text}",
+                ArgumentName=wire,
+                ArgumentValue=text,
+            ) from exc
+        return text
+
+    def _parse_query(
+        self, shape: Shape, query: Mapping[str, list[str]], params: dict[str, Any]
+    ) -> None:
+        named = set()
+        for name, member in shape.members.items():
+            if member.serialization.get("location") != "querystring":
+                continue
+            wire = member.serialization.get("name", name)
+            named.add(wire)
+            if member.type_name == "map":
+                continue
+            if wire not in query:
+                continue
+            if member.type_name == "list":
+                params[name] = [self._scalar(member.member, v, wire) for v in query[wire]]
+            else:
+                params[name] = self._scalar(member, query[wire][0], wire)
+        for name, member in shape.members.items():
+            # A querystring map takes every parameter no other member names.
+            if member.serialization.get("location") == "querystring" and (
+                member.type_name == "map"
+            ):
+                rest = {k: v[0] for k, v in query.items() if k not in named}
+                if rest:
+                    params[name] = rest
+
+    def _parse_headers(self, shape: Shape, headers: HeadersDict, params: dict[str, Any]) -> None:
+        for name, member in shape.members.items():
+            location = member.serialization.get("location")
+            if location == "headers":
+                found = self._parser._parse_header_map(member, headers)
+                if found:
+                    params[name] = found
+            elif location == "header":
+                wire = member.serialization.get("name", name)
+                if wire not in headers:
+                    continue
+                try:
+                    params[name] = self._parser._parse_shape(member, headers[wire])
+                except (ValueError, TypeError, OverflowError) as exc:
+                    if member.type_name == "timestamp":
+                        # S3 ignores a conditional date it cannot read (as HTTP says) and
+                        # keeps an unreadable Expires verbatim, which botocore reads back
+                        # as no Expires: either way the member is absent.
+                        continue
+                    raise CodecError(
+                        "InvalidArgument",
+                        f"Invalid value for header {wire}",
+                        ArgumentName=wire,
+                        ArgumentValue=headers[wire],
+                    ) from exc
+
+    def _parse_body(self, shape: Shape, body: BinaryIO | None, params: dict[str, Any]) -> None:
+        payload = shape.serialization.get("payload")
+        if payload is not None:
+            member = shape.members[payload]
+            if member.type_name in _STREAMING_TYPES:
+                if body is not None:
+                    params[payload] = body
+                return
+            document = self._read_document(body)
+            if document:
+                params[payload] = self._parse_document(member, document, payload)
+            return
+        if any("location" not in m.serialization for m in shape.members.values()):
+            document = self._read_document(body)
+            if document:
+                params.update(self._parse_document(shape, document, shape.name))
+
+    @staticmethod
+    def _read_document(body: BinaryIO | None) -> bytes:
+        if body is None:
+            return b""
+        data = body.read(MAX_XML_BODY + 1)
+        if len(data) > MAX_XML_BODY:
+            raise CodecError("MaxMessageLengthExceeded", "Your request was too big.")
+        return data
+
+    def _parse_document(self, shape: Shape, document: bytes, name: str) -> Any:
+        expected = shape.serialization.get("name", name)
+        try:
+            root = self._parser._parse_xml_string_to_dom(document)
+            if self._parser._node_tag(root) != expected:
+                raise ValueError(f"root element {root.tag}, expected {expected}")
+            return self._parser._parse_shape(shape, root)
+        except (ResponseParserError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise CodecError("MalformedXML", _MALFORMED) from exc
+
+    # -- responses ------------------------------------------------------------------------
+
+    def serialize(
+        self, op: OperationModel, result: Mapping[str, Any], status: int | None = None
+    ) -> Response:
+        """The HTTP answer for a service result.
+
+        Args:
+            op: the operation that produced ``result``.
+            result: boto3's parsed output shape as the service returns it.
+            status: overrides the model's ``http.responseCode`` (default 200), e.g. 206
+                for a ranged GetObject.
+        """
+        status = status or op.http.get("responseCode", 200)
+        shape = op.output_shape
+        if shape is None:
+            return Response(status, [("Content-Length", "0")], b"")
+        headers: list[tuple[str, str]] = []
+        body_members: dict[str, Any] = {}
+        payload = shape.serialization.get("payload")
+        for name, member in shape.members.items():
+            value = result.get(name)
+            if value is None:
+                continue
+            location = member.serialization.get("location")
+            wire = member.serialization.get("name", name)
+            if location == "header":
+                if member.type_name == "list" and not value:
+                    continue
+                headers.append((wire, self._writer.header_value(member, value)))
+            elif location == "headers":
+                headers.extend((wire + k, str(v)) for k, v in value.items())
+            elif location == "statusCode":
+                status = int(value)
+            elif name != payload:
+                body_members[name] = value
+        body: bytes | object = b""
+        document = True
+        if payload is not None:
+            member = shape.members[payload]
+            value = result.get(payload)
+            if member.type_name in _STREAMING_TYPES:
+                document = False
+                body = value.encode() if isinstance(value, str) else (value or b"")
+            elif value is not None:
+                name = member.serialization.get("name", payload)
+                body = self._writer.document(member, _prune(member, value), name)
+        elif bare_document(op.name):
+            body = self._bare(shape, body_members)
+        elif body_members:
+            body = self._writer.document(shape, _prune(shape, body_members), root_name(op))
+        if document and body:
+            headers.append(("Content-Type", XML_CONTENT_TYPE))
+        if isinstance(body, bytes) and not any(k.lower() == "content-length" for k, _ in headers):
+            headers.append(("Content-Length", str(len(body))))
+        return Response(status, headers, body)
+
+    def _bare(self, shape: Shape, members: dict[str, Any]) -> bytes:
+        # S3 quirk: GetBucketLocation's document is its one member's element with the value
+        # as text (empty for us-east-1), which botocore reads back with a handler
+        # (botocore.handlers.parse_get_bucket_location) because the model cannot say so.
+        ((name, member),) = shape.members.items()
+        root = ElementTree.Element(member.serialization.get("name", name), xmlns=S3_NAMESPACE)
+        if members.get(name):
+            root.text = str(members[name])
+        return XML_DECLARATION + ElementTree.tostring(root, encoding="utf-8", xml_declaration=False)
+
+    def serialize_error(
+        self,
+        code: str,
+        message: str,
+        status: int,
+        fields: Mapping[str, Any] | None,
+        request_id: str,
+        head: bool = False,
+    ) -> Response:
+        """S3's error answer: ``<Error><Code/><Message/>…fields…<RequestId/><HostId/>``.
+
+        A HEAD answer has no body (botocore then reads the code from the status alone,
+        as it does against S3). ``x-amz-request-id`` and ``x-amz-id-2`` carry the ids.
+        """
+        host_id = base64.b64encode(hashlib.sha256(request_id.encode()).digest()).decode()
+        headers = [("x-amz-request-id", request_id), ("x-amz-id-2", host_id)]
+        if head:
+            return Response(status, [*headers, ("Content-Length", "0")], b"")
+        root = ElementTree.Element("Error")
+        items = [("Code", code), ("Message", message), *(fields or {}).items()]
+        items += [("RequestId", request_id), ("HostId", host_id)]
+        for name, value in items:
+            if value is None:
+                continue
+            if isinstance(value, datetime):
+                value = self._writer._timestamp_iso8601(value)
+            ElementTree.SubElement(root, name).text = str(value)
+        body = XML_DECLARATION + ElementTree.tostring(root, encoding="utf-8", xml_declaration=False)
+        headers += [("Content-Type", XML_CONTENT_TYPE), ("Content-Length", str(len(body)))]
+        return Response(status, headers, body)
