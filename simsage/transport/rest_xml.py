@@ -22,6 +22,8 @@ names lower-cased; the request body already de-chunked (aws-chunked is the endpo
 from __future__ import annotations
 
 import base64
+import email.errors
+import email.header
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -108,6 +110,25 @@ class _Writer(RestXMLSerializer):
         # model's shape names it (output shapes do not).
         root.set("xmlns", root.get("xmlns") or S3_NAMESPACE)
         return XML_DECLARATION + ElementTree.tostring(root, encoding="utf-8", xml_declaration=False)
+
+
+def rfc2047_encode(value: str) -> str:
+    """``value`` as S3 sends a non-ASCII header value: one RFC 2047 encoded word
+    (``=?UTF-8?B?…?=``); ASCII values as they are."""
+    if value.isascii():
+        return value
+    return f"=?UTF-8?B?{base64.b64encode(value.encode()).decode()}?="
+
+
+def rfc2047_decode(value: str) -> str:
+    """A user metadata value as S3 stores it: RFC 2047 encoded words decoded (S3 decodes
+    them before storing, and encodes non-ASCII values again on the way out)."""
+    if "=?" not in value:
+        return value
+    try:
+        return str(email.header.make_header(email.header.decode_header(value)))
+    except (ValueError, LookupError, UnicodeDecodeError, email.errors.HeaderParseError):
+        return value
 
 
 def _query_dict(query: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -270,7 +291,7 @@ class RestXmlCodec:
             if location == "headers":
                 found = self._parser._parse_header_map(member, headers)
                 if found:
-                    params[name] = found
+                    params[name] = {k: rfc2047_decode(v) for k, v in found.items()}
             elif location == "header":
                 wire = member.serialization.get("name", name)
                 if wire not in headers:
@@ -294,9 +315,16 @@ class RestXmlCodec:
         payload = shape.serialization.get("payload")
         if payload is not None:
             member = shape.members[payload]
-            if member.type_name in _STREAMING_TYPES:
+            if member.type_name == "blob":
+                # Like botocore, a blob payload streams (PutObject, UploadPart).
                 if body is not None:
                     params[payload] = body
+                return
+            if member.type_name == "string":
+                # A text payload (PutBucketPolicy's Policy) is the body as it is.
+                text = self._read_document(body)
+                if text:
+                    params[payload] = text.decode("utf-8", "replace")
                 return
             document = self._read_document(body)
             if document:
@@ -362,6 +390,10 @@ class RestXmlCodec:
                 status = int(value)
             elif name != payload:
                 body_members[name] = value
+        # S3 quirk: header values that are not US-ASCII go out RFC 2047-encoded (S3 does
+        # so for user metadata; a value stored in-process is the only way to get one in
+        # any other header, which HTTP/1.1 could not carry raw either).
+        headers = [(k, rfc2047_encode(v)) for k, v in headers]
         body: bytes | object = b""
         document = True
         if payload is not None:

@@ -46,12 +46,13 @@ import threading
 import time
 from email.utils import formatdate
 from typing import Any
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote_plus
 
 from simsage.config import Config
 from simsage.errors import AWSError
 from simsage.transport import sigv4
 from simsage.transport.handler import Request, Transport
+from simsage.transport.s3_endpoint_address import host_bucket, query_pairs, split_address
 from simsage.transport.s3_endpoint_bodies import (
     PIECE,
     AwsChunkedReader,
@@ -69,52 +70,7 @@ MAX_HEADER_LINE = 64 * 1024
 MAX_HEADERS = 200
 DRAIN_BYTES = 8 * 1024 * 1024  # unread body an error answer still reads to keep the connection
 _DECIMAL = re.compile(r"[0-9]{1,19}")
-_REGIONAL = re.compile(r"^(?:(?P<bucket>.+)\.)?s3[.-](?P<region>[a-z0-9-]+)\.amazonaws\.com$")
-_VIRTUAL_SUFFIXES = (".s3.amazonaws.com", ".s3.localhost", ".localhost")
-_PATH_HOSTS = {"s3.amazonaws.com", "s3.localhost", "localhost"}
 INTERNAL_MESSAGE = "We encountered an internal error. Please try again."
-
-
-def split_address(host: str, raw_path: str) -> tuple[str | None, str | None]:
-    """The bucket and key a request addresses (None when absent).
-
-    Args:
-        host: the Host header (a port is ignored).
-        raw_path: the request path as sent (percent-encoded).
-    """
-    name = host.strip().lower()
-    if name.startswith("["):  # [::1]:port
-        name = name[1 : name.find("]")] if "]" in name else name
-    else:
-        name = name.rsplit(":", 1)[0] if name.count(":") == 1 else name
-    bucket = None
-    if name not in _PATH_HOSTS:
-        match = _REGIONAL.match(name)
-        if match:
-            bucket = match.group("bucket")
-        else:
-            for suffix in _VIRTUAL_SUFFIXES:
-                if name.endswith(suffix) and len(name) > len(suffix):
-                    bucket = name[: -len(suffix)]
-                    break
-    path = raw_path[1:] if raw_path.startswith("/") else raw_path
-    if bucket is None:
-        bucket_part, _, key_part = path.partition("/")
-        bucket = unquote(bucket_part) or None
-    else:
-        key_part = path
-    key = unquote(key_part) if key_part else None
-    return bucket, key
-
-
-def query_pairs(raw_query: str) -> list[tuple[str, str]]:
-    """The raw ``name=value`` pairs of a query string, in order, not decoded."""
-    pairs = []
-    for item in raw_query.split("&"):
-        if item:
-            name, _, value = item.partition("=")
-            pairs.append((name, value))
-    return pairs
 
 
 def _checksum_algorithm(headers: dict[str, str]) -> str | None:
@@ -441,6 +397,7 @@ class S3Endpoint(http.server.ThreadingHTTPServer):
         raw_path, _, raw_query = exchange.path.partition("?")
         if raw_path.startswith(("http://", "https://")):  # absolute form (a proxy's)
             raw_path = "/" + raw_path.split("/", 3)[3] if raw_path.count("/") >= 3 else "/"
+        virtual = host_bucket(headers.get("host", ""))
         bucket, key = split_address(headers.get("host", ""), raw_path)
         raw_pairs = query_pairs(raw_query)
         query = [(unquote_plus(k), unquote_plus(v)) for k, v in raw_pairs]
@@ -455,7 +412,12 @@ class S3Endpoint(http.server.ThreadingHTTPServer):
 
             return answer_post(self, exchange, bucket, source, request_id)
         verified = sigv4.verify(
-            exchange.command, raw_path, raw_pairs, exchange.header_pairs, headers
+            exchange.command,
+            raw_path,
+            raw_pairs,
+            exchange.header_pairs,
+            headers,
+            auth_path=None if virtual is None else f"/{virtual}{raw_path}",
         )
         body, headers = self._body(source, verified, headers)
         return self.call(exchange.command, bucket, key, query, headers, body, verified.region)

@@ -51,7 +51,7 @@ _MALFORMED = "The authorization header is malformed; "
 _CREDENTIAL_SHAPE = (
     'the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
 )
-_MISMATCH = (
+MISMATCH_MESSAGE = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your key and signing method."
 )
@@ -140,7 +140,7 @@ class ChunkVerifier:
     def _check(self, string_to_sign: str, given: str) -> None:
         expected = hmac.new(self._key, string_to_sign.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, given):
-            raise auth_error("SignatureDoesNotMatch", _MISMATCH)
+            raise auth_error("SignatureDoesNotMatch", MISMATCH_MESSAGE)
         self.previous = expected
 
     def chunk(self, data_sha256: str, given: str) -> None:
@@ -215,7 +215,7 @@ def _timestamp_of(text: str | None) -> datetime | None:
         return None
 
 
-def _iso(value: datetime) -> str:
+def iso_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -267,6 +267,7 @@ def verify(
     *,
     secrets: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    auth_path: str | None = None,
 ) -> Verified:
     """Check a request's SigV4 signature.
 
@@ -278,6 +279,8 @@ def verify(
         headers: the same with lower-cased names (repeated ones joined).
         secrets: access key → secret key (default: simsage's local pair).
         now: the server's time (default: now), for expiry and clock skew.
+        auth_path: ``/bucket`` + the path of a virtual-hosted request (SigV2's
+            canonical resource names the bucket); None for path style.
 
     Returns:
         The verified request (see :class:`Verified`).
@@ -291,7 +294,9 @@ def verify(
     if "X-Amz-Algorithm" in names or "X-Amz-Signature" in names or "X-Amz-Credential" in names:
         return _verify_query(method, raw_path, query, header_pairs, secrets, now)
     if "Signature" in names and "AWSAccessKeyId" in names:
-        raise _sigv2()
+        from simsage.transport.sigv4_v2 import verify_query
+
+        return verify_query(method, raw_path, query, header_pairs, secrets, now, auth_path)
     authorization = headers.get("authorization")
     if not authorization:
         raise auth_error("AccessDenied", "Access Denied")
@@ -303,7 +308,7 @@ def verify(
     access_key, date, region = _scope(fields["Credential"], malformed)
     secret = secrets.get(access_key)
     if secret is None:
-        raise _unknown_key(access_key)
+        raise unknown_key(access_key)
     timestamp = headers.get("x-amz-date")
     when = _timestamp_of(timestamp)
     if when is None and headers.get("date"):
@@ -324,7 +329,7 @@ def verify(
             "RequestTimeTooSkewed",
             "The difference between the request time and the current time is too large.",
             RequestTime=timestamp,
-            ServerTime=_iso(now),
+            ServerTime=iso_time(now),
             MaxAllowedSkewMilliseconds=str(int(MAX_SKEW.total_seconds() * 1000)),
         )
     payload = headers.get("x-amz-content-sha256")
@@ -364,7 +369,7 @@ _PAYLOAD_WORDS = {
 }
 
 
-def _unknown_key(access_key: str) -> AWSError:
+def unknown_key(access_key: str) -> AWSError:
     return auth_error(
         "InvalidAccessKeyId",
         "The AWS Access Key Id you provided does not exist in our records.",
@@ -398,7 +403,7 @@ def _match(
     assert first is not None
     raise auth_error(
         "SignatureDoesNotMatch",
-        _MISMATCH,
+        MISMATCH_MESSAGE,
         AWSAccessKeyId=access_key,
         StringToSign=first[1],
         SignatureProvided=given,
@@ -448,7 +453,7 @@ def _verify_query(
         )
     secret = secrets.get(access_key)
     if secret is None:
-        raise _unknown_key(access_key)
+        raise unknown_key(access_key)
     if date != timestamp[:8]:
         raise malformed(
             "Error parsing the X-Amz-Credential parameter; the date does not match X-Amz-Date."
@@ -459,8 +464,8 @@ def _verify_query(
             "Request has expired",
             **{
                 "X-Amz-Expires": expires_text,
-                "Expires": _iso(when + timedelta(seconds=expires)),
-                "ServerTime": _iso(now),
+                "Expires": iso_time(when + timedelta(seconds=expires)),
+                "ServerTime": iso_time(now),
             },
         )
     if when - now > MAX_SKEW:
@@ -497,11 +502,13 @@ def verify_post_policy(
         AWSError: AccessDenied / InvalidArgument / InvalidAccessKeyId / SignatureDoesNotMatch.
     """
     secrets = local_secrets() if secrets is None else secrets
-    if fields.get("awsaccesskeyid") and fields.get("signature"):
-        raise _sigv2()
     policy = fields.get("policy")
     if policy is None:
         raise auth_error("AccessDenied", "Access Denied")
+    if fields.get("awsaccesskeyid") and "x-amz-signature" not in fields:
+        from simsage.transport.sigv4_v2 import verify_post
+
+        return verify_post(policy, fields, secrets)
     for name in ("x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"):
         if not fields.get(name):
             raise auth_error(
@@ -520,7 +527,7 @@ def verify_post_policy(
     access_key, date, region = _scope(fields["x-amz-credential"], malformed)
     secret = secrets.get(access_key)
     if secret is None:
-        raise _unknown_key(access_key)
+        raise unknown_key(access_key)
     timestamp = fields["x-amz-date"]
     if _timestamp_of(timestamp) is None or timestamp[:8] != date:
         raise auth_error("InvalidArgument", "Invalid x-amz-date", ArgumentName="x-amz-date")
@@ -528,7 +535,7 @@ def verify_post_policy(
     if not hmac.compare_digest(signer.sign(policy), fields["x-amz-signature"]):
         raise auth_error(
             "SignatureDoesNotMatch",
-            _MISMATCH,
+            MISMATCH_MESSAGE,
             AWSAccessKeyId=access_key,
             StringToSign=policy,
             SignatureProvided=fields["x-amz-signature"],

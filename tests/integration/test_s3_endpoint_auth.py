@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import botocore.auth
+import botocore.compat
+import botocore.crt.auth
 import pytest
 import s3_endpoint_helpers as helpers
 from botocore.auth import S3SigV4Auth
@@ -69,13 +71,19 @@ def test_anonymous_and_sigv2_requests_are_refused(s3, endpoint):
     assert status == 400 and "AWS4-HMAC-SHA256" in _error(body)["Message"]
 
 
-def test_presigned_get_and_put_with_plain_http(s3, endpoint):
+@pytest.mark.parametrize("version", [None, "s3v4"])
+def test_presigned_get_and_put_with_plain_http(endpoint, version):
+    """boto3's default presigned URLs for S3 are SigV2 (query ``Signature``); with
+    ``signature_version="s3v4"`` they are SigV4. Both are accepted."""
+    s3 = client(endpoint.url, signature_version=version) if version else client(endpoint.url)
     s3.create_bucket(Bucket="bkt")
     put_url = s3.generate_presigned_url(
         "put_object", Params={"Bucket": "bkt", "Key": "up.txt"}, ExpiresIn=600
     )
-    status, _, _ = _http("PUT", put_url, data=b"uploaded by urllib")
-    assert status == 200
+    assert ("X-Amz-Signature" in put_url) == (version == "s3v4")
+    # urllib would add a form Content-Type, which a SigV2 signature covers
+    status, _, body = _http("PUT", put_url, b"uploaded by urllib", {"Content-Type": ""})
+    assert status == 200, body
     get_url = s3.generate_presigned_url(
         "get_object", Params={"Bucket": "bkt", "Key": "up.txt"}, ExpiresIn=600
     )
@@ -86,15 +94,25 @@ def test_presigned_get_and_put_with_plain_http(s3, endpoint):
     assert status == 403 and _error(body)["Code"] == "SignatureDoesNotMatch"
 
 
-def test_an_expired_presigned_url_is_access_denied(s3, endpoint, monkeypatch):
+def test_an_expired_presigned_url_is_access_denied(endpoint, monkeypatch):
+    s3 = client(endpoint.url, signature_version="s3v4")
     s3.create_bucket(Bucket="bkt")
     s3.put_object(Bucket="bkt", Key="k", Body=b"v")
-    an_hour_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: an_hour_ago)
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+
+    def clock(remove_tzinfo=True):
+        return an_hour_ago.replace(tzinfo=None) if remove_tzinfo else an_hour_ago
+
+    # botocore signs with awscrt's signer when awscrt is installed (botocore.crt.auth)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", clock)
+    monkeypatch.setattr(botocore.crt.auth, "get_current_datetime", clock)
     url = s3.generate_presigned_url(
         "get_object", Params={"Bucket": "bkt", "Key": "k"}, ExpiresIn=60
     )
-    monkeypatch.undo()
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", botocore.compat.get_current_datetime)
+    monkeypatch.setattr(
+        botocore.crt.auth, "get_current_datetime", botocore.compat.get_current_datetime
+    )
     status, _, body = _http("GET", url)
     error = _error(body)
     assert status == 403 and (error["Code"], error["Message"]) == (
@@ -103,7 +121,8 @@ def test_an_expired_presigned_url_is_access_denied(s3, endpoint, monkeypatch):
     )
 
 
-def test_a_week_is_the_longest_expiry(s3, endpoint):
+def test_a_week_is_the_longest_expiry(endpoint):
+    s3 = client(endpoint.url, signature_version="s3v4")
     url = s3.generate_presigned_url(
         "get_object", Params={"Bucket": "bkt", "Key": "k"}, ExpiresIn=604801
     )
@@ -146,6 +165,9 @@ def test_curl_aws_sigv4_is_accepted(s3, endpoint, tmp_path):
         f"aws:amz:{REGION}:s3",
         "--user",
         f"{LOCAL_ACCESS_KEY}:{LOCAL_SECRET_KEY}",
+        # S3 requires x-amz-content-sha256 with a SigV4 header; curl 7.x does not add it
+        "-H",
+        "x-amz-content-sha256: UNSIGNED-PAYLOAD",
     ]
     put = subprocess.run(
         ["curl", "-sS", "-f", *signing, "-T", str(source), f"{endpoint.url}/bkt/curl%20key.txt"],
@@ -167,6 +189,8 @@ def test_curl_aws_sigv4_is_accepted(s3, endpoint, tmp_path):
             f"aws:amz:{REGION}:s3",
             "--user",
             f"{LOCAL_ACCESS_KEY}:x",
+            "-H",
+            "x-amz-content-sha256: UNSIGNED-PAYLOAD",
             f"{endpoint.url}/bkt/curl%20key.txt",
         ],
         capture_output=True,

@@ -11,7 +11,8 @@ from botocore.exceptions import ClientError
 from s3_endpoint_helpers import client
 
 from simsage.config import load_config
-from simsage.transport.s3_endpoint import S3Endpoint, split_address
+from simsage.transport.s3_endpoint import S3Endpoint
+from simsage.transport.s3_endpoint_address import split_address
 
 endpoint, s3 = helpers.endpoint, helpers.s3  # the fixtures
 
@@ -86,8 +87,8 @@ def test_errors_carry_s3_codes(s3):
         s3.head_object(Bucket="bkt", Key="missing")
     assert _code(excinfo) == ("404", 404)
     with pytest.raises(ClientError) as excinfo:
-        s3.create_bucket(Bucket="bkt")
-    assert _code(excinfo) == ("BucketAlreadyOwnedByYou", 409)
+        s3.delete_bucket(Bucket="nope")
+    assert _code(excinfo) == ("NoSuchBucket", 404)
     with pytest.raises(ClientError) as excinfo:
         s3.put_object(Bucket="nope", Key="k", Body=b"x" * (2 * 1024 * 1024))  # Expect: 100-continue
     assert _code(excinfo) == ("NoSuchBucket", 404)

@@ -409,3 +409,15 @@ def test_rfc822_header_dates(client, codec):
     op = client.meta.service_model.operation_model("PutObject")
     headers = {"expires": "Fri, 02 Jan 2026 03:04:05 GMT"}
     assert codec.parse(op, "b", "k", [], headers, None)["Expires"] == WHEN
+
+
+def test_text_payload_is_read_as_text(client, codec):
+    params = {"Bucket": "bkt", "Policy": '{"Version": "2012-10-17", "Statement": []}'}
+    assert round_trip(client, codec, "PutBucketPolicy", params) == params
+
+
+def test_rfc2047_metadata_is_decoded_as_s3_stores_it(client, codec):
+    op = client.meta.service_model.operation_model("PutObject")
+    headers = {"x-amz-meta-city": "=?UTF-8?B?TcO8bmNoZW4g8J+Zgg==?=", "x-amz-meta-plain": "a=?b"}
+    params = codec.parse(op, "b", "k", [], headers, None)
+    assert params["Metadata"] == {"city": "München 🙂", "plain": "a=?b"}

@@ -521,3 +521,17 @@ def test_error_document(codec):
     assert root.find("Key").text == "a&b"
     assert response.header("x-amz-request-id") == "REQ"
     assert response.header("x-amz-id-2") == root.find("HostId").text
+
+
+def test_text_payload_is_the_body(model, codec):
+    policy = '{"Version": "2012-10-17", "Statement": []}'
+    assert parsed_back(model, codec, "GetBucketPolicy", {"Policy": policy}) == {"Policy": policy}
+
+
+def test_non_ascii_metadata_goes_out_rfc2047_encoded(model, codec):
+    result = {"Metadata": {"city": "München 🙂", "plain": "x"}, "ContentLength": 0}
+    response = codec.serialize(model.operation_model("HeadObject"), result)
+    assert response.header("x-amz-meta-city") == "=?UTF-8?B?TcO8bmNoZW4g8J+Zgg==?="
+    assert response.header("x-amz-meta-plain") == "x"
+    for _, value in response.headers:
+        value.encode("latin-1")  # every value can go on an HTTP/1.1 wire
