@@ -14,7 +14,8 @@ non-boto3 clients). The clients run in this process.
    several timed rounds of N ops after a warm-up round, interleaved across the servers:
      - boto3: one client per server with ``endpoint_url`` (keep-alive, botocore's pool);
      - raw HTTP: an ``http.client`` keep-alive connection looping over presigned GET URLs
-       (made beforehand), so that botocore's own cost does not hide the server's.
+       (made beforehand, boto3's default presign), so that botocore's own cost does not
+       hide the server's.
    Target: simsage >= 10x moto's GETs/s (the raw loop shows the servers themselves).
 2. Large transfer (200 MiB, 50 MiB with --quick) through s3fs (``fs.put`` up, ``fs.get``
    down to a local file, s3fs defaults) against ``shutil.copyfile`` of the same file on
@@ -147,13 +148,7 @@ def http_client(url: str):
     ).client(
         "s3",
         endpoint_url=url,
-        # s3v4: botocore presigns with SigV2 by default in us-east-1, which simsage refuses
-        # (as S3 does for buckets made since 2020).
-        config=BotoConfig(
-            signature_version="s3v4",
-            retries={"max_attempts": 1},
-            s3={"addressing_style": "path"},
-        ),
+        config=BotoConfig(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
     )
 
 
