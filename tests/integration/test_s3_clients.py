@@ -24,6 +24,7 @@ skipped with the reason. What each client needs, found here:
 from __future__ import annotations
 
 import glob
+import hashlib
 import importlib.resources
 import io
 import json
@@ -32,6 +33,7 @@ import random
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,12 +306,23 @@ def test_cli_cp_multipart_both_ways_ls_head(endpoint: Endpoint, big_file: Path, 
     )
     assert (meta["ContentLength"], meta["ETag"]) == (20 * MiB, head["ETag"])
 
+    # `aws s3 presign`: a URL any HTTP client can GET, no credentials needed.
+    url = _aws("s3", "presign", f"s3://{BUCKET}/cli/big.bin", "--expires-in", "60").stdout
+    with urllib.request.urlopen(url.strip(), timeout=60) as response:
+        assert (
+            hashlib.sha256(response.read()).digest() == hashlib.sha256(down.read_bytes()).digest()
+        )
+
 
 def test_cli_sync_both_ways(endpoint: Endpoint, tmp_path: Path) -> None:
     local = tmp_path / "up"
     (local / "sub").mkdir(parents=True)
     (local / "a.txt").write_text("a")
     (local / "sub" / "b.txt").write_text("bb")
+    # Files made a while ago: S3's LastModified has whole seconds, and sync sends again a
+    # file changed later than its object (as it would to S3 within the same second).
+    for path in (local / "a.txt", local / "sub" / "b.txt"):
+        os.utime(path, (path.stat().st_mtime - 3600,) * 2)
     _aws("s3", "sync", str(local), f"s3://{BUCKET}/sync", "--only-show-errors")
     listed = endpoint.s3.list_objects_v2(Bucket=BUCKET, Prefix="sync/")["Contents"]
     assert [(o["Key"], o["Size"]) for o in listed] == [("sync/a.txt", 1), ("sync/sub/b.txt", 2)]
