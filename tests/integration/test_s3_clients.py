@@ -127,6 +127,12 @@ def test_pandas_csv_both_ways(endpoint: Endpoint) -> None:
     df.assign(z=df.x * 10).to_csv(f"s3://{BUCKET}/out/d.csv", index=False)
     assert _body(endpoint, "out/d.csv") == b"x,y,z\n1,a,10\n2,b,20\n"
 
+    # S3's NoSuchKey / NoSuchBucket over HTTP are the file errors pandas users expect.
+    with pytest.raises(FileNotFoundError):
+        pd.read_csv(f"s3://{BUCKET}/in/missing.csv")
+    with pytest.raises(FileNotFoundError):
+        pd.read_csv("s3://no-such-bucket-here/d.csv")
+
 
 def test_pandas_parquet_both_ways(endpoint: Endpoint) -> None:
     pd = pytest.importorskip("pandas")
