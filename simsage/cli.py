@@ -21,6 +21,7 @@ import click
 from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
 
+from simsage.cli_serve import serve
 from simsage.config import ConfigError, load_config
 from simsage.runtime import image_build  # the docker SDK is imported when a build starts
 from simsage.services import emulated_services
@@ -778,6 +779,8 @@ def images_ls() -> None:
                 f"{row.name:<16} {name}"
             )
 
+
+main.add_command(serve)
 
 if __name__ == "__main__":
     main()

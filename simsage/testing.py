@@ -6,7 +6,10 @@ Fixtures:
   it, the backend is ``local``).
 - ``simsage_local``: simsage activated on that home for the test: every boto3 client
   created during the test is answered by simsage, answers are checked against AWS's
-  output shapes, and everything the test started is stopped afterwards.
+  output shapes, and everything the test started is stopped afterwards. Non-boto3
+  clients (pandas ``s3://``, s3fs, the AWS CLI in a subprocess) reach the home's S3
+  endpoint through ``AWS_ENDPOINT_URL_S3``; the endpoint starts on their first request
+  and stops at the end of the test.
 
     def test_upload(simsage_local):
         s3 = simsage_local.client("s3")
@@ -25,6 +28,7 @@ import botocore.session
 import pytest
 
 from simsage.config import Config, load_config
+from simsage.transport import endpoint_record, endpoint_use
 from simsage.transport.activation import activate, deactivate
 
 # Service models are immutable JSON: one loader (and its cache) serves every test, so a
@@ -56,13 +60,16 @@ class SimsageLocal:
 
 
 @pytest.fixture
-def simsage_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def simsage_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "simsage-home"
     monkeypatch.setenv("SIMSAGE_HOME", str(home))
     monkeypatch.setenv("SIMSAGE_BACKEND", "local")
     for name in ("SIMSAGE_REGION", "SIMSAGE_ACCOUNT_ID"):
         monkeypatch.delenv(name, raising=False)
-    return home
+    yield home
+    # The home's S3 endpoint, if the test started one and left it running, stops with it.
+    if (home / endpoint_record.FOLDER).exists():
+        endpoint_use.stop(home.resolve())
 
 
 @pytest.fixture

@@ -10,10 +10,21 @@ simsage is active.
 
 While active, a session with no region configured gets simsage's region, and
 credentials are simsage's fixed local ones (no credential chain, no metadata service).
+
+Clients that do not go through boto3 in this process (pandas ``s3://`` and s3fs over
+aiobotocore, pyarrow, the AWS CLI or any program in a subprocess) reach the same store
+over HTTP: while active, the environment names the home's S3 endpoint
+(``AWS_ENDPOINT_URL_S3``, the standard setting botocore, aiobotocore, the AWS CLI and
+pyarrow read) and simsage's local credentials and region (:data:`ENDPOINT_ENVIRONMENT`).
+The endpoint itself starts only when something first connects to it
+(:mod:`simsage.transport.endpoint_use`), is shared by every process using the home, and
+stops when its last user deactivates. :func:`deactivate` puts the environment back as
+it was, variable by variable.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +41,11 @@ LOCAL_SECRET_KEY = "simsage-local-secret-key"
 
 _lock = threading.RLock()
 _stack: list[Transport] = []
+# Per activation on the stack: the environment variables it replaced (None: was unset).
+_saved_environment: list[dict[str, str | None]] = []
 _originals: dict[str, object] = {}
+# Credentials a caller's environment may carry that must not reach the local endpoint.
+_REMOVED = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
 def boto3_session(**kwargs) -> boto3.Session:
@@ -71,6 +86,7 @@ def activate(config: Config | None = None, **overrides) -> Transport | None:
     with _lock:
         if not _stack:
             _patch()
+        _saved_environment.append(_point_environment(config))
         _stack.append(transport)
     return transport
 
@@ -79,9 +95,47 @@ def deactivate() -> None:
     """Undo the latest :func:`activate`; the previous activation (if any) applies again."""
     with _lock:
         if _stack:
-            _stack.pop()
+            transport = _stack.pop()
+            _set_environment(_saved_environment.pop())
+            from simsage.transport import endpoint_use
+
+            endpoint_use.release(transport.config.home)
         if not _stack:
             _unpatch()
+
+
+def endpoint_environment(config: Config, url: str) -> dict[str, str]:
+    """What non-boto3 clients need to reach the S3 endpoint at ``url``: the standard
+    variables, as :func:`activate` sets them (region only where unset)."""
+    values = {
+        "AWS_ENDPOINT_URL_S3": url,
+        "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
+    }
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if not os.environ.get(name):
+            values[name] = config.region
+    return values
+
+
+def _point_environment(config: Config) -> dict[str, str | None]:
+    """Use the home's endpoint and point the environment at it; returns what it replaced."""
+    from simsage.transport import endpoint_use
+
+    url = endpoint_use.use(config.home)
+    changes: dict[str, str | None] = dict(endpoint_environment(config, url))
+    changes.update(dict.fromkeys(_REMOVED))
+    saved = {name: os.environ.get(name) for name in changes}
+    _set_environment(changes)
+    return saved
+
+
+def _set_environment(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def active_transport() -> Transport | None:

@@ -165,7 +165,10 @@ def make_local(client) -> None:
     Parameter building, validation and serialization stay botocore's. boto3's managed
     transfers of the client stay in-process and copy in the kernel
     (:mod:`simsage.transport.transfers`)."""
+    resolver = client._ruleset_resolver
     client._ruleset_resolver = None
+    if resolver is not None and hasattr(client, "generate_presigned_url"):
+        _presign_with(client, resolver)
     creator = getattr(client, "_user_agent_creator", None)
     if creator is not None and not isinstance(creator, _FixedUserAgent):
         client._user_agent_creator = _FixedUserAgent(creator.to_string())
@@ -174,6 +177,26 @@ def make_local(client) -> None:
     from simsage.transport.transfers import keep_transfers_local
 
     keep_transfers_local()
+
+
+def _presign_with(client, resolver) -> None:
+    """A presigned URL or POST is built for the wire: it needs the endpoint rule set that
+    an in-process call skips (for S3 it puts the bucket into the URL), so the client's
+    presigning methods get it back for their call. With simsage active the URL names
+    the home's S3 endpoint (``AWS_ENDPOINT_URL_S3``), which verifies it."""
+    for name in ("generate_presigned_url", "generate_presigned_post"):
+        method = getattr(client, name, None)
+        if method is None:
+            continue
+
+        def presign(*args, _method=method, **kwargs):
+            client._ruleset_resolver = resolver
+            try:
+                return _method(*args, **kwargs)
+            finally:
+                client._ruleset_resolver = None
+
+        setattr(client, name, presign)
 
 
 class _LocalClient:

@@ -32,7 +32,6 @@ import os
 import random
 import subprocess
 import sys
-import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,21 +73,10 @@ def endpoint(simsage_local, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    server = None
-    url = os.environ.get("AWS_ENDPOINT_URL_S3")
-    if not url:
-        # Until activation starts the endpoint itself: one in a thread of this process.
-        from simsage.transport.s3_endpoint import S3Endpoint
-
-        server = S3Endpoint(simsage_local.config)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = server.url
-        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", url)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", LOCAL_ACCESS_KEY)
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", LOCAL_SECRET_KEY)
-        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-        monkeypatch.setenv("AWS_REGION", simsage_local.config.region)
-        monkeypatch.setenv("AWS_DEFAULT_REGION", simsage_local.config.region)
+    # simsage_local activated simsage: the environment names the home's endpoint (started
+    # by the first request that reaches it) and simsage's keys.
+    url = os.environ["AWS_ENDPOINT_URL_S3"]
+    assert os.environ["AWS_ACCESS_KEY_ID"] == LOCAL_ACCESS_KEY
     _clear_s3fs_cache()
     s3 = simsage_local.client("s3")
     s3.create_bucket(Bucket=BUCKET)
@@ -96,9 +84,6 @@ def endpoint(simsage_local, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
         yield Endpoint(url=url, s3=s3, region=simsage_local.config.region)
     finally:
         _clear_s3fs_cache()
-        if server is not None:
-            server.shutdown()
-            server.server_close()
 
 
 @pytest.fixture(scope="module")
