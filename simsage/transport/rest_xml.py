@@ -28,16 +28,17 @@ names lower-cased; the request body already de-chunked (aws-chunked is the endpo
 from __future__ import annotations
 
 import base64
+import calendar
 import email.errors
 import email.header
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import formatdate
 from typing import Any, BinaryIO
 from xml.etree import ElementTree
 
-from botocore.awsrequest import HeadersDict
 from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.parsers import ResponseParserError, RestXMLParser
 from botocore.serialize import TIMESTAMP_PRECISION_MILLISECOND, RestXMLSerializer
@@ -108,6 +109,16 @@ class _Writer(RestXMLSerializer):
         return super()._timestamp_iso8601(value.astimezone(UTC))
 
     def header_value(self, shape: Shape, value: Any) -> str:
+        """botocore's header conversion, with its answers for the common cases (a str or
+        int member, a datetime in the default rfc822 format) computed directly."""
+        kind = shape.type_name
+        if kind == "timestamp":
+            if isinstance(value, datetime) and "timestampFormat" not in shape.serialization:
+                # = parse_to_aware_datetime → timegm → _timestamp_rfc822 (naive is UTC)
+                return formatdate(calendar.timegm(value.utctimetuple()), usegmt=True)
+        elif kind in ("string", "integer", "long") and type(value) in (str, int):
+            if not shape.serialization.get("jsonvalue"):
+                return str(value)
         return self._convert_header_value(shape, value)
 
     def document(self, shape: Shape, value: Any, name: str) -> bytes:
@@ -178,6 +189,8 @@ class RestXmlCodec:
         self.router = Router(service_model)
         self._parser = _Parser()
         self._writer = _Writer()
+        self._header_plans: dict[str, list[tuple[str, Shape, str | None]]] = {}
+        self._output_plans: dict[str, list[tuple[str, Shape, str | None, str]]] = {}
 
     # -- requests -------------------------------------------------------------------------
 
@@ -236,7 +249,9 @@ class RestXmlCodec:
         values = self.router.route_of(op).path_values(_path(bucket, key)) or {}
         params.update(values)
         self._parse_query(shape, _query_dict(query), params)
-        self._parse_headers(shape, HeadersDict(headers), params)
+        if any(k != k.lower() for k in headers):  # callers other than the endpoint
+            headers = {k.lower(): v for k, v in headers.items()}
+        self._parse_headers(shape, headers, params)
         self._parse_body(shape, body, params)
         return params
 
@@ -293,15 +308,31 @@ class RestXmlCodec:
                 if rest:
                     params[name] = rest
 
-    def _parse_headers(self, shape: Shape, headers: HeadersDict, params: dict[str, Any]) -> None:
-        for name, member in shape.members.items():
-            location = member.serialization.get("location")
-            if location == "headers":
+    def _header_members(self, shape: Shape) -> list[tuple[str, Shape, str | None]]:
+        """``(name, member, lower-cased wire name)`` of a shape's header members (the wire
+        name None for a header map such as ``x-amz-meta-``), computed once per shape."""
+        plan = self._header_plans.get(shape.name)
+        if plan is None:
+            plan = []
+            for name, member in shape.members.items():
+                location = member.serialization.get("location")
+                if location == "headers":
+                    plan.append((name, member, None))
+                elif location == "header":
+                    plan.append((name, member, member.serialization.get("name", name).lower()))
+            self._header_plans[shape.name] = plan
+        return plan
+
+    def _parse_headers(
+        self, shape: Shape, headers: Mapping[str, str], params: dict[str, Any]
+    ) -> None:
+        """Header members from ``headers`` (names lower-cased, as :meth:`parse` says)."""
+        for name, member, wire in self._header_members(shape):
+            if wire is None:
                 found = self._parser._parse_header_map(member, headers)
                 if found:
                     params[name] = {k: rfc2047_decode(v) for k, v in found.items()}
-            elif location == "header":
-                wire = member.serialization.get("name", name)
+            else:
                 if wire not in headers:
                     continue
                 try:
@@ -389,12 +420,10 @@ class RestXmlCodec:
         headers: list[tuple[str, str]] = []
         body_members: dict[str, Any] = {}
         payload = shape.serialization.get("payload")
-        for name, member in shape.members.items():
+        for name, member, location, wire in self._output_members(shape):
             value = result.get(name)
             if value is None:
                 continue
-            location = member.serialization.get("location")
-            wire = member.serialization.get("name", name)
             if location == "header":
                 if member.type_name == "list" and not value:
                     continue
@@ -429,6 +458,22 @@ class RestXmlCodec:
         if isinstance(body, bytes) and not any(k.lower() == "content-length" for k, _ in headers):
             headers.append(("Content-Length", str(len(body))))
         return Response(status, headers, body)
+
+    def _output_members(self, shape: Shape) -> list[tuple[str, Shape, str | None, str]]:
+        """``(name, member, location, wire name)`` of an output shape, computed once."""
+        plan = self._output_plans.get(shape.name)
+        if plan is None:
+            plan = [
+                (
+                    name,
+                    member,
+                    member.serialization.get("location"),
+                    member.serialization.get("name", name),
+                )
+                for name, member in shape.members.items()
+            ]
+            self._output_plans[shape.name] = plan
+        return plan
 
     def _bare(self, shape: Shape, members: dict[str, Any]) -> bytes:
         # S3 quirk: GetBucketLocation's document is its one member's element with the value
