@@ -191,6 +191,7 @@ class RestXmlCodec:
         self._writer = _Writer()
         self._header_plans: dict[str, list[tuple[str, Shape, str | None]]] = {}
         self._output_plans: dict[str, list[tuple[str, Shape, str | None, str]]] = {}
+        self._query_plans: dict[str, tuple[list[tuple[str, Shape, str]], frozenset[str]]] = {}
 
     # -- requests -------------------------------------------------------------------------
 
@@ -285,28 +286,31 @@ class RestXmlCodec:
     def _parse_query(
         self, shape: Shape, query: Mapping[str, list[str]], params: dict[str, Any]
     ) -> None:
-        named = set()
-        for name, member in shape.members.items():
-            if member.serialization.get("location") != "querystring":
-                continue
-            wire = member.serialization.get("name", name)
-            named.add(wire)
+        plan = self._query_plans.get(shape.name)
+        if plan is None:
+            members = [
+                (name, member, member.serialization.get("name", name))
+                for name, member in shape.members.items()
+                if member.serialization.get("location") == "querystring"
+            ]
+            named = frozenset(wire for _, _, wire in members)
+            plan = self._query_plans[shape.name] = (members, named)
+        members, named = plan
+        maps = []
+        for name, member, wire in members:
             if member.type_name == "map":
+                maps.append(name)
+            elif wire not in query:
                 continue
-            if wire not in query:
-                continue
-            if member.type_name == "list":
+            elif member.type_name == "list":
                 params[name] = [self._scalar(member.member, v, wire) for v in query[wire]]
             else:
                 params[name] = self._scalar(member, query[wire][0], wire)
-        for name, member in shape.members.items():
+        for name in maps:
             # A querystring map takes every parameter no other member names.
-            if member.serialization.get("location") == "querystring" and (
-                member.type_name == "map"
-            ):
-                rest = {k: v[0] for k, v in query.items() if k not in named}
-                if rest:
-                    params[name] = rest
+            rest = {k: v[0] for k, v in query.items() if k not in named}
+            if rest:
+                params[name] = rest
 
     def _header_members(self, shape: Shape) -> list[tuple[str, Shape, str | None]]:
         """``(name, member, lower-cased wire name)`` of a shape's header members (the wire

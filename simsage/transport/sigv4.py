@@ -22,6 +22,7 @@ RequestTimeTooSkewed, and InvalidRequest for SigV2 ("Please use AWS4-HMAC-SHA256
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -89,14 +90,25 @@ class _Signer(S3SigV4Auth):
         self.context = {"timestamp": timestamp}  # botocore reads it from request.context
 
     def sign(self, string_to_sign: str) -> str:
-        return self.signature(string_to_sign, self)
+        # = botocore's signature(), with the derived key computed once per scope
+        return hmac.new(self.signing_key(), string_to_sign.encode(), hashlib.sha256).hexdigest()
 
     def signing_key(self) -> bytes:
-        date = self.context["timestamp"][:8]
-        key = self._sign(f"AWS4{self.credentials.secret_key}".encode(), date)
-        for part in (self._region_name, self._service_name, "aws4_request"):
-            key = self._sign(key, part)
-        return key
+        return _signing_key(
+            self.credentials.secret_key,
+            self.context["timestamp"][:8],
+            self._region_name,
+            self._service_name,
+        )
+
+
+@functools.lru_cache(maxsize=64)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """SigV4's derived key (four HMACs), which only changes with the day and the scope."""
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
 
 
 @dataclass

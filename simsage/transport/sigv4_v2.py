@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from urllib.parse import SplitResult, unquote
 
 from botocore.auth import HmacV1Auth
-from botocore.awsrequest import HTTPHeaders
 from botocore.credentials import Credentials
 
 from simsage.transport.sigv4 import (
@@ -28,6 +27,45 @@ from simsage.transport.sigv4 import (
     iso_time,
     unknown_key,
 )
+
+
+class _Headers:
+    """The header lines as ``HmacV1Auth.canonical_string`` reads them, with
+    ``email.message.Message``'s semantics (botocore's ``HTTPHeaders``): names match
+    case-insensitively, iteration yields every line's name (repeats included), ``[name]``
+    is the first line's value or None, ``get_all`` every value, ``del`` drops them all,
+    assignment adds a line. A list of pairs instead of a Message: this is per request."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs = pairs
+        self._index()
+
+    def _index(self) -> None:
+        self._first: dict[str, str] = {}
+        for n, v in self._pairs:
+            self._first.setdefault(n.lower(), v)
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self._first
+
+    def __iter__(self):
+        return iter([n for n, _ in self._pairs])
+
+    def __getitem__(self, name: str) -> str | None:
+        return self._first.get(name.lower())
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._pairs.append((name, value))
+        self._first.setdefault(name.lower(), value)
+
+    def __delitem__(self, name: str) -> None:
+        name = name.lower()
+        self._pairs = [(n, v) for n, v in self._pairs if n.lower() != name]
+        self._first.pop(name, None)
+
+    def get_all(self, name: str) -> list[str]:
+        name = name.lower()
+        return [v for n, v in self._pairs if n.lower() == name]
 
 
 class _V2Query(HmacV1Auth):
@@ -76,10 +114,7 @@ def verify_query(
             Expires=iso_time(datetime.fromtimestamp(int(expires), UTC)),
             ServerTime=iso_time(now),
         )
-    headers = HTTPHeaders()
-    for name, value in header_pairs:
-        if name.lower() != "date":
-            headers[name] = value
+    headers = _Headers([(n, v) for n, v in header_pairs if n.lower() != "date"])
     raw_query = "&".join(f"{k}={v}" for k, v in query)
     split = SplitResult("http", "", raw_path, raw_query, "")
     signer = _V2Query(access_key, secret, expires)
