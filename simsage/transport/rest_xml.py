@@ -190,7 +190,7 @@ class RestXmlCodec:
         self._parser = _Parser()
         self._writer = _Writer()
         self._header_plans: dict[str, list[tuple[str, Shape, str | None]]] = {}
-        self._output_plans: dict[str, list[tuple[str, Shape, str | None, str]]] = {}
+        self._output_plans: dict[str, dict[str, tuple[int, Shape, str | None, str]]] = {}
         self._query_plans: dict[str, tuple[list[tuple[str, Shape, str]], frozenset[str]]] = {}
 
     # -- requests -------------------------------------------------------------------------
@@ -421,27 +421,32 @@ class RestXmlCodec:
         shape = op.output_shape
         if shape is None:
             return Response(status, [("Content-Length", "0")], b"")
-        headers: list[tuple[str, str]] = []
+        placed: list[tuple[int, str, str]] = []  # (member position, name, value)
         body_members: dict[str, Any] = {}
         payload = shape.serialization.get("payload")
-        for name, member, location, wire in self._output_members(shape):
-            value = result.get(name)
-            if value is None:
+        plan = self._output_members(shape)
+        for name, value in result.items():  # the result's members only, not all ~50
+            entry = plan.get(name)
+            if entry is None or value is None:
                 continue
+            position, member, location, wire = entry
             if location == "header":
                 if member.type_name == "list" and not value:
                     continue
-                headers.append((wire, self._writer.header_value(member, value)))
+                placed.append((position, wire, self._writer.header_value(member, value)))
             elif location == "headers":
-                headers.extend((wire + k, str(v)) for k, v in value.items())
+                placed.extend((position, wire + k, str(v)) for k, v in value.items())
             elif location == "statusCode":
                 status = int(value)
             elif name != payload:
                 body_members[name] = value
+        if len(body_members) > 1:  # documents keep the shape's member order
+            body_members = {k: body_members[k] for k in shape.members if k in body_members}
+        placed.sort(key=lambda h: h[0])  # in the shape's order, as before (stable)
         # S3 quirk: header values that are not US-ASCII go out RFC 2047-encoded (S3 does
         # so for user metadata; a value stored in-process is the only way to get one in
         # any other header, which HTTP/1.1 could not carry raw either).
-        headers = [(k, rfc2047_encode(v)) for k, v in headers]
+        headers = [(k, rfc2047_encode(v)) for _, k, v in placed]
         body: bytes | object = b""
         document = True
         if payload is not None:
@@ -463,19 +468,20 @@ class RestXmlCodec:
             headers.append(("Content-Length", str(len(body))))
         return Response(status, headers, body)
 
-    def _output_members(self, shape: Shape) -> list[tuple[str, Shape, str | None, str]]:
-        """``(name, member, location, wire name)`` of an output shape, computed once."""
+    def _output_members(self, shape: Shape) -> dict[str, tuple[int, Shape, str | None, str]]:
+        """name → ``(position, member, location, wire name)`` of an output shape's
+        members, computed once."""
         plan = self._output_plans.get(shape.name)
         if plan is None:
-            plan = [
-                (
-                    name,
+            plan = {
+                name: (
+                    position,
                     member,
                     member.serialization.get("location"),
                     member.serialization.get("name", name),
                 )
-                for name, member in shape.members.items()
-            ]
+                for position, (name, member) in enumerate(shape.members.items())
+            }
             self._output_plans[shape.name] = plan
         return plan
 
