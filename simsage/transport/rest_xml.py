@@ -191,6 +191,7 @@ class RestXmlCodec:
         self._writer = _Writer()
         self._header_plans: dict[str, list[tuple[str, Shape, str | None]]] = {}
         self._output_plans: dict[str, dict[str, tuple[int, Shape, str | None, str]]] = {}
+        self._body_members: dict[str, bool] = {}
         self._query_plans: dict[str, tuple[list[tuple[str, Shape, str]], frozenset[str]]] = {}
 
     # -- requests -------------------------------------------------------------------------
@@ -375,7 +376,13 @@ class RestXmlCodec:
             elif payload in shape.required_members:
                 raise CodecError("MissingRequestBodyError", "Request Body is empty")
             return
-        if any("location" not in m.serialization for m in shape.members.values()):
+        has_body_members = self._body_members.get(shape.name)
+        if has_body_members is None:
+            has_body_members = any(
+                "location" not in m.serialization for m in shape.members.values()
+            )
+            self._body_members[shape.name] = has_body_members
+        if has_body_members:
             document = self._read_document(body)
             if document:
                 params.update(self._parse_document(shape, document, shape.name))

@@ -98,6 +98,12 @@ def _length(body) -> int:
         return -1
 
 
+def _decode(text: str) -> str:
+    """A query name or value decoded (``unquote_plus``), skipped when there is nothing to
+    decode."""
+    return unquote_plus(text) if "%" in text or "+" in text else text
+
+
 _date_cache: tuple[int, str] = (0, "")
 
 
@@ -437,7 +443,7 @@ class S3Endpoint(http.server.ThreadingHTTPServer):
         virtual = host_bucket(headers.get("host", ""))
         bucket, key = split_address(headers.get("host", ""), raw_path)
         raw_pairs = query_pairs(raw_query)
-        query = [(unquote_plus(k), unquote_plus(v)) for k, v in raw_pairs]
+        query = [(_decode(k), _decode(v)) for k, v in raw_pairs]
         content_type = headers.get("content-type", "")
         if (
             exchange.command == "POST"

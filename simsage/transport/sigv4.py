@@ -75,6 +75,7 @@ _BAD_REQUEST_CODES = {
 }
 
 
+@functools.cache
 def local_secrets() -> dict[str, str]:
     """simsage's one pair of credentials (``LOCAL_ACCESS_KEY`` → ``LOCAL_SECRET_KEY``)."""
     from simsage.transport.activation import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY

@@ -11,6 +11,7 @@ refused (no current client sends them). The string to sign is botocore's
 
 from __future__ import annotations
 
+import base64
 import hmac
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -68,6 +69,10 @@ class _Headers:
         return [v for n, v in self._pairs if n.lower() == name]
 
 
+def _unquote(text: str) -> str:
+    return unquote(text) if "%" in text else text
+
+
 class _V2Query(HmacV1Auth):
     """botocore's SigV2 (HMAC-SHA1) signer, with the URL's ``Expires`` in place of Date."""
 
@@ -77,6 +82,11 @@ class _V2Query(HmacV1Auth):
 
     def _get_date(self) -> str:
         return self._expires
+
+    def sign_string(self, string_to_sign: str) -> str:
+        # = botocore's (base64 of the HMAC-SHA1, which is 20 bytes: one line, no newline)
+        digest = hmac.digest(self.credentials.secret_key.encode(), string_to_sign.encode(), "sha1")
+        return base64.b64encode(digest).decode()
 
 
 def verify_query(
@@ -92,7 +102,7 @@ def verify_query(
     botocore's ``generate_presigned_url`` makes for S3 unless the client is configured
     with ``signature_version="s3v4"``, so S3 still accepts it. (SigV2 ``Authorization``
     headers are refused: no current client sends them.)"""
-    values = {unquote(k): unquote(v) for k, v in query}
+    values = {_unquote(k): _unquote(v) for k, v in query}
     access_key, expires, given = (
         values["AWSAccessKeyId"],
         values.get("Expires", ""),
