@@ -313,6 +313,11 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
             return
         try:
             self._send_stream(body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client hung up mid-body, as s3fs does on its first GET of a large object
+            # (it then reads ranges): routine, no trace.
+            log.debug("client closed the connection during %s", self.path)
+            self.close_connection = True
         except Exception:  # the status line is out: all we can do is cut the body short
             log.exception("simsage's S3 endpoint failed sending %s", self.path)
             self.close_connection = True
