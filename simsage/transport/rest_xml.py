@@ -28,16 +28,17 @@ names lower-cased; the request body already de-chunked (aws-chunked is the endpo
 from __future__ import annotations
 
 import base64
+import calendar
 import email.errors
 import email.header
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import formatdate
 from typing import Any, BinaryIO
 from xml.etree import ElementTree
 
-from botocore.awsrequest import HeadersDict
 from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.parsers import ResponseParserError, RestXMLParser
 from botocore.serialize import TIMESTAMP_PRECISION_MILLISECOND, RestXMLSerializer
@@ -108,6 +109,16 @@ class _Writer(RestXMLSerializer):
         return super()._timestamp_iso8601(value.astimezone(UTC))
 
     def header_value(self, shape: Shape, value: Any) -> str:
+        """botocore's header conversion, with its answers for the common cases (a str or
+        int member, a datetime in the default rfc822 format) computed directly."""
+        kind = shape.type_name
+        if kind == "timestamp":
+            if isinstance(value, datetime) and "timestampFormat" not in shape.serialization:
+                # = parse_to_aware_datetime → timegm → _timestamp_rfc822 (naive is UTC)
+                return formatdate(calendar.timegm(value.utctimetuple()), usegmt=True)
+        elif kind in ("string", "integer", "long") and type(value) in (str, int):
+            if not shape.serialization.get("jsonvalue"):
+                return str(value)
         return self._convert_header_value(shape, value)
 
     def document(self, shape: Shape, value: Any, name: str) -> bytes:
@@ -178,6 +189,10 @@ class RestXmlCodec:
         self.router = Router(service_model)
         self._parser = _Parser()
         self._writer = _Writer()
+        self._header_plans: dict[str, list[tuple[str, Shape, str | None]]] = {}
+        self._output_plans: dict[str, dict[str, tuple[int, Shape, str | None, str]]] = {}
+        self._body_members: dict[str, bool] = {}
+        self._query_plans: dict[str, tuple[list[tuple[str, Shape, str]], frozenset[str]]] = {}
 
     # -- requests -------------------------------------------------------------------------
 
@@ -236,7 +251,9 @@ class RestXmlCodec:
         values = self.router.route_of(op).path_values(_path(bucket, key)) or {}
         params.update(values)
         self._parse_query(shape, _query_dict(query), params)
-        self._parse_headers(shape, HeadersDict(headers), params)
+        if any(k != k.lower() for k in headers):  # callers other than the endpoint
+            headers = {k.lower(): v for k, v in headers.items()}
+        self._parse_headers(shape, headers, params)
         self._parse_body(shape, body, params)
         return params
 
@@ -270,38 +287,57 @@ class RestXmlCodec:
     def _parse_query(
         self, shape: Shape, query: Mapping[str, list[str]], params: dict[str, Any]
     ) -> None:
-        named = set()
-        for name, member in shape.members.items():
-            if member.serialization.get("location") != "querystring":
-                continue
-            wire = member.serialization.get("name", name)
-            named.add(wire)
+        plan = self._query_plans.get(shape.name)
+        if plan is None:
+            members = [
+                (name, member, member.serialization.get("name", name))
+                for name, member in shape.members.items()
+                if member.serialization.get("location") == "querystring"
+            ]
+            named = frozenset(wire for _, _, wire in members)
+            plan = self._query_plans[shape.name] = (members, named)
+        members, named = plan
+        maps = []
+        for name, member, wire in members:
             if member.type_name == "map":
+                maps.append(name)
+            elif wire not in query:
                 continue
-            if wire not in query:
-                continue
-            if member.type_name == "list":
+            elif member.type_name == "list":
                 params[name] = [self._scalar(member.member, v, wire) for v in query[wire]]
             else:
                 params[name] = self._scalar(member, query[wire][0], wire)
-        for name, member in shape.members.items():
+        for name in maps:
             # A querystring map takes every parameter no other member names.
-            if member.serialization.get("location") == "querystring" and (
-                member.type_name == "map"
-            ):
-                rest = {k: v[0] for k, v in query.items() if k not in named}
-                if rest:
-                    params[name] = rest
+            rest = {k: v[0] for k, v in query.items() if k not in named}
+            if rest:
+                params[name] = rest
 
-    def _parse_headers(self, shape: Shape, headers: HeadersDict, params: dict[str, Any]) -> None:
-        for name, member in shape.members.items():
-            location = member.serialization.get("location")
-            if location == "headers":
+    def _header_members(self, shape: Shape) -> list[tuple[str, Shape, str | None]]:
+        """``(name, member, lower-cased wire name)`` of a shape's header members (the wire
+        name None for a header map such as ``x-amz-meta-``), computed once per shape."""
+        plan = self._header_plans.get(shape.name)
+        if plan is None:
+            plan = []
+            for name, member in shape.members.items():
+                location = member.serialization.get("location")
+                if location == "headers":
+                    plan.append((name, member, None))
+                elif location == "header":
+                    plan.append((name, member, member.serialization.get("name", name).lower()))
+            self._header_plans[shape.name] = plan
+        return plan
+
+    def _parse_headers(
+        self, shape: Shape, headers: Mapping[str, str], params: dict[str, Any]
+    ) -> None:
+        """Header members from ``headers`` (names lower-cased, as :meth:`parse` says)."""
+        for name, member, wire in self._header_members(shape):
+            if wire is None:
                 found = self._parser._parse_header_map(member, headers)
                 if found:
                     params[name] = {k: rfc2047_decode(v) for k, v in found.items()}
-            elif location == "header":
-                wire = member.serialization.get("name", name)
+            else:
                 if wire not in headers:
                     continue
                 try:
@@ -340,7 +376,13 @@ class RestXmlCodec:
             elif payload in shape.required_members:
                 raise CodecError("MissingRequestBodyError", "Request Body is empty")
             return
-        if any("location" not in m.serialization for m in shape.members.values()):
+        has_body_members = self._body_members.get(shape.name)
+        if has_body_members is None:
+            has_body_members = any(
+                "location" not in m.serialization for m in shape.members.values()
+            )
+            self._body_members[shape.name] = has_body_members
+        if has_body_members:
             document = self._read_document(body)
             if document:
                 params.update(self._parse_document(shape, document, shape.name))
@@ -386,29 +428,32 @@ class RestXmlCodec:
         shape = op.output_shape
         if shape is None:
             return Response(status, [("Content-Length", "0")], b"")
-        headers: list[tuple[str, str]] = []
+        placed: list[tuple[int, str, str]] = []  # (member position, name, value)
         body_members: dict[str, Any] = {}
         payload = shape.serialization.get("payload")
-        for name, member in shape.members.items():
-            value = result.get(name)
-            if value is None:
+        plan = self._output_members(shape)
+        for name, value in result.items():  # the result's members only, not all ~50
+            entry = plan.get(name)
+            if entry is None or value is None:
                 continue
-            location = member.serialization.get("location")
-            wire = member.serialization.get("name", name)
+            position, member, location, wire = entry
             if location == "header":
                 if member.type_name == "list" and not value:
                     continue
-                headers.append((wire, self._writer.header_value(member, value)))
+                placed.append((position, wire, self._writer.header_value(member, value)))
             elif location == "headers":
-                headers.extend((wire + k, str(v)) for k, v in value.items())
+                placed.extend((position, wire + k, str(v)) for k, v in value.items())
             elif location == "statusCode":
                 status = int(value)
             elif name != payload:
                 body_members[name] = value
+        if len(body_members) > 1:  # documents keep the shape's member order
+            body_members = {k: body_members[k] for k in shape.members if k in body_members}
+        placed.sort(key=lambda h: h[0])  # in the shape's order, as before (stable)
         # S3 quirk: header values that are not US-ASCII go out RFC 2047-encoded (S3 does
         # so for user metadata; a value stored in-process is the only way to get one in
         # any other header, which HTTP/1.1 could not carry raw either).
-        headers = [(k, rfc2047_encode(v)) for k, v in headers]
+        headers = [(k, rfc2047_encode(v)) for _, k, v in placed]
         body: bytes | object = b""
         document = True
         if payload is not None:
@@ -429,6 +474,23 @@ class RestXmlCodec:
         if isinstance(body, bytes) and not any(k.lower() == "content-length" for k, _ in headers):
             headers.append(("Content-Length", str(len(body))))
         return Response(status, headers, body)
+
+    def _output_members(self, shape: Shape) -> dict[str, tuple[int, Shape, str | None, str]]:
+        """name → ``(position, member, location, wire name)`` of an output shape's
+        members, computed once."""
+        plan = self._output_plans.get(shape.name)
+        if plan is None:
+            plan = {
+                name: (
+                    position,
+                    member,
+                    member.serialization.get("location"),
+                    member.serialization.get("name", name),
+                )
+                for position, (name, member) in enumerate(shape.members.items())
+            }
+            self._output_plans[shape.name] = plan
+        return plan
 
     def _bare(self, shape: Shape, members: dict[str, Any]) -> bytes:
         # S3 quirk: GetBucketLocation's document is its one member's element with the value

@@ -171,6 +171,16 @@ class Router:
         ]
         self.routes.sort(key=lambda r: (-r.specificity, _tie_rank(r.op)))
         self._by_name = {r.op.name: r for r in self.routes}
+        # The hot path: S3's ~110 operations share four path templates, so each template's
+        # regex is tried once per request and only its routes of the request's method are
+        # looked at (in the same most-specific-first order).
+        self._rank = {r.op.name: i for i, r in enumerate(self.routes)}
+        self._templates: dict[str, tuple[re.Pattern[str], dict[str, list[Route]]]] = {}
+        for route in self.routes:
+            pattern, by_method = self._templates.setdefault(
+                route.pattern.pattern, (route.pattern, {})
+            )
+            by_method.setdefault(route.method, []).append(route)
 
     def route_of(self, op: OperationModel) -> Route:
         return self._by_name[op.name]
@@ -186,13 +196,18 @@ class Router:
         """The most specific route for the request; raises :class:`CodecError`
         (MethodNotAllowed) when the path is served but not with this method."""
         named = (query.get(X_ID) or [None])[0]
-        path_matched = False
+        candidates: list[Route] = []
+        matched = 0
+        for pattern, by_method in self._templates.values():
+            if pattern.fullmatch(path) is not None:
+                matched += 1
+                candidates.extend(by_method.get(method, ()))
+        path_matched = matched > 0
+        if matched > 1:  # /WriteGetObjectResponse is also a /{Bucket}
+            candidates.sort(key=lambda r: self._rank[r.op.name])
         best: Route | None = None
-        for route in self.routes:
-            if route.path_values(path) is None:
-                continue
-            path_matched = True
-            if route.method != method or not route.accepts(query, headers):
+        for route in candidates:
+            if not route.accepts(query, headers):
                 continue
             if best is None:
                 best = route

@@ -69,6 +69,7 @@ KEEPALIVE_SECONDS = 60.0
 MAX_HEADER_LINE = 64 * 1024
 MAX_HEADERS = 200
 DRAIN_BYTES = 8 * 1024 * 1024  # unread body an error answer still reads to keep the connection
+SMALL_BODY = 64 * 1024  # a streaming body up to this size is sent with the headers
 _DECIMAL = re.compile(r"[0-9]{1,19}")
 INTERNAL_MESSAGE = "We encountered an internal error. Please try again."
 
@@ -86,6 +87,33 @@ def _checksum_algorithm(headers: dict[str, str]) -> str | None:
     if not algorithm:
         algorithm = trailer_algorithm(headers.get("x-amz-trailer"))
     return algorithm.lower() if algorithm else None
+
+
+def _length(body) -> int:
+    """A streaming body's length (botocore's StreamingBody keeps it), or -1."""
+    length = getattr(body, "_content_length", None)
+    try:
+        return int(length)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _decode(text: str) -> str:
+    """A query name or value decoded (``unquote_plus``), skipped when there is nothing to
+    decode."""
+    return unquote_plus(text) if "%" in text or "+" in text else text
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """The Date header's value, formatted once a second."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
 
 
 class _Exchange(http.server.BaseHTTPRequestHandler):
@@ -248,8 +276,23 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
             self.send_header(name, value)
         if "x-amz-request-id" not in names:
             self.send_header("x-amz-request-id", request_id)
-        self.send_header("Date", formatdate(usegmt=True))
+        self.send_header("Date", _http_date())
         streaming = body is not None and not isinstance(body, bytes | bytearray)
+        if streaming and not head and 0 <= _length(body) <= SMALL_BODY:
+            # A small streaming body goes out with the headers in one write (one send
+            # instead of a flush and a sendfile); if it cannot be read nothing is sent
+            # and the connection closes, as when a stream fails mid-way.
+            try:
+                body = body.read()
+            except Exception:
+                log.exception("simsage's S3 endpoint failed reading %s", self.path)
+                self.close_connection = True
+                self._headers_buffer = []
+                return
+            finally:
+                with contextlib.suppress(Exception):
+                    response.body.close()
+            streaming = False
         if "content-length" not in names:
             if streaming:
                 self.send_header("Content-Length", str(body._content_length))
@@ -271,8 +314,9 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
         try:
             self._send_stream(body)
         except (BrokenPipeError, ConnectionResetError):
-            # The client stopped reading (s3fs drops a whole-object GET to fetch ranges
-            # in parallel; a reader may want only the head of an object).
+            # The client hung up mid-body, as s3fs does on its first GET of a large object
+            # (it then reads ranges): routine, no trace.
+            log.debug("client closed the connection during %s", self.path)
             self.close_connection = True
         except Exception:  # the status line is out: all we can do is cut the body short
             log.exception("simsage's S3 endpoint failed sending %s", self.path)
@@ -404,7 +448,7 @@ class S3Endpoint(http.server.ThreadingHTTPServer):
         virtual = host_bucket(headers.get("host", ""))
         bucket, key = split_address(headers.get("host", ""), raw_path)
         raw_pairs = query_pairs(raw_query)
-        query = [(unquote_plus(k), unquote_plus(v)) for k, v in raw_pairs]
+        query = [(_decode(k), _decode(v)) for k, v in raw_pairs]
         content_type = headers.get("content-type", "")
         if (
             exchange.command == "POST"

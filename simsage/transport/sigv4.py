@@ -22,6 +22,7 @@ RequestTimeTooSkewed, and InvalidRequest for SigV2 ("Please use AWS4-HMAC-SHA256
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -74,6 +75,7 @@ _BAD_REQUEST_CODES = {
 }
 
 
+@functools.cache
 def local_secrets() -> dict[str, str]:
     """simsage's one pair of credentials (``LOCAL_ACCESS_KEY`` → ``LOCAL_SECRET_KEY``)."""
     from simsage.transport.activation import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
@@ -89,25 +91,25 @@ class _Signer(S3SigV4Auth):
         self.context = {"timestamp": timestamp}  # botocore reads it from request.context
 
     def sign(self, string_to_sign: str) -> str:
-        """botocore's ``signature`` with the signing key derived once per day and region."""
+        # = botocore's signature(), with the derived key computed once per scope
         return hmac.new(self.signing_key(), string_to_sign.encode(), hashlib.sha256).hexdigest()
 
     def signing_key(self) -> bytes:
-        date = self.context["timestamp"][:8]
-        cache_key = (self.credentials.secret_key, date, self._region_name)
-        key = _SIGNING_KEYS.get(cache_key)
-        if key is None:
-            key = self._sign(f"AWS4{self.credentials.secret_key}".encode(), date)
-            for part in (self._region_name, self._service_name, "aws4_request"):
-                key = self._sign(key, part)
-            if len(_SIGNING_KEYS) > 64:
-                _SIGNING_KEYS.clear()
-            _SIGNING_KEYS[cache_key] = key
-        return key
+        return _signing_key(
+            self.credentials.secret_key,
+            self.context["timestamp"][:8],
+            self._region_name,
+            self._service_name,
+        )
 
 
-# (secret, date, region) → SigV4 signing key: four HMACs a request saved.
-_SIGNING_KEYS: dict[tuple[str, str, str], bytes] = {}
+@functools.lru_cache(maxsize=64)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """SigV4's derived key (four HMACs), which only changes with the day and the scope."""
+    key = f"AWS4{secret}".encode()
+    for part in (date, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
 
 
 @dataclass

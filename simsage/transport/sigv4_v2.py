@@ -11,13 +11,13 @@ refused (no current client sends them). The string to sign is botocore's
 
 from __future__ import annotations
 
+import base64
 import hmac
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import SplitResult, unquote
 
 from botocore.auth import HmacV1Auth
-from botocore.awsrequest import HTTPHeaders
 from botocore.credentials import Credentials
 
 from simsage.transport.sigv4 import (
@@ -30,6 +30,49 @@ from simsage.transport.sigv4 import (
 )
 
 
+class _Headers:
+    """The header lines as ``HmacV1Auth.canonical_string`` reads them, with
+    ``email.message.Message``'s semantics (botocore's ``HTTPHeaders``): names match
+    case-insensitively, iteration yields every line's name (repeats included), ``[name]``
+    is the first line's value or None, ``get_all`` every value, ``del`` drops them all,
+    assignment adds a line. A list of pairs instead of a Message: this is per request."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs = pairs
+        self._index()
+
+    def _index(self) -> None:
+        self._first: dict[str, str] = {}
+        for n, v in self._pairs:
+            self._first.setdefault(n.lower(), v)
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self._first
+
+    def __iter__(self):
+        return iter([n for n, _ in self._pairs])
+
+    def __getitem__(self, name: str) -> str | None:
+        return self._first.get(name.lower())
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._pairs.append((name, value))
+        self._first.setdefault(name.lower(), value)
+
+    def __delitem__(self, name: str) -> None:
+        name = name.lower()
+        self._pairs = [(n, v) for n, v in self._pairs if n.lower() != name]
+        self._first.pop(name, None)
+
+    def get_all(self, name: str) -> list[str]:
+        name = name.lower()
+        return [v for n, v in self._pairs if n.lower() == name]
+
+
+def _unquote(text: str) -> str:
+    return unquote(text) if "%" in text else text
+
+
 class _V2Query(HmacV1Auth):
     """botocore's SigV2 (HMAC-SHA1) signer, with the URL's ``Expires`` in place of Date."""
 
@@ -39,6 +82,11 @@ class _V2Query(HmacV1Auth):
 
     def _get_date(self) -> str:
         return self._expires
+
+    def sign_string(self, string_to_sign: str) -> str:
+        # = botocore's (base64 of the HMAC-SHA1, which is 20 bytes: one line, no newline)
+        digest = hmac.digest(self.credentials.secret_key.encode(), string_to_sign.encode(), "sha1")
+        return base64.b64encode(digest).decode()
 
 
 def verify_query(
@@ -54,7 +102,7 @@ def verify_query(
     botocore's ``generate_presigned_url`` makes for S3 unless the client is configured
     with ``signature_version="s3v4"``, so S3 still accepts it. (SigV2 ``Authorization``
     headers are refused: no current client sends them.)"""
-    values = {unquote(k): unquote(v) for k, v in query}
+    values = {_unquote(k): _unquote(v) for k, v in query}
     access_key, expires, given = (
         values["AWSAccessKeyId"],
         values.get("Expires", ""),
@@ -76,10 +124,7 @@ def verify_query(
             Expires=iso_time(datetime.fromtimestamp(int(expires), UTC)),
             ServerTime=iso_time(now),
         )
-    headers = HTTPHeaders()
-    for name, value in header_pairs:
-        if name.lower() != "date":
-            headers[name] = value
+    headers = _Headers([(n, v) for n, v in header_pairs if n.lower() != "date"])
     raw_query = "&".join(f"{k}={v}" for k, v in query)
     split = SplitResult("http", "", raw_path, raw_query, "")
     signer = _V2Query(access_key, secret, expires)
