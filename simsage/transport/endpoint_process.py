@@ -10,7 +10,7 @@ for one home until:
   :data:`DRAIN_SECONDS`) and exits 0;
 - its record is gone or names another endpoint (the last user stopped it, a test's
   teardown removed it): it exits the same way;
-- every user recorded in ``endpoints/s3.json`` is dead (a killed notebook, a test
+- every user recorded in ``s3-endpoint/s3.json`` is dead (a killed notebook, a test
   process that was SIGKILLed) and no request has come for :data:`IDLE_SECONDS`: it
   removes the record and exits, so nothing outlives its users. A foreground server
   (``simsage serve``) has no users and only stops on a signal.

@@ -3,8 +3,8 @@
 Layer: transport (the HTTP endpoint's bookkeeping); standard library and psutil only.
 
 One S3 endpoint serves a SIMSAGE_HOME at a time. Its record is
-``$SIMSAGE_HOME/endpoints/s3.json``, read and written only while holding an exclusive
-``fcntl.flock`` on ``endpoints/s3.lock``, so processes activating simsage at once agree
+``$SIMSAGE_HOME/s3-endpoint/s3.json``, read and written only while holding an exclusive
+``fcntl.flock`` on ``s3-endpoint/s3.lock``, so processes activating simsage at once agree
 on one endpoint. Fields:
 
 - ``url``, ``port``: where it listens (always 127.0.0.1);
@@ -35,7 +35,7 @@ from typing import Any
 
 from simsage.runtime import processes
 
-FOLDER = "endpoints"
+FOLDER = "s3-endpoint"
 RECORD_NAME = "s3.json"
 LOCK_NAME = "s3.lock"
 LOG_NAME = "s3.log"

@@ -57,6 +57,20 @@ def _start(sm, **extra) -> str:
     )["PipelineExecutionArn"]
 
 
+def _in_model(operation: str, member: str) -> bool:
+    """Whether the installed botocore's SageMaker model has ``member`` on ``operation``'s
+    input (s3fs's aiobotocore pins botocore, which can hold the test venv at a model
+    older than the member)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return member in model.operation_model(operation).input_shape.members
+
+
+@pytest.mark.skipif(
+    not _in_model("CreatePipeline", "PipelineVersionAliases"),
+    reason="the installed botocore's model has no PipelineVersionAliases",
+)
 def test_aliases_name_versions_to_describe_start_and_list(sm):
     arn = sm.create_pipeline(
         PipelineName="Scores",

@@ -87,6 +87,8 @@ INVALID_BUCKETS = {
 HOME_ENTRY = re.compile(
     r"state\.db(-wal|-shm|-journal)?|store\.lock|blobs|blobs/store\.json|blobs/tmp"
     r"|blobs/[0-9a-f]{2}|blobs/[0-9a-f]{2}/[0-9a-f]{32}"
+    # the record of the home's S3 endpoint (simsage_local activates simsage)
+    r"|s3-endpoint|s3-endpoint/s3\.(json|lock|log)"
 )
 
 

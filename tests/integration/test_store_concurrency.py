@@ -304,7 +304,9 @@ def registry_rows(home: Path, sql: str) -> list[tuple]:
 
 def test_many_processes_open_a_fresh_home_at_once(simsage_local, tmp_path):
     home = simsage_local.home
-    assert not home.exists()  # this process opens it only after the workers did
+    # This process opens the store only after the workers did (activation only records
+    # its S3 endpoint in the home).
+    assert not (home / "state.db").exists()
     folder = tmp_path / "sync"
     folder.mkdir()
     run_workers(home, folder, [("opener", n) for n in range(4)])

@@ -53,14 +53,17 @@ def s3(simsage_local):
 
 @pytest.fixture
 def files(tmp_path):
-    """A script, a local data file and a local data folder."""
-    (tmp_path / "preprocess.py").write_text("print('preprocessing')\n")
-    (tmp_path / "raw.csv").write_text("a,b\n1,2\n")
-    (tmp_path / "lookup").mkdir()
-    (tmp_path / "lookup" / "airports.csv").write_text("code\nJFK\n")
-    (tmp_path / "lookup" / "nested").mkdir()
-    (tmp_path / "lookup" / "nested" / "carriers.csv").write_text("code\nAA\n")
-    return tmp_path
+    """A script, a local data file and a local data folder (beside SIMSAGE_HOME, not
+    around it)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "preprocess.py").write_text("print('preprocessing')\n")
+    (src / "raw.csv").write_text("a,b\n1,2\n")
+    (src / "lookup").mkdir()
+    (src / "lookup" / "airports.csv").write_text("code\nJFK\n")
+    (src / "lookup" / "nested").mkdir()
+    (src / "lookup" / "nested" / "carriers.csv").write_text("code\nAA\n")
+    return src
 
 
 def keys(s3, bucket: str = BUCKET) -> list[str]:
