@@ -39,8 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simsage.runtime import processes
+from simsage.runtime.netns_relay import ContainerAccess
 from simsage.runtime.python import child_environment, module_command
 from simsage.transport import endpoint_record as records
+from simsage.transport.local_keys import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 
 SERVER_MODULE = "simsage.transport.endpoint_process"
 STOP_GRACE = 30.0  # seconds the server may take to drain before it is killed
@@ -127,6 +129,34 @@ def url_of(home: Path) -> str | None:
     """The URL this process uses for ``home``'s endpoint, if it uses one."""
     current = _uses.get(Path(home))
     return None if current is None else current.url
+
+
+def container_access(home: Path, region: str) -> ContainerAccess:
+    """What a job's containers need to reach the S3 endpoint of ``home``: its port (the
+    job runner relays each container's own 127.0.0.1 to it,
+    :class:`simsage.runtime.netns_relay.ContainerRelay`), the variables their environment
+    gets (``AWS_ENDPOINT_URL_S3``, simsage's local keys, the job's region as
+    ``AWS_REGION`` and ``AWS_DEFAULT_REGION``, as SageMaker sets them), and ``release``.
+
+    The runner becomes one of the endpoint's users (:func:`use`) until ``release``: the
+    endpoint outlives a notebook that started a job and exited while the job runs."""
+    url = use(home)
+    port = int(url.rsplit(":", 1)[1])
+    environment = {
+        "AWS_ENDPOINT_URL_S3": url,
+        "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+    }
+    released = threading.Event()
+
+    def done() -> None:
+        if not released.is_set():
+            released.set()
+            release(home)
+
+    return ContainerAccess(port, environment, done)
 
 
 def _bind(home: Path) -> _Use:
