@@ -48,7 +48,7 @@ from simsage.runtime.network import PrivateNetwork
 from simsage.runtime.python import child_environment
 from simsage.runtime.usage import InstanceUsage
 from simsage.s3.backend import S3Backend
-from simsage.transport.endpoint_use import container_access
+from simsage.transport.endpoint_use import container_access, job_environment
 
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 METRICS_NAMESPACE = "/aws/sagemaker/ProcessingJobs"
@@ -350,6 +350,10 @@ class Runner(JobProcess):
 
     def _environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIMSAGE_")}
+        if (self.spec.get("NetworkConfig") or {}).get("EnableNetworkIsolation"):
+            env.pop("AWS_ENDPOINT_URL_S3", None)  # no S3, as on AWS
+        else:
+            env.update(job_environment(self.home.path, self.job.region))
         env.update(self.spec.get("Environment") or {})
         env["PYTHONUNBUFFERED"] = "1"  # lines reach the logs as they are printed
         return child_environment(env)

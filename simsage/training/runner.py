@@ -46,7 +46,7 @@ from simsage.runtime.usage import InstanceUsage
 from simsage.s3.backend import S3Backend
 from simsage.store.metrics import MetricBuffer, MetricStore, dims_key
 from simsage.training.jobs import TrainingJob, TrainingJobStore
-from simsage.transport.endpoint_use import container_access
+from simsage.transport.endpoint_use import container_access, job_environment
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
@@ -293,6 +293,10 @@ class Runner(JobProcess):
 
     def _environment(self, host: Host, extra: dict[str, str], opt_ml) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIMSAGE_")}
+        if self.spec.get("EnableNetworkIsolation"):  # no S3, as on AWS
+            env.pop("AWS_ENDPOINT_URL_S3", None)
+        else:
+            env.update(job_environment(self.home.path, self.job.region))
         env.update(self.spec.get("Environment") or {})
         config = host.root / "input" / "config"
         env.update(
