@@ -193,7 +193,11 @@ class ContainerRelay:
 
 def _pump(source: socket.socket, target: socket.socket) -> None:
     """Copy ``source`` to ``target`` until ``source`` ends, then half-close ``target``
-    (HTTP clients may half-close after a request; the answer still comes back)."""
+    (HTTP clients may half-close after a request; the answer still comes back).
+
+    A plain buffer copy: ``splice`` through a pipe measured no faster (the relay's cost
+    is the second trip through the loopback TCP stack, not the copy), so the simpler
+    code stays."""
     buffer = bytearray(BUFFER)
     view = memoryview(buffer)
     try:
