@@ -55,6 +55,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from simsage.hosting import runtime_errors
@@ -82,6 +83,7 @@ from simsage.runtime.servers import (
 )
 from simsage.runtime.usage import InstanceUsage
 from simsage.s3.backend import S3Backend
+from simsage.transport.endpoint_use import container_access
 
 POLL_SECONDS = 0.1
 INSTANCE_METRICS_NAMESPACE = "/aws/sagemaker/Endpoints"
@@ -245,6 +247,7 @@ class Supervisor(JobProcess):
         self.store = EndpointStore(home)
         endpoint = self.store.find(name)
         super().__init__(home, name, Path(endpoint.folder) if endpoint else None, log_group(name))
+        self.region = endpoint.region if endpoint else home.config.region
         self.s3 = S3Backend(home)
         self.running: dict[str, Running] = {}
         self.handled_revision = -1
@@ -519,6 +522,7 @@ class Supervisor(JobProcess):
                 owner=("endpoint", self.name, instance_id),
                 record=self.folder / docker_record(instance_id),
                 instance_type=variant.instance_type,
+                s3=partial(container_access, self.home.path, self.region),
             )
         except ContainerError:
             shutil.rmtree(folder, ignore_errors=True)

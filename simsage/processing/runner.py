@@ -35,6 +35,7 @@ import json
 import os
 import signal
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ from simsage.runtime.network import PrivateNetwork
 from simsage.runtime.python import child_environment
 from simsage.runtime.usage import InstanceUsage
 from simsage.s3.backend import S3Backend
+from simsage.transport.endpoint_use import container_access, job_environment
 
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 METRICS_NAMESPACE = "/aws/sagemaker/ProcessingJobs"
@@ -82,14 +84,17 @@ class Runner(JobProcess):
     def fail(self, reason: str) -> None:
         self._finish("Failed", failure=reason)
 
-    def cleanup(self) -> None:
+    def release_instances(self) -> None:
         self.hosts.signal_all(signal.SIGKILL)
-        for upload in self.continuous:
-            upload.stop()
         if self.network is not None:
             self.network.close()
         if self.engine is not None:
             self.engine.cleanup()
+
+    def cleanup(self) -> None:
+        self.release_instances()
+        for upload in self.continuous:
+            upload.stop()
 
     def work(self) -> None:
         app = self.spec["AppSpecification"]
@@ -130,6 +135,8 @@ class Runner(JobProcess):
                 default_command=None,
                 record=self.dir / docker_engine.LEFTOVERS,
                 limits=limits,
+                s3=partial(container_access, self.home.path, self.job.region),
+                on_note=self.hosts.log,
             )
         print(f"simsage: processing job {self.name}: downloading input data", flush=True)
         try:
@@ -343,6 +350,10 @@ class Runner(JobProcess):
 
     def _environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIMSAGE_")}
+        if (self.spec.get("NetworkConfig") or {}).get("EnableNetworkIsolation"):
+            env.pop("AWS_ENDPOINT_URL_S3", None)  # no S3, as on AWS
+        else:
+            env.update(job_environment(self.home.path, self.job.region))
         env.update(self.spec.get("Environment") or {})
         env["PYTHONUNBUFFERED"] = "1"  # lines reach the logs as they are printed
         return child_environment(env)
@@ -429,6 +440,7 @@ class Runner(JobProcess):
         return None, None
 
     def _finish(self, status: str, failure: str | None = None) -> None:
+        self.release_instances()
         self.log_lines.flush()
         message, message_failure = self._exit_message() if self.hosts.hosts else (None, None)
         fields: dict[str, Any] = {"ended": self.home.clock.time()}

@@ -17,7 +17,12 @@ a training container:
   ``/opt/ml``, and ``TRAINING_JOB_NAME``/``TRAINING_JOB_ARN`` — nothing of the runner's
   own environment;
 - a user-defined bridge network per job (internal when ``EnableNetworkIsolation``) on
-  which the hosts reach each other as ``algo-1`` … ``algo-N`` (hostname and alias).
+  which the hosts reach each other as ``algo-1`` … ``algo-N`` (hostname and alias);
+- S3, as on AWS (unless ``EnableNetworkIsolation``): the home's S3 endpoint on the
+  container's own ``127.0.0.1:PORT`` (relayed to the host's, see
+  :mod:`simsage.runtime.netns_relay`), named by ``AWS_ENDPOINT_URL_S3`` with simsage's
+  local keys and the job's region in the environment, so boto3, the AWS CLI or any S3
+  client in the image reaches the same buckets as the notebook.
 
 The runner sees each container as a :class:`ContainerProcess`, the slice of
 ``subprocess.Popen`` it uses (``poll``, ``returncode``, ``stdout`` lines, signals), so
@@ -42,13 +47,14 @@ import re
 import secrets
 import signal
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from simsage.runtime import instance_types
 from simsage.runtime.environment import training_env
+from simsage.runtime.netns_relay import ContainerAccess, ContainerRelay
 
 OPT_ML = "/opt/ml"
 PING_TIMEOUT = 3.0  # seconds: how long an engine may take to answer before "no engine"
@@ -337,6 +343,8 @@ class DockerEngine:
         default_command: list[str] | None = TRAIN_COMMAND,
         record: Path | None = None,
         limits: dict[str, Any] | None = None,
+        s3: Callable[[], ContainerAccess] | None = None,
+        on_note: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client
         self.job_name = job_name
@@ -353,6 +361,13 @@ class DockerEngine:
         self.limits = dict(limits or {})  # instance_limits: --cpus/--memory of each container
         self._resolved: dict[str, str] = {}  # image URI → the name the engine has it under
         self._cleaning = threading.Lock()
+        # S3 from inside the containers (not isolated ones): ``s3`` gives the access on
+        # first need; each started container's own 127.0.0.1 is relayed to it.
+        self._s3 = s3
+        self._note = on_note or (lambda line: print(line, flush=True))
+        self.s3_access: ContainerAccess | None = None
+        self.relay: ContainerRelay | None = None
+        self._relay_refused = False
 
     @property
     def labels(self) -> dict[str, str]:
@@ -421,6 +436,12 @@ class DockerEngine:
 
         names = [f"{self.network_name}-{host.name}" for host in hosts]
         shared = ("none" if isolated else "bridge") if len(hosts) == 1 else None
+        access = None if isolated else self._s3_access()
+        if access is not None:  # the request's own Environment wins
+            hosts = [
+                HostSpec(h.name, h.root, {**access.environment, **h.environment}, h.mounts)
+                for h in hosts
+            ]
         self._save_record(names, with_network=shared is None)
         local = self._resolved.get(image, image)
         try:
@@ -441,21 +462,64 @@ class DockerEngine:
                     prefix=self.network_name,
                 )
                 self.containers.append(self.client.containers.create(**options))
-            return [ContainerProcess(container) for container in self.containers]
+            started = []
+            for container in self.containers:
+                started.append(ContainerProcess(container))
+                if access is not None:
+                    self._relay_to(container)
+            return started
         except DockerException as exc:
             raise EngineError(
                 f"AlgorithmError: The Docker engine could not start {image}: {exc}"
             ) from None
 
+    def _s3_access(self) -> ContainerAccess | None:
+        """The containers' access to S3 (asked for once), or None: none was offered, or
+        it could not be had (said in the log)."""
+        if self.s3_access is None and self._s3 is not None:
+            factory, self._s3 = self._s3, None
+            try:
+                self.s3_access = factory()
+            except Exception as exc:  # S3 from inside is a convenience: the job still runs
+                self._note(f"simsage: the containers cannot reach S3: {_first_line(exc)}")
+                return None
+            self.relay = ContainerRelay(self.s3_access.port)
+        return self.s3_access
+
+    def _relay_to(self, container: Any) -> None:
+        """Relay a started container's 127.0.0.1:PORT to the host's S3 endpoint."""
+        assert self.relay is not None and self.s3_access is not None
+        try:
+            container.reload()
+            pid = (container.attrs.get("State") or {}).get("Pid") or 0
+            if not pid:
+                return  # it has already ended
+            self.relay.attach(pid)
+        except Exception as exc:  # RelayUnavailable, or the engine could not be asked
+            if not self._relay_refused:
+                self._relay_refused = True
+                url = self.s3_access.environment.get("AWS_ENDPOINT_URL_S3", "")
+                self._note(
+                    f"simsage: calls to S3 from inside the containers ({url}) will fail: "
+                    f"{_first_line(exc)}"
+                )
+
     def cleanup(self) -> None:
-        """Remove the job's containers (killing any still running) and its network.
-        Safe to call from several threads (a serving container's output reader and
-        whoever stops it) and more than once."""
+        """Remove the job's containers (killing any still running) and its network, end
+        the S3 relay and release the S3 access. Safe to call from several threads (a
+        serving container's output reader and whoever stops it) and more than once."""
         with self._cleaning:
             for container in self.containers:
                 with contextlib.suppress(Exception):  # already gone is fine
                     container.remove(force=True)
             self.containers = []
+            if self.relay is not None:
+                self.relay.close()
+                self.relay = None
+            if self.s3_access is not None:
+                with contextlib.suppress(Exception):
+                    self.s3_access.release()
+                self.s3_access = None
             if self.network is not None:
                 with contextlib.suppress(Exception):
                     self.network.remove()

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from simsage.runtime import docker_engine
+from simsage.runtime.netns_relay import ContainerAccess
 from simsage.runtime.servers import SUBMIT_DIR_ENV, ContainerError, InferenceServer
 
 SERVING_PORT = "8080/tcp"  # SageMaker's serving contract
@@ -66,6 +67,8 @@ class ContainerServer(InferenceServer):
             ``engine-<instance id>.json`` beside ``model_dir``'s folder).
         instance_type: with ``SIMSAGE_ENFORCE_INSTANCE_LIMITS=1``, the container gets
             this type's vCPUs and memory.
+        s3: gives the container's access to S3 (the home's endpoint on its own
+            127.0.0.1, :class:`~simsage.runtime.docker_engine.DockerEngine`); None: none.
 
     Raises:
         ContainerError: no engine answers, the image is neither present nor pullable, or
@@ -83,6 +86,7 @@ class ContainerServer(InferenceServer):
         instance_id: str = "i-0",
         record: Path | None = None,
         instance_type: str | None = None,
+        s3: Callable[[], ContainerAccess] | None = None,
     ) -> None:
         super().__init__()
         self.image = image
@@ -106,6 +110,8 @@ class ContainerServer(InferenceServer):
             default_command=SERVE_COMMAND,
             record=record or model_dir.parent / record_name(instance_id),
             limits=limits,
+            s3=s3,
+            on_note=self._say,
         )
         env = dict(environment)
         mounts = {model_dir: MODEL_DIR}

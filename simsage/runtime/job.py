@@ -127,6 +127,11 @@ class JobProcess:
     - :meth:`status`: the job's status as the registry has it now;
     - :meth:`fail`: record a failure (``Failed`` with the reason, as the kind's row
       has it);
+    - :meth:`release_instances` (optional): end the job's instances (host processes,
+      containers, networks). A kind calls it before writing its terminal status, so a
+      job that reads ``Completed``/``Failed``/``Stopped`` has nothing of it left running
+      or left on a Docker engine (as on AWS, whose instances are released before the
+      status is final); :meth:`cleanup` calls it again, so it must be idempotent;
     - :meth:`cleanup` (optional): end whatever the job started; always run.
 
     Class attributes: :attr:`kind` names the runner in messages; :attr:`exclusive`
@@ -197,8 +202,12 @@ class JobProcess:
     def fail(self, reason: str) -> None:
         raise NotImplementedError
 
+    def release_instances(self) -> None:
+        """End the job's instances; idempotent (see the class docstring)."""
+
     def cleanup(self) -> None:
         """End what the job started (called once, however the work ended)."""
+        self.release_instances()
 
     def failed_unexpectedly(self, exc: Exception) -> None:
         """A bug in the runner: its traceback goes to runner.log, the job fails with an

@@ -132,12 +132,14 @@ def start_server(
     owner: tuple[str, str, str] | None = None,
     record: Path | None = None,
     instance_type: str | None = None,
+    s3: Callable[[], Any] | None = None,
 ) -> InferenceServer:
     """One instance's inference server for ``plan``: a simsage server process for the
     images simsage emulates, a container under the Docker engine for a custom image
     (``plan.mode == "container"``; ``owner`` is ``(kind, name, instance id)`` for its
     labels, ``record`` where its leftovers are named, ``instance_type`` for
-    ``SIMSAGE_ENFORCE_INSTANCE_LIMITS``).
+    ``SIMSAGE_ENFORCE_INSTANCE_LIMITS``, ``s3`` gives the container S3 access: see
+    :class:`~simsage.runtime.docker_engine.DockerEngine`).
 
     Raises:
         ContainerError: the server could not be started (no engine, no image …).
@@ -156,6 +158,7 @@ def start_server(
             instance_id=instance_id,
             record=record,
             instance_type=instance_type,
+            s3=s3,
         )
     return ServerProcess(plan, model_dir, environment, on_line, exit_with_parent)
 

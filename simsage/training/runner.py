@@ -25,6 +25,7 @@ import signal
 import socket
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from simsage.runtime.usage import InstanceUsage
 from simsage.s3.backend import S3Backend
 from simsage.store.metrics import MetricBuffer, MetricStore, dims_key
 from simsage.training.jobs import TrainingJob, TrainingJobStore
+from simsage.transport.endpoint_use import container_access, job_environment
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
@@ -86,14 +88,17 @@ class Runner(JobProcess):
     def fail(self, reason: str) -> None:
         self._finish("Failed", "Failed", failure=reason)
 
-    def cleanup(self) -> None:
+    def release_instances(self) -> None:
         self.hosts.signal_all(signal.SIGKILL)
-        if self.metrics is not None:
-            self.metrics.close()
         if self.network is not None:
             self.network.close()
         if self.engine is not None:
             self.engine.cleanup()
+
+    def cleanup(self) -> None:
+        self.release_instances()
+        if self.metrics is not None:
+            self.metrics.close()
 
     def work(self) -> None:
         spec = self.spec
@@ -137,7 +142,12 @@ class Runner(JobProcess):
             if note:
                 print(f"simsage: {note}", flush=True)
             self.engine = docker_engine.DockerEngine(
-                client, self.job.name, record=self.dir / docker_engine.LEFTOVERS, limits=limits
+                client,
+                self.job.name,
+                record=self.dir / docker_engine.LEFTOVERS,
+                limits=limits,
+                s3=partial(container_access, self.home.path, self.job.region),
+                on_note=self.hosts.log,
             )
         print(f"simsage: training job {self.job.name}: downloading input data", flush=True)
         try:
@@ -283,6 +293,10 @@ class Runner(JobProcess):
 
     def _environment(self, host: Host, extra: dict[str, str], opt_ml) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIMSAGE_")}
+        if self.spec.get("EnableNetworkIsolation"):  # no S3, as on AWS
+            env.pop("AWS_ENDPOINT_URL_S3", None)
+        else:
+            env.update(job_environment(self.home.path, self.job.region))
         env.update(self.spec.get("Environment") or {})
         config = host.root / "input" / "config"
         env.update(
@@ -504,6 +518,7 @@ class Runner(JobProcess):
         artifacts: str | None = None,
         message: str | None = None,
     ) -> None:
+        self.release_instances()
         self._flush()
         messages = {
             "Completed": "Training job completed",

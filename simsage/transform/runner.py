@@ -36,6 +36,7 @@ import traceback
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ from simsage.transform.instances import (
     object_uri,
 )
 from simsage.transform.jobs import TransformJobStore
+from simsage.transport.endpoint_use import container_access
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 FLUSH_EVERY = 1.0
@@ -252,6 +254,7 @@ class Runner(JobProcess):
                 owner=("transform", self.job.name, instance.id),
                 record=self.dir / docker_record(instance.id),
                 instance_type=resources.get("InstanceType"),
+                s3=partial(container_access, self.home.path, self.job.region),
             )
         pids = [i.server.pid for i in self.instances]
         print(f"simsage: transform servers started, pids {pids}", flush=True)

@@ -36,9 +36,7 @@ from botocore.credentials import Credentials
 
 from simsage.config import Config, load_config
 from simsage.transport.handler import Transport, make_local
-
-LOCAL_ACCESS_KEY = "SIMSAGELOCALACCESSKEY"
-LOCAL_SECRET_KEY = "simsage-local-secret-key"
+from simsage.transport.local_keys import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY  # also from here
 
 _lock = threading.RLock()
 _stack: list[Transport] = []

@@ -112,7 +112,7 @@ def serve(home: Path, port: int = 0, announce=print) -> int:
                 "started": time.time(),
             },
         )
-    from simsage.transport.activation import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+    from simsage.transport.local_keys import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 
     announce(f"simsage: S3 endpoint for {home} at {server.url} (Ctrl-C stops it)")
     announce(f"export AWS_ENDPOINT_URL_S3={server.url}")

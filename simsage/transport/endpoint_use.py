@@ -39,8 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simsage.runtime import processes
+from simsage.runtime.netns_relay import ContainerAccess
 from simsage.runtime.python import child_environment, module_command
 from simsage.transport import endpoint_record as records
+from simsage.transport.local_keys import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 
 SERVER_MODULE = "simsage.transport.endpoint_process"
 STOP_GRACE = 30.0  # seconds the server may take to drain before it is killed
@@ -66,6 +68,7 @@ class _Use:
 
 _lock = threading.RLock()
 _uses: dict[Path, _Use] = {}
+_job_urls: dict[Path, str] = {}  # job_environment's use, one per home for the process
 
 
 def use(home: Path) -> str | None:
@@ -129,6 +132,7 @@ def stop(home: Path) -> None:
     home = Path(home)
     with _lock:
         current = _uses.pop(home, None)
+        _job_urls.pop(home, None)
         with records.locked(home):
             record = records.read(home)
             if current is not None:
@@ -142,6 +146,59 @@ def url_of(home: Path) -> str | None:
     """The URL this process uses for ``home``'s endpoint, if it uses one."""
     current = _uses.get(Path(home))
     return None if current is None else current.url
+
+
+def container_access(home: Path, region: str) -> ContainerAccess:
+    """What a job's containers need to reach the S3 endpoint of ``home``: its port (the
+    job runner relays each container's own 127.0.0.1 to it,
+    :class:`simsage.runtime.netns_relay.ContainerRelay`), the variables their environment
+    gets (``AWS_ENDPOINT_URL_S3``, simsage's local keys, the job's region as
+    ``AWS_REGION`` and ``AWS_DEFAULT_REGION``, as SageMaker sets them), and ``release``.
+
+    The runner becomes one of the endpoint's users (:func:`use`) until ``release``: the
+    endpoint outlives a notebook that started a job and exited while the job runs."""
+    url = use(home)
+    port = int(url.rsplit(":", 1)[1])
+    environment = container_access_variables(url, region)
+    released = threading.Event()
+
+    def done() -> None:
+        if not released.is_set():
+            released.set()
+            release(home)
+
+    return ContainerAccess(port, environment, done)
+
+
+def job_environment(home: Path, region: str) -> dict[str, str]:
+    """The S3 variables for the host processes of a job (simsage's own images run their
+    hosts as processes on this machine, which reach the endpoint's 127.0.0.1 directly):
+    :func:`container_access`'s, taken once per process. A runner is one job's process, so
+    it stays one of the endpoint's users until it exits (``atexit`` leaves). A home
+    whose endpoint cannot be used (e.g. read-only) gives none: the job runs without S3
+    from inside, as it did before the endpoint existed."""
+    home = Path(home)
+    with _lock:
+        url = _job_urls.get(home)
+        if url is None:
+            try:
+                url = _job_urls[home] = use(home)
+            except OSError as exc:
+                log.warning("the job's processes get no S3 endpoint: %s", exc)
+                return {}
+    return container_access_variables(url, region)
+
+
+def container_access_variables(url: str, region: str) -> dict[str, str]:
+    """What a client needs to reach the endpoint at ``url``: ``AWS_ENDPOINT_URL_S3``,
+    simsage's local keys and ``region`` as ``AWS_REGION`` and ``AWS_DEFAULT_REGION``."""
+    return {
+        "AWS_ENDPOINT_URL_S3": url,
+        "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+    }
 
 
 def _bind(home: Path) -> _Use:
@@ -298,6 +355,7 @@ def _forget_in_child() -> None:
                 with contextlib.suppress(OSError):
                     os.close(descriptor)
     _uses.clear()
+    _job_urls.clear()
 
 
 atexit.register(_leave_all)

@@ -93,11 +93,11 @@ def _train(
     return _wait(lambda: sm.describe_training_job(TrainingJobName=name), "TrainingJobStatus")
 
 
-def _model_json(aws, uri: str) -> dict:
+def _model_json(aws, uri: str, member: str = "model.json") -> dict:
     bucket, key = uri.removeprefix("s3://").split("/", 1)
     body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body)) as tar:
-        return json.load(tar.extractfile("model.json"))
+        return json.load(tar.extractfile(member))
 
 
 def _log_messages(aws, group: str, prefix: str) -> dict[str, list[str]]:

@@ -68,6 +68,10 @@ class FakeContainer:
         self._chunks: list[bytes | None] = []
         self._cond = threading.Condition()
         self._code: int | None = None
+        self.attrs: dict = {"State": {"Pid": 0}}  # no host process: the relay skips it
+
+    def reload(self) -> None:
+        pass
 
     @property
     def opt_ml(self) -> Path:
