@@ -156,8 +156,15 @@ def container_access(home: Path, region: str) -> ContainerAccess:
     ``AWS_REGION`` and ``AWS_DEFAULT_REGION``, as SageMaker sets them), and ``release``.
 
     The runner becomes one of the endpoint's users (:func:`use`) until ``release``: the
-    endpoint outlives a notebook that started a job and exited while the job runs."""
+    endpoint outlives a notebook that started a job and exited while the job runs.
+
+    Raises:
+        OSError: the home's endpoint record cannot be kept (a read-only home); the
+            DockerEngine logs it and runs the containers without S3.
+    """
     url = use(home)
+    if url is None:
+        raise OSError(f"the S3 endpoint's record cannot be written in {records.folder(home)}")
     port = int(url.rsplit(":", 1)[1])
     environment = container_access_variables(url, region)
     released = threading.Event()
@@ -181,11 +188,10 @@ def job_environment(home: Path, region: str) -> dict[str, str]:
     with _lock:
         url = _job_urls.get(home)
         if url is None:
-            try:
-                url = _job_urls[home] = use(home)
-            except OSError as exc:
-                log.warning("the job's processes get no S3 endpoint: %s", exc)
+            url = use(home)  # None (and a warning logged) when the record cannot be kept
+            if url is None:
                 return {}
+            _job_urls[home] = url
     return container_access_variables(url, region)
 
 
