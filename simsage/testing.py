@@ -68,7 +68,7 @@ def simsage_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         monkeypatch.delenv(name, raising=False)
     yield home
     # The home's S3 endpoint, if the test started one and left it running, stops with it.
-    if (home / endpoint_record.FOLDER).exists():
+    if (home / endpoint_record.FOLDER).is_dir():
         endpoint_use.stop(home.resolve())
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from simsage.errors import aws_error
 from simsage.ids import from_epoch
 from simsage.s3 import checksums, errors
+from simsage.s3.listing import KeyWalk
 from simsage.s3.names import prefix_upper_bound
 from simsage.s3.records import Bucket, ListedObject, ListPage, Part, StoredObject, Upload
 from simsage.s3.streams import DamagedObjectError, SegmentReader, damage_describer, read_verified
@@ -535,41 +536,23 @@ class S3Backend(VersionStore, UploadStore):
         """
         self.get_bucket(bucket)
         page = ListPage()
-        if max_keys <= 0:
-            return page
         upper = prefix_upper_bound(prefix) if prefix else None
         lower, inclusive = (after, False) if after >= prefix else (prefix, True)
-        if delimiter and after and after.startswith(prefix) and after.endswith(delimiter):
-            rest = after[len(prefix) :]
-            # (an empty rest is the key equal to the prefix: an object, not a roll-up)
-            if rest and rest.find(delimiter) == len(rest) - len(delimiter):
-                skip = prefix_upper_bound(after)
-                if skip is None:
-                    return page
-                lower, inclusive = skip, True
-        count = 0
-        while True:
-            rows = self._object_rows(bucket, lower, inclusive, upper, max_keys - count + 1)
-            for row in rows:
-                if count == max_keys:  # one row more than asked for: there is a next page
-                    page.truncated = True
-                    return page
-                count += 1
-                key = row[0]
-                cut = key.find(delimiter, len(prefix)) if delimiter else -1
-                if cut < 0:
-                    page.objects.append(ListedObject(*row))
-                    page.last = key
-                    continue
-                common = key[: cut + len(delimiter)]
-                page.prefixes.append(common)
+
+        def fetch(lower: str, inclusive: bool, limit: int) -> list[tuple]:
+            return self._object_rows(bucket, lower, inclusive, upper, limit)
+
+        walk = KeyWalk(fetch, prefix, delimiter, lower, inclusive, max_keys)
+        objects, prefixes = page.objects, page.prefixes
+        for rows, common in walk:
+            if rows:
+                objects.extend(map(ListedObject._make, rows))
+                page.last = rows[-1][0]
+            if common is not None:
+                prefixes.append(common)
                 page.last = common
-                lower, inclusive = prefix_upper_bound(common), True
-                if lower is None:
-                    return page
-                break  # query again past every key the common prefix rolls up
-            else:
-                return page
+        page.truncated = walk.truncated
+        return page
 
     def _object_rows(self, bucket, lower, inclusive, upper, limit) -> list[tuple]:
         sql = (

@@ -5,7 +5,7 @@ The versions of a bucket are the rows of ``s3_objects`` (current objects) and of
 key (UTF-8 byte order, the primary keys' BINARY collation) and, within a key, newest
 first (``seq`` descending). A page resumes after ``(KeyMarker, VersionIdMarker)``; a
 delimiter rolls keys up into common prefixes as ListObjects does, each counting as one
-entry against MaxKeys.
+entry against MaxKeys (the walk is :class:`simsage.s3.listing.KeyWalk`, ListObjects').
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from simsage.s3 import errors
+from simsage.s3.listing import KeyWalk
 from simsage.s3.names import prefix_upper_bound
 from simsage.s3.versioning import stored_version
 
@@ -97,40 +98,29 @@ def list_versions(
             lower, inclusive = key_marker, False
         if lower < prefix:
             lower, inclusive, below, previous = prefix, True, None, None
-        rest = key_marker[len(prefix) :] if key_marker.startswith(prefix) else ""
-        if delimiter and rest.endswith(delimiter) and seq is None:
-            # a page ended on this common prefix: skip every key it rolls up
-            if rest.find(delimiter) == len(rest) - len(delimiter):
-                skip = prefix_upper_bound(key_marker)
-                if skip is None:
-                    return page
-                lower, inclusive = skip, True
-    count = 0
-    while True:
-        rows = _rows(db, bucket, lower, inclusive, below, upper, max_keys - count + 1)
+
+    def fetch(lower: str, inclusive: bool, limit: int) -> list[tuple]:
+        nonlocal below  # the first fetch only: the next ones start past a common prefix
+        rows = _rows(db, bucket, lower, inclusive, below, upper, limit)
+        below = None
+        return rows
+
+    walk = KeyWalk(fetch, prefix, delimiter, lower, inclusive, max_keys)
+    for rows, common in walk:
         for row in rows:
-            if count == max_keys:  # one entry more than asked for: there is a next page
-                page.truncated = True
-                return page
-            count += 1
             key = row[0]
-            cut = key.find(delimiter, len(prefix)) if delimiter else -1
-            if cut < 0:
-                entry = ListedVersion(*row[:3], bool(row[3]), *row[4:], latest=key != previous)
-                previous = key
-                page.versions.append(entry)
-                page.next_key = key
-                page.next_version = "null" if entry.version_id is None else entry.version_id
-                continue
-            common = key[: cut + len(delimiter)]
+            entry = ListedVersion(*row[:3], bool(row[3]), *row[4:], latest=key != previous)
+            previous = key
+            page.versions.append(entry)
+        if rows:
+            last = page.versions[-1]
+            page.next_key = last.key
+            page.next_version = "null" if last.version_id is None else last.version_id
+        if common is not None:
             page.prefixes.append(common)
             page.next_key, page.next_version = common, None
-            lower, inclusive, below = prefix_upper_bound(common), True, None
-            if lower is None:
-                return page
-            break  # query again past every key the common prefix rolls up
-        else:
-            return page
+    page.truncated = walk.truncated
+    return page
 
 
 def _rows(db, bucket, lower, inclusive, below, upper, limit) -> list[tuple]:

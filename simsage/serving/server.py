@@ -99,6 +99,7 @@ import traceback
 from typing import Any
 
 from simsage.algorithms.first_party import ALGORITHMS as _FIRST_PARTY
+from simsage.http_headers import MAX_HEADER_LINE, HeaderError, read_headers
 from simsage.serving.routes import (
     PREFIX,
     Answer,
@@ -109,7 +110,6 @@ from simsage.serving.routes import (
 from simsage.serving.scoring import Handler
 
 MAX_BODY = 100 * 1024 * 1024
-MAX_HEADER_LINE = 64 * 1024  # a header or trailer line, as http.server allows
 MAX_HEADERS = 100  # header lines, as http.server allows
 MAX_CHUNK_LINE = 4096  # a chunk-size line with its extensions
 KEEPALIVE_SECONDS = 60.0  # gunicorn "keepalive" of the built-in XGBoost container
@@ -176,7 +176,8 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
         cost ~110 µs a request here (more than the rest of the server together); the
         request line, the Connection and Expect rules and the limits (64 KiB a line,
         100 lines: 431) are the same. ``self.headers`` is a dict with lower-cased
-        names, repeated headers joined with ", ".
+        names, repeated headers joined with ", " (:func:`simsage.http_headers.read_headers`,
+        the S3 endpoint's reader too).
         """
         with self.server.state_lock:
             if self.server.stopping:  # a drain began: take no new request
@@ -202,8 +203,8 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
             return False
         self.command, self.path, self.request_version = command, path, version
         try:
-            self.headers = self._read_headers()
-        except _BadRequest as exc:
+            _, self.headers = read_headers(self.rfile, MAX_HEADERS)
+        except HeaderError as exc:
             self.send_error(exc.status, str(exc))
             return False
         connection = self.headers.get("connection", "").lower()
@@ -214,20 +215,6 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
         if version == "HTTP/1.1" and self.headers.get("expect", "").lower() == "100-continue":
             return self.handle_expect_100()
         return True
-
-    def _read_headers(self) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        for _ in range(MAX_HEADERS):
-            line = self._read_line(MAX_HEADER_LINE, 431, "header line")
-            if line in (b"\r\n", b"\n"):
-                return headers
-            name, sep, value = line.decode("iso-8859-1").partition(":")
-            if not sep or not name or name != name.strip():
-                raise _BadRequest(400, "malformed header line")
-            key = name.lower()
-            value = value.strip()
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        raise _BadRequest(431, f"more than {MAX_HEADERS} header lines")
 
     def send_response(self, code: int, message: str | None = None) -> None:
         """The status line without http.server's Server and Date headers: the runtime

@@ -19,7 +19,8 @@ pyarrow read) and simsage's local credentials and region (:data:`ENDPOINT_ENVIRO
 The endpoint itself starts only when something first connects to it
 (:mod:`simsage.transport.endpoint_use`), is shared by every process using the home, and
 stops when its last user deactivates. :func:`deactivate` puts the environment back as
-it was, variable by variable.
+it was, variable by variable. A home that cannot hold the endpoint's record (read-only)
+is activated without the endpoint: a warning says so, and the environment is untouched.
 """
 
 from __future__ import annotations
@@ -117,10 +118,13 @@ def endpoint_environment(config: Config, url: str) -> dict[str, str]:
 
 
 def _point_environment(config: Config) -> dict[str, str | None]:
-    """Use the home's endpoint and point the environment at it; returns what it replaced."""
+    """Use the home's endpoint and point the environment at it; returns what it replaced
+    (nothing when the home can have no endpoint: :func:`endpoint_use.use` logged why)."""
     from simsage.transport import endpoint_use
 
     url = endpoint_use.use(config.home)
+    if url is None:
+        return {}
     changes: dict[str, str | None] = dict(endpoint_environment(config, url))
     changes.update(dict.fromkeys(_REMOVED))
     saved = {name: os.environ.get(name) for name in changes}

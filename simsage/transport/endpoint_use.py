@@ -71,11 +71,13 @@ _uses: dict[Path, _Use] = {}
 _job_urls: dict[Path, str] = {}  # job_environment's use, one per home for the process
 
 
-def use(home: Path) -> str:
+def use(home: Path) -> str | None:
     """Start using the endpoint of ``home``: the running one, or a new pending one.
 
     Returns:
-        Its URL, ``http://127.0.0.1:PORT``.
+        Its URL, ``http://127.0.0.1:PORT``; or None, with a warning logged, when the
+        home's endpoint record cannot be kept (a read-only home, an ``s3-endpoint`` that
+        is not a folder): no endpoint is used then, and nothing is left to release.
     """
     home = Path(home)
     with _lock:
@@ -83,15 +85,28 @@ def use(home: Path) -> str:
         if current is not None:
             current.count += 1
             return current.url
-        with records.locked(home):
-            record = records.read(home)
-            if records.is_live(record):
-                users = records.live_users(record, leaving=os.getpid())
-                record["users"] = [*users, records.me()]
-                records.write(home, record)
-                current = _Use(home, record["url"], record["port"])
-            else:
-                current = _bind(home)
+        try:
+            with records.locked(home):
+                record = records.read(home)
+                if records.is_live(record):
+                    users = records.live_users(record, leaving=os.getpid())
+                    record["users"] = [*users, records.me()]
+                    records.write(home, record)
+                    current = _Use(home, record["url"], record["port"])
+                else:
+                    current = _bind(home)
+        except OSError as exc:
+            # Without its record no other process could find, share or stop the endpoint.
+            log.warning(
+                "The S3 endpoint's record cannot be written in %s (%s), so simsage runs "
+                "without its S3 endpoint: clients that do not go through boto3 in this "
+                "process (pandas s3://, s3fs, pyarrow, the AWS CLI, subprocesses) will not "
+                "reach simsage, and AWS_ENDPOINT_URL_S3 is left as it was. boto3 clients are "
+                "still answered by simsage.",
+                records.folder(home),
+                exc,
+            )
+            return None
         _uses[home] = current
         return current.url
 
@@ -141,8 +156,15 @@ def container_access(home: Path, region: str) -> ContainerAccess:
     ``AWS_REGION`` and ``AWS_DEFAULT_REGION``, as SageMaker sets them), and ``release``.
 
     The runner becomes one of the endpoint's users (:func:`use`) until ``release``: the
-    endpoint outlives a notebook that started a job and exited while the job runs."""
+    endpoint outlives a notebook that started a job and exited while the job runs.
+
+    Raises:
+        OSError: the home's endpoint record cannot be kept (a read-only home); the
+            DockerEngine logs it and runs the containers without S3.
+    """
     url = use(home)
+    if url is None:
+        raise OSError(f"the S3 endpoint's record cannot be written in {records.folder(home)}")
     port = int(url.rsplit(":", 1)[1])
     environment = container_access_variables(url, region)
     released = threading.Event()
@@ -166,11 +188,10 @@ def job_environment(home: Path, region: str) -> dict[str, str]:
     with _lock:
         url = _job_urls.get(home)
         if url is None:
-            try:
-                url = _job_urls[home] = use(home)
-            except OSError as exc:
-                log.warning("the job's processes get no S3 endpoint: %s", exc)
+            url = use(home)  # None (and a warning logged) when the record cannot be kept
+            if url is None:
                 return {}
+            _job_urls[home] = url
     return container_access_variables(url, region)
 
 
@@ -203,7 +224,11 @@ def _bind(home: Path) -> _Use:
         "users": [records.me()],
         "started": time.time(),
     }
-    records.write(home, record)
+    try:
+        records.write(home, record)
+    except OSError:
+        _close_pending(current)
+        raise
     waiter = threading.Thread(
         target=_wait_first_connection, args=(current,), name=f"s3-endpoint-{port}", daemon=True
     )

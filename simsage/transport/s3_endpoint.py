@@ -50,6 +50,7 @@ from urllib.parse import unquote_plus
 
 from simsage.config import Config
 from simsage.errors import AWSError
+from simsage.http_headers import HeaderError, read_headers
 from simsage.transport import sigv4
 from simsage.transport.handler import Request, Transport
 from simsage.transport.s3_endpoint_address import host_bucket, query_pairs, split_address
@@ -66,7 +67,6 @@ log = logging.getLogger("simsage.s3_endpoint")
 
 LOOPBACK_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1", "::1": "::1"}
 KEEPALIVE_SECONDS = 60.0
-MAX_HEADER_LINE = 64 * 1024
 MAX_HEADERS = 200
 DRAIN_BYTES = 8 * 1024 * 1024  # unread body an error answer still reads to keep the connection
 SMALL_BODY = 64 * 1024  # a streaming body up to this size is sent with the headers
@@ -136,9 +136,10 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
     def parse_request(self) -> bool:
-        """http.server's rules with a plain header reader (see
-        :meth:`simsage.serving.server._Exchange.parse_request`); keeps the header lines as
-        sent (``header_pairs``, for the signature) and lower-cased (``headers``)."""
+        """http.server's rules with a plain header reader (the inference server's,
+        :func:`simsage.http_headers.read_headers`); keeps the header lines as sent
+        (``header_pairs``, for the signature) and lower-cased (``headers``, repeated
+        ones joined with ",")."""
         self.command = None
         self.request_version = self.default_request_version
         self.close_connection = True
@@ -155,25 +156,10 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
             self.send_error(505, "Unsupported HTTP version")
             return False
         self.command, self.path, self.request_version = command, path, version
-        pairs: list[tuple[str, str]] = []
-        headers: dict[str, str] = {}
-        for _ in range(MAX_HEADERS):
-            line = self.rfile.readline(MAX_HEADER_LINE + 1)
-            if len(line) > MAX_HEADER_LINE:
-                self.send_error(431, "header line too long")
-                return False
-            if line in (b"\r\n", b"\n", b""):
-                break
-            name, sep, value = line.decode("iso-8859-1").partition(":")
-            if not sep or not name or name != name.strip():
-                self.send_error(400, "malformed header line")
-                return False
-            value = value.strip()
-            pairs.append((name, value))
-            key = name.lower()
-            headers[key] = f"{headers[key]},{value}" if key in headers else value
-        else:
-            self.send_error(431, "too many header lines")
+        try:
+            pairs, headers = read_headers(self.rfile, MAX_HEADERS, ",")
+        except HeaderError as exc:
+            self.send_error(exc.status, str(exc))
             return False
         self.header_pairs, self.headers = pairs, headers
         connection = headers.get("connection", "").lower()

@@ -237,6 +237,29 @@ def iso_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def refuse_expired(now: datetime, expires_at: float, **fields: str) -> None:
+    """S3's refusal of a presigned request (SigV4 or SigV2) past its expiry.
+
+    Args:
+        now: the server's time.
+        expires_at: when the URL expires, in seconds since the epoch (a SigV2 URL's
+            ``Expires`` may be far past any datetime: it is only turned into one once
+            passed).
+        fields: the error's members before ``Expires`` (SigV4: ``X-Amz-Expires``).
+
+    Raises:
+        AWSError: AccessDenied "Request has expired", with ``Expires`` and ``ServerTime``.
+    """
+    if now.timestamp() > expires_at:
+        raise auth_error(
+            "AccessDenied",
+            "Request has expired",
+            **fields,
+            Expires=iso_time(datetime.fromtimestamp(expires_at, UTC)),
+            ServerTime=iso_time(now),
+        )
+
+
 def _canonical_forms(raw_path: str, pairs: Sequence[tuple[str, str]]):
     """The canonical URI and query string as the client may have written them, the form
     as sent first (botocore signs its own encoding as sent) then, only if that one does
@@ -476,16 +499,7 @@ def _verify_query(
         raise malformed(
             "Error parsing the X-Amz-Credential parameter; the date does not match X-Amz-Date."
         )
-    if now > when + timedelta(seconds=expires):
-        raise auth_error(
-            "AccessDenied",
-            "Request has expired",
-            **{
-                "X-Amz-Expires": expires_text,
-                "Expires": iso_time(when + timedelta(seconds=expires)),
-                "ServerTime": iso_time(now),
-            },
-        )
+    refuse_expired(now, when.timestamp() + expires, **{"X-Amz-Expires": expires_text})
     if when - now > MAX_SKEW:
         raise auth_error("AccessDenied", "Request is not valid yet")
     signer = _Signer(access_key, secret, region, timestamp)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import hmac
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import SplitResult, unquote
 
 from botocore.auth import HmacV1Auth
@@ -25,7 +25,7 @@ from simsage.transport.sigv4 import (
     UNSIGNED_PAYLOAD,
     Verified,
     auth_error,
-    iso_time,
+    refuse_expired,
     unknown_key,
 )
 
@@ -117,13 +117,7 @@ def verify_query(
     secret = secrets.get(access_key)
     if secret is None:
         raise unknown_key(access_key)
-    if now.timestamp() > int(expires):
-        raise auth_error(
-            "AccessDenied",
-            "Request has expired",
-            Expires=iso_time(datetime.fromtimestamp(int(expires), UTC)),
-            ServerTime=iso_time(now),
-        )
+    refuse_expired(now, int(expires))
     headers = _Headers([(n, v) for n, v in header_pairs if n.lower() != "date"])
     raw_query = "&".join(f"{k}={v}" for k, v in query)
     split = SplitResult("http", "", raw_path, raw_query, "")

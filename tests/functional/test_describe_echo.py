@@ -7,6 +7,7 @@ defaults SageMaker adds; never members the answer does not have (Tags)."""
 from __future__ import annotations
 
 import pytest
+from model_helpers import in_model
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 BUCKET = "describe-echo"
@@ -168,18 +169,8 @@ def test_describe_model_echoes_members_no_field_of_simsage_holds(sm):
     assert "PrimaryContainer" not in described
 
 
-def _in_model(operation: str, member: str) -> bool:
-    """Whether the installed botocore's SageMaker model has ``member`` on ``operation``'s
-    input (s3fs's aiobotocore pins botocore, which can hold the test venv at a model
-    older than the member)."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return member in model.operation_model(operation).input_shape.members
-
-
 @pytest.mark.skipif(
-    not _in_model("CreateEndpointConfig", "CrossRegionTrafficConfig"),
+    not in_model("CreateEndpointConfig", "CrossRegionTrafficConfig"),
     reason="the installed botocore's model has no CrossRegionTrafficConfig",
 )
 def test_describe_endpoint_config_echoes_variant_and_config_members(sm):

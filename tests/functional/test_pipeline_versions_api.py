@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+from model_helpers import in_model
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 TRACKING = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/mlf"
@@ -57,18 +58,8 @@ def _start(sm, **extra) -> str:
     )["PipelineExecutionArn"]
 
 
-def _in_model(operation: str, member: str) -> bool:
-    """Whether the installed botocore's SageMaker model has ``member`` on ``operation``'s
-    input (s3fs's aiobotocore pins botocore, which can hold the test venv at a model
-    older than the member)."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return member in model.operation_model(operation).input_shape.members
-
-
 @pytest.mark.skipif(
-    not _in_model("CreatePipeline", "PipelineVersionAliases"),
+    not in_model("CreatePipeline", "PipelineVersionAliases"),
     reason="the installed botocore's model has no PipelineVersionAliases",
 )
 def test_aliases_name_versions_to_describe_start_and_list(sm):

@@ -6,6 +6,7 @@ Real processes: the endpoint process, activating subprocesses, ``simsage serve``
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -90,6 +91,60 @@ def test_activation_points_the_environment_at_a_lazy_endpoint_and_restores_it(
     assert dict(os.environ) == before
     assert _record(simsage_home) is None
     assert _wait(lambda: _gone(server))
+
+
+def _listening_ports() -> set[int]:
+    return {
+        c.laddr.port
+        for c in psutil.Process().net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN
+    }
+
+
+def _activates_without_the_endpoint(home: Path, caplog, monkeypatch) -> str:
+    """simsage activates, boto3 is answered, the environment stays as it was (a real
+    endpoint setting included) and a warning says why non-boto3 clients are left out;
+    returns the warning."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "https://s3.example.com")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALLOOKINGKEY")
+    before, ports = dict(os.environ), _listening_ports()
+    with caplog.at_level(logging.WARNING, logger="simsage.transport.endpoint"):
+        simsage.activate()
+    try:
+        assert dict(os.environ) == before
+        boto3.client("s3").create_bucket(Bucket="bkt")
+        assert [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]] == ["bkt"]
+        assert _listening_ports() == ports  # no socket left bound for an endpoint
+    finally:
+        simsage.deactivate()
+    assert dict(os.environ) == before
+    (warning,) = [r for r in caplog.records if r.name == "simsage.transport.endpoint"]
+    assert warning.levelno == logging.WARNING
+    message = warning.getMessage()
+    assert str(home / endpoint_record.FOLDER) in message
+    assert "will not reach simsage" in message and "AWS_ENDPOINT_URL_S3" in message
+    return message
+
+
+def test_a_home_whose_endpoint_folder_cannot_be_made_activates_without_it(
+    simsage_home: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    simsage_home.mkdir(parents=True)
+    (simsage_home / endpoint_record.FOLDER).write_text("not a folder")
+    assert "File exists" in _activates_without_the_endpoint(simsage_home, caplog, monkeypatch)
+
+
+def test_a_home_where_the_record_cannot_be_written_activates_without_it(
+    simsage_home: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A read-only home (root, as in CI, writes through chmod 0555): the record's write
+    # fails as it would there, after the listening socket was bound.
+    def read_only(home, record):
+        raise PermissionError(13, "Permission denied", str(home / endpoint_record.FOLDER))
+
+    monkeypatch.setattr(endpoint_record, "write", read_only)
+    message = _activates_without_the_endpoint(simsage_home, caplog, monkeypatch)
+    assert "Permission denied" in message
 
 
 def test_a_second_process_reuses_the_endpoint_and_the_last_user_stops_it(

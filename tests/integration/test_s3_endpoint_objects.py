@@ -108,6 +108,45 @@ def test_multipart_upload_and_download_of_a_20_mib_file(s3, tmp_path):
     assert target.read_bytes() == data
 
 
+def _exchange(port: int, request: bytes) -> bytes:
+    """Send ``request`` raw, end the sending side, and read the answer to its end."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(request)
+        conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /bkt HTTP/1.1\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+        (b"GET /bkt HTTP/1.1\r\n" + b"X-Pad: 1\r\n" * 201 + b"\r\n", 431),
+        (b"GET /bkt HTTP/1.1\r\nno colon here\r\n\r\n", 400),
+        (b"GET /bkt HTTP/1.1\r\n Host: indented\r\n\r\n", 400),
+    ],
+)
+def test_a_malformed_header_block_is_refused_and_the_connection_closed(
+    endpoint, s3, request_bytes, status
+):
+    answer = _exchange(endpoint.server_port, request_bytes)
+    assert answer.startswith(b"HTTP/1.1 %d " % status)
+    assert b"\r\nConnection: close" in answer.partition(b"\r\n\r\n")[0]
+    s3.create_bucket(Bucket="bkt")  # the endpoint goes on serving
+    assert s3.list_objects_v2(Bucket="bkt")["KeyCount"] == 0
+
+
+def test_a_request_cut_off_in_its_headers_is_not_answered(endpoint, s3):
+    host = f"Host: 127.0.0.1:{endpoint.server_port}\r\n".encode()
+    assert _exchange(endpoint.server_port, b"GET /bkt HTTP/1.1\r\n" + host) == b""
+    for cut in (b"X-Am", b"X-Amz-Date: 2026"):
+        assert _exchange(endpoint.server_port, b"GET /bkt HTTP/1.1\r\n" + host + cut) == b""
+    s3.create_bucket(Bucket="bkt")
+    assert s3.list_objects_v2(Bucket="bkt")["KeyCount"] == 0
+
+
 def test_the_endpoint_binds_loopback_only(simsage_home):
     with pytest.raises(ValueError, match="127.0.0.1 only"):
         S3Endpoint(load_config(), host="0.0.0.0")

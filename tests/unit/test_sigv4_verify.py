@@ -141,6 +141,43 @@ def test_the_published_presigned_example_verifies_until_it_expires():
     assert _code(excinfo) == ("SignatureDoesNotMatch", 403)
 
 
+SIGV2_PRESIGNED = [
+    ("AWSAccessKeyId", AKID),
+    ("Expires", "1175139620"),
+    ("Signature", "NpgCjnDzrM%2BWFzoENXmpNDUsSn8%3D"),
+]
+
+
+def test_the_published_sigv2_presigned_example_verifies_until_it_expires():
+    host = [("Host", "johnsmith.s3.amazonaws.com")]
+
+    def verify(query, now):
+        return sigv4.verify(
+            "GET",
+            "/photos/puppy.jpg",
+            query,
+            host,
+            _headers(host),
+            secrets=SECRETS,
+            now=now,
+            auth_path="/johnsmith/photos/puppy.jpg",
+        )
+
+    expires = datetime(2007, 3, 29, 3, 40, 20, tzinfo=UTC)  # Expires=1175139620
+    assert verify(SIGV2_PRESIGNED, expires).presigned
+    with pytest.raises(AWSError) as excinfo:
+        verify(SIGV2_PRESIGNED, expires + timedelta(seconds=1))
+    assert _code(excinfo) == ("AccessDenied", 403)
+    assert excinfo.value.message == "Request has expired"
+    assert excinfo.value.error_fields["Expires"] == "2007-03-29T03:40:20Z"
+    assert excinfo.value.error_fields["ServerTime"] == "2007-03-29T03:40:21Z"
+    # an Expires past any date a datetime holds is not expired: only the signature fails
+    far = [SIGV2_PRESIGNED[0], ("Expires", "9" * 20), SIGV2_PRESIGNED[2]]
+    with pytest.raises(AWSError) as excinfo:
+        verify(far, expires)
+    assert _code(excinfo) == ("SignatureDoesNotMatch", 403)
+
+
 def test_presigned_expiry_beyond_a_week_is_refused():
     query = PRESIGNED.replace("Expires=86400", "Expires=604801")
     with pytest.raises(AWSError) as excinfo:
