@@ -58,6 +58,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/bench_s3.py
 	$(BIN)/python benchmarks/bench_s3_http.py
+	$(BIN)/python benchmarks/bench_container_relay.py
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_processing.py
 	$(BIN)/python benchmarks/bench_tuning.py

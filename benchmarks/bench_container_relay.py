@@ -118,8 +118,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="128 MiB and 100 connections")
     args = parser.parse_args()
     if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
-        print("needs root, unshare and ip (the relay enters network namespaces)")
-        return 1
+        print("skipped: needs root, unshare and ip (the relay enters network namespaces)")
+        return 0
     size = (128 if args.quick else 512) * CHUNK
     count = 100 if args.quick else 300
     server = socket.create_server(("127.0.0.1", 0))
