@@ -75,6 +75,7 @@ class Variant:
     volume_size_in_gb: int | None = None  # VolumeSizeInGB (None: SageMaker's default)
     serverless: dict[str, Any] | None = None  # desired ServerlessConfig (None: instances)
     current_serverless: dict[str, Any] | None = None
+    isolated: bool = False  # the model's EnableNetworkIsolation: its containers get no S3
 
     def describe(self, pending: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"VariantName": self.name}

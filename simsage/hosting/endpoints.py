@@ -121,6 +121,7 @@ class EndpointsAPI:
                     or (serverless.STARTUP_TIMEOUT if spec.serverless_config else None),
                     volume_size_in_gb=spec.volume_size_in_gb,
                     serverless=copy.deepcopy(spec.serverless_config),
+                    isolated=bool((model.spec or {}).get("EnableNetworkIsolation")),
                 )
             )
         return variants

@@ -83,7 +83,7 @@ from simsage.runtime.servers import (
 )
 from simsage.runtime.usage import InstanceUsage
 from simsage.s3.backend import S3Backend
-from simsage.transport.endpoint_use import container_access
+from simsage.transport.endpoint_use import container_access, job_environment
 
 POLL_SECONDS = 0.1
 INSTANCE_METRICS_NAMESPACE = "/aws/sagemaker/Endpoints"
@@ -513,6 +513,8 @@ class Supervisor(JobProcess):
             shutil.rmtree(folder, ignore_errors=True)  # no half-laid-out instance stays
             raise
         stream = f"{variant.name}/{instance_id}"
+        if plan.mode != "container" and not variant.isolated:  # S3 from inside, as on AWS
+            env = {**job_environment(self.home.path, self.region), **env}
         try:
             server = start_server(
                 plan,
@@ -522,7 +524,9 @@ class Supervisor(JobProcess):
                 owner=("endpoint", self.name, instance_id),
                 record=self.folder / docker_record(instance_id),
                 instance_type=variant.instance_type,
-                s3=partial(container_access, self.home.path, self.region),
+                s3=None
+                if variant.isolated
+                else partial(container_access, self.home.path, self.region),
             )
         except ContainerError:
             shutil.rmtree(folder, ignore_errors=True)

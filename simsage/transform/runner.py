@@ -62,7 +62,7 @@ from simsage.transform.instances import (
     object_uri,
 )
 from simsage.transform.jobs import TransformJobStore
-from simsage.transport.endpoint_use import container_access
+from simsage.transport.endpoint_use import container_access, job_environment
 
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 FLUSH_EVERY = 1.0
@@ -88,6 +88,7 @@ class Runner(JobProcess):
         self.stop = threading.Event()
         self._done = threading.Event()  # set whenever an instance's worker ends
         self._finished = 0  # instances whose worker ended
+        self.isolated = False  # the model's EnableNetworkIsolation (read with the model)
         self.failures: dict[int, str] = {}  # object position -> reason
         self._failures_lock = threading.Lock()
         self.capture = BatchCapture(self.s3, self.spec)
@@ -207,6 +208,7 @@ class Runner(JobProcess):
         if model is None:
             arn = model_arn(self.job.region, self.job.arn.split(":")[4], self.spec["ModelName"])
             raise ObjectFailed(f'ClientError: Could not find model "{arn}".')
+        self.isolated = bool((model.spec or {}).get("EnableNetworkIsolation"))
         try:
             plan = serving_plan(model.container.image, model.container.environment)
             folder = self.dir / "model"
@@ -244,6 +246,8 @@ class Runner(JobProcess):
             self.logs.ensure_stream(LOG_GROUP, instance.data_log)
             self.instances.append(instance)
         resources = self.spec["TransformResources"]
+        if plan.mode != "container" and not self.isolated:  # S3 from inside, as on AWS
+            env = {**job_environment(self.home.path, self.job.region), **env}
         for instance in self.instances:
             instance.server = start_server(
                 plan,
@@ -254,7 +258,9 @@ class Runner(JobProcess):
                 owner=("transform", self.job.name, instance.id),
                 record=self.dir / docker_record(instance.id),
                 instance_type=resources.get("InstanceType"),
-                s3=partial(container_access, self.home.path, self.job.region),
+                s3=None
+                if self.isolated
+                else partial(container_access, self.home.path, self.job.region),
             )
         pids = [i.server.pid for i in self.instances]
         print(f"simsage: transform servers started, pids {pids}", flush=True)

@@ -14,6 +14,7 @@ import os
 
 import pytest
 from docker_helpers import ecr_name, leftovers
+from endpoint_helpers import tar_gz
 from test_docker_images import (
     BUCKET,
     ROLE,
@@ -33,6 +34,10 @@ if os.geteuid() != 0:
         "a container's S3 relay enters its network namespace, which needs root",
         allow_module_level=True,
     )
+
+
+def _model_archive() -> bytes:
+    return tar_gz({"model.json": json.dumps({"weight": 3}).encode()})
 
 
 def _seen(aws, done: dict, host: str) -> dict:
@@ -133,3 +138,45 @@ def test_an_endpoints_container_reads_s3(aws, docker_client, custom_image):
         assert answer["Body"].read() == b"0,0\n0,1\n"
     finally:
         _delete_endpoint(aws, "docker-s3-serve")
+
+
+def test_an_isolated_models_container_gets_no_s3(aws, docker_client, custom_image):
+    sm = aws.client("sagemaker")
+    aws.client("s3").put_object(Bucket=BUCKET, Key="models/iso.tar.gz", Body=_model_archive())
+    sm.create_model(
+        ModelName="docker-s3-iso",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={
+            "Image": custom_image,
+            "ModelDataUrl": f"s3://{BUCKET}/models/iso.tar.gz",
+        },
+        EnableNetworkIsolation=True,
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="docker-s3-iso",
+        ProductionVariants=[
+            {
+                "VariantName": "main",
+                "ModelName": "docker-s3-iso",
+                "InstanceType": "ml.m5.large",
+                "InitialInstanceCount": 1,
+            }
+        ],
+    )
+    sm.create_endpoint(EndpointName="docker-s3-iso", EndpointConfigName="docker-s3-iso")
+    done = _wait(
+        lambda: sm.describe_endpoint(EndpointName="docker-s3-iso"),
+        "EndpointStatus",
+        done=("InService", "Failed"),
+    )
+    assert done["EndpointStatus"] == "InService", done.get("FailureReason")
+    try:
+        runtime = aws.client("sagemaker-runtime")
+        with pytest.raises(runtime.exceptions.ModelError, match="no S3 endpoint"):
+            runtime.invoke_endpoint(
+                EndpointName="docker-s3-iso",
+                Body=f"s3://{BUCKET}/data/part-0.csv".encode(),
+                ContentType="application/x-s3-object",
+            )
+    finally:
+        _delete_endpoint(aws, "docker-s3-iso")
