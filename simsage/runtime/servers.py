@@ -174,7 +174,9 @@ class ServerProcess(InferenceServer):
     model_dir:
         The extracted model folder (the container's ``/opt/ml/model``).
     environment:
-        The container environment, added to simsage's own.
+        The container environment, added to simsage's own. S3 from inside is only what
+        it names (``AWS_ENDPOINT_URL_S3``): an endpoint inherited from this process's
+        environment is dropped, so a model with network isolation gets none.
     on_line:
         Called with every line the server writes (stdout and stderr), from a reader
         thread; the control plane ships them to the log store.
@@ -193,6 +195,7 @@ class ServerProcess(InferenceServer):
         super().__init__()
         env = dict(os.environ)
         env.pop("SIMSAGE_CHECK_OUTPUT", None)
+        env.pop("AWS_ENDPOINT_URL_S3", None)
         env.update(environment)
         env = child_environment(env)
         env["PYTHONUNBUFFERED"] = "1"

@@ -107,3 +107,9 @@ def test_an_isolated_models_inference_code_gets_no_endpoint(session):
         EndpointName="iso", WaiterConfig={"Delay": 0.1, "MaxAttempts": 600}
     )
     assert _ask(session, "iso") == {"endpoint": None}
+
+
+def test_an_isolated_model_drops_the_endpoint_an_activated_caller_had(simsage_local):
+    """Activation names the endpoint in the caller's environment, which the endpoint's
+    supervisor inherits; an isolated model's server loses it."""
+    test_an_isolated_models_inference_code_gets_no_endpoint(simsage_local)
