@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import simsage
-from simsage import cli
+from simsage import cli_s3
 from simsage.cli import human_readable_size, main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -200,7 +200,7 @@ def test_rm_recursive_sends_delete_objects_in_batches(s3, monkeypatch):
     for index in range(5):
         s3.put_object(Bucket="bkt", Key=f"k{index}", Body=b"")
     batches: list[int] = []
-    make_client = cli._s3
+    make_client = cli_s3._s3
 
     def recording_client():
         client = make_client()
@@ -210,8 +210,8 @@ def test_rm_recursive_sends_delete_objects_in_batches(s3, monkeypatch):
         )
         return client
 
-    monkeypatch.setattr(cli, "DELETE_BATCH", 2)
-    monkeypatch.setattr(cli, "_s3", recording_client)
+    monkeypatch.setattr(cli_s3, "DELETE_BATCH", 2)
+    monkeypatch.setattr(cli_s3, "_s3", recording_client)
     result = run("s3", "rm", "s3://bkt/", "--recursive")
     assert batches == [2, 2, 1]
     assert len(result.stdout.splitlines()) == 5
