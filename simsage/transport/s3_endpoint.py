@@ -26,18 +26,23 @@ same answer and the same errors either way. Per request:
    other exception is ``InternalError`` 500 with one line (its trace goes to the log),
    never a Python trace on the wire.
 
-HTTP is ``http.server``'s, tuned as :mod:`simsage.serving.server` is (HTTP/1.1
-keep-alive, TCP_NODELAY, buffered writes, no per-request log line, a plain header
-reader instead of its ``email`` parser). :class:`S3Endpoint` keeps ``in_flight`` and
-``last_activity`` for whoever decides to stop an idle endpoint.
+HTTP is ``http.server``'s server and error pages with a leaner request loop (HTTP/1.1
+keep-alive, TCP_NODELAY, no per-request log line, a plain header reader instead of its
+``email`` parser, the status line and headers built as one string and sent with a small
+body in one ``sendall``). The connection's socket is blocking with the keep-alive as the
+kernel's receive and send timeouts (``SO_RCVTIMEO`` / ``SO_SNDTIMEO``) rather than
+Python's socket timeout, which polls before every read and write: a small GET costs a
+``recv`` and a ``send``. :class:`S3Endpoint` keeps ``in_flight`` and ``last_activity`` for
+whoever decides to stop an idle endpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.server
+import io
 import logging
-import os
+import random
 import re
 import socket
 import socketserver
@@ -105,6 +110,50 @@ def _decode(text: str) -> str:
 
 
 _date_cache: tuple[int, str] = (0, "")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
+_STATUS_LINES: dict[int, str] = {}
+
+
+def _status_line(status: int) -> str:
+    """``HTTP/1.1 200 OK`` (http.server's reason phrases), made once per status."""
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        phrase = http.server.BaseHTTPRequestHandler.responses.get(status, ("",))[0]
+        line = _STATUS_LINES[status] = f"HTTP/1.1 {status} {phrase}"
+    return line
+
+
+def _request_id() -> str:
+    """A request id as S3 writes them (16 upper-case hex digits); not a secret, so no
+    system call for random bytes."""
+    return f"{random.getrandbits(64):016X}"
+
+
+class _SocketReader(socket.SocketIO):
+    """The connection's raw reader: a read that hits the kernel's receive timeout
+    (``EAGAIN`` on the blocking socket) is a ``TimeoutError``, as with a socket timeout,
+    not the "no data yet" of a non-blocking socket."""
+
+    def readinto(self, b) -> int:
+        try:
+            return self._sock.recv_into(b)
+        except BlockingIOError:
+            raise TimeoutError("timed out") from None
+
+
+class _SocketWriter(io.BufferedIOBase):
+    """Unbuffered writes to the connection (``sendall``), for http.server's error pages."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self._sock.sendall(b)
+        with memoryview(b) as view:
+            return view.nbytes
 
 
 def _http_date() -> str:
@@ -122,17 +171,44 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
     server: S3Endpoint
     protocol_version = "HTTP/1.1"
     default_request_version = "HTTP/1.0"
-    disable_nagle_algorithm = True
-    wbufsize = 64 * 1024
 
     def setup(self) -> None:
-        self.timeout = self.server.keepalive
-        super().setup()
+        sock = self.connection = self.request
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        keepalive = self.server.keepalive
+        seconds = int(keepalive)
+        timeval = struct.pack("ll", seconds, int((keepalive - seconds) * 1e6))
+        try:
+            sock.settimeout(None)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+            self.kernel_timeouts = True
+        except (OSError, AttributeError):  # no kernel timeouts here: Python's own
+            sock.settimeout(keepalive)
+            self.kernel_timeouts = False
+        self.rfile = io.BufferedReader(_SocketReader(sock, "rb"))
+        self.wfile = _SocketWriter(sock)
 
     def handle_one_request(self) -> None:
+        """http.server's steps for one request (a request line over 64 KiB is 414, an
+        unknown method 501), without its per-request lookups and flush."""
         try:
-            super().handle_one_request()
-        except (OSError, ValueError):  # reset or cut off mid-request: nobody to answer
+            line = self.rfile.readline(65537)
+            if len(line) > 65536:
+                self.requestline = self.request_version = self.command = ""
+                self.send_error(414)
+                return
+            if not line:
+                self.close_connection = True
+                return
+            self.raw_requestline = line
+            if not self.parse_request():
+                return
+            if self.command not in _METHODS:
+                self.send_error(501, f"Unsupported method ({self.command!r})")
+                return
+            self._serve()
+        except (OSError, ValueError):  # reset, timed out or cut off: nobody to answer
             self.close_connection = True
 
     def parse_request(self) -> bool:
@@ -190,8 +266,7 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
         """Answer ``Expect: 100-continue``: called by the body reader on its first read."""
         if self.expect_continue:
             self.expect_continue = False
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            self.wfile.flush()
+            self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def send_response(self, code: int, message: str | None = None) -> None:
         self.send_response_only(code, message)
@@ -210,7 +285,7 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
 
     # -- one request ----------------------------------------------------------------------
     def _exchange(self) -> None:
-        request_id = os.urandom(8).hex().upper()
+        request_id = _request_id()
         source = None
         try:
             source = self._body_source()
@@ -267,51 +342,65 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _write(self, response, request_id: str) -> None:
+        """The status line and headers as one string, sent with a small body in one
+        ``sendall``; a large streaming body follows (see :meth:`_send_stream`)."""
         head = self.command == "HEAD"
         body = response.body
-        self.send_response(response.status)
-        names = set()
+        lines = [_status_line(response.status)]
+        has_id = has_length = False
         for name, value in response.headers:
-            names.add(name.lower())
-            self.send_header(name, value)
-        if "x-amz-request-id" not in names:
-            self.send_header("x-amz-request-id", request_id)
-        self.send_header("Date", _http_date())
+            lname = name.lower()
+            if lname == "x-amz-request-id":
+                has_id = True
+            elif lname == "content-length":
+                has_length = True
+            elif lname == "connection":  # as http.server's send_header
+                value_l = value.lower()
+                if value_l == "close":
+                    self.close_connection = True
+                elif value_l == "keep-alive":
+                    self.close_connection = False
+            lines.append(f"{name}: {value}")
+        if not has_id:
+            lines.append(f"x-amz-request-id: {request_id}")
+        lines.append(f"Date: {_http_date()}")
         streaming = body is not None and not isinstance(body, bytes | bytearray)
         if streaming and not head and 0 <= _length(body) <= SMALL_BODY:
             # A small streaming body goes out with the headers in one write (one send
-            # instead of a flush and a sendfile); if it cannot be read nothing is sent
+            # instead of two and a sendfile); if it cannot be read nothing is sent
             # and the connection closes, as when a stream fails mid-way.
             try:
                 body = body.read()
             except Exception:
                 log.exception("simsage's S3 endpoint failed reading %s", self.path)
                 self.close_connection = True
-                self._headers_buffer = []
                 return
             finally:
                 with contextlib.suppress(Exception):
                     response.body.close()
             streaming = False
-        if "content-length" not in names:
+        if not has_length:
             if streaming:
-                self.send_header("Content-Length", str(body._content_length))
+                lines.append(f"Content-Length: {body._content_length}")
             elif not head:
-                self.send_header("Content-Length", str(len(body or b"")))
+                lines.append(f"Content-Length: {len(body or b'')}")
             else:
-                self.send_header("Content-Length", "0")
+                lines.append("Content-Length: 0")
         if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
+            lines.append("Connection: close")
+        lines.append("\r\n")
+        data = "\r\n".join(lines).encode("latin-1")
+        sock = self.connection
         if head:
+            sock.sendall(data)
             if streaming:
                 body.close()
             return
         if not streaming:
-            if body:
-                self.wfile.write(body)
+            sock.sendall(data + body if body else data)
             return
         try:
+            sock.sendall(data)
             self._send_stream(body)
         except (BrokenPipeError, ConnectionResetError):
             # The client hung up mid-body, as s3fs does on its first GET of a large object
@@ -328,19 +417,18 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
     def _send_stream(self, body) -> None:
         """A streaming body: from the store's files to the socket inside the kernel
         (``ObjectBody.copy_into`` → ``sendfile``), else in pieces."""
-        self.wfile.flush()
+        sock = self.connection
         copy_into = getattr(body, "copy_into", None)
         if copy_into is None:
             while chunk := body.read(PIECE):
-                self.wfile.write(chunk)
+                sock.sendall(chunk)
             return
-        sock = self.connection
-        # sendfile needs a blocking socket; the kernel's send timeout stands in for the
-        # socket's own timeout, so a client that stops reading cannot hold the thread.
+        if self.kernel_timeouts:  # blocking already, with the kernel's send timeout
+            if not copy_into(sock.fileno()):
+                self.close_connection = True
+            return
+        # sendfile needs a blocking socket
         sock.settimeout(None)
-        seconds = int(self.server.keepalive)
-        with contextlib.suppress(OSError, AttributeError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", seconds, 0))
         try:
             if not copy_into(sock.fileno()):
                 self.close_connection = True
