@@ -277,14 +277,16 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
     def _serve(self) -> None:
         self.server.begin()
         try:
-            self._exchange()
+            last = self._exchange()
         finally:
             self.server.end()
+        if last:  # a whole answer goes out once the request counts as done
+            self.connection.sendall(last)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = _serve
 
     # -- one request ----------------------------------------------------------------------
-    def _exchange(self) -> None:
+    def _exchange(self) -> bytes | None:
         request_id = _request_id()
         source = None
         try:
@@ -296,7 +298,7 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
             log.exception("simsage's S3 endpoint failed on %s %s", self.command, self.path)
             response = self.server.internal_error(request_id, self.command == "HEAD")
         self._settle(source)
-        self._write(response, request_id)
+        return self._write(response, request_id)
 
     def _body_source(self):
         headers = self.headers
@@ -341,9 +343,10 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
             pass
         self.close_connection = True
 
-    def _write(self, response, request_id: str) -> None:
-        """The status line and headers as one string, sent with a small body in one
-        ``sendall``; a large streaming body follows (see :meth:`_send_stream`)."""
+    def _write(self, response, request_id: str) -> bytes | None:
+        """The status line and headers as one string: returned with a small body, for
+        one ``sendall``; sent here, followed by the body, for a large streaming body (see
+        :meth:`_send_stream`)."""
         head = self.command == "HEAD"
         body = response.body
         lines = [_status_line(response.status)]
@@ -374,7 +377,7 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
             except Exception:
                 log.exception("simsage's S3 endpoint failed reading %s", self.path)
                 self.close_connection = True
-                return
+                return None
             finally:
                 with contextlib.suppress(Exception):
                     response.body.close()
@@ -390,17 +393,14 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
             lines.append("Connection: close")
         lines.append("\r\n")
         data = "\r\n".join(lines).encode("latin-1")
-        sock = self.connection
         if head:
-            sock.sendall(data)
             if streaming:
                 body.close()
-            return
+            return data
         if not streaming:
-            sock.sendall(data + body if body else data)
-            return
+            return data + body if body else data
         try:
-            sock.sendall(data)
+            self.connection.sendall(data)
             self._send_stream(body)
         except (BrokenPipeError, ConnectionResetError):
             # The client hung up mid-body, as s3fs does on its first GET of a large object
@@ -413,6 +413,7 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
         finally:
             with contextlib.suppress(Exception):
                 body.close()
+        return None
 
     def _send_stream(self, body) -> None:
         """A streaming body: from the store's files to the socket inside the kernel
