@@ -51,7 +51,7 @@ import threading
 import time
 from email.utils import formatdate
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote
 
 from simsage.config import Config
 from simsage.errors import AWSError
@@ -66,6 +66,7 @@ from simsage.transport.s3_endpoint_bodies import (
     Sha256Reader,
     trailer_algorithm,
 )
+from simsage.transport.sigv4_v2 import unquote_base64
 
 log = logging.getLogger("simsage.s3_endpoint")
 
@@ -105,8 +106,14 @@ def _length(body) -> int:
 
 def _decode(text: str) -> str:
     """A query name or value decoded (``unquote_plus``), skipped when there is nothing to
-    decode."""
-    return unquote_plus(text) if "%" in text or "+" in text else text
+    decode, and done by ``str.replace`` when the only escapes are base64's (``%2B``,
+    ``%2F``, ``%3D``: a signature's), which gives ``unquote_plus``'s answer."""
+    if "+" in text:
+        text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    fast = unquote_base64(text)
+    return fast if fast is not None else unquote(text)
 
 
 _date_cache: tuple[int, str] = (0, "")
@@ -534,8 +541,9 @@ class S3Endpoint(http.server.ThreadingHTTPServer):
         raw_path, _, raw_query = exchange.path.partition("?")
         if raw_path.startswith(("http://", "https://")):  # absolute form (a proxy's)
             raw_path = "/" + raw_path.split("/", 3)[3] if raw_path.count("/") >= 3 else "/"
-        virtual = host_bucket(headers.get("host", ""))
-        bucket, key = split_address(headers.get("host", ""), raw_path)
+        host = headers.get("host", "")
+        virtual = host_bucket(host)
+        bucket, key = split_address(host, raw_path, virtual)
         raw_pairs = query_pairs(raw_query)
         query = [(_decode(k), _decode(v)) for k, v in raw_pairs]
         content_type = headers.get("content-type", "")
