@@ -596,11 +596,11 @@ class S3Endpoint(http.server.ThreadingHTTPServer):
     def _body(source, verified: sigv4.Verified, headers: dict[str, str]):
         """The body reader the service gets, and the headers the codec sees (an
         aws-chunked body's decoded length and content coding, as S3 stores them)."""
+        if source is None:
+            return None, headers
         payload = verified.payload_hash
         encodings = [e.strip() for e in headers.get("content-encoding", "").split(",") if e.strip()]
         chunked = payload.startswith("STREAMING-") or "aws-chunked" in encodings
-        if source is None:
-            return None, headers
         if not chunked:
             if payload not in (sigv4.UNSIGNED_PAYLOAD,):
                 return Sha256Reader(source, payload), headers

@@ -15,6 +15,7 @@ values are joined with ``,``, subresource values are percent-decoded.
 from __future__ import annotations
 
 import base64
+import functools
 import hmac
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -109,8 +110,16 @@ def string_to_sign(
 
 
 def _sign(secret: str, text: str) -> str:
-    # = botocore's sign_string (base64 of the HMAC-SHA1, which is 20 bytes: one line)
-    return base64.b64encode(hmac.digest(secret.encode(), text.encode(), "sha1")).decode()
+    # = botocore's sign_string (base64 of the HMAC-SHA1, which is 20 bytes: one line),
+    # from a copy of the key's HMAC state rather than setting the key up again
+    mac = _keyed(secret).copy()
+    mac.update(text.encode())
+    return base64.b64encode(mac.digest()).decode()
+
+
+@functools.lru_cache(maxsize=16)
+def _keyed(secret: str) -> hmac.HMAC:
+    return hmac.new(secret.encode(), digestmod="sha1")
 
 
 def verify_query(
