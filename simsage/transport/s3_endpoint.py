@@ -30,9 +30,9 @@ HTTP is ``http.server``'s server and error pages with a leaner request loop (HTT
 keep-alive, TCP_NODELAY, no per-request log line, a plain header reader instead of its
 ``email`` parser, the status line and headers built as one string and sent with a small
 body in one ``sendall``). The connection's socket is blocking with the keep-alive as the
-kernel's receive and send timeouts (``SO_RCVTIMEO`` / ``SO_SNDTIMEO``) rather than
-Python's socket timeout, which polls before every read and write: a small GET costs a
-``recv`` and a ``send``. :class:`S3Endpoint` keeps ``in_flight`` and ``last_activity`` for
+kernel's receive and send timeouts rather than Python's socket timeout, which polls
+before every read and write (:mod:`simsage.transport.s3_endpoint_wire`): a small GET
+costs a ``recv`` and a ``send``. :class:`S3Endpoint` keeps ``in_flight`` and ``last_activity`` for
 whoever decides to stop an idle endpoint.
 """
 
@@ -42,14 +42,11 @@ import contextlib
 import http.server
 import io
 import logging
-import random
 import re
 import socket
 import socketserver
-import struct
 import threading
 import time
-from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote
 
@@ -65,6 +62,14 @@ from simsage.transport.s3_endpoint_bodies import (
     LengthReader,
     Sha256Reader,
     trailer_algorithm,
+)
+from simsage.transport.s3_endpoint_wire import (
+    SocketReader,
+    SocketWriter,
+    http_date,
+    new_request_id,
+    status_line,
+    use_kernel_timeouts,
 )
 from simsage.transport.sigv4_v2 import unquote_base64
 
@@ -116,60 +121,7 @@ def _decode(text: str) -> str:
     return fast if fast is not None else unquote(text)
 
 
-_date_cache: tuple[int, str] = (0, "")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
-_STATUS_LINES: dict[int, str] = {}
-
-
-def _status_line(status: int) -> str:
-    """``HTTP/1.1 200 OK`` (http.server's reason phrases), made once per status."""
-    line = _STATUS_LINES.get(status)
-    if line is None:
-        phrase = http.server.BaseHTTPRequestHandler.responses.get(status, ("",))[0]
-        line = _STATUS_LINES[status] = f"HTTP/1.1 {status} {phrase}"
-    return line
-
-
-def _request_id() -> str:
-    """A request id as S3 writes them (16 upper-case hex digits); not a secret, so no
-    system call for random bytes."""
-    return f"{random.getrandbits(64):016X}"
-
-
-class _SocketReader(socket.SocketIO):
-    """The connection's raw reader: a read that hits the kernel's receive timeout
-    (``EAGAIN`` on the blocking socket) is a ``TimeoutError``, as with a socket timeout,
-    not the "no data yet" of a non-blocking socket."""
-
-    def readinto(self, b) -> int:
-        try:
-            return self._sock.recv_into(b)
-        except BlockingIOError:
-            raise TimeoutError("timed out") from None
-
-
-class _SocketWriter(io.BufferedIOBase):
-    """Unbuffered writes to the connection (``sendall``), for http.server's error pages."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b) -> int:
-        self._sock.sendall(b)
-        with memoryview(b) as view:
-            return view.nbytes
-
-
-def _http_date() -> str:
-    """The Date header's value, formatted once a second."""
-    global _date_cache
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache = (now, formatdate(now, usegmt=True))
-    return _date_cache[1]
 
 
 class _Exchange(http.server.BaseHTTPRequestHandler):
@@ -182,19 +134,9 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
     def setup(self) -> None:
         sock = self.connection = self.request
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
-        keepalive = self.server.keepalive
-        seconds = int(keepalive)
-        timeval = struct.pack("ll", seconds, int((keepalive - seconds) * 1e6))
-        try:
-            sock.settimeout(None)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
-            self.kernel_timeouts = True
-        except (OSError, AttributeError):  # no kernel timeouts here: Python's own
-            sock.settimeout(keepalive)
-            self.kernel_timeouts = False
-        self.rfile = io.BufferedReader(_SocketReader(sock, "rb"))
-        self.wfile = _SocketWriter(sock)
+        self.kernel_timeouts = use_kernel_timeouts(sock, self.server.keepalive)
+        self.rfile = io.BufferedReader(SocketReader(sock, "rb"))
+        self.wfile = SocketWriter(sock)
 
     def handle_one_request(self) -> None:
         """http.server's steps for one request (a request line over 64 KiB is 414, an
@@ -294,7 +236,7 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
 
     # -- one request ----------------------------------------------------------------------
     def _exchange(self) -> bytes | None:
-        request_id = _request_id()
+        request_id = new_request_id()
         source = None
         try:
             source = self._body_source()
@@ -356,7 +298,7 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
         :meth:`_send_stream`)."""
         head = self.command == "HEAD"
         body = response.body
-        lines = [_status_line(response.status)]
+        lines = [status_line(response.status)]
         has_id = has_length = False
         for name, value in response.headers:
             lname = name.lower()
@@ -373,7 +315,7 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
             lines.append(f"{name}: {value}")
         if not has_id:
             lines.append(f"x-amz-request-id: {request_id}")
-        lines.append(f"Date: {_http_date()}")
+        lines.append(f"Date: {http_date()}")
         streaming = body is not None and not isinstance(body, bytes | bytearray)
         if streaming and not head and 0 <= _length(body) <= SMALL_BODY:
             # A small streaming body goes out with the headers in one write (one send
