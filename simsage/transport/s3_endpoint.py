@@ -64,6 +64,7 @@ from simsage.transport.s3_endpoint_bodies import (
     trailer_algorithm,
 )
 from simsage.transport.s3_endpoint_wire import (
+    SPIN_SECONDS,
     SocketReader,
     SocketWriter,
     http_date,
@@ -135,7 +136,8 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
         sock = self.connection = self.request
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
         self.kernel_timeouts = use_kernel_timeouts(sock, self.server.keepalive)
-        self.rfile = io.BufferedReader(SocketReader(sock, "rb"))
+        spin = self.server.spin if self.kernel_timeouts else 0.0
+        self.rfile = io.BufferedReader(SocketReader(sock, "rb", spin))
         self.wfile = SocketWriter(sock)
 
     def handle_one_request(self) -> None:
@@ -405,6 +407,7 @@ class S3Endpoint(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    spin = SPIN_SECONDS  # see SocketReader: how long a quick client's next request is awaited
     request_queue_size = 128
 
     def __init__(
