@@ -32,8 +32,10 @@ keep-alive, TCP_NODELAY, no per-request log line, a plain header reader instead 
 body in one ``sendall``). The connection's socket is blocking with the keep-alive as the
 kernel's receive and send timeouts rather than Python's socket timeout, which polls
 before every read and write (:mod:`simsage.transport.s3_endpoint_wire`): a small GET
-costs a ``recv`` and a ``send``. :class:`S3Endpoint` keeps ``in_flight`` and ``last_activity`` for
-whoever decides to stop an idle endpoint.
+costs a ``recv`` and a ``send``; a client that sends its next request at once finds
+the thread still polling for it (``S3Endpoint.spin``, adaptive) rather than asleep.
+:class:`S3Endpoint` keeps ``in_flight`` and ``last_activity`` for whoever decides to stop
+an idle endpoint.
 """
 
 from __future__ import annotations
