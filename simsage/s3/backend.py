@@ -264,7 +264,7 @@ class S3Backend(VersionStore, UploadStore):
             modified,
             storage_class,
             json.loads(attrs),
-            [tuple(s) for s in json.loads(segments)],
+            [] if segments == "[]" else [tuple(s) for s in json.loads(segments)],  # inline
             data,
             version_id,
             bool(versioned),

@@ -104,6 +104,7 @@ class _Writer(RestXMLSerializer):
 
     def __init__(self) -> None:
         super().__init__(timestamp_precision=TIMESTAMP_PRECISION_MILLISECOND)
+        self._http_dates: dict[datetime, str] = {}
 
     def _timestamp_iso8601(self, value: datetime) -> str:
         return super()._timestamp_iso8601(value.astimezone(UTC))
@@ -114,8 +115,15 @@ class _Writer(RestXMLSerializer):
         kind = shape.type_name
         if kind == "timestamp":
             if isinstance(value, datetime) and "timestampFormat" not in shape.serialization:
-                # = parse_to_aware_datetime → timegm → _timestamp_rfc822 (naive is UTC)
-                return formatdate(calendar.timegm(value.utctimetuple()), usegmt=True)
+                # = parse_to_aware_datetime → timegm → _timestamp_rfc822 (naive is UTC);
+                # remembered, as the same objects' Last-Modified is asked for again
+                text = self._http_dates.get(value)
+                if text is None:
+                    if len(self._http_dates) >= 4096:
+                        self._http_dates.clear()
+                    text = formatdate(calendar.timegm(value.utctimetuple()), usegmt=True)
+                    self._http_dates[value] = text
+                return text
         elif kind in ("string", "integer", "long") and type(value) in (str, int):
             if not shape.serialization.get("jsonvalue"):
                 return str(value)

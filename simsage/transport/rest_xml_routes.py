@@ -181,6 +181,15 @@ class Router:
                 route.pattern.pattern, (route.pattern, {})
             )
             by_method.setdefault(route.method, []).append(route)
+        # What a route's ``accepts`` reads of a request besides the query's names: the
+        # values of the literal query keys that must have a value (``list-type=2``) and
+        # the presence of the required headers. With the method, the templates the path
+        # matched and x-id they decide the route, which is remembered (:meth:`find`).
+        self._valued = frozenset(
+            name for r in self.routes for name, value in r.literal_query if value is not None
+        )
+        self._headers = frozenset(h for r in self.routes for h in r.required_headers)
+        self._found: dict[tuple, Route] = {}
 
     def route_of(self, op: OperationModel) -> Route:
         return self._by_name[op.name]
@@ -198,10 +207,31 @@ class Router:
         named = (query.get(X_ID) or [None])[0]
         candidates: list[Route] = []
         matched = 0
-        for pattern, by_method in self._templates.values():
+        templates = []
+        for i, (pattern, by_method) in enumerate(self._templates.values()):
             if pattern.fullmatch(path) is not None:
                 matched += 1
+                templates.append(i)
                 candidates.extend(by_method.get(method, ()))
+        valued = self._valued.intersection(query)
+        key = (
+            method,
+            tuple(templates),
+            named,
+            frozenset(query),
+            tuple((name, tuple(query[name])) for name in sorted(valued)) if valued else (),
+            frozenset(h for h in self._headers if h in headers),
+        )
+        found = self._found.get(key)
+        if found is not None:
+            return found
+        found = self._pick(method, candidates, matched, named, query, headers, resource_type)
+        if len(self._found) >= 1024:
+            self._found.clear()
+        self._found[key] = found
+        return found
+
+    def _pick(self, method, candidates, matched, named, query, headers, resource_type) -> Route:
         path_matched = matched > 0
         if matched > 1:  # /WriteGetObjectResponse is also a /{Bucket}
             candidates.sort(key=lambda r: self._rank[r.op.name])

@@ -26,27 +26,31 @@ same answer and the same errors either way. Per request:
    other exception is ``InternalError`` 500 with one line (its trace goes to the log),
    never a Python trace on the wire.
 
-HTTP is ``http.server``'s, tuned as :mod:`simsage.serving.server` is (HTTP/1.1
-keep-alive, TCP_NODELAY, buffered writes, no per-request log line, a plain header
-reader instead of its ``email`` parser). :class:`S3Endpoint` keeps ``in_flight`` and
-``last_activity`` for whoever decides to stop an idle endpoint.
+HTTP is ``http.server``'s server and error pages with a leaner request loop (HTTP/1.1
+keep-alive, TCP_NODELAY, no per-request log line, a plain header reader instead of its
+``email`` parser, the status line and headers built as one string and sent with a small
+body in one ``sendall``). The connection's socket is blocking with the keep-alive as the
+kernel's receive and send timeouts rather than Python's socket timeout, which polls
+before every read and write (:mod:`simsage.transport.s3_endpoint_wire`): a small GET
+costs a ``recv`` and a ``send``; a client that sends its next request at once finds
+the thread still polling for it (``S3Endpoint.spin``, adaptive) rather than asleep.
+:class:`S3Endpoint` keeps ``in_flight`` and ``last_activity`` for whoever decides to stop
+an idle endpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.server
+import io
 import logging
-import os
 import re
 import socket
 import socketserver
-import struct
 import threading
 import time
-from email.utils import formatdate
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote
 
 from simsage.config import Config
 from simsage.errors import AWSError
@@ -62,6 +66,16 @@ from simsage.transport.s3_endpoint_bodies import (
     Sha256Reader,
     trailer_algorithm,
 )
+from simsage.transport.s3_endpoint_wire import (
+    SPIN_SECONDS,
+    SocketReader,
+    SocketWriter,
+    http_date,
+    new_request_id,
+    status_line,
+    use_kernel_timeouts,
+)
+from simsage.transport.sigv4_v2 import unquote_base64
 
 log = logging.getLogger("simsage.s3_endpoint")
 
@@ -100,20 +114,17 @@ def _length(body) -> int:
 
 def _decode(text: str) -> str:
     """A query name or value decoded (``unquote_plus``), skipped when there is nothing to
-    decode."""
-    return unquote_plus(text) if "%" in text or "+" in text else text
+    decode, and done by ``str.replace`` when the only escapes are base64's (``%2B``,
+    ``%2F``, ``%3D``: a signature's), which gives ``unquote_plus``'s answer."""
+    if "+" in text:
+        text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    fast = unquote_base64(text)
+    return fast if fast is not None else unquote(text)
 
 
-_date_cache: tuple[int, str] = (0, "")
-
-
-def _http_date() -> str:
-    """The Date header's value, formatted once a second."""
-    global _date_cache
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache = (now, formatdate(now, usegmt=True))
-    return _date_cache[1]
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 
 
 class _Exchange(http.server.BaseHTTPRequestHandler):
@@ -122,17 +133,35 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
     server: S3Endpoint
     protocol_version = "HTTP/1.1"
     default_request_version = "HTTP/1.0"
-    disable_nagle_algorithm = True
-    wbufsize = 64 * 1024
 
     def setup(self) -> None:
-        self.timeout = self.server.keepalive
-        super().setup()
+        sock = self.connection = self.request
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        self.kernel_timeouts = use_kernel_timeouts(sock, self.server.keepalive)
+        spin = self.server.spin if self.kernel_timeouts else 0.0
+        self.rfile = io.BufferedReader(SocketReader(sock, "rb", spin))
+        self.wfile = SocketWriter(sock)
 
     def handle_one_request(self) -> None:
+        """http.server's steps for one request (a request line over 64 KiB is 414, an
+        unknown method 501), without its per-request lookups and flush."""
         try:
-            super().handle_one_request()
-        except (OSError, ValueError):  # reset or cut off mid-request: nobody to answer
+            line = self.rfile.readline(65537)
+            if len(line) > 65536:
+                self.requestline = self.request_version = self.command = ""
+                self.send_error(414)
+                return
+            if not line:
+                self.close_connection = True
+                return
+            self.raw_requestline = line
+            if not self.parse_request():
+                return
+            if self.command not in _METHODS:
+                self.send_error(501, f"Unsupported method ({self.command!r})")
+                return
+            self._serve()
+        except (OSError, ValueError):  # reset, timed out or cut off: nobody to answer
             self.close_connection = True
 
     def parse_request(self) -> bool:
@@ -176,8 +205,7 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
         """Answer ``Expect: 100-continue``: called by the body reader on its first read."""
         if self.expect_continue:
             self.expect_continue = False
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            self.wfile.flush()
+            self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def send_response(self, code: int, message: str | None = None) -> None:
         self.send_response_only(code, message)
@@ -188,15 +216,17 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
     def _serve(self) -> None:
         self.server.begin()
         try:
-            self._exchange()
+            last = self._exchange()
         finally:
             self.server.end()
+        if last:  # a whole answer goes out once the request counts as done
+            self.connection.sendall(last)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = _serve
 
     # -- one request ----------------------------------------------------------------------
-    def _exchange(self) -> None:
-        request_id = os.urandom(8).hex().upper()
+    def _exchange(self) -> bytes | None:
+        request_id = new_request_id()
         source = None
         try:
             source = self._body_source()
@@ -207,7 +237,7 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
             log.exception("simsage's S3 endpoint failed on %s %s", self.command, self.path)
             response = self.server.internal_error(request_id, self.command == "HEAD")
         self._settle(source)
-        self._write(response, request_id)
+        return self._write(response, request_id)
 
     def _body_source(self):
         headers = self.headers
@@ -252,52 +282,64 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
             pass
         self.close_connection = True
 
-    def _write(self, response, request_id: str) -> None:
+    def _write(self, response, request_id: str) -> bytes | None:
+        """The status line and headers as one string: returned with a small body, for
+        one ``sendall``; sent here, followed by the body, for a large streaming body (see
+        :meth:`_send_stream`)."""
         head = self.command == "HEAD"
         body = response.body
-        self.send_response(response.status)
-        names = set()
+        lines = [status_line(response.status)]
+        has_id = has_length = False
         for name, value in response.headers:
-            names.add(name.lower())
-            self.send_header(name, value)
-        if "x-amz-request-id" not in names:
-            self.send_header("x-amz-request-id", request_id)
-        self.send_header("Date", _http_date())
+            lname = name.lower()
+            if lname == "x-amz-request-id":
+                has_id = True
+            elif lname == "content-length":
+                has_length = True
+            elif lname == "connection":  # as http.server's send_header
+                value_l = value.lower()
+                if value_l == "close":
+                    self.close_connection = True
+                elif value_l == "keep-alive":
+                    self.close_connection = False
+            lines.append(f"{name}: {value}")
+        if not has_id:
+            lines.append(f"x-amz-request-id: {request_id}")
+        lines.append(f"Date: {http_date()}")
         streaming = body is not None and not isinstance(body, bytes | bytearray)
         if streaming and not head and 0 <= _length(body) <= SMALL_BODY:
             # A small streaming body goes out with the headers in one write (one send
-            # instead of a flush and a sendfile); if it cannot be read nothing is sent
+            # instead of two and a sendfile); if it cannot be read nothing is sent
             # and the connection closes, as when a stream fails mid-way.
             try:
                 body = body.read()
             except Exception:
                 log.exception("simsage's S3 endpoint failed reading %s", self.path)
                 self.close_connection = True
-                self._headers_buffer = []
-                return
+                return None
             finally:
                 with contextlib.suppress(Exception):
                     response.body.close()
             streaming = False
-        if "content-length" not in names:
+        if not has_length:
             if streaming:
-                self.send_header("Content-Length", str(body._content_length))
+                lines.append(f"Content-Length: {body._content_length}")
             elif not head:
-                self.send_header("Content-Length", str(len(body or b"")))
+                lines.append(f"Content-Length: {len(body or b'')}")
             else:
-                self.send_header("Content-Length", "0")
+                lines.append("Content-Length: 0")
         if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
+            lines.append("Connection: close")
+        lines.append("\r\n")
+        data = "\r\n".join(lines).encode("latin-1")
         if head:
             if streaming:
                 body.close()
-            return
+            return data
         if not streaming:
-            if body:
-                self.wfile.write(body)
-            return
+            return data + body if body else data
         try:
+            self.connection.sendall(data)
             self._send_stream(body)
         except (BrokenPipeError, ConnectionResetError):
             # The client hung up mid-body, as s3fs does on its first GET of a large object
@@ -310,23 +352,23 @@ class _Exchange(http.server.BaseHTTPRequestHandler):
         finally:
             with contextlib.suppress(Exception):
                 body.close()
+        return None
 
     def _send_stream(self, body) -> None:
         """A streaming body: from the store's files to the socket inside the kernel
         (``ObjectBody.copy_into`` → ``sendfile``), else in pieces."""
-        self.wfile.flush()
+        sock = self.connection
         copy_into = getattr(body, "copy_into", None)
         if copy_into is None:
             while chunk := body.read(PIECE):
-                self.wfile.write(chunk)
+                sock.sendall(chunk)
             return
-        sock = self.connection
-        # sendfile needs a blocking socket; the kernel's send timeout stands in for the
-        # socket's own timeout, so a client that stops reading cannot hold the thread.
+        if self.kernel_timeouts:  # blocking already, with the kernel's send timeout
+            if not copy_into(sock.fileno()):
+                self.close_connection = True
+            return
+        # sendfile needs a blocking socket
         sock.settimeout(None)
-        seconds = int(self.server.keepalive)
-        with contextlib.suppress(OSError, AttributeError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", seconds, 0))
         try:
             if not copy_into(sock.fileno()):
                 self.close_connection = True
@@ -353,6 +395,7 @@ class S3Endpoint(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    spin = SPIN_SECONDS  # see SocketReader: how long a quick client's next request is awaited
     request_queue_size = 128
 
     def __init__(
@@ -431,8 +474,9 @@ class S3Endpoint(http.server.ThreadingHTTPServer):
         raw_path, _, raw_query = exchange.path.partition("?")
         if raw_path.startswith(("http://", "https://")):  # absolute form (a proxy's)
             raw_path = "/" + raw_path.split("/", 3)[3] if raw_path.count("/") >= 3 else "/"
-        virtual = host_bucket(headers.get("host", ""))
-        bucket, key = split_address(headers.get("host", ""), raw_path)
+        host = headers.get("host", "")
+        virtual = host_bucket(host)
+        bucket, key = split_address(host, raw_path, virtual)
         raw_pairs = query_pairs(raw_query)
         query = [(_decode(k), _decode(v)) for k, v in raw_pairs]
         content_type = headers.get("content-type", "")
@@ -485,11 +529,11 @@ class S3Endpoint(http.server.ThreadingHTTPServer):
     def _body(source, verified: sigv4.Verified, headers: dict[str, str]):
         """The body reader the service gets, and the headers the codec sees (an
         aws-chunked body's decoded length and content coding, as S3 stores them)."""
+        if source is None:
+            return None, headers
         payload = verified.payload_hash
         encodings = [e.strip() for e in headers.get("content-encoding", "").split(",") if e.strip()]
         chunked = payload.startswith("STREAMING-") or "aws-chunked" in encodings
-        if source is None:
-            return None, headers
         if not chunked:
             if payload not in (sigv4.UNSIGNED_PAYLOAD,):
                 return Sha256Reader(source, payload), headers

@@ -10,6 +10,7 @@ percent-decoded exactly once; an empty key (``/bucket/``) is the bucket itself.
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import unquote
 
@@ -18,9 +19,10 @@ _VIRTUAL_SUFFIXES = (".s3.amazonaws.com", ".s3.localhost", ".localhost")
 _PATH_HOSTS = {"s3.amazonaws.com", "s3.localhost", "localhost"}
 
 
+@functools.lru_cache(maxsize=256)
 def host_bucket(host: str) -> str | None:
     """The bucket a virtual-hosted request names in its Host header (a port is ignored),
-    or None for a path-style host."""
+    or None for a path-style host. Cached: a client sends the same few hosts."""
     name = host.strip().lower()
     if name.startswith("["):  # [::1]:port
         name = name[1 : name.find("]")] if "]" in name else name
@@ -39,22 +41,29 @@ def host_bucket(host: str) -> str | None:
     return bucket
 
 
-def split_address(host: str, raw_path: str) -> tuple[str | None, str | None]:
+def split_address(
+    host: str, raw_path: str, virtual: str | None | bool = False
+) -> tuple[str | None, str | None]:
     """The bucket and key a request addresses (None when absent).
 
     Args:
         host: the Host header.
         raw_path: the request path as sent (percent-encoded).
+        virtual: ``host_bucket(host)`` when the caller has it already.
     """
-    bucket = host_bucket(host)
+    bucket = host_bucket(host) if virtual is False else virtual
     path = raw_path[1:] if raw_path.startswith("/") else raw_path
     if bucket is None:
         bucket_part, _, key_part = path.partition("/")
-        bucket = unquote(bucket_part) or None
+        bucket = _unquote(bucket_part) or None
     else:
         key_part = path
-    key = unquote(key_part) if key_part else None
+    key = _unquote(key_part) if key_part else None
     return bucket, key
+
+
+def _unquote(text: str) -> str:
+    return unquote(text) if "%" in text else text
 
 
 def query_pairs(raw_query: str) -> list[tuple[str, str]]:

@@ -6,16 +6,20 @@ Layer: transport (HTTP side), called by :func:`simsage.transport.sigv4.verify` a
 and ``generate_presigned_post`` make SigV2 for S3 unless the client is configured with
 ``signature_version="s3v4"``, so these must work; SigV2 ``Authorization`` headers are
 refused (no current client sends them). The string to sign is botocore's
-(:class:`botocore.auth.HmacV1Auth`'s ``canonical_string``).
+(:class:`botocore.auth.HmacV1Auth`'s ``canonical_string``), written out directly for
+query URLs (:func:`string_to_sign`, a presigned GET's hot path) with botocore's quirks
+kept: a repeated Content-MD5 / Content-Type line repeats its first value, ``x-amz-*``
+values are joined with ``,``, subresource values are percent-decoded.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hmac
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from urllib.parse import SplitResult, unquote
+from urllib.parse import unquote
 
 from botocore.auth import HmacV1Auth
 from botocore.credentials import Credentials
@@ -29,64 +33,93 @@ from simsage.transport.sigv4 import (
     unknown_key,
 )
 
+# The query parameters S3's SigV2 canonical resource keeps (botocore's list).
+_SUBRESOURCES = frozenset(HmacV1Auth.QSAOfInterest)
+_STANDARD = ("content-md5", "content-type")
 
-class _Headers:
-    """The header lines as ``HmacV1Auth.canonical_string`` reads them, with
-    ``email.message.Message``'s semantics (botocore's ``HTTPHeaders``): names match
-    case-insensitively, iteration yields every line's name (repeats included), ``[name]``
-    is the first line's value or None, ``get_all`` every value, ``del`` drops them all,
-    assignment adds a line. A list of pairs instead of a Message: this is per request."""
 
-    def __init__(self, pairs: list[tuple[str, str]]) -> None:
-        self._pairs = pairs
-        self._index()
+def unquote_base64(text: str) -> str | None:
+    """``unquote(text)`` when its only escapes are base64's ``+``, ``/`` and ``=``
+    (``%2B``, ``%2F``, ``%3D``, either case), as in a signature; else None. Exact: if no
+    ``%`` is left once those triples are replaced, each ``%`` began one of them."""
+    for escape, char in _BASE64_ESCAPES:
+        if escape in text:
+            text = text.replace(escape, char)
+    return None if "%" in text else text
 
-    def _index(self) -> None:
-        self._first: dict[str, str] = {}
-        for n, v in self._pairs:
-            self._first.setdefault(n.lower(), v)
 
-    def __contains__(self, name: str) -> bool:
-        return name.lower() in self._first
-
-    def __iter__(self):
-        return iter([n for n, _ in self._pairs])
-
-    def __getitem__(self, name: str) -> str | None:
-        return self._first.get(name.lower())
-
-    def __setitem__(self, name: str, value: str) -> None:
-        self._pairs.append((name, value))
-        self._first.setdefault(name.lower(), value)
-
-    def __delitem__(self, name: str) -> None:
-        name = name.lower()
-        self._pairs = [(n, v) for n, v in self._pairs if n.lower() != name]
-        self._first.pop(name, None)
-
-    def get_all(self, name: str) -> list[str]:
-        name = name.lower()
-        return [v for n, v in self._pairs if n.lower() == name]
+_BASE64_ESCAPES = (
+    ("%2B", "+"),
+    ("%2F", "/"),
+    ("%3D", "="),
+    ("%2b", "+"),
+    ("%2f", "/"),
+    ("%3d", "="),
+)
 
 
 def _unquote(text: str) -> str:
-    return unquote(text) if "%" in text else text
+    if "%" not in text:
+        return text
+    fast = unquote_base64(text)
+    return fast if fast is not None else unquote(text)
 
 
-class _V2Query(HmacV1Auth):
-    """botocore's SigV2 (HMAC-SHA1) signer, with the URL's ``Expires`` in place of Date."""
+def string_to_sign(
+    method: str,
+    raw_path: str,
+    query: Sequence[tuple[str, str]],
+    header_pairs: Sequence[tuple[str, str]],
+    expires: str,
+    auth_path: str | None,
+) -> str:
+    """SigV2's string to sign of a presigned request: botocore's
+    ``HmacV1Auth.canonical_string`` with the URL's ``Expires`` in place of the Date
+    header (a Date line the request carries is ignored), for the request's raw path,
+    raw query pairs and header lines as sent."""
+    first: dict[str, str] = {}
+    standard: dict[str, int] = {}  # Content-MD5 / Content-Type: how many lines
+    custom: dict[str, list[str]] = {}
+    for name, value in header_pairs:
+        lname = name.lower()
+        if lname == "date":
+            continue
+        if lname not in first:
+            first[lname] = value
+        if lname in _STANDARD:
+            standard[lname] = standard.get(lname, 0) + 1
+        elif lname.startswith("x-amz-"):
+            custom.setdefault(lname, []).append(value.strip())
+    lines = [method.upper()]
+    for lname in _STANDARD:
+        count = standard.get(lname)
+        if count:
+            lines.extend([first[lname].strip()] * count)
+        else:
+            lines.append("")
+    lines.append(expires.strip())
+    for lname in sorted(custom):
+        lines.append(f"{lname}:{','.join(custom[lname])}")
+    resource = raw_path if auth_path is None else auth_path
+    kept = [(k, v) for k, v in query if k in _SUBRESOURCES]
+    if kept:
+        kept.sort(key=lambda pair: pair[0])
+        resource += "?" + "&".join(f"{k}={unquote(v)}" for k, v in kept)
+    lines.append(resource)
+    return "\n".join(lines)
 
-    def __init__(self, access_key: str, secret: str, expires: str) -> None:
-        super().__init__(Credentials(access_key, secret))
-        self._expires = expires
 
-    def _get_date(self) -> str:
-        return self._expires
+def _sign(secret: str, text: str) -> str:
+    # = botocore's sign_string (base64 of the HMAC-SHA1, which is 20 bytes: one line),
+    # from a copy of the key's HMAC state rather than setting the key up again
+    mac = _keyed(secret).copy()
+    mac.update(text.encode())
+    return base64.b64encode(mac.digest()).decode()
 
-    def sign_string(self, string_to_sign: str) -> str:
-        # = botocore's (base64 of the HMAC-SHA1, which is 20 bytes: one line, no newline)
-        digest = hmac.digest(self.credentials.secret_key.encode(), string_to_sign.encode(), "sha1")
-        return base64.b64encode(digest).decode()
+
+@functools.lru_cache(maxsize=16)
+def _keyed(secret: str) -> hmac.HMAC:
+    return hmac.new(secret.encode(), digestmod="sha1")
 
 
 def verify_query(
@@ -118,17 +151,13 @@ def verify_query(
     if secret is None:
         raise unknown_key(access_key)
     refuse_expired(now, int(expires))
-    headers = _Headers([(n, v) for n, v in header_pairs if n.lower() != "date"])
-    raw_query = "&".join(f"{k}={v}" for k, v in query)
-    split = SplitResult("http", "", raw_path, raw_query, "")
-    signer = _V2Query(access_key, secret, expires)
-    string_to_sign = signer.canonical_string(method, split, headers, auth_path=auth_path)
-    if not hmac.compare_digest(signer.sign_string(string_to_sign), given):
+    to_sign = string_to_sign(method, raw_path, query, header_pairs, expires, auth_path)
+    if not hmac.compare_digest(_sign(secret, to_sign), given):
         raise auth_error(
             "SignatureDoesNotMatch",
             MISMATCH_MESSAGE,
             AWSAccessKeyId=access_key,
-            StringToSign=string_to_sign,
+            StringToSign=to_sign,
             SignatureProvided=given,
         )
     return Verified(access_key, "", "", "", given, UNSIGNED_PAYLOAD, True, b"")
