@@ -6,7 +6,7 @@ import io
 import struct
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from simsage.transform import records
@@ -46,12 +46,19 @@ def test_multi_record_batches_hold_whole_lines_within_the_limit_in_order():
     st.integers(min_value=21, max_value=200),
     st.booleans(),
 )
+@example([b"\x00" * 19, b"\t", b"\x00" * 20], 21, False)  # a blank line alone in its batch
 def test_batches_rebuild_the_stream_exactly(lines, limit, trailing_newline):
     data = b"\n".join(lines) + (b"\n" if trailing_newline and lines else b"")
     got = list(records.line_batches(Trickle(data), limit, single_record=False))
-    if data.strip():
-        assert b"".join(b.body for b in got).strip() == data.strip()
+
+    def lines_with_data(blob: bytes) -> list[bytes]:
+        # A batch of blank lines only (whitespace, e.g. one b"\t" line between two
+        # that fill their batches) is not sent: every other line comes back, in order.
+        return [line for line in blob.split(b"\n") if line.strip()]
+
+    assert lines_with_data(b"".join(b.body for b in got)) == lines_with_data(data)
     assert all(len(b.body) <= limit for b in got)
+    assert all(bytes(b.body).strip() for b in got)  # no batch is blank
 
 
 def test_last_line_without_newline_and_blank_lines():
