@@ -4,6 +4,7 @@ activated, so no call is answered in-process)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 
@@ -18,9 +19,11 @@ from simsage.transport.s3_endpoint import S3Endpoint
 REGION = "us-east-1"
 
 
-@pytest.fixture
-def endpoint(simsage_home) -> Iterator[S3Endpoint]:
-    server = S3Endpoint(load_config())
+@contextlib.contextmanager
+def serving(**options) -> Iterator[S3Endpoint]:
+    """An endpoint of the configured home serving in a thread of this process, stopped
+    at the end (``options``: S3Endpoint's, e.g. ``keepalive``)."""
+    server = S3Endpoint(load_config(), **options)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
@@ -31,6 +34,12 @@ def endpoint(simsage_home) -> Iterator[S3Endpoint]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+@pytest.fixture
+def endpoint(simsage_home) -> Iterator[S3Endpoint]:
+    with serving() as server:
+        yield server
 
 
 def client(url: str, secret: str = LOCAL_SECRET_KEY, **config):

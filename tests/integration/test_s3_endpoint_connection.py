@@ -6,27 +6,17 @@ same connection."""
 from __future__ import annotations
 
 import socket
-import threading
 
 import pytest
+from s3_endpoint_helpers import serving
 
-from simsage.config import load_config
 from simsage.transport.s3_endpoint import S3Endpoint
 
 
 @pytest.fixture
 def quick_endpoint(simsage_home):
-    server = S3Endpoint(load_config(), keepalive=0.3)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
+    with serving(keepalive=0.3) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 def _connect(server: S3Endpoint) -> socket.socket:
