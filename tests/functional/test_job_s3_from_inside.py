@@ -11,6 +11,7 @@ import json
 import time
 
 import pytest
+from request_helpers import processing_input, processing_output, processing_resources
 
 import simsage
 
@@ -55,35 +56,14 @@ def _run(session, name: str, **changes) -> dict:
             "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
         },
         ProcessingInputs=[
-            {
-                "InputName": "code",
-                "S3Input": {
-                    "S3Uri": f"s3://{BUCKET}/code/",
-                    "LocalPath": "/opt/ml/processing/input/code",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                },
-            }
+            processing_input("code", f"s3://{BUCKET}/code/", "/opt/ml/processing/input/code")
         ],
         ProcessingOutputConfig={
             "Outputs": [
-                {
-                    "OutputName": "seen",
-                    "S3Output": {
-                        "S3Uri": f"s3://{BUCKET}/seen/{name}",
-                        "LocalPath": "/opt/ml/processing/output",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
+                processing_output("seen", f"s3://{BUCKET}/seen/{name}", "/opt/ml/processing/output")
             ]
         },
-        ProcessingResources={
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 1,
-            }
-        },
+        ProcessingResources=processing_resources(),
         **changes,
     )
     deadline = time.monotonic() + 120

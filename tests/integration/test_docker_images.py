@@ -21,6 +21,7 @@ import time
 import pytest
 from docker_helpers import ecr_name, leftovers
 from endpoint_helpers import tar_gz
+from request_helpers import processing_input, processing_output, processing_resources
 
 from simsage.home import Home
 from simsage.hosting.endpoint_state import EndpointStore
@@ -215,35 +216,16 @@ def test_processing_job_with_a_custom_image(aws, docker_client, custom_image):
             ],
         },
         ProcessingInputs=[
-            {
-                "InputName": "data",
-                "S3Input": {
-                    "S3Uri": f"s3://{BUCKET}/data/",
-                    "LocalPath": "/opt/ml/processing/input/data",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                },
-            }
+            processing_input("data", f"s3://{BUCKET}/data/", "/opt/ml/processing/input/data")
         ],
         ProcessingOutputConfig={
             "Outputs": [
-                {
-                    "OutputName": "summary",
-                    "S3Output": {
-                        "S3Uri": f"s3://{BUCKET}/summary",
-                        "LocalPath": "/opt/ml/processing/output/summary",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
+                processing_output(
+                    "summary", f"s3://{BUCKET}/summary", "/opt/ml/processing/output/summary"
+                )
             ]
         },
-        ProcessingResources={
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 1,
-            }
-        },
+        ProcessingResources=processing_resources(),
     )
     done = _wait(
         lambda: sm.describe_processing_job(ProcessingJobName="docker-process"),

@@ -15,6 +15,7 @@ import os
 import pytest
 from docker_helpers import ecr_name, leftovers
 from endpoint_helpers import tar_gz
+from request_helpers import processing_input, processing_resources
 from test_docker_images import (
     BUCKET,
     ROLE,
@@ -98,23 +99,9 @@ def test_a_processing_container_puts_its_own_object(aws, docker_client, custom_i
         },
         Environment={"SUMMARY_TO": f"{BUCKET}/direct/summary.json"},
         ProcessingInputs=[
-            {
-                "InputName": "data",
-                "S3Input": {
-                    "S3Uri": f"s3://{BUCKET}/data/",
-                    "LocalPath": "/opt/ml/processing/input/data",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                },
-            }
+            processing_input("data", f"s3://{BUCKET}/data/", "/opt/ml/processing/input/data")
         ],
-        ProcessingResources={
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 1,
-            }
-        },
+        ProcessingResources=processing_resources(),
     )
     done = _wait(
         lambda: sm.describe_processing_job(ProcessingJobName="docker-s3-process"),

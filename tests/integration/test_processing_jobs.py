@@ -11,6 +11,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError, WaiterError
+from request_helpers import processing_input, processing_output, processing_resources
 
 SKLEARN = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -32,39 +33,18 @@ def put_script(s3, name: str, text: str) -> str:
 
 
 def code_input(uri: str) -> dict:
-    return {
-        "InputName": "code",
-        "S3Input": {
-            "S3Uri": uri,
-            "LocalPath": "/opt/ml/processing/input/code",
-            "S3DataType": "S3Prefix",
-            "S3InputMode": "File",
-        },
-    }
+    return processing_input("code", uri, "/opt/ml/processing/input/code")
 
 
 def output(name: str, local: str, mode: str = "EndOfJob") -> dict:
-    return {
-        "OutputName": name,
-        "S3Output": {
-            "S3Uri": f"s3://{BUCKET}/out/{name}",
-            "LocalPath": local,
-            "S3UploadMode": mode,
-        },
-    }
+    return processing_output(name, f"s3://{BUCKET}/out/{name}", local, mode)
 
 
 def run_script(sm, name: str, script_uri: str, basename: str, **extra) -> None:
     request = {
         "ProcessingJobName": name,
         "RoleArn": ROLE,
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 5,
-            }
-        },
+        "ProcessingResources": processing_resources(volume_gb=5),
         "AppSpecification": {
             "ImageUri": SKLEARN,
             "ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{basename}"],
@@ -365,13 +345,7 @@ def test_two_hosts_each_get_their_shard_and_share_the_output_prefix(aws):
                 },
             },
         ],
-        ProcessingResources={
-            "ClusterConfig": {
-                "InstanceCount": 2,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 5,
-            }
-        },
+        ProcessingResources=processing_resources(2, volume_gb=5),
         ProcessingOutputConfig={"Outputs": [output("out", "/opt/ml/processing/out")]},
     )
     described = wait(sm, "sharded")
@@ -399,13 +373,7 @@ def test_arguments_alone_run_as_the_command_in_either_framework_image(aws, image
     sm.create_processing_job(
         ProcessingJobName=name,
         RoleArn=ROLE,
-        ProcessingResources={
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 5,
-            }
-        },
+        ProcessingResources=processing_resources(volume_gb=5),
         AppSpecification={
             "ImageUri": image,
             "ContainerArguments": ["python3", "/opt/ml/processing/input/code/versions.py"],
@@ -425,13 +393,7 @@ def test_an_image_simsage_cannot_run_fails_with_its_name(aws, monkeypatch):
     sm.create_processing_job(
         ProcessingJobName="custom",
         RoleArn=ROLE,
-        ProcessingResources={
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 5,
-            }
-        },
+        ProcessingResources=processing_resources(volume_gb=5),
         AppSpecification={"ImageUri": image},
     )
     described = wait(sm, "custom")
@@ -445,13 +407,7 @@ def test_a_framework_image_without_a_command_fails_saying_what_to_give(aws):
     sm.create_processing_job(
         ProcessingJobName="no-command",
         RoleArn=ROLE,
-        ProcessingResources={
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "VolumeSizeInGB": 5,
-            }
-        },
+        ProcessingResources=processing_resources(volume_gb=5),
         AppSpecification={"ImageUri": SKLEARN},
     )
     described = wait(sm, "no-command")
