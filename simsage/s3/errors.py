@@ -270,3 +270,69 @@ class NoSuchTagSet(S3Error):
 
     def __init__(self, bucket: str) -> None:
         super().__init__("The TagSet does not exist", error_fields={"BucketName": bucket})
+
+
+class _NoSuchConfiguration(S3Error):
+    """A bucket configuration that was never set (or was deleted): 404 with the bucket."""
+
+    status = 404
+    message = ""
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__(self.message, error_fields={"BucketName": bucket})
+
+
+class NoSuchBucketPolicy(_NoSuchConfiguration):
+    code, message = "NoSuchBucketPolicy", "The bucket policy does not exist"
+
+
+class NoSuchCORSConfiguration(_NoSuchConfiguration):
+    code, message = "NoSuchCORSConfiguration", "The CORS configuration does not exist"
+
+
+class NoSuchLifecycleConfiguration(_NoSuchConfiguration):
+    code, message = "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"
+
+
+class NoSuchPublicAccessBlockConfiguration(_NoSuchConfiguration):
+    code = "NoSuchPublicAccessBlockConfiguration"
+    message = "The public access block configuration was not found"
+
+
+class OwnershipControlsNotFoundError(_NoSuchConfiguration):
+    code, message = "OwnershipControlsNotFoundError", "The bucket ownership controls were not found"
+
+
+class NoSuchWebsiteConfiguration(_NoSuchConfiguration):
+    code = "NoSuchWebsiteConfiguration"
+    message = "The specified bucket does not have a website configuration"
+
+
+class ReplicationConfigurationNotFoundError(_NoSuchConfiguration):
+    code = "ReplicationConfigurationNotFoundError"
+    message = "The replication configuration was not found"
+
+
+class ObjectLockConfigurationNotFoundError(_NoSuchConfiguration):
+    code = "ObjectLockConfigurationNotFoundError"
+    message = "Object Lock configuration does not exist for this bucket"
+
+
+class MalformedPolicy(S3Error):
+    code = "MalformedPolicy"
+
+
+class AccessControlListNotSupported(S3Error):
+    code = "AccessControlListNotSupported"
+
+    def __init__(self) -> None:
+        super().__init__("The bucket does not allow ACLs")
+
+
+class InvalidBucketAclWithObjectOwnership(S3Error):
+    code = "InvalidBucketAclWithObjectOwnership"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+        )

@@ -78,6 +78,7 @@ class MultipartOperations:
     def create_multipart_upload(self, request: Request) -> dict[str, Any]:
         params = request.params
         check_key(params["Key"])
+        self._check_upload_acl(request)
         choice = checksums.multipart_choice(
             params.get("ChecksumAlgorithm"), params.get("ChecksumType")
         )

@@ -4,8 +4,9 @@ One method per S3 operation (named as botocore names them, snake_case). Methods 
 the caller's params, call :class:`~simsage.s3.backend.S3Backend` and build exactly the
 members botocore's parser would produce from a real S3 response. This module answers
 buckets, objects and listings; multipart uploads, tags, bucket encryption and
-GetObjectAttributes, bucket versioning and ListObjectVersions are in the ``*_api``
-modules mixed into :class:`S3Service`. Object operations take ``VersionId`` and answer
+GetObjectAttributes, bucket versioning and ListObjectVersions, and the bucket
+configurations (policy, Block Public Access, Object Ownership and ACLs, CORS, lifecycle)
+are in the ``*_api`` modules mixed into :class:`S3Service`. Object operations take ``VersionId`` and answer
 it as S3 does (only for a bucket with a versioning status; see
 :mod:`simsage.s3.versioning`).
 """
@@ -19,6 +20,7 @@ from simsage.s3 import checksums, encryption, errors, tagging
 from simsage.s3.attributes_api import AttributesOperations
 from simsage.s3.backend import S3Backend, StoredObject
 from simsage.s3.body import ObjectBody
+from simsage.s3.bucket_config_api import BucketConfigOperations
 from simsage.s3.encryption_api import EncryptionOperations
 from simsage.s3.input_errors import S3InputErrors
 from simsage.s3.multipart_api import MultipartOperations
@@ -70,6 +72,7 @@ class S3Service(
     EncryptionOperations,
     AttributesOperations,
     VersioningOperations,
+    BucketConfigOperations,
 ):
     """Answers S3 operations for one home."""
 
@@ -227,12 +230,15 @@ class S3Service(
                 f"The {constraint} location constraint is incompatible for the region "
                 "specific endpoint this request was sent to."
             )
+        ownership = self._check_new_bucket_acl(request)
         bucket, existed = self.backend.create_bucket(
             name, constraint or LEGACY_REGION, request.account_id
         )
         # In us-east-1, re-creating a bucket you own succeeds (S3's legacy behaviour).
         if existed and not (region == LEGACY_REGION and bucket.region == LEGACY_REGION):
             raise errors.BucketAlreadyOwnedByYou(name)
+        if not existed:
+            self._keep_new_bucket_ownership(name, ownership)
         if bucket.region == LEGACY_REGION:
             return {"Location": f"/{name}"}
         return {"Location": f"http://{name}.s3.amazonaws.com/"}
@@ -282,6 +288,7 @@ class S3Service(
     def put_object(self, request: Request) -> dict[str, Any]:
         params = request.params
         check_key(params["Key"])
+        self._check_upload_acl(request)
         wanted = checksums.requested(params, request.checksum_algorithm)
         attrs = upload_attrs(request, with_encryption=False)
 
@@ -385,6 +392,7 @@ class S3Service(
     def copy_object(self, request: Request) -> dict[str, Any]:
         params = request.params
         check_key(params["Key"])
+        self._check_upload_acl(request)
         directive = params.get("MetadataDirective", "COPY")
         tag_directive = params.get("TaggingDirective", "COPY")
         for name, value, header in (

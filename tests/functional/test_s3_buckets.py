@@ -366,12 +366,14 @@ def test_get_location_of_missing_bucket(s3):
 
 
 def test_unemulated_s3_operation_names_itself(s3):
-    s3.create_bucket(Bucket="policy")
+    s3.create_bucket(Bucket="website")
     with pytest.raises(ClientError) as excinfo:
-        s3.put_bucket_policy(Bucket="policy", Policy="{}")
+        s3.put_bucket_website(
+            Bucket="website", WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}}
+        )
     code, status, error = _error(excinfo)
     assert code == "NotImplemented"
     assert status == 501
-    assert "PutBucketPolicy" in error["Message"]
+    assert "PutBucketWebsite" in error["Message"]
     assert "simsage" in error["Message"]
     assert "Traceback" not in error["Message"]

@@ -72,7 +72,12 @@ def test_session_from_boto3_session_helper(simsage_home):
             {"RoleArn": "arn:aws:iam::123456789012:role/r", "RoleSessionName": "session"},
             "AssumeRole",
         ),
-        ("s3", "get_bucket_policy", {"Bucket": "any-bucket"}, "GetBucketPolicy"),
+        (
+            "s3",
+            "get_bucket_analytics_configuration",
+            {"Bucket": "any-bucket", "Id": "a"},
+            "GetBucketAnalyticsConfiguration",
+        ),
         ("sagemaker", "list_workforces", {}, "ListWorkforces"),
         ("dynamodb", "list_tables", {}, "ListTables"),
     ],

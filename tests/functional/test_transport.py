@@ -70,12 +70,15 @@ def test_activate_with_aws_backend_changes_nothing(simsage_home, monkeypatch):
 
 def test_unemulated_operation_is_a_clear_client_error(simsage_local):
     s3 = simsage_local.client("s3")
-    s3.create_bucket(Bucket="policy-bucket")
+    s3.create_bucket(Bucket="website-bucket")
     with pytest.raises(ClientError) as info:
-        s3.put_bucket_policy(Bucket="policy-bucket", Policy="{}")
+        s3.put_bucket_website(
+            Bucket="website-bucket",
+            WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}},
+        )
     error = info.value.response["Error"]
     assert error["Code"] == "NotImplemented"
-    assert "s3.PutBucketPolicy" in error["Message"]
+    assert "s3.PutBucketWebsite" in error["Message"]
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
 
 
