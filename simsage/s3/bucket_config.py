@@ -12,7 +12,8 @@ The defaults are those of a bucket created today (since April 2023):
 What simsage does with them. A store on one machine has a single user, the owner, so no
 configuration changes who may do what. Block Public Access is still applied where S3
 applies it when a configuration is written: a public policy is refused while
-``BlockPublicPolicy`` is on. Lifecycle rules are kept and returned exactly as written.
+``BlockPublicPolicy`` is on. CORS rules are applied by the S3 endpoint to browsers'
+requests (:mod:`simsage.s3.cors`). Lifecycle rules are kept and returned exactly as written.
 They are not applied: S3 runs them asynchronously, about once a day, and simsage never
 expires or transitions an object.
 """

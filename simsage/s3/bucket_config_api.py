@@ -23,7 +23,7 @@ from typing import Any
 
 from simsage.errors import NotEmulated
 from simsage.s3 import bucket_config as rules
-from simsage.s3 import errors
+from simsage.s3 import cors, errors
 from simsage.s3.shapes import owner as _owner
 from simsage.transport import Request
 
@@ -217,6 +217,15 @@ class BucketConfigOperations:
             params["Bucket"], "lifecycle", {"Rules": checked, "Minimum": minimum}
         )
         return {"TransitionDefaultMinimumObjectSize": minimum}
+
+    def cors_preflight(self, bucket: str | None, key: str | None, headers: dict[str, str]):
+        """The CORS headers answering a browser's preflight (``OPTIONS``); raises S3's
+        error when no rule allows it (see :mod:`simsage.s3.cors`)."""
+        return cors.preflight(self.backend, bucket, key, headers)
+
+    def cors_headers(self, bucket: str | None, method: str, headers: dict[str, str]):
+        """The CORS headers for the answer to a request with an ``Origin`` header."""
+        return cors.response_headers(self.backend, bucket, method, headers)
 
     def get_bucket_lifecycle_configuration(self, request: Request) -> dict[str, Any]:
         bucket = request.params["Bucket"]

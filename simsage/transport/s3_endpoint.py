@@ -13,7 +13,11 @@ same answer and the same errors either way. Per request:
    host are path style. The key is percent-decoded exactly once.
 2. authenticate (:mod:`simsage.transport.sigv4`): SigV4 header or presigned query against
    simsage's local credentials; there is no anonymous access. A browser-style POST
-   upload (presigned POST) is :mod:`simsage.transport.s3_endpoint_post`'s.
+   upload (presigned POST) is :mod:`simsage.transport.s3_endpoint_post`'s. A CORS
+   preflight (``OPTIONS``) is unsigned, as on S3, and answered from the bucket's CORS
+   rules; the answer to a request with an ``Origin`` gets the CORS headers of the rule
+   that allows it (the S3 service's ``cors_preflight``/``cors_headers``,
+   :mod:`simsage.s3.cors`).
 3. the body, as a reader of the socket (:mod:`simsage.transport.s3_endpoint_bodies`):
    Content-Length or chunked, aws-chunked framing decoded and its signatures and
    trailing checksum checked, a hex ``x-amz-content-sha256`` checked as it streams.
@@ -52,6 +56,7 @@ import time
 from typing import Any
 from urllib.parse import unquote
 
+from simsage import services
 from simsage.config import Config
 from simsage.errors import AWSError
 from simsage.http_headers import HeaderError, read_headers
@@ -477,6 +482,23 @@ class S3Endpoint(http.server.ThreadingHTTPServer):
         host = headers.get("host", "")
         virtual = host_bucket(host)
         bucket, key = split_address(host, raw_path, virtual)
+        if exchange.command == "OPTIONS":  # a browser's CORS preflight: no signature
+            from simsage.transport.rest_xml import Response
+
+            allowed = self._s3().cors_preflight(bucket, key, headers)
+            return Response(200, [*allowed, ("Content-Length", "0")], b"")
+        where = (raw_path, raw_query, virtual, bucket, key)
+        response = self._answer(exchange, source, request_id, *where)
+        if "origin" in headers:  # a browser's call: CORS headers when a rule allows it
+            response.headers.extend(self._s3().cors_headers(bucket, exchange.command, headers))
+        return response
+
+    def _s3(self):
+        return services.service(self.transport.home, "s3")
+
+    def _answer(self, exchange, source, request_id, raw_path, raw_query, virtual, bucket, key):
+        """:meth:`answer` for any method but OPTIONS: a form POST, or a signed request."""
+        headers = exchange.headers
         raw_pairs = query_pairs(raw_query)
         query = [(_decode(k), _decode(v)) for k, v in raw_pairs]
         content_type = headers.get("content-type", "")

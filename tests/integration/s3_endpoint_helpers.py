@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import urllib.error
+import urllib.request
+import uuid
 from collections.abc import Iterator
 
 import boto3
@@ -57,3 +60,45 @@ def client(url: str, secret: str = LOCAL_SECRET_KEY, **config):
 @pytest.fixture
 def s3(endpoint):
     return client(endpoint.url)
+
+
+def _form(fields: dict[str, str], filename: str, content: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in fields.items():
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def post_form(
+    url: str,
+    fields: dict[str, str],
+    filename: str = "f.bin",
+    content: bytes = b"posted bytes",
+    headers: dict[str, str] | None = None,
+):
+    """A browser's form POST of ``fields`` and one file (redirects not followed):
+    ``(status, headers, body)``."""
+    data, content_type = _form(fields, filename, content)
+    request = urllib.request.Request(
+        url, data=data, method="POST", headers={**(headers or {}), "Content-Type": content_type}
+    )
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()

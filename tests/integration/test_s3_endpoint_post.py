@@ -3,9 +3,6 @@ the form built by hand and sent with urllib."""
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-import uuid
 from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree
 
@@ -15,38 +12,7 @@ import s3_endpoint_helpers as helpers
 endpoint, s3 = helpers.endpoint, helpers.s3  # the fixtures
 
 
-def _form(fields: dict[str, str], filename: str, content: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = []
-    for name, value in fields.items():
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        )
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n".encode()
-        + content
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def _post(url: str, fields: dict[str, str], filename="f.bin", content=b"posted bytes"):
-    data, content_type = _form(fields, filename, content)
-    request = urllib.request.Request(
-        url, data=data, method="POST", headers={"Content-Type": content_type}
-    )
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        with opener.open(request, timeout=30) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
+_post = helpers.post_form
 
 
 def _code(body: bytes) -> tuple[str, str]:
