@@ -11,7 +11,9 @@ defaults are in :mod:`simsage.s3.bucket_config`:
 - ACLs, read (GetBucketAcl, GetObjectAcl: the owner's FULL_CONTROL) and written
   (PutBucketAcl, PutObjectAcl: while ACLs are disabled, S3 accepts only a request that
   grants the owner's FULL_CONTROL and nothing else);
-- CORS and lifecycle (Put/Get/Delete; kept, not applied);
+- CORS (Put/Get/DeleteBucketCors; applied to browsers' requests by the S3 endpoint,
+  which asks :meth:`BucketConfigOperations.cors_preflight` and ``cors_headers``);
+- lifecycle (Put/Get/DeleteBucketLifecycle…; kept, not applied);
 - the configurations simsage cannot set, read as a bucket that has none: notification,
   logging, request payment, transfer acceleration, website, replication, Object Lock.
 """
@@ -195,15 +197,24 @@ class BucketConfigOperations:
 
     def get_bucket_cors(self, request: Request) -> dict[str, Any]:
         bucket = request.params["Bucket"]
-        cors = self.backend.get_setting(bucket, "cors")
-        if cors is None:
+        stored = self.backend.get_setting(bucket, "cors")
+        if stored is None:
             raise errors.NoSuchCORSConfiguration(bucket)
-        return {"CORSRules": cors}
+        return {"CORSRules": stored}
 
     def delete_bucket_cors(self, request: Request) -> dict[str, Any]:
         self.backend.put_setting(request.params["Bucket"], "cors", None)
         request.status = 204
         return {}
+
+    def cors_preflight(self, bucket: str | None, key: str | None, headers: dict[str, str]):
+        """The CORS headers answering a browser's preflight (``OPTIONS``); raises S3's
+        error when no rule allows it (see :mod:`simsage.s3.cors`)."""
+        return cors.preflight(self.backend, bucket, key, headers)
+
+    def cors_headers(self, bucket: str | None, method: str, headers: dict[str, str]):
+        """The CORS headers for the answer to a request with an ``Origin`` header."""
+        return cors.response_headers(self.backend, bucket, method, headers)
 
     def put_bucket_lifecycle_configuration(self, request: Request) -> dict[str, Any]:
         params = request.params
@@ -217,15 +228,6 @@ class BucketConfigOperations:
             params["Bucket"], "lifecycle", {"Rules": checked, "Minimum": minimum}
         )
         return {"TransitionDefaultMinimumObjectSize": minimum}
-
-    def cors_preflight(self, bucket: str | None, key: str | None, headers: dict[str, str]):
-        """The CORS headers answering a browser's preflight (``OPTIONS``); raises S3's
-        error when no rule allows it (see :mod:`simsage.s3.cors`)."""
-        return cors.preflight(self.backend, bucket, key, headers)
-
-    def cors_headers(self, bucket: str | None, method: str, headers: dict[str, str]):
-        """The CORS headers for the answer to a request with an ``Origin`` header."""
-        return cors.response_headers(self.backend, bucket, method, headers)
 
     def get_bucket_lifecycle_configuration(self, request: Request) -> dict[str, Any]:
         bucket = request.params["Bucket"]

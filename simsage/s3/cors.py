@@ -24,7 +24,7 @@ from simsage.errors import aws_error
 from simsage.s3 import errors
 
 _VARY = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
-_REFUSED = (
+_REFUSED = (  # S3's words, its spelling included
     "CORSResponse: This CORS request is not allowed. This is usually because the "
     "evalution of Origin, request method / Access-Control-Request-Method or "
     "Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."
@@ -32,7 +32,7 @@ _REFUSED = (
 
 
 def preflight(backend, bucket: str | None, key: str | None, headers: dict[str, str]):
-    """The answer's status and headers for an ``OPTIONS`` request.
+    """The headers of the 200 answer to an ``OPTIONS`` request (a preflight).
 
     Raises:
         AWSError: BadRequest without Origin or Access-Control-Request-Method,

@@ -6,8 +6,8 @@ members botocore's parser would produce from a real S3 response. This module ans
 buckets, objects and listings; multipart uploads, tags, bucket encryption and
 GetObjectAttributes, bucket versioning and ListObjectVersions, and the bucket
 configurations (policy, Block Public Access, Object Ownership and ACLs, CORS, lifecycle)
-are in the ``*_api`` modules mixed into :class:`S3Service`. Object operations take ``VersionId`` and answer
-it as S3 does (only for a bucket with a versioning status; see
+are in the ``*_api`` modules mixed into :class:`S3Service`. Object operations take
+``VersionId`` and answer it as S3 does (only for a bucket with a versioning status; see
 :mod:`simsage.s3.versioning`).
 """
 
