@@ -31,7 +31,7 @@ from simsage.pipelines import expressions, shapes
 from simsage.pipelines.errors import raise_problems
 
 if TYPE_CHECKING:
-    from simsage.pipelines.definition import Parameter, Step
+    from simsage.pipelines.definition_model import Parameter, Step
 
 JOB_TYPES = tuple(shapes.JOB_STEP_SHAPES)
 _A_SHAPE = {

@@ -32,7 +32,7 @@ from simsage.pipelines import expressions
 from simsage.pipelines.errors import PipelineDefinitionError, raise_problems
 
 if TYPE_CHECKING:
-    from simsage.pipelines.definition import Step
+    from simsage.pipelines.definition_model import Step
 
 
 @dataclass(frozen=True)
