@@ -31,15 +31,20 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 from simsage.sdk import image_uris
 from simsage.sdk.inputs import ProcessingInput, ProcessingOutput
+from simsage.sdk.processing_checks import (
+    check_strings,
+    local_code,
+    local_source,
+    name_inputs,
+    name_outputs,
+)
 from simsage.sdk.session import Session
 from simsage.sdk.utils import base_name_from_image, name_from_base
 from simsage.sdk.workflow.entities import PipelineVariable, is_pipeline_variable
@@ -264,7 +269,7 @@ class Processor:
                 "instance_count (an int, e.g. 1) and instance_type (e.g. 'ml.m5.large') are "
                 f"required; got {self.instance_count!r} and {self.instance_type!r}."
             )
-        _check_strings("entrypoint", self.entrypoint)
+        check_strings("entrypoint", self.entrypoint)
 
     def _base_name(self) -> str:
         return self.base_job_name or base_name_from_image(self.image_uri) or self.JOB_CLASS_NAME
@@ -289,12 +294,12 @@ class Processor:
     ) -> None:
         """Check, name, upload, create the job, and wait for it if asked."""
         self._check()
-        _check_strings("arguments", arguments)
-        named_inputs = _named_inputs(inputs)
-        named_outputs = _named_outputs(outputs)
+        check_strings("arguments", arguments)
+        named_inputs = name_inputs(inputs)
+        named_outputs = name_outputs(outputs)
         for item in named_inputs:
             if not is_pipeline_variable(item.source):
-                _local_source(item.source)  # a missing local file fails before any upload
+                local_source(item.source)  # a missing local file fails before any upload
         name = job_name or name_from_base(self._base_name())
         code_inputs, entrypoint = self._code_inputs(name, code, source_dir)
         job_inputs = [self._uploaded(name, item) for item in named_inputs] + code_inputs
@@ -312,7 +317,7 @@ class Processor:
         pipeline, ``<pipeline>/<step>/input/<input name>``: the same for each execution)."""
         if is_pipeline_variable(item.source):
             return item
-        local = _local_source(item.source)
+        local = local_source(item.source)
         if local is None:
             return item
         context = pipeline_context(self.sagemaker_session)
@@ -451,7 +456,7 @@ class ScriptProcessor(Processor):
 
     def _check(self) -> None:
         super()._check()
-        _check_strings("command", self.command)
+        check_strings("command", self.command)
         if not self.command:
             raise ValueError("command is required, e.g. ['python3'].")
 
@@ -463,7 +468,7 @@ class ScriptProcessor(Processor):
     ) -> tuple[list[ProcessingInput], list[str] | None]:
         if not code:
             raise ValueError("code is required: the script to run (a local path or an S3 URI).")
-        local = _local_code(code)
+        local = local_code(code)
         context = pipeline_context(self.sagemaker_session)
         if local is None:
             uri = code
@@ -532,91 +537,3 @@ class SKLearnProcessor(ScriptProcessor):
                 instance_type=self.instance_type,
             )
         super()._check()
-
-
-# -- checks shared by the processors --------------------------------------------------------
-def _check_strings(what: str, value: Any) -> None:
-    """``value`` must be None or a list of strings (a lone string is a common slip)."""
-    if value is None:
-        return
-    if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise TypeError(f"{what} must be a list of strings, e.g. ['--rows', '100']; got {value!r}")
-    wrong = [item for item in value if not isinstance(item, str | PipelineVariable)]
-    if wrong:
-        raise TypeError(f"{what} must hold strings only; {wrong[0]!r} is not (use str()).")
-
-
-def _named_inputs(inputs: list[ProcessingInput] | None) -> list[ProcessingInput]:
-    """Copies of ``inputs``, the unnamed ones named ``input-<i>``; refuses what SageMaker
-    would refuse."""
-    named = []
-    for index, item in enumerate(inputs or [], 1):
-        if not isinstance(item, ProcessingInput):
-            raise TypeError("Your inputs must be provided as ProcessingInput objects.")
-        if not item.destination:
-            raise ValueError(
-                f"ProcessingInput {item.input_name or index} has no destination: give the "
-                "folder under /opt/ml/processing/ to download it to."
-            )
-        if item.s3_compression_type == "Gzip" and item.s3_input_mode != "Pipe":
-            raise ValueError("Data can only be gzipped when the input mode is Pipe.")
-        named.append(replace(item, input_name=item.input_name or f"input-{index}"))
-    return named
-
-
-def _named_outputs(outputs: list[ProcessingOutput] | None) -> list[ProcessingOutput]:
-    """Copies of ``outputs``, the unnamed ones named ``output-<i>``."""
-    named = []
-    for index, item in enumerate(outputs or [], 1):
-        if not isinstance(item, ProcessingOutput):
-            raise TypeError("Your outputs must be provided as ProcessingOutput objects.")
-        if not item.source:
-            raise ValueError(
-                f"ProcessingOutput {item.output_name or index} has no source: give the "
-                "folder under /opt/ml/processing/ the job writes it to."
-            )
-        named.append(replace(item, output_name=item.output_name or f"output-{index}"))
-    return named
-
-
-def _local_source(source: str) -> str | None:
-    """The local path of an input source (None for an S3 URI).
-
-    Raises:
-        ValueError: neither an S3 URI nor an existing local file or folder.
-    """
-    parsed = urlparse(source)
-    if parsed.scheme == "s3":
-        return None
-    if parsed.scheme not in ("", "file"):
-        raise ValueError(
-            f"ProcessingInput source {source} url scheme {parsed.scheme} is not recognized: "
-            "give an s3:// URI or a local path."
-        )
-    path = url2pathname(parsed.path) if parsed.scheme == "file" else source
-    if not os.path.exists(path):
-        raise ValueError(
-            f"ProcessingInput source {source} is neither an s3:// URI nor an existing local "
-            "file or folder."
-        )
-    return path
-
-
-def _local_code(code: str) -> str | None:
-    """The local path of ``code`` (None for an S3 URI), with the official SDK's checks."""
-    parsed = urlparse(code)
-    if parsed.scheme == "s3":
-        return None
-    if parsed.scheme not in ("", "file"):
-        raise ValueError(
-            f"code {code} url scheme {parsed.scheme} is not recognized. Please pass a file "
-            "path or S3 url"
-        )
-    path = url2pathname(parsed.path) if parsed.scheme == "file" else code
-    if not os.path.exists(path):
-        raise ValueError(f"code {code} wasn't found. Please make sure that the file exists.")
-    if not os.path.isfile(path):
-        raise ValueError(
-            f"code {code} must be a file, not a directory. Please pass a path to a file."
-        )
-    return path
