@@ -32,7 +32,7 @@ from simsage.hosting.endpoint_state import (
     Variant,
     endpoint_arn,
 )
-from simsage.hosting.supervisor import (
+from simsage.hosting.supervisor_control import (
     ensure_supervisor,
     kill_endpoint_processes,
     launch_supervisor,

@@ -70,7 +70,7 @@ from simsage.hosting.runtime_errors import (
     container_error_message,
     timeout_message,
 )
-from simsage.hosting.supervisor import ensure_supervisor, log_group
+from simsage.hosting.supervisor_control import ensure_supervisor, log_group
 from simsage.runtime.instance_client import InstancePool, Unreachable
 from simsage.transport import Request
 from simsage.transport.constraints import ValidationErrors
